@@ -1,0 +1,183 @@
+// Package nonce makes the identities a cryolock contender writes into its
+// spec-file name: an owner (unique per attempt, filename-safe, no dots) and a
+// ticket (a signed 32-bit integer used only to break symmetry).
+//
+// A spec file is named "<owner>.<ticket>". Owners made here look like
+// "<host>_<pid>_<random>" so that a human reading `cryolock status` can tell
+// who holds a lock; owners written by other implementations (cryolock 1.x)
+// are any string matching [A-Za-z0-9_-]{1,64}.
+//
+// Randomness comes from a [Source]. [NewCrypto] is a ChaCha8 generator seeded
+// from crypto/rand (unpredictable and, with overwhelming probability, unique
+// across processes and hosts); [NewSeeded] is deterministic and exists for the
+// simulator, which must replay a run from its seed.
+package nonce
+
+import (
+	crand "crypto/rand"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Source is a stream of random 64-bit values. Implementations must be safe
+// for concurrent use.
+type Source interface {
+	Uint64() uint64
+}
+
+type lockedChaCha struct {
+	mu sync.Mutex
+	r  *rand.ChaCha8
+}
+
+func (s *lockedChaCha) Uint64() uint64 {
+	s.mu.Lock()
+	v := s.r.Uint64()
+	s.mu.Unlock()
+	return v
+}
+
+// NewCrypto returns a Source backed by a ChaCha8 generator seeded with 32
+// bytes from crypto/rand. It is safe for concurrent use and makes no system
+// call after construction.
+func NewCrypto() Source {
+	var seed [32]byte
+	if _, err := crand.Read(seed[:]); err != nil {
+		// crypto/rand.Read never returns an error on supported platforms
+		// (it crashes the program instead); keep the check for clarity.
+		panic("nonce: crypto/rand failed: " + err.Error())
+	}
+	return &lockedChaCha{r: rand.NewChaCha8(seed)}
+}
+
+// NewSeeded returns a deterministic Source: the same seed always yields the
+// same stream. It is for simulation and tests, never for real locks.
+func NewSeeded(seed uint64) Source {
+	var s [32]byte
+	for i := 0; i < 4; i++ {
+		v := seed + uint64(i)*0x9e3779b97f4a7c15
+		for j := 0; j < 8; j++ {
+			s[i*8+j] = byte(v >> (8 * j))
+		}
+	}
+	return &lockedChaCha{r: rand.NewChaCha8(s)}
+}
+
+// MaxOwnerLen is the longest owner the on-disk format allows.
+const MaxOwnerLen = 64
+
+// ValidOwner reports whether s can be the owner part of a spec-file name:
+// 1 to 64 characters from [A-Za-z0-9_-].
+func ValidOwner(s string) bool {
+	if len(s) == 0 || len(s) > MaxOwnerLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !ownerByte(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func ownerByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+const (
+	maxHostLen = 32
+	randLen    = 12 // base-32 digits: 60 random bits
+	alphabet   = "abcdefghijklmnopqrstuvwxyz234567"
+)
+
+// NewOwner returns a fresh owner "<host>_<pid>_<random>": host sanitised to
+// [A-Za-z0-9-] (other bytes become '-', at most 32 bytes, "host" if empty),
+// pid in decimal, and 60 random bits from src. The result always satisfies
+// [ValidOwner].
+func NewOwner(src Source, host string, pid int) string {
+	var b strings.Builder
+	b.Grow(maxHostLen + 1 + 20 + 1 + randLen)
+	h := host
+	if len(h) > maxHostLen {
+		h = h[:maxHostLen]
+	}
+	if h == "" {
+		h = "host"
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !ownerByte(c) || c == '_' {
+			c = '-'
+		}
+		b.WriteByte(c)
+	}
+	b.WriteByte('_')
+	if pid < 0 {
+		pid = 0
+	}
+	b.WriteString(strconv.Itoa(pid))
+	b.WriteByte('_')
+	v := src.Uint64()
+	for i := 0; i < randLen; i++ {
+		b.WriteByte(alphabet[v&31])
+		v >>= 5
+	}
+	return b.String()
+}
+
+// OwnerInfo is what an owner made by [NewOwner] says about its maker.
+type OwnerInfo struct {
+	Host string // sanitised host name
+	Pid  int    // process id on Host
+}
+
+// ParseOwner recovers host and pid from an owner made by [NewOwner]. It
+// reports false for owners of another shape (for example cryolock 1.x's).
+func ParseOwner(owner string) (OwnerInfo, bool) {
+	i := strings.LastIndexByte(owner, '_')
+	if i < 0 || len(owner)-i-1 != randLen {
+		return OwnerInfo{}, false
+	}
+	rest := owner[:i]
+	j := strings.LastIndexByte(rest, '_')
+	if j <= 0 {
+		return OwnerInfo{}, false
+	}
+	pid, err := strconv.Atoi(rest[j+1:])
+	if err != nil || pid < 0 {
+		return OwnerInfo{}, false
+	}
+	return OwnerInfo{Host: rest[:j], Pid: pid}, true
+}
+
+// Ticket draws a ticket: a uniformly random signed 32-bit integer.
+func Ticket(src Source) int32 {
+	return int32(uint32(src.Uint64() >> 32))
+}
+
+// FormatName returns the spec-file name "<owner>.<ticket>".
+func FormatName(owner string, ticket int32) string {
+	return owner + "." + strconv.FormatInt(int64(ticket), 10)
+}
+
+// ParseName splits a spec-file name into owner and ticket. It reports false
+// unless the owner satisfies [ValidOwner] and the ticket is the canonical
+// decimal form of a signed 32-bit integer (an optional '-', no '+', no
+// leading zeros).
+func ParseName(name string) (owner string, ticket int32, ok bool) {
+	i := strings.IndexByte(name, '.')
+	if i < 0 {
+		return "", 0, false
+	}
+	owner, t := name[:i], name[i+1:]
+	if !ValidOwner(owner) || t == "" || t[0] == '+' {
+		return "", 0, false
+	}
+	v, err := strconv.ParseInt(t, 10, 32)
+	if err != nil || strconv.FormatInt(v, 10) != t {
+		return "", 0, false
+	}
+	return owner, int32(v), true
+}

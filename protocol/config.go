@@ -1,0 +1,172 @@
+package protocol
+
+import (
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/cryolock-go/cryolock/stale"
+)
+
+// Rules selects the protocol's rules.
+type Rules int
+
+const (
+	// RulesV1 are the rules of this package, documented in
+	// docs/PROTOCOL.md. Always use them.
+	RulesV1 Rules = iota
+	// RulesLegacy reproduce cryolock 1.x, defects included (no heartbeat
+	// while waiting, no reaping while waiting, wall-clock staleness, no
+	// check that the contender's own file survived, a poll interval equal
+	// to the last system call's duration, junk files that block forever).
+	// They exist so that the simulator can show those defects; never use
+	// them to guard data.
+	RulesLegacy
+)
+
+// String returns "v1" or "legacy".
+func (r Rules) String() string {
+	switch r {
+	case RulesV1:
+		return "v1"
+	case RulesLegacy:
+		return "legacy"
+	}
+	return fmt.Sprintf("Rules(%d)", int(r))
+}
+
+// Defaults of [Config].
+const (
+	DefaultLease      = 10 * time.Second
+	DefaultMinBackoff = 1 * time.Millisecond
+	DefaultMaxBackoff = 10 * time.Millisecond
+)
+
+// Config is the complete configuration of a [Lock]. The zero value of each
+// field means its default; options (With...) set fields one at a time, and
+// [WithConfig] sets them all, for example from fsprobe's recommendation.
+type Config struct {
+	// Lease is how long after its last heartbeat a contender may be
+	// presumed dead (default 10 s). The heartbeat refreshes the spec file
+	// every 0.4–0.5 × Lease, and a holder that could not refresh for
+	// 0.75 × Lease is told it lost the lock.
+	Lease time.Duration
+	// NoLease writes the lease "None": the entry never goes stale and no
+	// heartbeat runs. A holder that crashes then blocks the lock until a
+	// human removes its file.
+	NoLease bool
+	// Settle is how long to wait after entering before listing, to cover a
+	// filesystem's listing lag between clients (0 on coherent filesystems;
+	// `cryolock probe --peer` measures it).
+	Settle time.Duration
+	// MinBackoff and MaxBackoff bound the randomised exponential backoff
+	// between polls while waiting (defaults 1 ms and 10 ms). A larger
+	// MaxBackoff costs wake-up latency and saves listings; on a network
+	// filesystem use a multiple of its listing time.
+	MinBackoff, MaxBackoff time.Duration
+	// Stale is the staleness rule (default stale.Observed).
+	Stale stale.Rule
+	// Rules selects the protocol rules (default RulesV1).
+	Rules Rules
+	// DirPerm and FilePerm are the permissions of a lock directory the lock
+	// creates and of spec files, before the umask (defaults 0777 and 0666,
+	// so that several users can share a lock directory).
+	DirPerm, FilePerm fs.FileMode
+	// Logger receives the protocol's events (debug: enter, withdraw, held;
+	// info: reaping a stale entry; warn: lost). Default: discard.
+	Logger *slog.Logger
+	// FS is the filesystem (default OSFS()).
+	FS FS
+	// Env is the environment (default OSEnv()).
+	Env Env
+}
+
+// Option configures a [Lock].
+type Option func(*Config)
+
+// WithConfig replaces the whole configuration with c (zero fields take their
+// defaults); options after it adjust it further.
+func WithConfig(c Config) Option { return func(dst *Config) { *dst = c } }
+
+// WithLease sets the lease (see Config.Lease).
+func WithLease(d time.Duration) Option {
+	return func(c *Config) { c.Lease, c.NoLease = d, false }
+}
+
+// WithoutLease makes entries that never go stale (see Config.NoLease).
+func WithoutLease() Option { return func(c *Config) { c.NoLease = true } }
+
+// WithSettle sets the settle delay (see Config.Settle).
+func WithSettle(d time.Duration) Option { return func(c *Config) { c.Settle = d } }
+
+// WithBackoff sets the polling backoff bounds (see Config.MinBackoff).
+func WithBackoff(min, max time.Duration) Option {
+	return func(c *Config) { c.MinBackoff, c.MaxBackoff = min, max }
+}
+
+// WithStaleRule sets the staleness rule (see Config.Stale).
+func WithStaleRule(r stale.Rule) Option { return func(c *Config) { c.Stale = r } }
+
+// WithRules selects the protocol rules (see Config.Rules).
+func WithRules(r Rules) Option { return func(c *Config) { c.Rules = r } }
+
+// WithLogger sets the logger (see Config.Logger).
+func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }
+
+// WithFS sets the filesystem (see Config.FS).
+func WithFS(fsys FS) Option { return func(c *Config) { c.FS = fsys } }
+
+// WithEnv sets the environment (see Config.Env).
+func WithEnv(e Env) Option { return func(c *Config) { c.Env = e } }
+
+// withDefaults fills zero fields and validates the result.
+func (c Config) withDefaults() (Config, error) {
+	if c.Lease == 0 {
+		c.Lease = DefaultLease
+	}
+	if c.MinBackoff == 0 {
+		c.MinBackoff = DefaultMinBackoff
+	}
+	if c.MaxBackoff == 0 {
+		c.MaxBackoff = max(DefaultMaxBackoff, c.MinBackoff)
+	}
+	if c.DirPerm == 0 {
+		c.DirPerm = 0o777
+	}
+	if c.FilePerm == 0 {
+		c.FilePerm = 0o666
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.FS == nil {
+		c.FS = OSFS()
+	}
+	if c.Env == nil {
+		c.Env = defaultEnv()
+	}
+	switch {
+	case !c.NoLease && c.Lease < time.Millisecond:
+		return c, fmt.Errorf("%w: lease %v is below 1ms", ErrConfig, c.Lease)
+	case c.Settle < 0:
+		return c, fmt.Errorf("%w: negative settle delay %v", ErrConfig, c.Settle)
+	case !c.NoLease && c.Settle >= c.Lease/4:
+		return c, fmt.Errorf("%w: settle delay %v must be below a quarter of the lease %v", ErrConfig, c.Settle, c.Lease)
+	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
+		return c, fmt.Errorf("%w: backoff bounds %v..%v", ErrConfig, c.MinBackoff, c.MaxBackoff)
+	case c.Stale != stale.Observed && c.Stale != stale.WallClock:
+		return c, fmt.Errorf("%w: unknown staleness rule %v", ErrConfig, c.Stale)
+	case c.Rules != RulesV1 && c.Rules != RulesLegacy:
+		return c, fmt.Errorf("%w: unknown rules %v", ErrConfig, c.Rules)
+	}
+	return c, nil
+}
+
+// lease returns the lease the configuration declares.
+func (c Config) lease() stale.Lease {
+	if c.NoLease {
+		return stale.Forever
+	}
+	return stale.For(c.Lease)
+}

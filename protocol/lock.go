@@ -1,0 +1,602 @@
+package protocol
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cryolock-go/cryolock/nonce"
+	"github.com/cryolock-go/cryolock/stale"
+)
+
+// Suffix is the suffix every lock directory's name must end in.
+const Suffix = ".cryolock"
+
+// Lock is a mutual-exclusion lock shared by every process that uses the same
+// lock directory, on any host, through any filesystem that provides the
+// primitives of [FS].
+//
+// A Lock value is one contender. Its methods are safe to call from several
+// goroutines, but it is not a sync.Mutex among them: while it holds the lock
+// (or is acquiring it) a second Lock or TryLock on the same value returns
+// [ErrAlreadyHeld] at once instead of waiting. Goroutines of one process that
+// want to exclude each other should each use their own Lock value on the same
+// path (they then exclude each other exactly as processes do), or put a
+// sync.Mutex in front of one Lock value.
+//
+// A held lock is kept alive by a heartbeat goroutine. If the heartbeat finds
+// the spec file removed, or cannot refresh it in time (for example because the
+// process was suspended), the channel returned by [Lock.Lost] is closed: from
+// then on another contender may hold the lock, and the holder must stop
+// touching what the lock protects.
+type Lock struct {
+	dir   string
+	cfg   Config
+	lease stale.Lease
+	body  []byte // spec-file content
+
+	mu   sync.Mutex
+	busy bool   // acquiring or holding
+	held *entry // non-nil while held
+}
+
+// New returns a Lock on the lock directory path, which must end in
+// ".cryolock" and is created on first use if missing. New performs no I/O;
+// problems with the directory itself are reported by Lock and TryLock.
+func New(path string, opts ...Option) (*Lock, error) {
+	var c Config
+	for _, o := range opts {
+		o(&c)
+	}
+	c, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if path == "" {
+		return nil, fmt.Errorf("%w: empty path", ErrBadPath)
+	}
+	dir := filepath.Clean(path)
+	base := filepath.Base(dir)
+	if !strings.HasSuffix(base, Suffix) {
+		return nil, fmt.Errorf("%w: %s: the lock directory's name must end in %q", ErrBadPath, path, Suffix)
+	}
+	l := &Lock{dir: dir, cfg: c, lease: c.lease()}
+	l.body = []byte(l.lease.String())
+	return l, nil
+}
+
+// Path returns the lock directory.
+func (l *Lock) Path() string { return l.dir }
+
+// Config returns the Lock's configuration with defaults filled in.
+func (l *Lock) Config() Config { return l.cfg }
+
+// Lock acquires the lock, waiting as long as it takes or until ctx is done.
+// On failure it leaves no file of its own behind (as far as the filesystem
+// lets it: a removal that fails is reported in the error) and returns an
+// error that wraps ctx.Err(), [ErrBadPath], [ErrForeign], [ErrAlreadyHeld], or
+// the filesystem's error, naming the path.
+func (l *Lock) Lock(ctx context.Context) error {
+	_, err := l.acquire(ctx, false)
+	return err
+}
+
+// TryLock makes one attempt to acquire the lock without waiting for another
+// holder. It returns true if it acquired the lock, false (and a nil error) if
+// another live contender was present. Racing contenders may all get false.
+func (l *Lock) TryLock(ctx context.Context) (bool, error) {
+	return l.acquire(ctx, true)
+}
+
+// Unlock releases the lock: it stops the heartbeat and removes the spec
+// file. If the lock was lost while held (see [Lock.Lost]) or the spec file
+// was already gone, Unlock returns an error wrapping [ErrLost]; the Lock
+// value is released either way and can be locked again.
+func (l *Lock) Unlock() error {
+	l.mu.Lock()
+	e := l.held
+	if e == nil {
+		l.mu.Unlock()
+		return fmt.Errorf("cryolock: unlock %s: %w", l.dir, ErrNotHeld)
+	}
+	l.held, l.busy = nil, false
+	l.mu.Unlock()
+
+	e.stop()
+	err := l.cfg.FS.Remove(e.path)
+	lostErr := e.lostErr()
+	switch {
+	case lostErr != nil:
+		l.cfg.Logger.Warn("cryolock: released a lost lock", "path", e.path, "reason", lostErr)
+		return fmt.Errorf("cryolock: unlock %s: %w: %v", e.path, ErrLost, lostErr)
+	case errors.Is(err, fs.ErrNotExist):
+		l.cfg.Logger.Warn("cryolock: spec file already gone at release", "path", e.path)
+		return fmt.Errorf("cryolock: unlock %s: %w: the spec file was already gone (removed by someone else)", e.path, ErrLost)
+	case err != nil:
+		return fmt.Errorf("cryolock: unlock: removing %s: %w", e.path, err)
+	}
+	l.cfg.Logger.Debug("cryolock: released", "path", e.path)
+	return nil
+}
+
+// Lost returns a channel that is closed when the current hold is lost: the
+// spec file was removed by someone else, or the heartbeat could not refresh it
+// for 0.75 × lease. It returns nil (a channel that never fires) when the
+// Lock value does not hold the lock. Releasing with Unlock does not close it.
+func (l *Lock) Lost() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		return nil
+	}
+	return l.held.lost
+}
+
+// Held reports whether the Lock value holds the lock and has not been told
+// it was lost.
+func (l *Lock) Held() bool {
+	l.mu.Lock()
+	e := l.held
+	l.mu.Unlock()
+	return e != nil && e.lostErr() == nil
+}
+
+// Name returns the spec-file name of the current hold ("" when not held).
+func (l *Lock) Name() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		return ""
+	}
+	return l.held.name
+}
+
+// entry is one spec file of ours, from creation to removal.
+type entry struct {
+	name   string
+	path   string
+	ticket int32
+	cancel context.CancelFunc // stops the heartbeat
+	lastOK atomic.Int64       // monotonic start of the last good refresh
+	lost   chan struct{}
+	once   sync.Once
+	why    atomic.Pointer[error]
+}
+
+func (e *entry) markLost(err error) {
+	e.once.Do(func() {
+		e.why.Store(&err)
+		close(e.lost)
+	})
+}
+
+func (e *entry) lostErr() error {
+	if p := e.why.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (e *entry) stop() {
+	if e.cancel != nil {
+		e.cancel()
+	}
+}
+
+func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
+	l.mu.Lock()
+	if l.busy {
+		l.mu.Unlock()
+		return false, fmt.Errorf("cryolock: lock %s: %w", l.dir, ErrAlreadyHeld)
+	}
+	l.busy = true
+	l.mu.Unlock()
+
+	var (
+		e   *entry
+		err error
+	)
+	if l.cfg.Rules == RulesLegacy {
+		e, err = l.acquireLegacy(ctx, try)
+	} else {
+		e, err = l.acquireV1(ctx, try)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e == nil {
+		l.busy = false
+		return false, err
+	}
+	l.held = e
+	return true, nil
+}
+
+// outcome of one entry's check phase.
+type outcome int
+
+const (
+	held outcome = iota
+	withdrawn
+	busy // TryLock: a live competitor remains
+)
+
+// attempt is the state of one call to Lock or TryLock.
+type attempt struct {
+	l      *Lock
+	judge  *stale.Judge
+	leases map[string]stale.Lease // leases read from complete content
+	delay  time.Duration          // current backoff
+}
+
+func (l *Lock) newAttempt() *attempt {
+	return &attempt{l: l, judge: stale.NewJudge(l.cfg.Stale), leases: make(map[string]stale.Lease)}
+}
+
+func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
+	if err := l.prepareDir(); err != nil {
+		return nil, err
+	}
+	a := l.newAttempt()
+	// The first round enters at once: on an uncontended lock that is one
+	// create, one listing and (at release) one removal. Looking first (rule
+	// 1) is an optimisation for contended locks, not a safety step.
+	look := false
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, l.ctxErr(err)
+		}
+		if look {
+			live, err := a.scan(ctx, "")
+			if err != nil {
+				return nil, err
+			}
+			if live != nil {
+				if try {
+					return nil, nil
+				}
+				if err := a.backoff(ctx); err != nil {
+					return nil, l.ctxErr(err)
+				}
+				continue
+			}
+		}
+		look = true
+		e, err := a.enter()
+		if err != nil {
+			return nil, err
+		}
+		out, err := a.check(ctx, e, try)
+		switch {
+		case err != nil:
+			return nil, err
+		case out == held:
+			a.delay = 0
+			return e, nil
+		case out == busy:
+			return nil, nil
+		}
+		if try {
+			return nil, nil
+		}
+		if err := a.backoff(ctx); err != nil {
+			return nil, l.ctxErr(err)
+		}
+	}
+}
+
+func (l *Lock) ctxErr(err error) error {
+	return fmt.Errorf("cryolock: lock %s: %w", l.dir, err)
+}
+
+// prepareDir checks the lock directory and creates it if missing.
+func (l *Lock) prepareDir() error {
+	fi, err := l.cfg.FS.Stat(l.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := l.cfg.FS.MkdirAll(l.dir, l.cfg.DirPerm); err != nil {
+			return fmt.Errorf("cryolock: creating lock directory %s: %w", l.dir, err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("cryolock: lock directory %s: %w", l.dir, err)
+	case fi.Mode&fs.ModeSymlink != 0:
+		return fmt.Errorf("%w: %s is a symbolic link; give the real directory", ErrBadPath, l.dir)
+	case !fi.Mode.IsDir():
+		return fmt.Errorf("%w: %s exists and is not a directory", ErrBadPath, l.dir)
+	}
+	return nil
+}
+
+// enter writes a fresh spec file and starts its heartbeat (rule 2).
+func (a *attempt) enter() (*entry, error) {
+	l := a.l
+	env := l.cfg.Env
+	host, pid := env.Process()
+	owner := nonce.NewOwner(envSource{env}, host, pid)
+	ticket := nonce.Ticket(envSource{env})
+	name := nonce.FormatName(owner, ticket)
+	e := &entry{name: name, path: filepath.Join(l.dir, name), ticket: ticket, lost: make(chan struct{})}
+	start := env.Mono()
+	if err := l.cfg.FS.WriteFile(e.path, l.body, l.cfg.FilePerm); err != nil {
+		// A failed create may still have left a file (a write that failed
+		// after the create): try to take it back.
+		if rerr := l.cfg.FS.Remove(e.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("and removing it failed: %w", rerr))
+		}
+		return nil, fmt.Errorf("cryolock: entering %s: %w", e.path, err)
+	}
+	e.lastOK.Store(int64(start))
+	l.cfg.Logger.Debug("cryolock: entered", "path", e.path)
+	a.startHeartbeat(e)
+	return e, nil
+}
+
+func (a *attempt) startHeartbeat(e *entry) {
+	l := a.l
+	if l.lease.Forever {
+		return
+	}
+	env := l.cfg.Env
+	kctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	k := &stale.Keeper{
+		Lease:  l.lease,
+		Clock:  env,
+		Jitter: func() float64 { return unit(env.Uint64()) },
+		LastOK: time.Duration(e.lastOK.Load()),
+		Touch: func() error {
+			now := env.Now()
+			return l.cfg.FS.Chtimes(e.path, now, now)
+		},
+		OnRefresh: func(start time.Duration) { e.lastOK.Store(int64(start)) },
+	}
+	env.Go(func() {
+		if err := k.Run(kctx); err != nil {
+			l.cfg.Logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
+			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
+		}
+	})
+}
+
+// overdue reports whether e's heartbeat is too old to rely on.
+func (a *attempt) overdue(e *entry) bool {
+	if a.l.lease.Forever {
+		return false
+	}
+	return a.l.cfg.Env.Mono()-time.Duration(e.lastOK.Load()) >= stale.OverdueAfter(a.l.lease.D)
+}
+
+// withdraw stops e's heartbeat and removes its file.
+func (a *attempt) withdraw(e *entry) error {
+	e.stop()
+	err := a.l.cfg.FS.Remove(e.path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cryolock: withdrawing %s: %w", e.path, err)
+	}
+	a.l.cfg.Logger.Debug("cryolock: withdrew", "path", e.path)
+	return nil
+}
+
+// check is rules 3 and 4: settle, then list until the entry is held, must
+// withdraw, or (TryLock) meets a live competitor.
+func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error) {
+	l := a.l
+	fail := func(err error) (outcome, error) {
+		if werr := a.withdraw(e); werr != nil {
+			err = errors.Join(err, werr)
+		}
+		return withdrawn, err
+	}
+	if err := l.cfg.Env.Sleep(ctx, l.cfg.Settle); err != nil {
+		return fail(l.ctxErr(err))
+	}
+	for {
+		live, err := a.scan(ctx, e.name)
+		if errors.Is(err, errOwnGone) {
+			e.stop()
+			l.cfg.Logger.Warn("cryolock: own spec file was removed while waiting; starting over", "path", e.path)
+			return withdrawn, nil
+		}
+		if err != nil {
+			return fail(err)
+		}
+		if a.overdue(e) || e.lostErr() != nil {
+			// Our heartbeat is too old: someone may be judging us stale
+			// right now. Start over rather than trust this listing.
+			l.cfg.Logger.Warn("cryolock: heartbeat overdue while waiting; starting over", "path", e.path)
+			return fail(nil)
+		}
+		if live == nil {
+			l.cfg.Logger.Debug("cryolock: held", "path", e.path)
+			return held, nil
+		}
+		for _, c := range live {
+			if c.ticket >= e.ticket {
+				if _, err := fail(nil); err != nil {
+					return withdrawn, err
+				}
+				return withdrawn, nil
+			}
+		}
+		if try {
+			if _, err := fail(nil); err != nil {
+				return withdrawn, err
+			}
+			return busy, nil
+		}
+		if err := a.backoff(ctx); err != nil {
+			return fail(l.ctxErr(err))
+		}
+	}
+}
+
+var errOwnGone = errors.New("own spec file gone")
+
+// competitor is a live spec file of someone else.
+type competitor struct {
+	name   string
+	ticket int32
+}
+
+// transient names are client-side artefacts some filesystems create in any
+// directory (NFS silly-renames, FUSE hidden files). They are not entries of
+// the protocol and are neither counted nor reported.
+func transient(name string) bool {
+	return strings.HasPrefix(name, ".nfs") || strings.HasPrefix(name, ".fuse_hidden")
+}
+
+// scan lists the lock directory, reaps stale spec files and returns the live
+// ones other than own (nil if none). If own is not empty and not listed it
+// returns errOwnGone.
+func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
+	l := a.l
+	ents, err := l.cfg.FS.ReadDir(l.dir)
+	if err != nil {
+		return nil, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
+	}
+	var live []competitor
+	ownSeen := own == ""
+	for _, d := range ents {
+		if d.Name == own {
+			ownSeen = true
+			continue
+		}
+		if d.Type.IsDir() || transient(d.Name) {
+			continue
+		}
+		path := filepath.Join(l.dir, d.Name)
+		_, ticket, ok := nonce.ParseName(d.Name)
+		if !ok {
+			return nil, fmt.Errorf("%w: %s: the name is not <owner>.<ticket>; it was left untouched, remove it by hand if it is junk", ErrForeign, path)
+		}
+		if !d.Type.IsRegular() {
+			return nil, fmt.Errorf("%w: %s: a spec-file name on an entry that is not a regular file (%v); it was left untouched", ErrForeign, path, d.Type)
+		}
+		alive, err := a.judge1(ctx, d.Name, path)
+		if err != nil {
+			return nil, err
+		}
+		if alive {
+			live = append(live, competitor{name: d.Name, ticket: ticket})
+		}
+	}
+	if !ownSeen {
+		return nil, errOwnGone
+	}
+	// Keep the judge's memory bounded by the directory.
+	if len(ents) < len(a.leases) {
+		names := make(map[string]bool, len(ents))
+		for _, d := range ents {
+			names[d.Name] = true
+		}
+		a.judge.Retain(func(n string) bool { return names[n] })
+		for n := range a.leases {
+			if !names[n] {
+				delete(a.leases, n)
+			}
+		}
+	}
+	return live, nil
+}
+
+// judge1 decides whether the spec file name is alive, reaping it if it is
+// stale. A file that vanished is not alive.
+func (a *attempt) judge1(ctx context.Context, name, path string) (bool, error) {
+	l := a.l
+	s, gone, err := a.sight(name, path, false)
+	if gone || err != nil {
+		return false, err
+	}
+	if !a.judge.Stale(name, s) {
+		return true, nil
+	}
+	// About to break someone's lock: judge again from a fresh view. Reading
+	// the file first makes close-to-open filesystems (NFS) revalidate its
+	// attributes, and rereads a lease that may have been half-written.
+	s, gone, err = a.sight(name, path, true)
+	if gone || err != nil {
+		return false, err
+	}
+	if !a.judge.Stale(name, s) {
+		return true, nil
+	}
+	err = l.cfg.FS.Remove(path)
+	switch {
+	case err == nil:
+		l.cfg.Logger.Info("cryolock: reaped stale entry", "path", path, "mtime", s.ModTime, "lease", s.Lease.String(), "rule", l.cfg.Stale.String())
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return false, fmt.Errorf("cryolock: removing stale spec file %s: %w", path, err)
+	}
+	a.judge.Forget(name)
+	delete(a.leases, name)
+	return false, nil
+}
+
+// sight stats a spec file (and reads its lease when unknown, or always when
+// fresh is set).
+func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone bool, err error) {
+	l := a.l
+	lease, known := a.leases[name]
+	if fresh || !known {
+		b, err := l.cfg.FS.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return s, true, nil
+		}
+		if err != nil {
+			return s, false, fmt.Errorf("cryolock: reading %s: %w", path, err)
+		}
+		lz, kind, perr := stale.ParseContent(b)
+		switch kind {
+		case stale.Valid:
+			lease, known = lz, true
+			a.leases[name] = lz
+		case stale.Unknown:
+			// Present, lease not written yet (or torn by a crash):
+			// presume the observer's own lease.
+			lease, known = l.lease, false
+		default:
+			return s, false, fmt.Errorf("%w: %s: %v; it was left untouched", ErrForeign, path, perr)
+		}
+	}
+	fi, err := l.cfg.FS.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, true, nil
+	}
+	if err != nil {
+		return s, false, fmt.Errorf("cryolock: stat %s: %w", path, err)
+	}
+	if !fi.IsRegular() {
+		return s, false, fmt.Errorf("%w: %s: a spec-file name on an entry that is not a regular file (%v); it was left untouched", ErrForeign, path, fi.Mode.Type())
+	}
+	env := l.cfg.Env
+	return stale.Sighting{ModTime: fi.ModTime, Size: fi.Size, Mono: env.Mono(), Now: env.Now(), Lease: lease}, false, nil
+}
+
+// backoff sleeps for a randomised, exponentially growing delay between
+// MinBackoff and MaxBackoff.
+func (a *attempt) backoff(ctx context.Context) error {
+	c := a.l.cfg
+	switch {
+	case a.delay == 0:
+		a.delay = c.MinBackoff
+	default:
+		a.delay = min(a.delay*2, c.MaxBackoff)
+	}
+	// Sleep a uniformly random time in [delay/2, delay).
+	d := a.delay/2 + time.Duration(unit(c.Env.Uint64())*float64(a.delay/2))
+	return c.Env.Sleep(ctx, d)
+}
+
+// unit maps 64 random bits to a float64 uniform in [0, 1).
+func unit(v uint64) float64 { return float64(v>>11) / (1 << 53) }
+
+type envSource struct{ e Env }
+
+func (s envSource) Uint64() uint64 { return s.e.Uint64() }

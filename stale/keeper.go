@@ -1,0 +1,121 @@
+package stale
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"time"
+)
+
+// Clock is the time a [Keeper] needs: a monotonic reading and a sleep that
+// ends early when its context is done.
+type Clock interface {
+	Mono() time.Duration
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+// ErrOverdue is returned by [Keeper.Run] when the keeper could not refresh
+// the entry within the safe part of the lease (a long pause, or refreshes that
+// kept failing): from then on another observer may rightly judge the entry
+// stale, so its owner must consider the lock lost.
+var ErrOverdue = errors.New("heartbeat overdue")
+
+// ErrGone is returned by [Keeper.Run] when the entry disappeared: someone
+// removed it, so its owner no longer holds anything.
+var ErrGone = errors.New("spec file gone")
+
+// The keeper's schedule, as fractions of the lease:
+//
+//	refresh period   uniformly random in [0.4, 0.5] × lease
+//	retry after fail lease/16
+//	overdue at       0.75 × lease after the start of the last good refresh
+//
+// Observers judge an entry stale no earlier than one lease after they first
+// see its latest mtime (Observed), or one lease after that mtime minus the
+// clock skew (WallClock); the quarter lease left between "overdue" and
+// "stale" absorbs clock-rate drift, scheduling delay and the time the owner
+// needs to act on the news.
+const (
+	periodMin  = 0.4
+	periodSpan = 0.1
+	retryDiv   = 16
+	overdueNum = 3
+	overdueDen = 4
+)
+
+// Period returns the refresh period the keeper uses for lease d and jitter u
+// in [0,1).
+func Period(d time.Duration, u float64) time.Duration {
+	return time.Duration(float64(d) * (periodMin + periodSpan*u))
+}
+
+// OverdueAfter returns how long after its last good refresh an owner with
+// lease d must consider its lock lost.
+func OverdueAfter(d time.Duration) time.Duration { return d / overdueDen * overdueNum }
+
+// Keeper refreshes one entry's mtime so that its owner does not look stale.
+// Fill the fields, then call Run in its own goroutine.
+type Keeper struct {
+	// Lease is the owner's lease; a Forever lease needs no refresh and Run
+	// just waits for its context.
+	Lease Lease
+	// Clock supplies time.
+	Clock Clock
+	// Touch sets the entry's mtime to now. It must fail with an error
+	// wrapping fs.ErrNotExist when the entry is gone, and must never create
+	// it.
+	Touch func() error
+	// Jitter returns a uniformly random number in [0,1).
+	Jitter func() float64
+	// LastOK is the monotonic time at which the last good refresh started;
+	// for a new entry, the time just before it was created.
+	LastOK time.Duration
+	// OnRefresh, if set, is called after each good refresh with its start.
+	OnRefresh func(start time.Duration)
+}
+
+// Run refreshes the entry until ctx is done, then returns nil. It returns an
+// error wrapping [ErrGone] if the entry vanished and [ErrOverdue] if a refresh
+// could not be made in time; either means the owner lost the lock.
+func (k *Keeper) Run(ctx context.Context) error {
+	if k.Lease.Forever {
+		<-ctx.Done()
+		return nil
+	}
+	d := k.Lease.D
+	overdue := OverdueAfter(d)
+	next := Period(d, k.Jitter())
+	var lastErr error
+	for {
+		wait := k.LastOK + next - k.Clock.Mono()
+		if err := k.Clock.Sleep(ctx, max(wait, 0)); err != nil || ctx.Err() != nil {
+			return nil
+		}
+		start := k.Clock.Mono()
+		if start-k.LastOK >= overdue {
+			if lastErr != nil {
+				return fmt.Errorf("%w: no good refresh for %v (last error: %v)", ErrOverdue, start-k.LastOK, lastErr)
+			}
+			return fmt.Errorf("%w: no refresh for %v (lease %v): the process was paused or starved", ErrOverdue, start-k.LastOK, d)
+		}
+		err := k.Touch()
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case err == nil:
+			k.LastOK, lastErr = start, nil
+			if k.OnRefresh != nil {
+				k.OnRefresh(start)
+			}
+			next = Period(d, k.Jitter())
+		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%w: %v", ErrGone, err)
+		default:
+			lastErr = err
+			// Retry soon, but never later than the overdue point.
+			next = min(start-k.LastOK+d/retryDiv, overdue)
+		}
+	}
+}
