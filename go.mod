@@ -1,5 +1,13 @@
 module github.com/cryolock-go/cryolock
 
-go 1.24.13
+go 1.24.0
 
-require golang.org/x/sys v0.38.0
+require (
+	github.com/spf13/cobra v1.10.1
+	golang.org/x/sys v0.38.0
+)
+
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+)
