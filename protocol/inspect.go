@@ -1,0 +1,151 @@
+package protocol
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/cryolock-go/cryolock/nonce"
+	"github.com/cryolock-go/cryolock/stale"
+)
+
+// Snapshot is one look at a lock directory, its entries classified exactly
+// as the protocol classifies them while acquiring. It is a one-shot view:
+// entries may appear, vanish or be refreshed right after it was taken, and
+// nothing in it says for certain who holds the lock (see [Inspect]).
+type Snapshot struct {
+	// Path is the lock directory, cleaned.
+	Path string
+	// Exists reports whether the lock directory exists. A missing directory
+	// is a free lock: the first contender creates it.
+	Exists bool
+	// Now is the observer's wall clock just after the listing, the time to
+	// judge ages and wall-clock staleness against.
+	Now time.Time
+	// Entries are the spec files, sorted by ticket, then name.
+	Entries []Entry
+	// Foreign are the entries the protocol refuses to touch; while one is
+	// present no contender can acquire the lock (they fail with
+	// [ErrForeign]). Sorted by name.
+	Foreign []Foreign
+	// Ignored are the names the protocol skips: subdirectories (such as
+	// .meta) and client-side artefacts of network filesystems (.nfs*,
+	// .fuse_hidden*). Sorted.
+	Ignored []string
+}
+
+// Entry is one spec file "<owner>.<ticket>" as seen by [Inspect].
+type Entry struct {
+	Name    string
+	Owner   string
+	Ticket  int32
+	ModTime time.Time // last heartbeat
+	Size    int64
+	// Lease is the lease the file declares; meaningful only if LeaseKnown.
+	Lease stale.Lease
+	// LeaseKnown is false when the content is empty or a prefix of a lease
+	// (written just now, or torn by a crash): the entry is present and a
+	// contender judges it with its own lease.
+	LeaseKnown bool
+}
+
+// Foreign is an entry of the lock directory the protocol does not understand.
+type Foreign struct {
+	Name   string
+	Reason string // why it is foreign, for humans
+}
+
+// Inspect lists the lock directory path once and classifies its entries the
+// way the protocol does, without creating, changing or removing anything.
+// Only the FS of the options matters (the default is the OS filesystem).
+//
+// It returns an error wrapping [ErrBadPath] if the path's name does not end
+// in ".cryolock" or the path exists and is not a directory (a symbolic link
+// included), and the filesystem's error, naming the path, if the directory or
+// a spec file cannot be read. A spec file that vanishes during the look is
+// left out.
+func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error) {
+	l, err := New(path, opts...)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	fsys, env := l.cfg.FS, l.cfg.Env
+	snap := Snapshot{Path: l.dir}
+	fi, err := fsys.Stat(l.dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		snap.Now = env.Now()
+		return snap, nil
+	case err != nil:
+		return snap, fmt.Errorf("cryolock: lock directory %s: %w", l.dir, err)
+	case fi.Mode&fs.ModeSymlink != 0:
+		return snap, fmt.Errorf("%w: %s is a symbolic link; give the real directory", ErrBadPath, l.dir)
+	case !fi.Mode.IsDir():
+		return snap, fmt.Errorf("%w: %s exists and is not a directory", ErrBadPath, l.dir)
+	}
+	snap.Exists = true
+	ents, err := fsys.ReadDir(l.dir)
+	if err != nil {
+		return snap, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
+	}
+	snap.Now = env.Now()
+	for _, d := range ents {
+		if err := ctx.Err(); err != nil {
+			return snap, fmt.Errorf("cryolock: inspecting %s: %w", l.dir, err)
+		}
+		if d.Type.IsDir() || transient(d.Name) {
+			snap.Ignored = append(snap.Ignored, d.Name)
+			continue
+		}
+		owner, ticket, ok := nonce.ParseName(d.Name)
+		if !ok {
+			snap.Foreign = append(snap.Foreign, Foreign{d.Name, "the name is not <owner>.<ticket>"})
+			continue
+		}
+		if !d.Type.IsRegular() {
+			snap.Foreign = append(snap.Foreign, Foreign{d.Name, fmt.Sprintf("a spec-file name on an entry that is not a regular file (%v)", d.Type)})
+			continue
+		}
+		p := filepath.Join(l.dir, d.Name)
+		b, err := fsys.ReadFile(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return snap, fmt.Errorf("cryolock: reading %s: %w", p, err)
+		}
+		e := Entry{Name: d.Name, Owner: owner, Ticket: ticket}
+		lease, kind, perr := stale.ParseContent(b)
+		switch kind {
+		case stale.Valid:
+			e.Lease, e.LeaseKnown = lease, true
+		case stale.Garbage:
+			snap.Foreign = append(snap.Foreign, Foreign{d.Name, perr.Error()})
+			continue
+		}
+		fi, err := fsys.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return snap, fmt.Errorf("cryolock: stat %s: %w", p, err)
+		}
+		if !fi.IsRegular() {
+			snap.Foreign = append(snap.Foreign, Foreign{d.Name, fmt.Sprintf("a spec-file name on an entry that is not a regular file (%v)", fi.Mode.Type())})
+			continue
+		}
+		e.ModTime, e.Size = fi.ModTime, fi.Size
+		snap.Entries = append(snap.Entries, e)
+	}
+	slices.SortFunc(snap.Entries, func(a, b Entry) int {
+		return cmp.Or(cmp.Compare(a.Ticket, b.Ticket), cmp.Compare(a.Name, b.Name))
+	})
+	slices.SortFunc(snap.Foreign, func(a, b Foreign) int { return cmp.Compare(a.Name, b.Name) })
+	slices.Sort(snap.Ignored)
+	return snap, nil
+}

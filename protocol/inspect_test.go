@@ -1,0 +1,104 @@
+package protocol_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cryolock-go/cryolock/protocol"
+)
+
+func TestInspect(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+
+	snap, err := protocol.Inspect(ctx, dir)
+	if err != nil || snap.Exists || len(snap.Entries) != 0 {
+		t.Fatalf("missing dir: %+v, %v; want Exists false and no entries", snap, err)
+	}
+
+	l := newLock(t, dir, protocol.WithLease(7*time.Second))
+	if err := l.Lock(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	for name, content := range map[string]string{
+		"junk.txt":     "x",
+		"other.-5":     "",
+		"garbage.12":   "hello",
+		"forever.2000": "None",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Mkdir(filepath.Join(dir, ".meta"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("nowhere", filepath.Join(dir, "link.3")); err != nil {
+		t.Fatal(err)
+	}
+
+	snap, err = protocol.Inspect(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !snap.Exists || snap.Now.IsZero() {
+		t.Fatalf("Exists %v, Now %v", snap.Exists, snap.Now)
+	}
+	byName := map[string]protocol.Entry{}
+	for i, e := range snap.Entries {
+		byName[e.Name] = e
+		if i > 0 && snap.Entries[i-1].Ticket > e.Ticket {
+			t.Errorf("entries not sorted by ticket: %+v", snap.Entries)
+		}
+	}
+	if len(snap.Entries) != 3 {
+		t.Errorf("entries %+v, want ours, other.-5 and forever.2000", snap.Entries)
+	}
+	if e := byName[l.Name()]; !e.LeaseKnown || e.Lease.D != 7*time.Second || e.ModTime.IsZero() {
+		t.Errorf("own entry %+v, want a known 7s lease", e)
+	}
+	if e := byName["other.-5"]; e.LeaseKnown || e.Ticket != -5 || e.Owner != "other" {
+		t.Errorf("empty entry %+v, want present with an unknown lease", e)
+	}
+	if e := byName["forever.2000"]; !e.LeaseKnown || !e.Lease.Forever {
+		t.Errorf("None entry %+v, want a forever lease", e)
+	}
+	var foreign []string
+	for _, f := range snap.Foreign {
+		foreign = append(foreign, f.Name)
+		if f.Reason == "" {
+			t.Errorf("foreign %s without a reason", f.Name)
+		}
+	}
+	if want := []string{"garbage.12", "junk.txt", "link.3"}; !slices.Equal(foreign, want) {
+		t.Errorf("foreign %v, want %v", foreign, want)
+	}
+	if want := []string{".meta"}; !slices.Equal(snap.Ignored, want) {
+		t.Errorf("ignored %v, want %v", snap.Ignored, want)
+	}
+	// Inspect changed nothing.
+	if got := len(listNames(t, dir)); got != 7 {
+		t.Errorf("lock dir holds %d entries after Inspect, want 7", got)
+	}
+}
+
+func TestInspectBadPath(t *testing.T) {
+	ctx := context.Background()
+	tmp := t.TempDir()
+	if _, err := protocol.Inspect(ctx, filepath.Join(tmp, "a.lock")); !errors.Is(err, protocol.ErrBadPath) {
+		t.Errorf("wrong suffix: %v, want ErrBadPath", err)
+	}
+	file := filepath.Join(tmp, "f.cryolock")
+	if err := os.WriteFile(file, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := protocol.Inspect(ctx, file); !errors.Is(err, protocol.ErrBadPath) {
+		t.Errorf("regular file: %v, want ErrBadPath", err)
+	}
+}
