@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cryolock-go/cryolock/nonce"
+	"github.com/cryolock-go/cryolock/protocol"
+	"github.com/cryolock-go/cryolock/stale"
+)
+
+// Exit codes of `cryolock status` (besides exitUsage and exitIO).
+const (
+	statusFree    = 0 // no live entry (or no directory)
+	statusHeld    = 1 // at least one live entry
+	statusBlocked = 2 // a foreign entry blocks every contender
+)
+
+const statusLong = `Show who holds the lock LOCKDIR, who else is contending, which entries are
+stale, and which entries are foreign. Nothing is created, changed or removed.
+
+This is a one-shot view: a single listing, taken while contenders may be
+entering, refreshing and leaving. Each spec file "<owner>.<ticket>" is judged
+live or stale by the wall-clock rule, mtime + lease < now on this machine's
+clock (the only rule one look allows). Contenders using the default
+"observed" rule break an entry only after watching it unchanged for a whole
+lease, so an entry shown stale may still be respected for a while; one shown
+stale because of clock skew between this machine and the file server may in
+fact be alive. An entry whose lease is not written yet (empty or partial
+content) is judged with the default lease, 10s.
+
+Who holds it cannot be known for sure from one listing. Under the protocol's
+rules a contender that sees a live entry with a ticket at least its own
+withdraws at its next check, so an entry that stays while another is live
+has the higher ticket: the holder is the live entry with the LOWEST ticket,
+shown as "holder (likely)". It can be wrong for the few milliseconds in which
+a newcomer with a lower ticket has entered and not yet withdrawn, while two
+contenders race for a free lock, and with contenders following other rules
+(cryolock 1.x). The other live entries are shown as contending.
+
+Host and pid come from the owner "<host>_<pid>_<random>" that this program
+writes; owners written by other implementations show neither.
+
+A foreign entry (a file whose name is not "<owner>.<ticket>", a spec-file
+name on something that is not a regular file, or content that is not a
+lease) makes every contender fail until a human removes it.
+
+JSON (--json): one object with these keys, always present:
+  path        the lock directory, cleaned
+  exists      whether the directory exists
+  state       "free", "held" or "blocked" (as the exit status)
+  rule        "wallclock": how live/stale was judged
+  now         this machine's clock at the listing (RFC 3339)
+  holder      the likely holder (an entry) or null
+  contenders  the other live entries, by ticket
+  stale       the stale entries, by ticket
+  foreign     [{"name", "reason"}], by name
+  ignored     names the protocol skips (subdirectories such as .meta,
+              .nfs* and .fuse_hidden* files)
+An entry is {"name", "owner", "ticket", "host" (string or null), "pid"
+(number or null), "mtime" (RFC 3339: the last heartbeat), "age_seconds"
+(now - mtime; negative under clock skew), "lease" ("10s", "none" or
+"unknown"), "lease_seconds" (number, or null for none or unknown), "live"}.
+
+Exit status:
+  0   free: no live entry (the directory may be missing, empty or hold only
+      stale entries)
+  1   held: at least one live entry
+  2   blocked: a foreign entry is present (a holder may still hold it, but no
+      contender can acquire it until the entry is removed)
+  64  usage: bad flags or arguments, LOCKDIR not ending in ".cryolock",
+      LOCKDIR exists and is not a directory
+  74  the directory or a spec file cannot be read`
+
+const statusExample = `  cryolock status /shared/job.cryolock
+  if cryolock status job.cryolock >/dev/null; then echo free; fi
+  cryolock status --json job.cryolock | jq -r '.holder.host // "nobody"'`
+
+func init() {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:     "status [--json] LOCKDIR",
+		Short:   "Show who holds a lock, who is contending and what is foreign",
+		Long:    statusLong,
+		Example: statusExample,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(fmt.Errorf("status: want exactly one LOCKDIR, got %d arguments", len(args)))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return status(cmd.Context(), cmd.OutOrStdout(), args[0], asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (keys documented above)")
+	root.AddCommand(cmd)
+}
+
+// statusReport is the JSON form of `cryolock status`; its keys are stable.
+type statusReport struct {
+	Path       string          `json:"path"`
+	Exists     bool            `json:"exists"`
+	State      string          `json:"state"`
+	Rule       string          `json:"rule"`
+	Now        time.Time       `json:"now"`
+	Holder     *statusEntry    `json:"holder"`
+	Contenders []statusEntry   `json:"contenders"`
+	Stale      []statusEntry   `json:"stale"`
+	Foreign    []statusForeign `json:"foreign"`
+	Ignored    []string        `json:"ignored"`
+}
+
+type statusEntry struct {
+	Name         string    `json:"name"`
+	Owner        string    `json:"owner"`
+	Ticket       int32     `json:"ticket"`
+	Host         *string   `json:"host"`
+	Pid          *int      `json:"pid"`
+	ModTime      time.Time `json:"mtime"`
+	AgeSeconds   float64   `json:"age_seconds"`
+	Lease        string    `json:"lease"`
+	LeaseSeconds *float64  `json:"lease_seconds"`
+	Live         bool      `json:"live"`
+
+	age time.Duration
+}
+
+type statusForeign struct {
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+}
+
+// status is `cryolock status`.
+func status(ctx context.Context, w io.Writer, path string, asJSON bool) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	snap, err := protocol.Inspect(ctx, path)
+	if err != nil {
+		code := exitIO
+		if errors.Is(err, protocol.ErrBadPath) {
+			code = exitUsage
+		}
+		return exitCode(code, fmt.Errorf("status: %w", trim(err)))
+	}
+	r := report(snap)
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(r); err != nil {
+			return exitCode(exitIO, fmt.Errorf("status: writing: %w", err))
+		}
+	} else {
+		writeStatus(w, r)
+	}
+	switch r.State {
+	case "held":
+		return exitCode(statusHeld, nil)
+	case "blocked":
+		return exitCode(statusBlocked, nil)
+	}
+	return nil
+}
+
+// report judges a snapshot.
+func report(snap protocol.Snapshot) statusReport {
+	r := statusReport{
+		Path:       snap.Path,
+		Exists:     snap.Exists,
+		Rule:       stale.WallClock.String(),
+		Now:        snap.Now,
+		Contenders: []statusEntry{},
+		Stale:      []statusEntry{},
+		Foreign:    []statusForeign{},
+		Ignored:    append([]string{}, snap.Ignored...),
+	}
+	judge := stale.NewJudge(stale.WallClock)
+	for _, e := range snap.Entries { // sorted by ticket
+		se := statusEntry{
+			Name:    e.Name,
+			Owner:   e.Owner,
+			Ticket:  e.Ticket,
+			ModTime: e.ModTime,
+			age:     snap.Now.Sub(e.ModTime),
+		}
+		se.AgeSeconds = se.age.Seconds()
+		if info, ok := nonce.ParseOwner(e.Owner); ok {
+			se.Host, se.Pid = &info.Host, &info.Pid
+		}
+		lease := e.Lease
+		switch {
+		case !e.LeaseKnown:
+			se.Lease = "unknown"
+			lease = stale.For(protocol.DefaultLease)
+		case e.Lease.Forever:
+			se.Lease = "none"
+		default:
+			se.Lease = e.Lease.D.String()
+			s := e.Lease.D.Seconds()
+			se.LeaseSeconds = &s
+		}
+		se.Live = !judge.Stale(e.Name, stale.Sighting{ModTime: e.ModTime, Size: e.Size, Now: snap.Now, Lease: lease})
+		switch {
+		case !se.Live:
+			r.Stale = append(r.Stale, se)
+		case r.Holder == nil:
+			r.Holder = &se
+		default:
+			r.Contenders = append(r.Contenders, se)
+		}
+	}
+	for _, f := range snap.Foreign {
+		r.Foreign = append(r.Foreign, statusForeign{Name: f.Name, Reason: f.Reason})
+	}
+	switch {
+	case len(r.Foreign) > 0:
+		r.State = "blocked"
+	case r.Holder != nil:
+		r.State = "held"
+	default:
+		r.State = "free"
+	}
+	return r
+}
+
+// writeStatus prints the report for humans.
+func writeStatus(w io.Writer, r statusReport) {
+	switch {
+	case !r.Exists:
+		fmt.Fprintf(w, "%s: free (the directory does not exist; the first contender creates it)\n", r.Path)
+	case r.State == "blocked":
+		fmt.Fprintf(w, "%s: blocked by foreign entries (no contender can acquire it until they are removed)\n", r.Path)
+	default:
+		fmt.Fprintf(w, "%s: %s\n", r.Path, r.State)
+	}
+	if r.Holder != nil {
+		fmt.Fprintf(w, "  holder (likely): %s\n", describe(*r.Holder))
+	}
+	section := func(title string, es []statusEntry) {
+		if len(es) == 0 {
+			return
+		}
+		fmt.Fprintf(w, "  %s (%d):\n", title, len(es))
+		for _, e := range es {
+			fmt.Fprintf(w, "    %s\n", describe(e))
+		}
+	}
+	section("contending", r.Contenders)
+	section("stale, to be reaped by the next contender", r.Stale)
+	if len(r.Foreign) > 0 {
+		fmt.Fprintf(w, "  foreign, never removed by cryolock (%d):\n", len(r.Foreign))
+		for _, f := range r.Foreign {
+			fmt.Fprintf(w, "    %s: %s\n", f.Name, f.Reason)
+		}
+	}
+	if r.Exists {
+		fmt.Fprintf(w, "  (one listing at %s; live or stale by the wall-clock rule, mtime + lease < now on this machine's clock)\n",
+			r.Now.Format(time.RFC3339))
+	}
+}
+
+// describe renders one entry on one line.
+func describe(e statusEntry) string {
+	var b strings.Builder
+	b.WriteString(e.Name)
+	b.WriteString(": ")
+	if e.Host != nil {
+		fmt.Fprintf(&b, "host %s, pid %d, ", *e.Host, *e.Pid)
+	} else {
+		b.WriteString("owner of unknown shape (no host or pid), ")
+	}
+	fmt.Fprintf(&b, "last heartbeat %s ago, lease %s, ", e.age.Round(time.Millisecond), e.Lease)
+	if e.Live {
+		b.WriteString("live")
+	} else {
+		b.WriteString("stale")
+	}
+	return b.String()
+}
