@@ -1,7 +1,15 @@
 package fsprobe
 
 import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/cryolock-go/cryolock/protocol"
@@ -59,4 +67,580 @@ type Options struct {
 	// step, if set, is called at every step of the probe (tests cancel
 	// the context from it).
 	step func(name string)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Samples <= 0 {
+		o.Samples = DefaultSamples
+	}
+	if o.FS == nil {
+		o.FS = protocol.OSFS()
+	}
+	if o.PeerTimeout <= 0 {
+		o.PeerTimeout = DefaultPeerTimeout
+	}
+	if o.PeerRounds <= 0 {
+		o.PeerRounds = DefaultPeerRounds
+	}
+	if o.CacheMaxAge <= 0 {
+		o.CacheMaxAge = DefaultCacheMaxAge
+	}
+	return o
+}
+
+// prober is one run of Probe.
+type prober struct {
+	ctx     context.Context
+	o       Options
+	fs      protocol.FS
+	dir     string
+	scratch string
+	budget  time.Duration // per sampling phase
+	created []string      // paths created, in order
+	r       *Report
+}
+
+// Probe measures dir: it identifies the filesystem, tries each primitive the
+// protocol needs (and, for information, O_EXCL, hard links, rename-over and
+// flock), times them, measures the mtime granularity, the clock skew against
+// the file server and the listing coherence seen from this client, and
+// derives a [Recommendation]. With Options.Peer it also runs [Peer].
+//
+// Probe works inside a scratch subdirectory of dir named [ScratchPrefix] plus
+// a random suffix, which it creates and always removes before returning,
+// also when ctx is cancelled or the time budget runs out; it touches nothing
+// else in dir (it never creates dir itself). It takes at most about
+// Options.Timeout, plus the duration of one system call that a slow
+// filesystem will not interrupt.
+//
+// On error the returned report holds what was measured so far. Errors name
+// the path and wrap [ErrUnusable] (dir missing, not a directory or not
+// writable), ctx.Err() or context.DeadlineExceeded.
+func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
+	o := opts.withDefaults()
+	start := time.Now()
+	r := Report{Started: start}
+	r.Host, _ = os.Hostname()
+	if err := ctx.Err(); err != nil {
+		return r, fmt.Errorf("fsprobe: probe %s: %w", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return r, fmt.Errorf("fsprobe: probe %s: %w: %v", dir, ErrUnusable, err)
+	}
+	r.Dir = abs
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		return r, fmt.Errorf("fsprobe: probe %s: %w: %v", abs, ErrUnusable, err)
+	}
+	if fi, err := os.Stat(real); err != nil {
+		return r, fmt.Errorf("fsprobe: probe %s: %w: %v", abs, ErrUnusable, err)
+	} else if !fi.IsDir() {
+		return r, fmt.Errorf("fsprobe: probe %s: %w: not a directory", abs, ErrUnusable)
+	}
+	r.Filesystem = identify(real)
+
+	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	p := &prober{
+		ctx: pctx, o: o, fs: o.FS, dir: abs, r: &r,
+		scratch: filepath.Join(abs, ScratchPrefix+randHex()),
+		budget:  o.Timeout / 8,
+	}
+	err = p.run()
+	p.cleanup()
+	if err == nil && o.Peer {
+		var pr PeerReport
+		pr, err = Peer(ctx, dir, o)
+		if err == nil {
+			r.Peer = &pr
+		}
+	}
+	r.Recommendation = Recommend(r)
+	r.Elapsed = Duration(time.Since(start))
+	return r, err
+}
+
+// step marks a step of the probe: it calls the test hook and reports the
+// context's error.
+func (p *prober) step(name string) error {
+	if p.o.step != nil {
+		p.o.step(name)
+	}
+	if err := p.ctx.Err(); err != nil {
+		return fmt.Errorf("fsprobe: probe %s: interrupted at %s: %w", p.dir, name, err)
+	}
+	return nil
+}
+
+// cleanup removes everything the probe created, newest first, then the
+// scratch directory with whatever is left in it. It ignores the context.
+func (p *prober) cleanup() {
+	for i := len(p.created) - 1; i >= 0; i-- {
+		p.fs.Remove(p.created[i])
+	}
+	p.created = nil
+	// Leftovers of operations that failed half-way (a link, a rename).
+	if _, err := os.Lstat(p.scratch); err == nil {
+		os.RemoveAll(p.scratch)
+	}
+}
+
+// more reports whether a sampling loop that started at t0 should take
+// sample i.
+func (p *prober) more(i int, t0 time.Time) bool {
+	if i >= p.o.Samples {
+		return false
+	}
+	return i < 2 || time.Since(t0) < p.budget
+}
+
+func (p *prober) run() error {
+	r := p.r
+	pr := &r.Primitives
+	if err := p.step("start"); err != nil {
+		return err
+	}
+	// mkdir: the scratch directory, then a few timed subdirectories.
+	var mk, rmDir timer
+	t := start()
+	err := p.fs.MkdirAll(p.scratch, 0o777)
+	mk.add(t)
+	if err != nil {
+		pr.Mkdir.Error = err.Error()
+		return fmt.Errorf("fsprobe: probe %s: %w: cannot create a scratch directory: %v", p.dir, ErrUnusable, err)
+	}
+	p.created = append(p.created, p.scratch)
+	if err := p.step("mkdir"); err != nil {
+		return err
+	}
+	t0 := time.Now()
+	for i := 0; p.more(i+1, t0); i++ {
+		d := filepath.Join(p.scratch, fmt.Sprintf("d%d", i))
+		t := start()
+		err := p.fs.MkdirAll(d, 0o777)
+		if err != nil {
+			pr.Mkdir.Error = err.Error()
+			break
+		}
+		mk.add(t)
+		p.created = append(p.created, d)
+		if err := p.step("mkdir-sample"); err != nil {
+			return err
+		}
+		t = start()
+		if err := p.fs.Remove(d); err != nil {
+			pr.Remove.Error = err.Error()
+			break
+		}
+		rmDir.add(t)
+		p.created = p.created[:len(p.created)-1]
+	}
+	pr.Mkdir.Works = pr.Mkdir.Error == ""
+	pr.Mkdir.Timing = mk.stats()
+
+	if err := p.files(); err != nil {
+		return err
+	}
+	return p.extras()
+}
+
+// files measures create+write, list, stat, read, set-mtime and remove on a
+// set of files, and from them the skew, the granularity and the listing
+// coherence.
+func (p *prober) files() error {
+	r := p.r
+	pr := &r.Primitives
+	var create, list, st, read, chtimes, remove, lag timer
+	var skews []time.Duration
+	var uncert time.Duration
+	var paths []string
+	listed, gone := true, true
+	samples := 0
+	fail := func(prim *Primitive, err error) {
+		if prim.Error == "" {
+			prim.Error = err.Error()
+		}
+	}
+
+	t0 := time.Now()
+	for i := 0; p.more(i, t0); i++ {
+		name := fmt.Sprintf("f%d.%d", i, i)
+		path := filepath.Join(p.scratch, name)
+		before := time.Now()
+		t := start()
+		err := p.fs.WriteFile(path, []byte("10"), 0o666)
+		create.add(t)
+		after := time.Now()
+		p.created = append(p.created, path)
+		if err != nil {
+			fail(&pr.Create, err)
+			create.drop()
+			break
+		}
+		paths = append(paths, path)
+		if err := p.step("create"); err != nil {
+			return err
+		}
+		// Listed at once?
+		samples++
+		t = start()
+		ents, err := p.fs.ReadDir(p.scratch)
+		list.add(t)
+		if err != nil {
+			fail(&pr.List, err)
+			list.drop()
+		} else if !hasName(ents, name) {
+			listed = false
+			d, err := p.waitListing(name, true)
+			if err != nil {
+				return err
+			}
+			lag.addD(d)
+		}
+		if err := p.step("list"); err != nil {
+			return err
+		}
+		t = start()
+		fi, err := p.fs.Stat(path)
+		st.add(t)
+		if err != nil {
+			fail(&pr.Stat, err)
+			st.drop()
+		} else {
+			skews = append(skews, skewOf(fi.ModTime, before, after))
+			uncert = max(uncert, after.Sub(before))
+		}
+		if err := p.step("stat"); err != nil {
+			return err
+		}
+		t = start()
+		b, err := p.fs.ReadFile(path)
+		read.add(t)
+		if err != nil {
+			fail(&pr.Read, err)
+			read.drop()
+		} else if string(b) != "10" {
+			fail(&pr.Read, fmt.Errorf("read %s: got %q, wrote %q", path, b, "10"))
+		}
+		if err := p.step("read"); err != nil {
+			return err
+		}
+	}
+	pr.Create.Works, pr.Create.Timing = pr.Create.Error == "" && create.n > 0, create.stats()
+	pr.List.Works, pr.List.Timing = pr.List.Error == "" && list.n > 0, list.stats()
+	pr.Stat.Works, pr.Stat.Timing = pr.Stat.Error == "" && st.n > 0, st.stats()
+	pr.Read.Works, pr.Read.Timing = pr.Read.Error == "" && read.n > 0, read.stats()
+
+	// Set explicit mtimes with distinctive sub-second parts and read them
+	// back: exactness and granularity.
+	exact := true
+	var gran time.Duration
+	for i, path := range paths {
+		want := explicitTime(i)
+		t := start()
+		err := p.fs.Chtimes(path, want, want)
+		chtimes.add(t)
+		if err != nil {
+			fail(&pr.SetMtime, err)
+			chtimes.drop()
+			break
+		}
+		fi, err := p.fs.Stat(path)
+		if err != nil {
+			fail(&pr.Stat, err)
+			break
+		}
+		got := fi.ModTime
+		if !got.Equal(want) {
+			exact = false
+		}
+		g, ok := granularityOf(want, got)
+		if !ok {
+			fail(&pr.SetMtime, fmt.Errorf("chtimes %s: set mtime %s, read back %s", path, want.Format(time.RFC3339Nano), got.Format(time.RFC3339Nano)))
+			g = absDur(got.Sub(want))
+		}
+		gran = max(gran, g)
+		if err := p.step("set-mtime"); err != nil {
+			return err
+		}
+	}
+	pr.SetMtime.Works, pr.SetMtime.Timing = pr.SetMtime.Error == "" && chtimes.n > 0, chtimes.stats()
+	if chtimes.n > 0 {
+		r.MtimeExact = exact && pr.SetMtime.Works
+		r.MtimeGranularity = Duration(gran)
+		r.MtimeGranularitySeconds = gran.Seconds()
+		if !exact && pr.SetMtime.Works {
+			pr.SetMtime.Note = "mtime is stored at a granularity of " + gran.String()
+		}
+	}
+
+	// Remove: gone from the listing at once?
+	for _, path := range paths {
+		t := start()
+		err := p.fs.Remove(path)
+		remove.add(t)
+		if err != nil {
+			fail(&pr.Remove, err)
+			remove.drop()
+			break
+		}
+		p.created = slices.DeleteFunc(p.created, func(s string) bool { return s == path })
+		if err := p.step("remove"); err != nil {
+			return err
+		}
+		ents, err := p.fs.ReadDir(p.scratch)
+		if err != nil {
+			fail(&pr.List, err)
+			continue
+		}
+		if hasName(ents, filepath.Base(path)) {
+			gone = false
+			d, err := p.waitListing(filepath.Base(path), false)
+			if err != nil {
+				return err
+			}
+			lag.addD(d)
+		}
+		if err := p.step("list-after-remove"); err != nil {
+			return err
+		}
+	}
+	pr.Remove.Works, pr.Remove.Timing = pr.Remove.Error == "" && remove.n > 0, remove.stats()
+
+	r.Listing = Listing{Samples: samples, CreateListedAtOnce: listed && samples > 0, RemoveGoneAtOnce: gone && remove.n > 0, Lag: lag.stats()}
+	r.ClockSkew = skewStats(skews, uncert+gran)
+	return nil
+}
+
+// waitListing polls the scratch directory until name is listed (present)
+// or not (!present), and returns how long that took.
+func (p *prober) waitListing(name string, present bool) (time.Duration, error) {
+	t := start()
+	err := poll(p.ctx, func() (bool, error) {
+		ents, err := p.fs.ReadDir(p.scratch)
+		if err != nil {
+			return false, err
+		}
+		return hasName(ents, name) == present, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("fsprobe: probe %s: waiting for %s to be %s: %w", p.dir, name, map[bool]string{true: "listed", false: "unlisted"}[present], err)
+	}
+	return t.since(), nil
+}
+
+// extras tries what other lock libraries rely on.
+func (p *prober) extras() error {
+	pr := &p.r.Primitives
+	path := func(n string) string {
+		s := filepath.Join(p.scratch, n)
+		p.created = append(p.created, s)
+		return s
+	}
+	// O_EXCL.
+	x := path("excl")
+	if f, err := os.OpenFile(x, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666); err != nil {
+		pr.Excl.Error = err.Error()
+	} else {
+		f.Close()
+		f2, err := os.OpenFile(x, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		switch {
+		case err == nil:
+			f2.Close()
+			pr.Excl.Note = "a second O_EXCL create of the same name succeeded: O_EXCL is not exclusive here"
+		case errors.Is(err, fs.ErrExist):
+			pr.Excl.Works = true
+		default:
+			pr.Excl.Error = err.Error()
+		}
+	}
+	if err := p.step("o_excl"); err != nil {
+		return err
+	}
+	// Hard link.
+	l := path("link")
+	if err := os.Link(x, l); err != nil {
+		pr.HardLink.Error = err.Error()
+	} else {
+		a, err1 := os.Lstat(x)
+		b, err2 := os.Lstat(l)
+		switch {
+		case err1 != nil || err2 != nil:
+			pr.HardLink.Error = errors.Join(err1, err2).Error()
+		case !os.SameFile(a, b):
+			pr.HardLink.Note = "link() succeeded but the two names are different files"
+		default:
+			pr.HardLink.Works = true
+		}
+	}
+	if err := p.step("hard-link"); err != nil {
+		return err
+	}
+	// Rename over an existing file.
+	src, dst := path("rename-src"), path("rename-dst")
+	err := errors.Join(os.WriteFile(dst, []byte("old"), 0o666), os.WriteFile(src, []byte("new"), 0o666))
+	if err == nil {
+		err = os.Rename(src, dst)
+	}
+	if err != nil {
+		pr.RenameOver.Error = err.Error()
+	} else {
+		b, err := os.ReadFile(dst)
+		_, serr := os.Lstat(src)
+		switch {
+		case err != nil:
+			pr.RenameOver.Error = err.Error()
+		case string(b) != "new":
+			pr.RenameOver.Note = fmt.Sprintf("after rename the target holds %q, not the renamed file's %q", b, "new")
+		case !errors.Is(serr, fs.ErrNotExist):
+			pr.RenameOver.Note = "after rename the source name still exists"
+		default:
+			pr.RenameOver.Works = true
+		}
+	}
+	if err := p.step("rename"); err != nil {
+		return err
+	}
+	// flock.
+	pr.Flock = probeFlock(x)
+	return p.step("flock")
+}
+
+func hasName(ents []protocol.DirEntry, name string) bool {
+	for _, e := range ents {
+		if e.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// explicitTime returns the i-th explicit mtime the probe sets: an odd second
+// (so that a 2 s granularity shows) with a distinctive sub-second part.
+func explicitTime(i int) time.Time {
+	frac := []int64{123456789, 987654321, 500000001, 1, 999999999, 246813579, 135792468}
+	return time.Unix(1_700_000_001+2*int64(i), frac[i%len(frac)])
+}
+
+var units = []time.Duration{
+	1, 10, 100, time.Microsecond, 10 * time.Microsecond, 100 * time.Microsecond,
+	time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, time.Second, 2 * time.Second,
+}
+
+// granularityOf returns the finest unit u such that got is want rounded
+// down or up to a multiple of u; false if there is none.
+func granularityOf(want, got time.Time) (time.Duration, bool) {
+	w, g := want.UnixNano(), got.UnixNano()
+	for _, u := range units {
+		n := int64(u)
+		lo := w - w%n
+		if g == lo || g == lo+n && w%n != 0 {
+			return u, true
+		}
+	}
+	return 0, false
+}
+
+// skewOf is one clock-skew sample: how far mtime lies outside the local
+// interval [before, after] of the write that set it.
+func skewOf(mtime, before, after time.Time) time.Duration {
+	switch {
+	case mtime.Before(before):
+		return mtime.Sub(before.Round(0))
+	case mtime.After(after):
+		return mtime.Sub(after.Round(0))
+	}
+	return 0
+}
+
+func skewStats(s []time.Duration, uncert time.Duration) Skew {
+	if len(s) == 0 {
+		return Skew{}
+	}
+	k := Skew{Samples: len(s), Uncertainty: Duration(uncert)}
+	var m time.Duration
+	for _, v := range s {
+		if absDur(v) > absDur(m) {
+			m = v
+		}
+	}
+	k.MaxAbs, k.MaxAbsSeconds = Duration(m), m.Seconds()
+	sorted := slices.Clone(s)
+	slices.Sort(sorted)
+	k.Median = Duration(sorted[len(sorted)/2])
+	return k
+}
+
+func absDur(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
+
+// poll calls cond with growing pauses (1 ms doubling to 10 ms) until it
+// reports true or fails, or ctx is done.
+func poll(ctx context.Context, cond func() (bool, error)) error {
+	d := time.Millisecond
+	for {
+		ok, err := cond()
+		if err != nil || ok {
+			return err
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
+		d = min(2*d, 10*time.Millisecond)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func randHex() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// mono is a monotonic instant.
+type mono struct{ t time.Time }
+
+func start() mono                   { return mono{time.Now()} }
+func (m mono) since() time.Duration { return time.Since(m.t) }
+
+// timer collects durations.
+type timer struct {
+	n int
+	d []time.Duration
+}
+
+func (t *timer) add(m mono) { t.addD(m.since()) }
+
+func (t *timer) addD(d time.Duration) { t.n++; t.d = append(t.d, d) }
+
+// drop forgets the last duration added (its operation failed).
+func (t *timer) drop() { t.n--; t.d = t.d[:len(t.d)-1] }
+
+func (t *timer) stats() Stats { return statsOf(t.d) }
+
+func statsOf(d []time.Duration) Stats {
+	if len(d) == 0 {
+		return Stats{}
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return Stats{Samples: len(s), Median: Duration(s[len(s)/2]), Max: Duration(s[len(s)-1])}
 }

@@ -161,7 +161,7 @@ type Primitive struct {
 	Error string `json:"error,omitempty"`
 	// Timing of the successful attempts (zero for the capabilities that
 	// are not timed).
-	Timing Stats `json:"timing"`
+	Timing Stats `json:"timing,omitzero"`
 	// Note adds what the probe learnt beyond works/fails.
 	Note string `json:"note,omitempty"`
 }

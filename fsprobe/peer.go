@@ -1,0 +1,410 @@
+package fsprobe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cryolock-go/cryolock/protocol"
+)
+
+// The two-party rendezvous, all in dir/.cryolock-probe-peer (PeerDirName),
+// using only the protocol's primitives:
+//
+//  1. Each side creates the directory if missing and writes
+//     "hello.<id>" holding its start time (Unix nanoseconds); id is 16
+//     random hex digits.
+//  2. Each side lists until it sees exactly one other hello written less
+//     than 2 × PeerTimeout ago (older ones are leftovers of a crashed run
+//     and are ignored; a third party is an error). The side with the
+//     smaller id leads even rounds, the other odd rounds.
+//  3. In round k the leader L and follower F, with files "r<k>.<id>":
+//     L creates its file (content: its wall clock) and lists until F's
+//     file appears; F, on seeing L's, creates its own: the create round
+//     trip. L sets its file's mtime to mark(k,0) and stats F's file until
+//     it reads mark(k,1); F, on stat-seeing mark(k,0), sets mark(k,1): the
+//     mtime round trip. The same with a read before each stat and marks 2
+//     and 3: the fresh-mtime round trip. L removes its file and lists until
+//     F's is gone; F, on seeing L's gone, removes its own: the remove round
+//     trip.
+//  4. Where flock exists, the side with the smaller id flocks its hello
+//     file and writes "flock.<id>" ("held"); the other, on reading it, tries
+//     flock(LOCK_EX|LOCK_NB) on the same file and writes "flock.<id>"
+//     ("excluded" or "admitted"); the first, on reading that, releases the
+//     flock and removes its marker, and the second, on seeing the marker
+//     gone, is done.
+//  5. Each side removes its own files, then tries to remove the directory
+//     (which succeeds for whoever is last). Cancellation and timeouts take
+//     the same cleanup path.
+
+// Peer runs the two-party measurement: it rendezvouses in dir with another
+// party running Peer (or Probe with Options.Peer) on the same directory
+// through another mount or from another host, and measures how long each
+// side's creates, removals and mtime changes take to become visible to the
+// other (see [PeerReport]). Both parties must start within
+// Options.PeerTimeout of each other; Peer returns when the rounds are done
+// or with an error when the timeout passes or ctx is done, removing its own
+// files in either case, and the shared scratch directory
+// dir/.cryolock-probe-peer once both sides are gone.
+func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
+	o := opts.withDefaults()
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return PeerReport{}, fmt.Errorf("fsprobe: peer %s: %w: %v", dir, ErrUnusable, err)
+	}
+	if fi, err := os.Stat(abs); err != nil {
+		return PeerReport{}, fmt.Errorf("fsprobe: peer %s: %w: %v", abs, ErrUnusable, err)
+	} else if !fi.IsDir() {
+		return PeerReport{}, fmt.Errorf("fsprobe: peer %s: %w: not a directory", abs, ErrUnusable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.PeerTimeout)
+	defer cancel()
+	s := &session{
+		ctx: ctx, o: o, fs: o.FS, dir: abs,
+		pd: filepath.Join(abs, PeerDirName),
+		id: randHex(),
+	}
+	defer s.cleanup()
+	err = s.run()
+	rep := s.report()
+	if err != nil {
+		return rep, fmt.Errorf("fsprobe: peer %s: %w", s.pd, err)
+	}
+	return rep, nil
+}
+
+type session struct {
+	ctx     context.Context
+	o       Options
+	fs      protocol.FS
+	dir, pd string
+	id      string
+	peer    string
+	created []string
+
+	rounds                      int
+	create, remove, mt, mtFresh timer
+	oneWay                      timer
+	flockExcludes               *bool
+}
+
+func (s *session) path(name string) string { return filepath.Join(s.pd, name) }
+
+func (s *session) step(name string) error {
+	if s.o.step != nil {
+		s.o.step(name)
+	}
+	if err := s.ctx.Err(); err != nil {
+		return fmt.Errorf("interrupted at %s: %w", name, err)
+	}
+	return nil
+}
+
+func (s *session) write(name string, data []byte) error {
+	p := s.path(name)
+	s.created = append(s.created, p)
+	if err := s.fs.WriteFile(p, data, 0o666); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (s *session) removeOwn(name string) error {
+	p := s.path(name)
+	err := s.fs.Remove(p)
+	if err == nil || errors.Is(err, fs.ErrNotExist) {
+		for i, c := range s.created {
+			if c == p {
+				s.created = append(s.created[:i], s.created[i+1:]...)
+				break
+			}
+		}
+		return nil
+	}
+	return err
+}
+
+func (s *session) cleanup() {
+	for i := len(s.created) - 1; i >= 0; i-- {
+		s.fs.Remove(s.created[i])
+	}
+	s.created = nil
+	s.fs.Remove(s.pd) // fails while the other side's files remain; the last one out succeeds
+}
+
+func (s *session) report() PeerReport {
+	r := PeerReport{
+		Peer: s.peer, Rounds: s.rounds,
+		CreateRTT: s.create.stats(), RemoveRTT: s.remove.stats(),
+		MtimeRTT: s.mt.stats(), MtimeFreshRTT: s.mtFresh.stats(),
+		OneWay: s.oneWay.stats(), FlockExcludes: s.flockExcludes,
+	}
+	r.ListingLag = max(r.CreateRTT.Max, r.RemoveRTT.Max)
+	r.ListingLagSeconds = r.ListingLag.Seconds()
+	r.MtimeLag, r.MtimeFreshLag = r.MtimeRTT.Max, r.MtimeFreshRTT.Max
+	return r
+}
+
+// mark is the explicit mtime of step j of round k: whole even seconds, so
+// that any granularity up to 2 s stores it exactly.
+func mark(k, j int) time.Time { return time.Unix(1_600_000_000+int64(2*(k*4+j)), 0) }
+
+func (s *session) run() error {
+	if err := s.fs.MkdirAll(s.pd, 0o777); err != nil {
+		return fmt.Errorf("%w: %v", ErrUnusable, err)
+	}
+	if err := s.write("hello."+s.id, []byte(strconv.FormatInt(time.Now().UnixNano(), 10))); err != nil {
+		return err
+	}
+	if err := s.step("hello"); err != nil {
+		return err
+	}
+	if err := s.findPeer(); err != nil {
+		return err
+	}
+	leader := s.id < s.peer
+	for k := 0; k < s.o.PeerRounds; k++ {
+		var err error
+		if (k%2 == 0) == leader {
+			err = s.lead(k)
+		} else {
+			err = s.follow(k)
+		}
+		if err != nil {
+			return fmt.Errorf("round %d: %w", k, err)
+		}
+		s.rounds++
+	}
+	if haveFlock {
+		if err := s.flock(leader); err != nil {
+			return fmt.Errorf("flock: %w", err)
+		}
+	}
+	return nil
+}
+
+// findPeer waits for exactly one other fresh hello.
+func (s *session) findPeer() error {
+	err := poll(s.ctx, func() (bool, error) {
+		ents, err := s.fs.ReadDir(s.pd)
+		if err != nil {
+			return false, err
+		}
+		var others []string
+		for _, e := range ents {
+			id, ok := strings.CutPrefix(e.Name, "hello.")
+			if !ok || id == s.id {
+				continue
+			}
+			b, err := s.fs.ReadFile(s.path(e.Name))
+			if err != nil {
+				continue // gone, or not readable yet
+			}
+			ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+			if err != nil || time.Since(time.Unix(0, ns)) > 2*s.o.PeerTimeout {
+				continue // half-written, or a leftover of a crashed run
+			}
+			others = append(others, id)
+		}
+		switch len(others) {
+		case 0:
+			return false, nil
+		case 1:
+			s.peer = others[0]
+			return true, nil
+		}
+		return false, fmt.Errorf("more than one peer in %s: %v", s.pd, others)
+	})
+	if err != nil {
+		return fmt.Errorf("waiting for a peer (run `cryolock probe --peer` on the other side): %w", err)
+	}
+	return s.step("paired")
+}
+
+func (s *session) listed(name string, present bool) error {
+	return poll(s.ctx, func() (bool, error) {
+		ents, err := s.fs.ReadDir(s.pd)
+		if err != nil {
+			return false, err
+		}
+		return hasName(ents, name) == present, nil
+	})
+}
+
+func (s *session) mtimeIs(name string, want time.Time, fresh bool) error {
+	p := s.path(name)
+	return poll(s.ctx, func() (bool, error) {
+		if fresh {
+			if _, err := s.fs.ReadFile(p); err != nil {
+				return false, err
+			}
+		}
+		fi, err := s.fs.Stat(p)
+		if err != nil {
+			return false, err
+		}
+		return fi.ModTime.Equal(want), nil
+	})
+}
+
+func (s *session) lead(k int) error {
+	mine, theirs := fmt.Sprintf("r%d.%s", k, s.id), fmt.Sprintf("r%d.%s", k, s.peer)
+	t := start()
+	if err := s.write(mine, []byte(strconv.FormatInt(time.Now().UnixNano(), 10))); err != nil {
+		return err
+	}
+	if err := s.listed(theirs, true); err != nil {
+		return fmt.Errorf("waiting for %s: %w", theirs, err)
+	}
+	s.create.add(t)
+	if err := s.step("lead-create"); err != nil {
+		return err
+	}
+	for j, fresh := range []bool{false, true} {
+		m := mark(k, 2*j)
+		t := start()
+		if err := s.fs.Chtimes(s.path(mine), m, m); err != nil {
+			return err
+		}
+		if err := s.mtimeIs(theirs, mark(k, 2*j+1), fresh); err != nil {
+			return fmt.Errorf("waiting for the mtime of %s: %w", theirs, err)
+		}
+		if fresh {
+			s.mtFresh.add(t)
+		} else {
+			s.mt.add(t)
+		}
+		if err := s.step("lead-mtime"); err != nil {
+			return err
+		}
+	}
+	t = start()
+	if err := s.removeOwn(mine); err != nil {
+		return err
+	}
+	if err := s.listed(theirs, false); err != nil {
+		return fmt.Errorf("waiting for %s to go: %w", theirs, err)
+	}
+	s.remove.add(t)
+	return s.step("lead-remove")
+}
+
+func (s *session) follow(k int) error {
+	mine, theirs := fmt.Sprintf("r%d.%s", k, s.id), fmt.Sprintf("r%d.%s", k, s.peer)
+	if err := s.listed(theirs, true); err != nil {
+		return fmt.Errorf("waiting for %s: %w", theirs, err)
+	}
+	seen := time.Now()
+	if b, err := s.fs.ReadFile(s.path(theirs)); err == nil {
+		if ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
+			s.oneWay.addD(max(0, seen.Sub(time.Unix(0, ns))))
+		}
+	}
+	if err := s.write(mine, []byte(strconv.FormatInt(time.Now().UnixNano(), 10))); err != nil {
+		return err
+	}
+	if err := s.step("follow-create"); err != nil {
+		return err
+	}
+	for j, fresh := range []bool{false, true} {
+		if err := s.mtimeIs(theirs, mark(k, 2*j), fresh); err != nil {
+			return fmt.Errorf("waiting for the mtime of %s: %w", theirs, err)
+		}
+		m := mark(k, 2*j+1)
+		if err := s.fs.Chtimes(s.path(mine), m, m); err != nil {
+			return err
+		}
+		if err := s.step("follow-mtime"); err != nil {
+			return err
+		}
+	}
+	if err := s.listed(theirs, false); err != nil {
+		return fmt.Errorf("waiting for %s to go: %w", theirs, err)
+	}
+	if err := s.removeOwn(mine); err != nil {
+		return err
+	}
+	return s.step("follow-remove")
+}
+
+// flock tests whether a flock held by one side excludes the other.
+func (s *session) flock(leader bool) error {
+	target := s.path("hello." + min(s.id, s.peer))
+	mine, theirs := "flock."+s.id, "flock."+s.peer
+	readTheirs := func() (string, error) {
+		var v string
+		err := poll(s.ctx, func() (bool, error) {
+			b, err := s.fs.ReadFile(s.path(theirs))
+			if errors.Is(err, fs.ErrNotExist) || (err == nil && len(b) == 0) {
+				return false, nil
+			}
+			v = string(b)
+			return err == nil, err
+		})
+		return v, err
+	}
+	if leader {
+		h, err := flockTry(target)
+		state := "held"
+		if err != nil || h == nil {
+			state = "error"
+		}
+		if err := s.write(mine, []byte(state)); err != nil {
+			return err
+		}
+		v, err := readTheirs()
+		if h != nil {
+			h.release()
+		}
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", theirs, err)
+		}
+		s.setFlock(v)
+		// Removing the marker tells the follower it may go.
+		if err := s.removeOwn(mine); err != nil {
+			return err
+		}
+		return s.step("flock-lead")
+	}
+	v, err := readTheirs()
+	if err != nil {
+		return fmt.Errorf("waiting for %s: %w", theirs, err)
+	}
+	result := "error"
+	if v == "held" {
+		h, err := flockTry(target)
+		switch {
+		case err != nil:
+		case h == nil:
+			result = "excluded"
+		default:
+			h.release()
+			result = "admitted"
+		}
+	}
+	if err := s.write(mine, []byte(result)); err != nil {
+		return err
+	}
+	s.setFlock(result)
+	if err := s.listed(theirs, false); err != nil {
+		return fmt.Errorf("waiting for %s to go: %w", theirs, err)
+	}
+	return s.step("flock-follow")
+}
+
+func (s *session) setFlock(v string) {
+	switch v {
+	case "excluded":
+		b := true
+		s.flockExcludes = &b
+	case "admitted":
+		b := false
+		s.flockExcludes = &b
+	}
+}

@@ -1,0 +1,195 @@
+package fsprobe
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cryolock-go/cryolock/protocol"
+	"github.com/cryolock-go/cryolock/stale"
+)
+
+// Margins of the recommendation (see [Recommend]).
+const (
+	settleMargin   = 1.5 // settle = 1.5 × the measured listing lag
+	cacheSettle    = 1.25
+	leaseCacheMul  = 3  // lease ≥ 3 × attribute-cache time
+	leaseSettleMul = 5  // lease ≥ 5 × settle (the lock requires > 4 ×)
+	leaseGranMul   = 10 // lease ≥ 10 × mtime granularity
+	leaseOpMul     = 40 // lease ≥ 40 × the slowest primitive
+	skewUnsafe     = time.Second
+)
+
+// Recommend derives a recommendation from the measurements in r (r's own
+// Recommendation is ignored), so that a caller can recompute it, for
+// example after attaching a peer measurement. The derivation:
+//
+//   - Settle covers the listing lag between clients: 1.5 × the two-party
+//     round trip when a peer was measured; else 1.5 × this client's own lag
+//     if even its own listings lagged; else, on a remote filesystem, 1.25 ×
+//     the listing cache its mount options or defaults declare (with a
+//     warning to run the two-party mode); else 0 (a local filesystem whose
+//     listings were coherent).
+//   - The lease is the largest of: the default (10 s); 5 × settle (the lock
+//     requires settle < lease/4); 3 × the time an observer may see a stale
+//     mtime (the peer's read-then-stat round trip when measured, else the
+//     attribute cache of the mount options or defaults) — an observer sees
+//     a heartbeat up to that late, heartbeats come every ≤ 0.5 × lease, so
+//     the lease must exceed twice that; 10 × the mtime granularity (so that
+//     heartbeats 0.4 × lease apart store different mtimes); 40 × the
+//     slowest primitive (so a heartbeat fits well within the quarter lease
+//     between "overdue" and "stale"). It is rounded up to whole seconds.
+//   - Backoff: from the median listing time (min) to the larger of 10 ms,
+//     10 × the median and 2 × the max listing time (max), so that waiting
+//     contenders do not list faster than the server answers.
+//   - The staleness rule is always "observed", which never compares clocks;
+//     a warning says when the measured skew would make "wallclock" unsafe.
+//
+// If setting an explicit mtime fails, no heartbeat is possible and the
+// recommendation is NoLease; if another required primitive fails, Usable
+// is false.
+func Recommend(r Report) Recommendation {
+	rec := Recommendation{Usable: true, StaleRule: stale.Observed.String(), Reasons: []Reason{}, Warnings: []string{}}
+	warn := func(format string, args ...any) { rec.Warnings = append(rec.Warnings, fmt.Sprintf(format, args...)) }
+	reason := func(setting, value, format string, args ...any) {
+		rec.Reasons = append(rec.Reasons, Reason{Setting: setting, Value: value, Why: fmt.Sprintf(format, args...)})
+	}
+	pr := r.Primitives
+	f := r.Filesystem
+
+	var opMax time.Duration
+	for _, p := range pr.Required() {
+		opMax = max(opMax, p.Timing.Max.D())
+		if p.Works || p.Name == "set_mtime" {
+			continue
+		}
+		rec.Usable = false
+		why := p.Error
+		if why == "" {
+			why = "not measured"
+		}
+		warn("%s does not work here (%s): the lock cannot work in this directory", p.Name, why)
+	}
+	if !pr.SetMtime.Works {
+		rec.NoLease = true
+		warn("setting an explicit mtime does not work here (%s): no heartbeat can be kept, so entries are written with lease None and a crashed holder blocks the lock until its file is removed by hand", orNA(pr.SetMtime.Error))
+	}
+
+	// Settle.
+	var settle time.Duration
+	switch {
+	case r.Peer != nil && r.Peer.Rounds > 0:
+		lag := r.Peer.ListingLag.D()
+		settle = roundUp(time.Duration(float64(lag)*settleMargin), 10*time.Millisecond)
+		reason("settle", settle.String(), "the other client saw this one's creates and removals, and answered, within %v (round trip over %d rounds); a one-way lag is at most that, and settle is 1.5 × it", lag, r.Peer.Rounds)
+		if f.DirCache.D() > lag {
+			warn("the listing cache declared for %s is %v (%s) but the peer measured at most %v: the measurement is used; a longer run (more rounds) may catch a longer lag", f.Type, f.DirCache, f.DirCacheSource, lag)
+		}
+	case r.Listing.Samples > 0 && (!r.Listing.CreateListedAtOnce || !r.Listing.RemoveGoneAtOnce):
+		lag := r.Listing.Lag.Max.D()
+		settle = roundUp(time.Duration(float64(lag)*settleMargin), 10*time.Millisecond)
+		why := fmt.Sprintf("even this client's own listings lagged its creates or removals, by up to %v; settle is 1.5 × that", lag)
+		if f.Remote && time.Duration(float64(f.DirCache)*cacheSettle) > settle {
+			settle = roundUp(time.Duration(float64(f.DirCache)*cacheSettle), 10*time.Millisecond)
+			why += fmt.Sprintf(", raised to 1.25 × the listing cache of %v (%s)", f.DirCache, f.DirCacheSource)
+		}
+		reason("settle", settle.String(), "%s", why)
+		warn("listings are not coherent even from one client (lag up to %v): the settle delay is essential here", lag)
+	case f.Remote:
+		settle = roundUp(time.Duration(float64(f.DirCache)*cacheSettle), 10*time.Millisecond)
+		if f.DirCache > 0 {
+			reason("settle", settle.String(), "a %s client may serve a listing up to %v old (%s); settle is 1.25 × that", f.Type, f.DirCache, f.DirCacheSource)
+		} else {
+			reason("settle", settle.String(), "no listing cache is declared for %s (%s) and this client's listings were coherent", f.Type, orNA(f.DirCacheSource))
+		}
+		warn("%s is shared through other clients' caches, whose listing lag one client cannot see: run `cryolock probe --peer` on two clients (or two mounts) of this directory at the same time to measure it", f.Type)
+	default:
+		reason("settle", "0s", "local filesystem (%s): one kernel serves every process, and this client's listings were coherent at once", f.Type)
+	}
+	rec.Settle, rec.SettleSeconds = Duration(settle), settle.Seconds()
+
+	// Lease.
+	lease := protocol.DefaultLease
+	why := fmt.Sprintf("the default %v", lease)
+	raise := func(floor time.Duration, format string, args ...any) {
+		if floor > lease {
+			lease = floor
+			why = fmt.Sprintf(format, args...)
+		}
+	}
+	if settle > 0 {
+		raise(leaseSettleMul*settle, "5 × the settle delay %v (the lock requires settle < lease/4)", settle)
+	}
+	cache, src := f.AttrCache.D(), f.AttrCacheSource
+	if r.Peer != nil && r.Peer.Rounds > 0 {
+		cache = r.Peer.MtimeFreshLag.D()
+		src = fmt.Sprintf("measured with the peer: read-then-stat round trip %v, plain stat %v", r.Peer.MtimeFreshLag, r.Peer.MtimeLag)
+	} else if cache > 0 {
+		warn("attribute cache of %v (%s): an observer may see a heartbeat that late, so the lease must exceed it by a wide margin", f.AttrCache, f.AttrCacheSource)
+	}
+	if cache > 0 {
+		raise(leaseCacheMul*cache, "3 × the %v an observer may see a stale mtime (%s): heartbeats come every ≤ 0.5 × lease and an observer sees each up to that late, so the lease must exceed twice it", cache, src)
+	}
+	if g := r.MtimeGranularity.D(); g > 0 {
+		raise(leaseGranMul*g, "10 × the mtime granularity %v, so that heartbeats 0.4 × lease apart store different mtimes", g)
+		if g >= time.Second {
+			warn("mtime granularity %v: a short lease would let heartbeats store the same mtime and look stale", g)
+		}
+	}
+	if opMax > 0 {
+		raise(leaseOpMul*opMax, "40 × the slowest primitive (%v), so that a heartbeat fits well within the quarter lease between \"overdue\" and \"stale\"", opMax)
+	}
+	lease = roundUp(lease, time.Second)
+	if rec.NoLease {
+		reason("lease", "None", "no heartbeat is possible without setting mtimes")
+	} else {
+		rec.Lease, rec.LeaseSeconds = Duration(lease), lease.Seconds()
+		rec.HeartbeatMin, rec.HeartbeatMax = Duration(stale.Period(lease, 0)), Duration(stale.Period(lease, 1))
+		reason("lease", lease.String(), "%s", why)
+	}
+
+	// Backoff.
+	med, lmax := pr.List.Timing.Median.D(), pr.List.Timing.Max.D()
+	bmin := min(max(med, protocol.DefaultMinBackoff), time.Second)
+	bmax := min(max(protocol.DefaultMaxBackoff, 10*med, 2*lmax), max(lease/8, bmin))
+	bmax = max(bmax, bmin)
+	rec.MinBackoff, rec.MaxBackoff = Duration(bmin), Duration(bmax)
+	reason("backoff", fmt.Sprintf("%v..%v", bmin, bmax), "a listing takes %v (median, max %v): waiting contenders poll no faster than that, and back off to the larger of 10 ms, 10 × the median and 2 × the max", med, lmax)
+
+	// Staleness rule.
+	sk := r.ClockSkew
+	switch {
+	case sk.Samples == 0:
+		reason("stale_rule", "observed", "clock skew was not measured; the observed rule never compares clocks")
+	case absDur(sk.MaxAbs.D()) >= skewUnsafe || (lease > 0 && absDur(sk.MaxAbs.D()) >= lease/20):
+		reason("stale_rule", "observed", "the observed rule never compares clocks")
+		warn("clock skew %v: the wall-clock staleness rule is unsafe here; the observed rule is used", sk.MaxAbs)
+	default:
+		reason("stale_rule", "observed", "clock skew %v (±%v) is small against the lease, so wallclock would do for this client, but observed does not depend on other clients' clocks, which one probe cannot see", sk.MaxAbs, sk.Uncertainty)
+	}
+
+	// For information.
+	if r.Peer != nil && r.Peer.FlockExcludes != nil && !*r.Peer.FlockExcludes {
+		warn("a flock held through one client did not exclude the other: flock-based locks (flock(1), gofrs/flock) are unsafe here")
+	} else if pr.Flock.Error != "" || (!pr.Flock.Works && pr.Flock.Note != "") {
+		warn("flock does not work reliably here (%s): flock-based locks are unsafe here", orNA(pr.Flock.Error+pr.Flock.Note))
+	}
+	if !pr.RenameOver.Works {
+		warn("rename over an existing file does not work here (%s): atomic-write libraries (renameio) are unsafe here", orNA(pr.RenameOver.Error+pr.RenameOver.Note))
+	}
+	return rec
+}
+
+func orNA(s string) string {
+	if s == "" {
+		return "no details"
+	}
+	return s
+}
+
+// roundUp rounds d up to a multiple of unit (0 stays 0).
+func roundUp(d, unit time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return (d + unit - 1) / unit * unit
+}
