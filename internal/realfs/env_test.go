@@ -1,0 +1,104 @@
+//go:build linux
+
+package realfs_test
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/cryolock-go/cryolock/internal/realfs"
+)
+
+// TestMain turns the test binary into a helper process when the environment
+// asks for one (the counter tests re-execute it on the mounts), and otherwise
+// makes sure the filesystems are there: in CI .ci/setup-realfs.sh started
+// them and exported their places; a developer's run starts them itself with
+// scripts/up.sh (as root, with the tools installed) and stops them after.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperVar); mode != "" {
+		os.Exit(helperMain(mode))
+	}
+	down := setUp()
+	code := m.Run()
+	if down != nil {
+		down()
+	}
+	os.Exit(code)
+}
+
+// upLog is what scripts/up.sh said on stderr, for the skip messages.
+var upLog string
+
+// setUp starts the filesystems with scripts/up.sh when the environment does
+// not already name them, and returns the function that stops them.
+func setUp() func() {
+	if os.Getenv("CRYOLOCK_REALFS_STATE") != "" {
+		return nil
+	}
+	if os.Geteuid() != 0 {
+		upLog = "not root: FUSE and sshd need root (run `bash .ci/setup-realfs.sh` as root, or the tests as root)"
+		return nil
+	}
+	state, err := os.MkdirTemp("", "cryolock-realfs-")
+	if err != nil {
+		upLog = err.Error()
+		return nil
+	}
+	_, file, _, _ := runtime.Caller(0)
+	scripts := filepath.Join(filepath.Dir(file), "scripts")
+	var out, errb bytes.Buffer
+	cmd := exec.Command("bash", filepath.Join(scripts, "up.sh"), state)
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		errb.WriteString(err.Error())
+	}
+	upLog = strings.TrimSpace(errb.String())
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(strings.TrimPrefix(sc.Text(), "export "), "=")
+		if ok {
+			os.Setenv(k, unquote(v))
+		}
+	}
+	return func() {
+		exec.Command("bash", filepath.Join(scripts, "down.sh"), state).Run()
+		os.RemoveAll(state)
+	}
+}
+
+// unquote undoes bash's printf %q for the plain paths up.sh prints.
+func unquote(s string) string { return strings.ReplaceAll(s, `\`, "") }
+
+// need returns the values of the environment variables names, or ends the
+// test: in CI (CI=true) a missing component is a failure, elsewhere a skip
+// naming exactly what is missing.
+func need(t *testing.T, names ...string) []string {
+	t.Helper()
+	var vals, missing []string
+	for _, n := range names {
+		v := os.Getenv(n)
+		if v == "" {
+			missing = append(missing, n)
+		}
+		vals = append(vals, v)
+	}
+	if len(missing) == 0 {
+		return vals
+	}
+	msg := fmt.Sprintf("missing %s (set by .ci/setup-realfs.sh or internal/realfs/scripts/up.sh)", strings.Join(missing, ", "))
+	if upLog != "" {
+		msg += "; setup said: " + upLog
+	}
+	if realfs.InCI() {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
+	return nil
+}

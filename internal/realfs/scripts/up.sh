@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# up.sh STATE_DIR — start the real restrictive filesystems of the realfs tests
+# and print, on stdout, `export NAME=value` lines telling the tests where they
+# are. Installs nothing: missing tools are reported on stderr and the
+# corresponding variables are left out (the tests then skip, or fail in CI,
+# naming what is missing). Idempotent: what already runs for STATE_DIR is
+# reused. Stop everything with down.sh STATE_DIR.
+#
+# What it starts:
+#   - a loopback sshd on 127.0.0.1 (own config, host key and client key in
+#     STATE_DIR/ssh, a free port from 2222 on, root login by key only);
+#   - the same directory STATE_DIR/sshfs-shared mounted TWICE with sshfs,
+#     default cache options: STATE_DIR/sshfs-a and STATE_DIR/sshfs-b (two
+#     independent client caches of one directory, like two NFS hosts);
+#   - the test FUSE filesystem (internal/realfs/cmd/realfs-fuse) mounted
+#     twice over STATE_DIR/fuse-backing with 2 s entry/attribute timeouts and
+#     kernel-cached listings: STATE_DIR/fuse-a and STATE_DIR/fuse-b;
+#   - nothing for WASI but a lookup of the wazero CLI.
+set -uo pipefail
+state=${1:?usage: up.sh STATE_DIR}
+mkdir -p "$state" || exit 1
+state=$(cd "$state" && pwd)
+repo=$(cd "$(dirname "$0")/../../.." && pwd)
+PATH="$PATH:/usr/sbin:/sbin:/usr/local/go/bin"
+FUSE_TIMEOUT=${CRYOLOCK_FUSE_TIMEOUT:-2s}
+
+warn() { echo "realfs: $*" >&2; }
+mounted() { grep -q " $1 " /proc/mounts 2>/dev/null; }
+alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+# wait_for CMD...: poll CMD up to 15 s (readiness of a daemon, not a test).
+wait_for() {
+  local i
+  for i in $(seq 1 150); do "$@" && return 0; sleep 0.1; done
+  return 1
+}
+
+exports=()
+
+# ---- sshd + sshfs -------------------------------------------------------
+start_sshfs() {
+  local missing=()
+  command -v sshfs >/dev/null || missing+=(sshfs)
+  [ -x /usr/sbin/sshd ] || missing+=("/usr/sbin/sshd (openssh-server)")
+  command -v ssh-keygen >/dev/null || missing+=("ssh-keygen (openssh-client)")
+  command -v fusermount3 >/dev/null || command -v fusermount >/dev/null || missing+=("fusermount3 (fuse3)")
+  [ -e /dev/fuse ] || missing+=(/dev/fuse)
+  if [ ${#missing[@]} -gt 0 ]; then
+    warn "sshfs not started, missing: ${missing[*]}"
+    return 1
+  fi
+  local s="$state/ssh"
+  mkdir -p "$s" "$state/sshfs-shared" "$state/sshfs-a" "$state/sshfs-b" /run/sshd || return 1
+  chmod 700 "$s"
+  [ -f "$s/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$s/hostkey" || return 1
+  [ -f "$s/clientkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$s/clientkey" || return 1
+  cp "$s/clientkey.pub" "$s/authorized_keys"
+  local port pid
+  pid=$(cat "$s/sshd.pid" 2>/dev/null || true)
+  if alive "$pid" && [ -f "$s/port" ]; then
+    port=$(cat "$s/port")
+  else
+    port=""
+    local p
+    for p in $(seq 2222 2299); do
+      if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then port=$p; break; fi
+    done
+    [ -n "$port" ] || { warn "no free port for sshd in 2222-2299"; return 1; }
+    cat > "$s/sshd_config" <<CONF
+Port $port
+ListenAddress 127.0.0.1
+HostKey $s/hostkey
+PidFile $s/sshd.pid
+AuthorizedKeysFile $s/authorized_keys
+PermitRootLogin prohibit-password
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+AllowTcpForwarding no
+X11Forwarding no
+PrintMotd no
+MaxStartups 100
+Subsystem sftp internal-sftp
+LogLevel ERROR
+CONF
+    /usr/sbin/sshd -f "$s/sshd_config" -E "$s/sshd.log" || { warn "sshd failed to start: $(cat "$s/sshd.log" 2>/dev/null)"; return 1; }
+    echo "$port" > "$s/port"
+    wait_for test -s "$s/sshd.pid" || { warn "sshd wrote no pid file"; return 1; }
+  fi
+  local m
+  for m in a b; do
+    mounted "$state/sshfs-$m" && continue
+    # Default cache options on purpose: the tests measure what they do.
+    sshfs -p "$port" \
+      -o IdentityFile="$s/clientkey",StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,BatchMode=yes,LogLevel=ERROR \
+      "root@127.0.0.1:$state/sshfs-shared" "$state/sshfs-$m" 2>"$s/sshfs-$m.log" \
+      || { warn "sshfs mount $m failed: $(cat "$s/sshfs-$m.log")"; return 1; }
+  done
+  exports+=("CRYOLOCK_SSHFS_A=$state/sshfs-a" "CRYOLOCK_SSHFS_B=$state/sshfs-b"
+            "CRYOLOCK_SSHFS_BACKING=$state/sshfs-shared" "CRYOLOCK_SSHFS_PORT=$port")
+}
+
+# ---- the test FUSE filesystem ------------------------------------------
+start_fuse() {
+  [ -e /dev/fuse ] || { warn "FUSE filesystem not started, missing: /dev/fuse"; return 1; }
+  command -v go >/dev/null || { warn "FUSE filesystem not started, missing: go"; return 1; }
+  local bin="$state/bin/realfs-fuse"
+  mkdir -p "$state/bin" "$state/fuse-backing" "$state/fuse-a" "$state/fuse-b" || return 1
+  if [ ! -x "$bin" ]; then
+    (cd "$repo" && go build -o "$bin" ./internal/realfs/cmd/realfs-fuse) || { warn "building realfs-fuse failed"; return 1; }
+  fi
+  local m
+  for m in a b; do
+    mounted "$state/fuse-$m" && continue
+    setsid "$bin" -attr "$FUSE_TIMEOUT" -entry "$FUSE_TIMEOUT" -negative "$FUSE_TIMEOUT" -cachedir \
+      "$state/fuse-backing" "$state/fuse-$m" >"$state/fuse-$m.log" 2>&1 </dev/null &
+    echo $! > "$state/fuse-$m.pid"
+    wait_for mounted "$state/fuse-$m" || { warn "FUSE mount $m did not come up: $(cat "$state/fuse-$m.log")"; return 1; }
+  done
+  exports+=("CRYOLOCK_FUSE_A=$state/fuse-a" "CRYOLOCK_FUSE_B=$state/fuse-b"
+            "CRYOLOCK_FUSE_DIR=$state/fuse-a" "CRYOLOCK_FUSE_BACKING=$state/fuse-backing"
+            "CRYOLOCK_FUSE_TIMEOUT=$FUSE_TIMEOUT")
+}
+
+find_wazero() {
+  local w
+  w=$(command -v wazero 2>/dev/null || true)
+  if [ -z "$w" ] && command -v go >/dev/null; then
+    w="$(go env GOPATH)/bin/wazero"
+    [ -x "$w" ] || w=""
+  fi
+  [ -n "$w" ] || { warn "missing: wazero (go install github.com/tetratelabs/wazero/cmd/wazero@v1.11.0)"; return 1; }
+  exports+=("CRYOLOCK_WAZERO=$w")
+}
+
+start_sshfs || true
+start_fuse || true
+find_wazero || true
+exports+=("CRYOLOCK_REALFS_STATE=$state")
+for e in "${exports[@]}"; do
+  printf 'export %s=%q\n' "${e%%=*}" "${e#*=}"
+done
