@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cryolock-go/cryolock/fsprobe"
+)
+
+const probeLong = `Measure what the filesystem under DIR really does and recommend lock settings
+that are safe there.
+
+The probe works inside a scratch directory DIR/.cryolock-probe-<random> that it
+creates and always removes (also on Ctrl-C), and touches nothing else. It
+reports the filesystem type (statfs and the mount table, with the cache options
+that matter: NFS actimeo/noac/lookupcache, CIFS cache=, FUSE/sshfs defaults),
+which primitives work (mkdir, list, create+write, read, stat, set mtime,
+remove; for comparison O_EXCL, hard links, rename-over and flock), their
+timings, the mtime granularity, the clock skew between this machine and the
+file server, and whether this client's listings are coherent. From these it
+recommends a lease, a settle delay, backoff bounds and a staleness rule, each
+with its reason, and warnings.
+
+One client cannot see the listing lag that other clients' caches add. With
+--peer, run the same command on two clients (two hosts, or two mounts of the
+same directory) at the same time: the two rendezvous in DIR/.cryolock-probe-peer
+and measure how long each side's creates, removals and mtime changes take to
+become visible to the other; the settle delay and the lease are then derived
+from those measurements.
+
+Output: a table, or with --json one object (schema in the fsprobe package
+documentation; keys include "filesystem", "primitives", "mtime_granularity",
+"clock_skew", "listing", "peer" and "recommendation").
+
+Exit status:
+  0   measured; the lock can work in DIR
+  1   the probe failed, or a primitive the lock needs does not work in DIR
+  64  bad flags or arguments`
+
+func init() {
+	var (
+		asJSON, peer         bool
+		timeout, peerTimeout time.Duration
+		samples, rounds      int
+	)
+	cmd := &cobra.Command{
+		Use:   "probe [--json] [--peer] DIR",
+		Short: "Measure DIR's filesystem and recommend safe lock settings",
+		Long:  probeLong,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			opts := fsprobe.Options{Timeout: timeout, Samples: samples, Peer: peer, PeerTimeout: peerTimeout, PeerRounds: rounds}
+			return probeMain(ctx, cmd.OutOrStdout(), args[0], opts, asJSON)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	f.BoolVar(&peer, "peer", false, "also measure the lag to a peer running `cryolock probe --peer` on the same directory")
+	f.DurationVar(&timeout, "timeout", fsprobe.DefaultTimeout, "time budget of the single-client probe")
+	f.DurationVar(&peerTimeout, "peer-timeout", fsprobe.DefaultPeerTimeout, "time budget of the two-party measurement, waiting for the peer included")
+	f.IntVar(&samples, "samples", fsprobe.DefaultSamples, "timed repetitions of each primitive")
+	f.IntVar(&rounds, "rounds", fsprobe.DefaultPeerRounds, "two-party rounds (each side leads every other one)")
+	root.AddCommand(cmd)
+}
+
+func probeMain(ctx context.Context, w io.Writer, dir string, opts fsprobe.Options, asJSON bool) error {
+	if opts.Timeout <= 0 || opts.PeerTimeout <= 0 || opts.Samples <= 0 || opts.PeerRounds <= 0 {
+		return exitCode(exitUsage, errors.New("probe: --timeout, --peer-timeout, --samples and --rounds must be positive"))
+	}
+	if opts.Peer {
+		fmt.Fprintf(os.Stderr, "cryolock probe: waiting up to %v for a peer running `cryolock probe --peer` on the same directory...\n", opts.PeerTimeout)
+	}
+	r, err := fsprobe.Probe(ctx, dir, opts)
+	if r.Dir != "" && (err == nil || r.Primitives.Mkdir.Works) {
+		var werr error
+		if asJSON {
+			enc := json.NewEncoder(w)
+			enc.SetEscapeHTML(false)
+			enc.SetIndent("", "  ")
+			werr = enc.Encode(r)
+		} else {
+			werr = printReport(w, r)
+		}
+		if werr != nil && err == nil {
+			err = werr
+		}
+	}
+	if err != nil {
+		return exitCode(exitFail, fmt.Errorf("probe: %w", err))
+	}
+	if !r.Recommendation.Usable {
+		return exitCode(exitFail, fmt.Errorf("probe: the lock cannot work in %s (see the warnings)", r.Dir))
+	}
+	return nil
+}
+
+// printReport writes r as a table for humans.
+func printReport(out io.Writer, r fsprobe.Report) error {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	p := func(format string, a ...any) { fmt.Fprintf(w, format+"\n", a...) }
+	f := r.Filesystem
+	p("Directory\t%s  (host %s, %s, probe took %s)", r.Dir, r.Host, r.Started.Format(time.RFC3339), short(r.Elapsed.D()))
+	kind := "local"
+	if f.Remote {
+		kind = "remote or FUSE: other clients see it through caches of their own"
+	}
+	magic := ""
+	if f.Magic != "" {
+		magic = fmt.Sprintf(" (statfs %s %s)", f.Magic, f.MagicName)
+	}
+	p("Filesystem\t%s%s, %s", f.Type, magic, kind)
+	if m := f.Mount; m != nil {
+		p("Mount\t%s on %s (root %s)", m.Source, m.MountPoint, m.Root)
+		p("Mount options\t%s  |  %s", strings.Join(m.Options, ","), strings.Join(m.SuperOptions, ","))
+	}
+	p("Attribute cache\t%s\t%s", short(f.AttrCache.D()), f.AttrCacheSource)
+	p("Listing cache\t%s\t%s", short(f.DirCache.D()), f.DirCacheSource)
+	p("")
+	p("Primitive\tworks\tmedian\tmax\tnote")
+	row := func(n fsprobe.Named) {
+		note := n.Note
+		if n.Error != "" {
+			note = strings.TrimSpace(n.Error + "; " + note)
+			note = strings.TrimSuffix(note, ";")
+		}
+		med, mx := "", ""
+		if n.Timing.Samples > 0 {
+			med, mx = short(n.Timing.Median.D()), short(n.Timing.Max.D())
+		}
+		p("  %s\t%s\t%s\t%s\t%s", n.Name, yesNo(n.Works), med, mx, note)
+	}
+	for _, n := range r.Primitives.Required() {
+		row(n)
+	}
+	p("For comparison (not used by cryolock):")
+	for _, n := range r.Primitives.Informational() {
+		row(n)
+	}
+	p("")
+	exact := "an explicit mtime reads back exactly"
+	if !r.MtimeExact {
+		exact = "an explicit mtime does NOT read back exactly"
+	}
+	p("mtime granularity\t%s\t%s", short(r.MtimeGranularity.D()), exact)
+	sk := r.ClockSkew
+	p("clock skew\t%s\tlargest of %d samples (median %s, each ±%s); positive: the file server's clock is ahead", short(sk.MaxAbs.D()), sk.Samples, short(sk.Median.D()), short(sk.Uncertainty.D()))
+	l := r.Listing
+	lag := ""
+	if l.Lag.Samples > 0 {
+		lag = fmt.Sprintf("; lag up to %s", short(l.Lag.Max.D()))
+	}
+	p("listing (this client)\tcreated listed at once: %s, removed gone at once: %s%s", yesNo(l.CreateListedAtOnce), yesNo(l.RemoveGoneAtOnce), lag)
+	if pr := r.Peer; pr != nil {
+		p("")
+		p("Peer %s, %d rounds\tmedian\tmax (round trips through both clients)", pr.Peer, pr.Rounds)
+		st := func(name string, s fsprobe.Stats) { p("  %s\t%s\t%s", name, short(s.Median.D()), short(s.Max.D())) }
+		st("create seen", pr.CreateRTT)
+		st("remove seen", pr.RemoveRTT)
+		st("mtime seen (stat)", pr.MtimeRTT)
+		st("mtime seen (read+stat)", pr.MtimeFreshRTT)
+		st("one way by clocks", pr.OneWay)
+		if pr.FlockExcludes != nil {
+			p("  flock excludes the peer\t%s", yesNo(*pr.FlockExcludes))
+		}
+	}
+	p("")
+	rec := r.Recommendation
+	p("Recommendation\t(usable: %s)", yesNo(rec.Usable))
+	for _, rs := range rec.Reasons {
+		p("  %s\t%s\t%s", rs.Setting, rs.Value, rs.Why)
+	}
+	if !rec.NoLease {
+		p("  heartbeat\t%s–%s\t0.4–0.5 × lease; a holder that cannot refresh for 0.75 × lease is told it lost", short(rec.HeartbeatMin.D()), short(rec.HeartbeatMax.D()))
+	}
+	if len(rec.Warnings) > 0 {
+		p("")
+		p("Warnings")
+		for _, s := range rec.Warnings {
+			p("  - %s", s)
+		}
+	}
+	return w.Flush()
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "NO"
+}
+
+// short rounds d to three significant digits or so for reading.
+func short(d time.Duration) string {
+	a := d
+	if a < 0 {
+		a = -a
+	}
+	switch {
+	case a >= 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case a >= time.Second:
+		return d.Round(10 * time.Millisecond).String()
+	case a >= 10*time.Millisecond:
+		return d.Round(100 * time.Microsecond).String()
+	case a >= time.Millisecond:
+		return d.Round(10 * time.Microsecond).String()
+	case a >= 10*time.Microsecond:
+		return d.Round(100 * time.Nanosecond).String()
+	case a >= time.Microsecond:
+		return d.Round(10 * time.Nanosecond).String()
+	}
+	return d.String()
+}
