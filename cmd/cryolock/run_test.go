@@ -1,0 +1,405 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// holder is a `cryolock run` holding a lock until released.
+type holder struct {
+	*cli
+	entry string // its spec file's name
+}
+
+// startHolder runs `cryolock run [flags] lock -- CMD` where CMD prints
+// "ready", then waits for a line on stdin. It returns once CMD runs, that is,
+// once the lock is held.
+func startHolder(t *testing.T, lock string, flags ...string) *holder {
+	t.Helper()
+	args := append([]string{"run"}, flags...)
+	args = append(args, lock, "--", "sh", "-c", "echo ready; read x; echo released")
+	c := startCLI(t, "", args...)
+	c.expectLine(false, "ready")
+	names := entries(t, lock)
+	if len(names) != 1 {
+		t.Fatalf("while one run holds %s it contains %v, want one spec file", lock, names)
+	}
+	return &holder{cli: c, entry: names[0]}
+}
+
+// release lets the holder's CMD finish and returns run's exit status.
+func (h *holder) release() int {
+	h.t.Helper()
+	if _, err := fmt.Fprintln(h.stdin, "go"); err != nil {
+		h.t.Fatal(err)
+	}
+	return h.wait()
+}
+
+func newLockPath(t *testing.T) string {
+	return filepath.Join(t.TempDir(), "test.cryolock")
+}
+
+func TestRunExitCodes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		cmd  []string
+		want int
+	}{
+		{"true", []string{"true"}, 0},
+		{"exit3", []string{"sh", "-c", "exit 3"}, 3},
+		{"exit255", []string{"sh", "-c", "exit 255"}, 255},
+		{"SIGTERM", []string{"sh", "-c", "kill -TERM $$"}, 128 + int(syscall.SIGTERM)},
+		{"SIGKILL", []string{"sh", "-c", "kill -KILL $$"}, 128 + int(syscall.SIGKILL)},
+		{"notfound", []string{"cryolock-no-such-command"}, exitNotFound},
+		{"notexecutable", []string{"/dev/null"}, exitCannotExec},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lock := newLockPath(t)
+			code, _, stderr := runCLI(t, "", append([]string{"run", lock, "--"}, tc.cmd...)...)
+			if code != tc.want {
+				t.Errorf("cryolock run -- %q: status %d, want %d; stderr: %s", tc.cmd, code, tc.want, stderr)
+			}
+			if tc.want >= exitCannotExec && tc.want <= exitNotFound && !strings.Contains(stderr, tc.cmd[0]) {
+				t.Errorf("stderr %q does not name the command %s", stderr, tc.cmd[0])
+			}
+			if names := entries(t, lock); len(names) != 0 {
+				t.Errorf("after run the lock directory holds %v, want nothing", names)
+			}
+		})
+	}
+}
+
+func TestRunPassesStdio(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	c := startCLI(t, "", "run", lock, "--", "sh", "-c", "cat; echo to-stderr >&2")
+	fmt.Fprint(c.stdin, "line one\nline two\n")
+	c.stdin.Close()
+	if code := c.wait(); code != 0 {
+		t.Fatalf("status %d; stderr: %s", code, c.stderr)
+	}
+	if got, want := c.stdout.String(), "line one\nline two\n"; got != want {
+		t.Errorf("stdout %q, want %q", got, want)
+	}
+	if got := c.stderr.String(); got != "to-stderr\n" {
+		t.Errorf("stderr %q, want CMD's own", got)
+	}
+}
+
+func TestRunNonblockAndTimeout(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	h := startHolder(t, lock)
+	for _, tc := range []struct {
+		flags []string
+		want  int
+	}{
+		{[]string{"--nonblock"}, exitConflict},
+		{[]string{"--nonblock", "--conflict-exit-code", "9"}, 9},
+		{[]string{"--timeout", "0"}, exitConflict},
+		{[]string{"--timeout", "300ms"}, exitConflict},
+		{[]string{"--timeout", "200ms", "--conflict-exit-code", "0"}, 0},
+	} {
+		args := append(append([]string{"run"}, tc.flags...), lock, "--", "echo", "ran")
+		code, stdout, stderr := runCLI(t, "", args...)
+		if code != tc.want {
+			t.Errorf("%q while held: status %d, want %d; stderr: %s", args, code, tc.want, stderr)
+		}
+		if stdout != "" || stderr != "" {
+			t.Errorf("%q while held: CMD ran or run spoke (stdout %q, stderr %q); want silence like flock", args, stdout, stderr)
+		}
+		if names := entries(t, lock); !slices.Equal(names, []string{h.entry}) {
+			t.Errorf("after %q the lock directory holds %v, want just the holder's %s", args, names, h.entry)
+		}
+	}
+	if code := h.release(); code != 0 {
+		t.Fatalf("holder: status %d; stderr: %s", code, h.stderr)
+	}
+	if names := entries(t, lock); len(names) != 0 {
+		t.Fatalf("after release the lock directory holds %v", names)
+	}
+	if code, stdout, stderr := runCLI(t, "", "run", "--nonblock", lock, "--", "echo", "ran"); code != 0 || stdout != "ran\n" {
+		t.Fatalf("--nonblock on a free lock: status %d, stdout %q, stderr %s", code, stdout, stderr)
+	}
+}
+
+func TestRunWaitsForRelease(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	h := startHolder(t, lock)
+	w := startCLI(t, "", "run", "--verbose", lock, "--", "echo", "ran")
+	w.expectLine(true, "waiting for the lock")
+	if code := h.release(); code != 0 {
+		t.Fatalf("holder: status %d; stderr: %s", code, h.stderr)
+	}
+	if code := w.wait(); code != 0 {
+		t.Fatalf("waiter: status %d; stderr: %s", code, w.stderr)
+	}
+	if got := w.stdout.String(); got != "ran\n" {
+		t.Errorf("waiter's stdout %q, want %q", got, "ran\n")
+	}
+	if names := entries(t, lock); len(names) != 0 {
+		t.Errorf("lock directory holds %v, want nothing", names)
+	}
+}
+
+func TestRunSignalWhileWaiting(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	h := startHolder(t, lock)
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGINT} {
+		w := startCLI(t, "", "run", "--verbose", lock, "--", "echo", "ran")
+		w.expectLine(true, "waiting for the lock")
+		if err := w.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		if code := w.wait(); code != 128+int(sig) {
+			t.Errorf("waiter got %v: status %d, want %d; stderr: %s", sig, code, 128+int(sig), w.stderr)
+		}
+		if strings.Contains(w.stdout.String(), "ran") {
+			t.Errorf("waiter got %v but CMD ran", sig)
+		}
+		if names := entries(t, lock); !slices.Equal(names, []string{h.entry}) {
+			t.Errorf("after the waiter got %v the lock directory holds %v, want just the holder's %s", sig, names, h.entry)
+		}
+	}
+	if code := h.release(); code != 0 {
+		t.Fatalf("holder: status %d; stderr: %s", code, h.stderr)
+	}
+}
+
+func TestRunForwardsSignals(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	// CMD reports every signal it gets; TERM makes it exit 42. The
+	// background sleep only gives wait something to wait for; the traps
+	// interrupt wait at once (POSIX) and TERM kills the sleep.
+	script := `
+for s in INT HUP QUIT USR1 USR2; do trap "echo got-$s" $s; done
+trap 'kill $pid; echo got-TERM; exit 42' TERM
+sleep 1000 & pid=$!
+echo ready
+while :; do wait $pid; done`
+	c := startCLI(t, "", "run", lock, "--", "sh", "-c", script)
+	c.expectLine(false, "ready")
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM} {
+		if err := c.cmd.Process.Signal(sig); err != nil {
+			t.Fatal(err)
+		}
+		name := strings.TrimPrefix(sigName(sig), "SIG")
+		c.expectLine(false, "got-"+name)
+	}
+	if code := c.wait(); code != 42 {
+		t.Errorf("status %d, want CMD's 42; stderr: %s", code, c.stderr)
+	}
+	if names := entries(t, lock); len(names) != 0 {
+		t.Errorf("lock directory holds %v, want nothing", names)
+	}
+}
+
+func sigName(s syscall.Signal) string {
+	switch s {
+	case syscall.SIGINT:
+		return "SIGINT"
+	case syscall.SIGHUP:
+		return "SIGHUP"
+	case syscall.SIGQUIT:
+		return "SIGQUIT"
+	case syscall.SIGUSR1:
+		return "SIGUSR1"
+	case syscall.SIGUSR2:
+		return "SIGUSR2"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
+}
+
+// breakLock removes the holder's spec file from outside, as a contender
+// that judged it stale would.
+func breakLock(t *testing.T, lock string, h *holder) string {
+	t.Helper()
+	path := filepath.Join(lock, h.entry)
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestRunLostKeepsRunning(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	h := startHolder(t, lock, "--lease", "300ms")
+	path := breakLock(t, lock, h)
+	msg := h.expectLine(true, "lost the lock")
+	if !strings.Contains(msg, path) || !strings.Contains(msg, "keeps running") {
+		t.Errorf("lost message %q does not name %s or say CMD keeps running", msg, path)
+	}
+	if code := h.release(); code != exitLost {
+		t.Errorf("status %d, want %d (lost); stderr: %s", code, exitLost, h.stderr)
+	}
+	if !strings.Contains(h.stdout.String(), "released") {
+		t.Errorf("CMD did not run to its end without --kill-on-lost; stdout %q", h.stdout)
+	}
+}
+
+func TestRunKillOnLost(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		script string
+	}{
+		{"SIGTERM", "echo ready; read x"},
+		// A CMD that ignores SIGTERM is killed after the grace period.
+		{"SIGKILL", "trap '' TERM; echo ready; read x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lock := newLockPath(t)
+			c := startCLI(t, "", "run", "--lease", "300ms", "--kill-on-lost", "--kill-grace", "100ms", lock, "--", "sh", "-c", tc.script)
+			c.expectLine(false, "ready")
+			names := entries(t, lock)
+			if len(names) != 1 {
+				t.Fatalf("lock directory holds %v, want one spec file", names)
+			}
+			path := filepath.Join(lock, names[0])
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			// CMD waits for stdin forever: only the kill ends it.
+			if code := c.wait(); code != exitLost {
+				t.Errorf("status %d, want %d (lost); stderr: %s", code, exitLost, c.stderr)
+			}
+			msg := c.expectLine(true, "lost the lock")
+			if !strings.Contains(msg, path) || !strings.Contains(msg, "terminating CMD") {
+				t.Errorf("lost message %q does not name %s or say CMD is terminated", msg, path)
+			}
+		})
+	}
+}
+
+func TestRunExcludes(t *testing.T) {
+	t.Parallel()
+	const procs, runs = 4, 20
+	dir := t.TempDir()
+	lock := filepath.Join(dir, "counter.cryolock")
+	if err := os.WriteFile(filepath.Join(dir, "counter"), []byte("0\n"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// Read, increment, write: lost updates if two ever overlap; the
+	// "inside" marker catches an overlap even when no update is lost.
+	script := `[ -e inside ] && echo overlap >> overlaps
+touch inside
+n=$(cat counter)
+echo $((n + 1)) > counter
+rm inside`
+	var wg sync.WaitGroup
+	errs := make(chan string, procs*runs)
+	for p := 0; p < procs; p++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < runs; i++ {
+				code, _, stderr := runCLI(t, dir, "run", lock, "--", "sh", "-c", script)
+				if code != 0 {
+					errs <- fmt.Sprintf("run: status %d; stderr: %s", code, stderr)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "counter"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err != nil || n != procs*runs {
+		t.Errorf("counter %q, want %d", b, procs*runs)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "overlaps")); err == nil {
+		t.Errorf("runs overlapped: %q", b)
+	}
+	if names := entries(t, lock); len(names) != 0 {
+		t.Errorf("lock directory holds %v, want nothing", names)
+	}
+}
+
+func TestRunBadInput(t *testing.T) {
+	t.Parallel()
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file.cryolock")
+	if err := os.WriteFile(file, []byte("x"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	foreign := filepath.Join(tmp, "foreign.cryolock")
+	if err := os.Mkdir(foreign, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	junk := filepath.Join(foreign, "junk.txt")
+	if err := os.WriteFile(junk, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	lock := filepath.Join(tmp, "ok.cryolock")
+	for _, tc := range []struct {
+		args []string
+		want int
+		says string // stderr must contain it
+	}{
+		{[]string{"run", filepath.Join(tmp, "x.lock"), "--", "true"}, exitUsage, filepath.Join(tmp, "x.lock")},
+		{[]string{"run", file, "--", "true"}, exitUsage, file},
+		{[]string{"run", foreign, "--", "true"}, exitForeign, junk},
+		{[]string{"run", lock}, exitUsage, "missing CMD"},
+		{[]string{"run"}, exitUsage, "missing LOCKDIR"},
+		{[]string{"run", lock, "extra", "--", "true"}, exitUsage, "exactly one LOCKDIR"},
+		{[]string{"run", "--nonblock", "--timeout", "1s", lock, "--", "true"}, exitUsage, "exclude"},
+		{[]string{"run", "--timeout", "2", lock, "--", "true"}, exitUsage, "--timeout"},
+		{[]string{"run", "--lease", "0s", lock, "--", "true"}, exitUsage, "--lease"},
+		{[]string{"run", "--settle", "5s", "--lease", "1s", lock, "--", "true"}, exitUsage, "settle"},
+		{[]string{"run", "--stale-rule", "sometimes", lock, "--", "true"}, exitUsage, "sometimes"},
+		{[]string{"run", "--conflict-exit-code", "300", lock, "--", "true"}, exitUsage, "300"},
+		{[]string{"run", lock, "ls", "-l"}, exitUsage, "after --"},
+	} {
+		code, stdout, stderr := runCLI(t, "", tc.args...)
+		if code != tc.want || !strings.Contains(stderr, tc.says) {
+			t.Errorf("cryolock %q: status %d, stderr %q; want status %d and a message containing %q", tc.args, code, stderr, tc.want, tc.says)
+		}
+		if stdout != "" {
+			t.Errorf("cryolock %q: stdout %q, want nothing", tc.args, stdout)
+		}
+	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "x" {
+		t.Errorf("the regular file %s was changed: %q, %v", file, b, err)
+	}
+	if names := entries(t, foreign); !slices.Equal(names, []string{"junk.txt"}) {
+		t.Errorf("foreign lock directory holds %v, want junk.txt untouched", names)
+	}
+	if _, err := os.Stat(lock); err == nil {
+		t.Errorf("a usage error created %s", lock)
+	}
+}
+
+func TestRunHelpDocumentsExitCodes(t *testing.T) {
+	t.Parallel()
+	code, stdout, _ := runCLI(t, "", "run", "--help")
+	if code != 0 {
+		t.Fatalf("run --help: status %d", code)
+	}
+	for _, s := range []string{"Exit status", "128+N", "--conflict-exit-code", "64", "65", "70", "74", "75", "126", "127", "--kill-on-lost", "--nonblock", "--timeout", "--lease"} {
+		if !strings.Contains(stdout, s) {
+			t.Errorf("run --help does not mention %q", s)
+		}
+	}
+}
