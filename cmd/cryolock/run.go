@@ -79,9 +79,9 @@ Exit status:
   126           CMD could not be started (for example, not executable)
   127           CMD was not found
 CMD's own status may coincide with these: pick a --conflict-exit-code your
-command never uses if you need to tell them apart. The lock is released on
-every path that can run code (not on SIGKILL: then it goes stale after the
-lease).`
+command never uses if you need to tell them apart. The lock is released
+however run ends, except when run itself is killed by SIGKILL: its entry
+then goes stale after the lease and the next contender removes it.`
 
 const runExample = `  cryolock run /shared/job.cryolock -- ./nightly-report.sh
   cryolock run --nonblock --conflict-exit-code 0 cron.cryolock -- backup --full
@@ -116,7 +116,7 @@ func init() {
 		return usageError(fmt.Errorf("run: %w (flags go before LOCKDIR; put CMD and its own flags after --)", err))
 	})
 	f := cmd.Flags()
-	f.Var(&o.lease, "lease", `lease: how long after its last heartbeat the lock may be broken ("none": never, so a crash leaves it held until removed by hand)`)
+	f.Var(&o.lease, "lease", `how long after this run's last heartbeat others may break the lock, e.g. 10s or 500ms ("none": never, so a crash leaves it held until removed by hand)`)
 	f.DurationVar(&o.timeout, "timeout", 0, "give up if the lock is not acquired within this time (0: do not wait at all)")
 	f.BoolVar(&o.nonblock, "nonblock", false, "give up at once if the lock is held")
 	f.IntVar(&o.conflictCode, "conflict-exit-code", exitConflict, "exit status when the lock is not acquired (--nonblock, --timeout)")
