@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // holder is a `cryolock run` holding a lock until released.
@@ -403,5 +404,52 @@ func TestRunHelpDocumentsExitCodes(t *testing.T) {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("run --help does not mention %q", s)
 		}
+	}
+}
+
+func TestRunLeaseFlag(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ lease, content string }{
+		{"2500ms", "2.5"},
+		{"none", "None"},
+		{"10s", "10"},
+	} {
+		lock := newLockPath(t)
+		// CMD prints its own spec file: the lease run declared.
+		code, stdout, stderr := runCLI(t, "", "run", "--lease", tc.lease, lock, "--", "sh", "-c", `cat "$0"/*`, lock)
+		if code != 0 || stdout != tc.content {
+			t.Errorf("--lease %s: status %d, spec content %q, want %q; stderr: %s", tc.lease, code, stdout, tc.content, stderr)
+		}
+	}
+}
+
+func TestRunStaleRuleFlag(t *testing.T) {
+	t.Parallel()
+	// An entry whose heartbeat is two hours old, with a one-minute lease:
+	// stale by the wall clock at once, while the observed rule would have
+	// to watch it unchanged for a whole minute first.
+	lock := newLockPath(t)
+	if err := os.Mkdir(lock, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(lock, "dead_1_abcdefghijkl.5")
+	if err := os.WriteFile(dead, []byte("60"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	if err := os.Chtimes(dead, past, past); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, stderr := runCLI(t, "", "run", "--nonblock", "--stale-rule", "observed", lock, "--", "true"); code != exitConflict {
+		t.Errorf("--stale-rule observed --nonblock: status %d, want %d (the entry is not yet known stale); stderr: %s", code, exitConflict, stderr)
+	}
+	if names := entries(t, lock); !slices.Equal(names, []string{"dead_1_abcdefghijkl.5"}) {
+		t.Fatalf("lock directory holds %v, want the dead entry untouched", names)
+	}
+	if code, _, stderr := runCLI(t, "", "run", "--nonblock", "--stale-rule", "wallclock", lock, "--", "true"); code != 0 {
+		t.Errorf("--stale-rule wallclock --nonblock: status %d, want 0 (the entry is stale by the wall clock); stderr: %s", code, stderr)
+	}
+	if names := entries(t, lock); len(names) != 0 {
+		t.Errorf("lock directory holds %v, want the stale entry reaped", names)
 	}
 }
