@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -208,11 +207,4 @@ func entries(t *testing.T, dir string) []string {
 		names = append(names, d.Name())
 	}
 	return names
-}
-
-// testContext returns a context bounded by hangGuard.
-func testContext(t *testing.T) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	t.Cleanup(cancel)
-	return ctx
 }
