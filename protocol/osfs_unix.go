@@ -23,9 +23,3 @@ func chtimesNoFollow(path string, atime, mtime time.Time) error {
 	}
 	return nil
 }
-
-func readDir(path string) ([]DirEntry, error) { return genericReadDir(path) }
-
-func writeFile(path string, data []byte, perm fs.FileMode) error {
-	return genericWriteFile(path, data, perm)
-}

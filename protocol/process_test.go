@@ -45,6 +45,10 @@ func helper(mode string) error {
 	}
 	ctx := context.Background()
 	switch mode {
+	case "contend":
+		return contend()
+	case "waiter":
+		return waiter()
 	case "worker":
 		n, _ := strconv.Atoi(os.Getenv("CRYOLOCK_N"))
 		iv, err := locktest.Run(ctx, l, locktest.Options{N: n, Counter: os.Getenv("CRYOLOCK_COUNTER"), Worker: fmt.Sprint("p", os.Getpid())})

@@ -1,0 +1,293 @@
+package protocol_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gofrs/flock"
+
+	"github.com/cryolock-go/cryolock/internal/locktest"
+	"github.com/cryolock-go/cryolock/protocol"
+)
+
+// The benchmarks compare, in one run, the lock with the primitives it is
+// made of and with github.com/gofrs/flock (flock(2): a kernel lock that is
+// fast but missing or local-only on the filesystems this package is for).
+//
+//	go test -run '^$' -bench . -benchtime 2000x ./protocol/
+
+// BenchmarkUncontended measures one Lock+Unlock with nobody else around.
+func BenchmarkUncontended(b *testing.B) {
+	ctx := context.Background()
+	b.Run("cryolock", func(b *testing.B) {
+		l, err := protocol.New(filepath.Join(b.TempDir(), "b.cryolock"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := 0; i < b.N; i++ {
+			if err := l.Lock(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if err := l.Unlock(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	// floor: the primitives of an uncontended cycle done directly — one
+	// create+write, one listing, one removal.
+	b.Run("floor", func(b *testing.B) {
+		dir := filepath.Join(b.TempDir(), "f.cryolock")
+		if err := os.Mkdir(dir, 0o777); err != nil {
+			b.Fatal(err)
+		}
+		fsys := protocol.OSFS()
+		for i := 0; i < b.N; i++ {
+			// A fresh name each time, as the lock uses.
+			p := filepath.Join(dir, "owner_"+strconv.Itoa(i)+".1")
+			if err := fsys.WriteFile(p, []byte("10"), 0o666); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := fsys.ReadDir(dir); err != nil {
+				b.Fatal(err)
+			}
+			if err := fsys.Remove(p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("gofrs-flock", func(b *testing.B) {
+		f := flock.New(filepath.Join(b.TempDir(), "f.lock"))
+		defer f.Close()
+		for i := 0; i < b.N; i++ {
+			if err := f.Lock(); err != nil {
+				b.Fatal(err)
+			}
+			if err := f.Unlock(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkContended4 runs 4 processes that take the same lock b.N times in
+// all (each takes it until the shared total is reached) and reports the CPU
+// time they burned per 1000 acquisitions, each process's share and the
+// longest single wait.
+func BenchmarkContended4(b *testing.B) {
+	for _, kind := range []string{"cryolock", "gofrs-flock"} {
+		b.Run(kind, func(b *testing.B) {
+			const procs = 4
+			dir := b.TempDir()
+			target := filepath.Join(dir, "t.cryolock")
+			if kind != "cryolock" {
+				target = filepath.Join(dir, "t.lock")
+			}
+			counter := filepath.Join(dir, "counter")
+			os.WriteFile(counter, []byte("0"), 0o644)
+			var cmds []*exec.Cmd
+			b.ResetTimer()
+			for i := 0; i < procs; i++ {
+				cmd := helperCmd(b, "contend",
+					"CRYOLOCK_KIND="+kind, "CRYOLOCK_LOCK="+target, "CRYOLOCK_COUNTER="+counter,
+					"CRYOLOCK_N="+strconv.Itoa(b.N), "CRYOLOCK_HISTORY="+filepath.Join(dir, fmt.Sprint("r", i)))
+				if err := cmd.Start(); err != nil {
+					b.Fatal(err)
+				}
+				cmds = append(cmds, cmd)
+			}
+			var cpu time.Duration
+			for _, c := range cmds {
+				if err := c.Wait(); err != nil {
+					b.Fatal(err)
+				}
+				cpu += c.ProcessState.UserTime() + c.ProcessState.SystemTime()
+			}
+			b.StopTimer()
+			var counts []string
+			var longest time.Duration
+			total := 0
+			for i := 0; i < procs; i++ {
+				raw, err := os.ReadFile(filepath.Join(dir, fmt.Sprint("r", i)))
+				if err != nil {
+					b.Fatal(err)
+				}
+				var n int
+				var w time.Duration
+				fmt.Sscanf(string(raw), "%d %d", &n, &w)
+				total += n
+				counts = append(counts, strconv.Itoa(n))
+				longest = max(longest, w)
+			}
+			if total != b.N {
+				b.Fatalf("processes report %d acquisitions, want %d", total, b.N)
+			}
+			b.ReportMetric(cpu.Seconds()/float64(b.N)*1000, "cpu-s/1000acq")
+			b.ReportMetric(float64(longest.Microseconds())/1000, "max-wait-ms")
+			b.Logf("%s: per-process acquisitions %s; longest wait %v; CPU %v for %d", kind, strings.Join(counts, "/"), longest, cpu, b.N)
+		})
+	}
+}
+
+// contend is the helper of BenchmarkContended4: take the lock until the
+// shared counter reaches N, report "count longest-wait-ns".
+func contend() error {
+	kind, target, counter := os.Getenv("CRYOLOCK_KIND"), os.Getenv("CRYOLOCK_LOCK"), os.Getenv("CRYOLOCK_COUNTER")
+	n, _ := strconv.Atoi(os.Getenv("CRYOLOCK_N"))
+	var lock, unlock func() error
+	if kind == "cryolock" {
+		l, err := protocol.New(target)
+		if err != nil {
+			return err
+		}
+		lock = func() error { return l.Lock(context.Background()) }
+		unlock = l.Unlock
+	} else {
+		f := flock.New(target)
+		lock, unlock = f.Lock, f.Unlock
+	}
+	mine := 0
+	var longest time.Duration
+	for {
+		t := time.Now()
+		if err := lock(); err != nil {
+			return err
+		}
+		longest = max(longest, time.Since(t))
+		v, err := locktest.ReadCounter(counter)
+		if err != nil {
+			return err
+		}
+		done := v >= n
+		if !done {
+			if err := os.WriteFile(counter, []byte(strconv.Itoa(v+1)), 0o644); err != nil {
+				return err
+			}
+			mine++
+		}
+		if err := unlock(); err != nil {
+			return err
+		}
+		if done {
+			break
+		}
+	}
+	return os.WriteFile(os.Getenv("CRYOLOCK_HISTORY"), []byte(fmt.Sprintf("%d %d\n", mine, longest)), 0o644)
+}
+
+// BenchmarkIdle measures what an idle holder and an idle waiter cost: the
+// holder keeps the lock for 2 s per iteration while a waiter process waits
+// for it; reported as percent of one core each. It also reports the median
+// and worst wake-up latency: from the holder's Unlock returning to the
+// waiter's Lock returning, on the machine's monotonic clock.
+func BenchmarkIdle(b *testing.B) {
+	const hold = 2 * time.Second
+	dir := b.TempDir()
+	path := filepath.Join(dir, "i.cryolock")
+	cmd := helperCmd(b, "waiter", "CRYOLOCK_LOCK="+path)
+	in, _ := cmd.StdinPipe()
+	outp, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	out := bufio.NewReader(outp)
+	l, err := protocol.New(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	var (
+		wakes             []time.Duration
+		holderCPU, waiter time.Duration
+		wall              time.Duration
+	)
+	// Each round lasts 2 s, so at most 5 rounds whatever -benchtime says.
+	for i := 0; i < min(b.N, 5); i++ {
+		if err := l.Lock(ctx); err != nil {
+			b.Fatal(err)
+		}
+		fmt.Fprintln(in, "go") // the waiter starts waiting
+		line, err := out.ReadString('\n')
+		if err != nil || line != "waiting\n" {
+			b.Fatalf("waiter: %q %v", line, err)
+		}
+		w0 := childCPU(b, cmd.Process.Pid)
+		h0 := selfCPU()
+		t0 := time.Now()
+		time.Sleep(hold)
+		wall += time.Since(t0)
+		holderCPU += selfCPU() - h0
+		waiter += childCPU(b, cmd.Process.Pid) - w0
+		if err := l.Unlock(); err != nil {
+			b.Fatal(err)
+		}
+		released := locktest.Now()
+		line, err = out.ReadString('\n')
+		if err != nil {
+			b.Fatal(err)
+		}
+		got, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(line, "acquired ")), 10, 64)
+		wakes = append(wakes, time.Duration(got-released))
+		if _, err := out.ReadString('\n'); err != nil { // "released"
+			b.Fatal(err)
+		}
+	}
+	in.Close()
+	cmd.Wait()
+	slices.Sort(wakes)
+	b.ReportMetric(100*holderCPU.Seconds()/wall.Seconds(), "holder-%core")
+	b.ReportMetric(100*waiter.Seconds()/wall.Seconds(), "waiter-%core")
+	b.ReportMetric(float64(wakes[len(wakes)/2].Microseconds())/1000, "wake-median-ms")
+	b.ReportMetric(float64(wakes[len(wakes)-1].Microseconds())/1000, "wake-max-ms")
+}
+
+// waiter is the helper of BenchmarkIdle: on each "go" line, wait for the
+// lock, print "acquired <monotonic ns>", release it, print "released".
+func waiter() error {
+	l, err := protocol.New(os.Getenv("CRYOLOCK_LOCK"))
+	if err != nil {
+		return err
+	}
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		fmt.Println("waiting")
+		if err := l.Lock(context.Background()); err != nil {
+			return err
+		}
+		fmt.Printf("acquired %d\n", locktest.Now())
+		if err := l.Unlock(); err != nil {
+			return err
+		}
+		fmt.Println("released")
+	}
+	return in.Err()
+}
+
+// selfCPU is this process's CPU time so far (user + system).
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// childCPU reads a running child's CPU time from /proc/PID/stat.
+func childCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := string(raw)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}

@@ -1,0 +1,80 @@
+package protocol
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestOSFSMatchesOS checks the OS filesystem's listing against the standard
+// library's, with every kind of entry, and the symlink rules of FS.
+func TestOSFSMatchesOS(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "reg.1"), []byte("10"), 0o666)
+	os.Mkdir(filepath.Join(dir, ".meta"), 0o777)
+	os.Symlink("reg.1", filepath.Join(dir, "link.2"))
+	syscall.Mkfifo(filepath.Join(dir, "fifo.3"), 0o666)
+	for i := 0; i < 300; i++ { // more than one getdents buffer
+		os.WriteFile(filepath.Join(dir, "n"+strings.Repeat("x", 40)+"_"+string(rune('a'+i%26))+filepath.Base(t.Name())+"."+strconv.Itoa(i)), nil, 0o666)
+	}
+	fsys := OSFS()
+	got, err := fsys.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := os.ReadDir(dir)
+	if len(got) != len(want) {
+		t.Fatalf("ReadDir: %d entries, os.ReadDir %d", len(got), len(want))
+	}
+	slices.SortFunc(got, func(a, b DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	for i := range want {
+		if got[i].Name != want[i].Name() || got[i].Type != want[i].Type() {
+			t.Errorf("entry %d: %+v, want %s %v", i, got[i], want[i].Name(), want[i].Type())
+		}
+	}
+
+	link := filepath.Join(dir, "link.2")
+	if err := fsys.WriteFile(link, []byte("x"), 0o666); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("WriteFile through a symlink: %v", err)
+	}
+	if _, err := fsys.ReadFile(link); err == nil {
+		t.Error("ReadFile followed a symlink")
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "reg.1")); string(b) != "10" {
+		t.Errorf("symlink target changed: %q", b)
+	}
+	fi, err := fsys.Stat(link)
+	if err != nil || fi.Mode&fs.ModeSymlink == 0 {
+		t.Errorf("Stat followed a symlink: %v %v", fi.Mode, err)
+	}
+	old := time.Unix(1_000_000_000, 0)
+	if err := fsys.Chtimes(link, old, old); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "reg.1")); fi.ModTime().Equal(old) {
+		t.Error("Chtimes followed a symlink")
+	}
+	if err := fsys.Chtimes(filepath.Join(dir, "missing.9"), old, old); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Chtimes on a missing file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing.9")); !errors.Is(err, fs.ErrNotExist) {
+		t.Error("Chtimes created a file")
+	}
+	if _, err := fsys.ReadDir(filepath.Join(dir, "reg.1")); err == nil {
+		t.Error("ReadDir of a regular file succeeded")
+	}
+}
+
+func TestESTALEIsNotExist(t *testing.T) {
+	err := mapErr(&fs.PathError{Op: "stat", Path: "/x", Err: syscall.ESTALE})
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "/x") {
+		t.Fatalf("mapErr(ESTALE) = %v", err)
+	}
+}
