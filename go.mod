@@ -4,13 +4,13 @@ go 1.24.0
 
 require (
 	github.com/gofrs/flock v0.12.1
+	github.com/google/renameio/v2 v2.0.1
 	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/spf13/cobra v1.10.1
 	golang.org/x/sys v0.38.0
 )
 
 require (
-	github.com/google/renameio/v2 v2.0.1 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
 )

@@ -94,6 +94,12 @@ type session struct {
 	flockExcludes               *bool
 }
 
+func (s *session) progress(format string, args ...any) {
+	if s.o.Progress != nil {
+		s.o.Progress(sprintf(format, args...))
+	}
+}
+
 func (s *session) path(name string) string { return filepath.Join(s.pd, name) }
 
 func (s *session) step(name string) error {
@@ -180,6 +186,9 @@ func (s *session) run() error {
 			return fmt.Errorf("round %d: %w", k, err)
 		}
 		s.rounds++
+		if (k%2 == 0) != leader {
+			s.progress("round %d: done (the peer led it)", k)
+		}
 	}
 	if haveFlock {
 		if err := s.flock(leader); err != nil {
@@ -224,6 +233,7 @@ func (s *session) findPeer() error {
 	if err != nil {
 		return fmt.Errorf("waiting for a peer (run `cryolock probe --peer` on the other side): %w", err)
 	}
+	s.progress("paired with peer %s (I am %s)", s.peer, s.id)
 	return s.step("paired")
 }
 
@@ -263,6 +273,7 @@ func (s *session) lead(k int) error {
 		return fmt.Errorf("waiting for %s: %w", theirs, err)
 	}
 	s.create.add(t)
+	s.progress("round %d: the peer saw my create and answered in %v", k, t.since())
 	if err := s.step("lead-create"); err != nil {
 		return err
 	}
@@ -275,11 +286,14 @@ func (s *session) lead(k int) error {
 		if err := s.mtimeIs(theirs, mark(k, 2*j+1), fresh); err != nil {
 			return fmt.Errorf("waiting for the mtime of %s: %w", theirs, err)
 		}
+		how := "stat"
 		if fresh {
 			s.mtFresh.add(t)
+			how = "read+stat"
 		} else {
 			s.mt.add(t)
 		}
+		s.progress("round %d: the peer saw (by %s) my mtime change and answered in %v", k, how, t.since())
 		if err := s.step("lead-mtime"); err != nil {
 			return err
 		}
@@ -292,6 +306,7 @@ func (s *session) lead(k int) error {
 		return fmt.Errorf("waiting for %s to go: %w", theirs, err)
 	}
 	s.remove.add(t)
+	s.progress("round %d: the peer saw my removal and answered in %v", k, t.since())
 	return s.step("lead-remove")
 }
 

@@ -19,8 +19,8 @@ import (
 const (
 	DefaultTimeout     = 5 * time.Second
 	DefaultSamples     = 7
-	DefaultPeerTimeout = 2 * time.Minute
-	DefaultPeerRounds  = 4
+	DefaultPeerTimeout = 5 * time.Minute
+	DefaultPeerRounds  = 2
 	DefaultCacheMaxAge = 24 * time.Hour
 )
 
@@ -55,11 +55,15 @@ type Options struct {
 	// fold it into the report and the recommendation.
 	Peer bool
 	// PeerTimeout bounds the two-party measurement, waiting for the peer
-	// included (default 2 min).
+	// included (default 5 min: with sshfs's default 20 s caches one round
+	// takes about two minutes, as every step waits out a cache twice).
 	PeerTimeout time.Duration
-	// PeerRounds is the number of two-party rounds (default 4; each side
-	// leads every other round).
+	// PeerRounds is the number of two-party rounds (default 2; each side
+	// leads every other round). Both sides must use the same number.
 	PeerRounds int
+	// Progress, if set, receives a line of text after each measurement of
+	// the two-party mode (which can take minutes on cached mounts).
+	Progress func(msg string)
 	// CacheMaxAge is how long [Cached] trusts a stored report (default
 	// 24 h).
 	CacheMaxAge time.Duration
@@ -122,7 +126,7 @@ type prober struct {
 func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	o := opts.withDefaults()
 	start := time.Now()
-	r := Report{Started: start}
+	r := Report{Version: ReportVersion, Started: start}
 	r.Host, _ = os.Hostname()
 	if err := ctx.Err(); err != nil {
 		return r, fmt.Errorf("fsprobe: probe %s: %w", dir, err)
@@ -155,8 +159,8 @@ func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	if err == nil && o.Peer {
 		var pr PeerReport
 		pr, err = Peer(ctx, dir, o)
-		if err == nil {
-			r.Peer = &pr
+		if pr.Rounds > 0 {
+			r.Peer = &pr // partial results still inform the recommendation
 		}
 	}
 	r.Recommendation = Recommend(r)
@@ -255,8 +259,8 @@ func (p *prober) files() error {
 	r := p.r
 	pr := &r.Primitives
 	var create, list, st, read, chtimes, remove, lag timer
-	var skews []time.Duration
-	var uncert time.Duration
+	type write struct{ mtime, before, after time.Time }
+	var writes []write
 	var paths []string
 	listed, gone := true, true
 	samples := 0
@@ -311,8 +315,7 @@ func (p *prober) files() error {
 			fail(&pr.Stat, err)
 			st.drop()
 		} else {
-			skews = append(skews, skewOf(fi.ModTime, before, after))
-			uncert = max(uncert, after.Sub(before))
+			writes = append(writes, write{fi.ModTime, before, after})
 		}
 		if err := p.step("stat"); err != nil {
 			return err
@@ -412,6 +415,14 @@ func (p *prober) files() error {
 	pr.Remove.Works, pr.Remove.Timing = pr.Remove.Error == "" && remove.n > 0, remove.stats()
 
 	r.Listing = Listing{Samples: samples, CreateListedAtOnce: listed && samples > 0, RemoveGoneAtOnce: gone && remove.n > 0, Lag: lag.stats()}
+	// Skew, allowing for the granularity: an mtime stored at granularity g
+	// may read up to g before the write.
+	var skews []time.Duration
+	var uncert time.Duration
+	for _, w := range writes {
+		skews = append(skews, skewOf(w.mtime, w.before.Add(-gran), w.after))
+		uncert = max(uncert, w.after.Sub(w.before))
+	}
 	r.ClockSkew = skewStats(skews, uncert+gran)
 	return nil
 }

@@ -49,9 +49,9 @@ const (
 // is false.
 func Recommend(r Report) Recommendation {
 	rec := Recommendation{Usable: true, StaleRule: stale.Observed.String(), Reasons: []Reason{}, Warnings: []string{}}
-	warn := func(format string, args ...any) { rec.Warnings = append(rec.Warnings, fmt.Sprintf(format, args...)) }
+	warn := func(format string, args ...any) { rec.Warnings = append(rec.Warnings, sprintf(format, args...)) }
 	reason := func(setting, value, format string, args ...any) {
-		rec.Reasons = append(rec.Reasons, Reason{Setting: setting, Value: value, Why: fmt.Sprintf(format, args...)})
+		rec.Reasons = append(rec.Reasons, Reason{Setting: setting, Value: value, Why: sprintf(format, args...)})
 	}
 	pr := r.Primitives
 	f := r.Filesystem
@@ -87,10 +87,10 @@ func Recommend(r Report) Recommendation {
 	case r.Listing.Samples > 0 && (!r.Listing.CreateListedAtOnce || !r.Listing.RemoveGoneAtOnce):
 		lag := r.Listing.Lag.Max.D()
 		settle = roundUp(time.Duration(float64(lag)*settleMargin), 10*time.Millisecond)
-		why := fmt.Sprintf("even this client's own listings lagged its creates or removals, by up to %v; settle is 1.5 × that", lag)
+		why := sprintf("even this client's own listings lagged its creates or removals, by up to %v; settle is 1.5 × that", lag)
 		if f.Remote && time.Duration(float64(f.DirCache)*cacheSettle) > settle {
 			settle = roundUp(time.Duration(float64(f.DirCache)*cacheSettle), 10*time.Millisecond)
-			why += fmt.Sprintf(", raised to 1.25 × the listing cache of %v (%s)", f.DirCache, f.DirCacheSource)
+			why += sprintf(", raised to 1.25 × the listing cache of %v (%s)", f.DirCache, f.DirCacheSource)
 		}
 		reason("settle", settle.String(), "%s", why)
 		warn("listings are not coherent even from one client (lag up to %v): the settle delay is essential here", lag)
@@ -109,11 +109,11 @@ func Recommend(r Report) Recommendation {
 
 	// Lease.
 	lease := protocol.DefaultLease
-	why := fmt.Sprintf("the default %v", lease)
+	why := sprintf("the default %v", lease)
 	raise := func(floor time.Duration, format string, args ...any) {
 		if floor > lease {
 			lease = floor
-			why = fmt.Sprintf(format, args...)
+			why = sprintf(format, args...)
 		}
 	}
 	if settle > 0 {
@@ -122,7 +122,7 @@ func Recommend(r Report) Recommendation {
 	cache, src := f.AttrCache.D(), f.AttrCacheSource
 	if r.Peer != nil && r.Peer.Rounds > 0 {
 		cache = r.Peer.MtimeFreshLag.D()
-		src = fmt.Sprintf("measured with the peer: read-then-stat round trip %v, plain stat %v", r.Peer.MtimeFreshLag, r.Peer.MtimeLag)
+		src = sprintf("measured with the peer: read-then-stat round trip %v, plain stat %v", r.Peer.MtimeFreshLag, r.Peer.MtimeLag)
 	} else if cache > 0 {
 		warn("attribute cache of %v (%s): an observer may see a heartbeat that late, so the lease must exceed it by a wide margin", f.AttrCache, f.AttrCacheSource)
 	}
@@ -177,6 +177,34 @@ func Recommend(r Report) Recommendation {
 		warn("rename over an existing file does not work here (%s): atomic-write libraries (renameio) are unsafe here", orNA(pr.RenameOver.Error+pr.RenameOver.Note))
 	}
 	return rec
+}
+
+// sprintf is fmt.Sprintf with durations rounded for reading.
+func sprintf(format string, args ...any) string {
+	for i, a := range args {
+		switch v := a.(type) {
+		case time.Duration:
+			args[i] = human(v)
+		case Duration:
+			args[i] = human(v.D())
+		}
+	}
+	return fmt.Sprintf(format, args...)
+}
+
+// human rounds d to about three significant digits, for reading.
+func human(d time.Duration) string {
+	a := absDur(d)
+	for _, u := range []struct{ above, round time.Duration }{
+		{10 * time.Second, 100 * time.Millisecond}, {time.Second, 10 * time.Millisecond},
+		{10 * time.Millisecond, 100 * time.Microsecond}, {time.Millisecond, 10 * time.Microsecond},
+		{10 * time.Microsecond, 100}, {time.Microsecond, 10},
+	} {
+		if a >= u.above {
+			return d.Round(u.round).String()
+		}
+	}
+	return d.String()
 }
 
 func orNA(s string) string {

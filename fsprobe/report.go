@@ -63,6 +63,8 @@ type Stats struct {
 // measured, and are labelled with their source). See the package
 // documentation for the JSON form.
 type Report struct {
+	// Version is the schema version, [ReportVersion].
+	Version int `json:"version"`
 	// Dir is the absolute path probed.
 	Dir string `json:"dir"`
 	// Host is the name of the machine that ran the probe (a report is

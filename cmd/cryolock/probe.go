@@ -82,9 +82,10 @@ func probeMain(ctx context.Context, w io.Writer, dir string, opts fsprobe.Option
 	}
 	if opts.Peer {
 		fmt.Fprintf(os.Stderr, "cryolock probe: waiting up to %v for a peer running `cryolock probe --peer` on the same directory...\n", opts.PeerTimeout)
+		opts.Progress = func(msg string) { fmt.Fprintln(os.Stderr, "cryolock probe:", msg) }
 	}
 	r, err := fsprobe.Probe(ctx, dir, opts)
-	if r.Dir != "" && (err == nil || r.Primitives.Mkdir.Works) {
+	if r.Dir != "" && r.Primitives.Mkdir.Works {
 		var werr error
 		if asJSON {
 			enc := json.NewEncoder(w)
