@@ -106,7 +106,7 @@ func (s *session) step(name string) error {
 	if s.o.step != nil {
 		s.o.step(name)
 	}
-	if err := s.ctx.Err(); err != nil {
+	if err := ctxErr(s.ctx); err != nil {
 		return fmt.Errorf("interrupted at %s: %w", name, err)
 	}
 	return nil

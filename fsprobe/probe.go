@@ -174,8 +174,20 @@ func (p *prober) step(name string) error {
 	if p.o.step != nil {
 		p.o.step(name)
 	}
-	if err := p.ctx.Err(); err != nil {
+	if err := ctxErr(p.ctx); err != nil {
 		return fmt.Errorf("fsprobe: probe %s: interrupted at %s: %w", p.dir, name, err)
+	}
+	return nil
+}
+
+// ctxErr is ctx.Err(), and DeadlineExceeded as soon as the deadline has
+// passed (ctx.Err() only reports it once the runtime's timer has fired).
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		return context.DeadlineExceeded
 	}
 	return nil
 }

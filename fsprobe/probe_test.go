@@ -1,0 +1,409 @@
+package fsprobe
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cryolock-go/cryolock/protocol"
+)
+
+// empty fails the test unless dir holds nothing (the probe left nothing
+// behind).
+func empty(t *testing.T, dir string) {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if len(names) > 0 {
+		t.Fatalf("%s: left behind: %v", dir, names)
+	}
+}
+
+// checkUsable fails unless r says every required primitive works and its
+// recommendation is a valid configuration.
+func checkUsable(t *testing.T, r Report) {
+	t.Helper()
+	for _, p := range r.Primitives.Required() {
+		if !p.Works {
+			t.Errorf("%s: primitive %s does not work: %s", r.Dir, p.Name, p.Error)
+		}
+		if p.Timing.Samples == 0 {
+			t.Errorf("%s: primitive %s was not timed", r.Dir, p.Name)
+		}
+	}
+	rec := r.Recommendation
+	if !rec.Usable {
+		t.Errorf("%s: not usable: %v", r.Dir, rec.Warnings)
+	}
+	if _, err := protocol.New(filepath.Join(t.TempDir(), "x.cryolock"), WithReport(r)); err != nil {
+		t.Errorf("%s: the recommended configuration is invalid: %v", r.Dir, err)
+	}
+	if r.ClockSkew.Samples == 0 || r.Listing.Samples == 0 {
+		t.Errorf("%s: skew or listing not measured: %+v %+v", r.Dir, r.ClockSkew, r.Listing)
+	}
+}
+
+func TestProbeLocal(t *testing.T) {
+	dir := t.TempDir()
+	r, err := Probe(context.Background(), dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty(t, dir)
+	checkUsable(t, r)
+	if r.Filesystem.Type == "" || (runtime.GOOS == "linux" && r.Filesystem.Type == "unknown") {
+		t.Errorf("filesystem type not identified: %+v", r.Filesystem)
+	}
+	if r.Filesystem.Remote {
+		t.Skipf("%s is on a remote filesystem (%s): the local expectations do not apply", dir, r.Filesystem.Type)
+	}
+	if !r.Listing.CreateListedAtOnce || !r.Listing.RemoveGoneAtOnce {
+		t.Errorf("local listing not coherent: %+v", r.Listing)
+	}
+	if r.Recommendation.Settle != 0 {
+		t.Errorf("settle %v on a local filesystem, want 0", r.Recommendation.Settle)
+	}
+	if r.Recommendation.StaleRule != "observed" {
+		t.Errorf("stale rule %q", r.Recommendation.StaleRule)
+	}
+}
+
+// TestProbeTmpfs probes /dev/shm (tmpfs) and the test's temporary directory
+// and checks that each is identified as what statfs says it is.
+func TestProbeTmpfs(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("/dev/shm is a Linux tmpfs")
+	}
+	shm, err := os.MkdirTemp("/dev/shm", "fsprobe-test-")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	defer os.RemoveAll(shm)
+	rs, err := Probe(context.Background(), shm, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	empty(t, shm)
+	checkUsable(t, rs)
+	if rs.Filesystem.Type != "tmpfs" || rs.Filesystem.Magic != "0x1021994" || rs.Filesystem.MagicName != "tmpfs" {
+		t.Errorf("/dev/shm identified as %+v, want tmpfs (0x1021994)", rs.Filesystem)
+	}
+	if rs.Filesystem.Mount == nil || rs.Filesystem.Mount.FSType != "tmpfs" {
+		t.Errorf("/dev/shm mount entry: %+v", rs.Filesystem.Mount)
+	}
+	if !rs.MtimeExact || rs.MtimeGranularity != Duration(time.Nanosecond) {
+		t.Errorf("tmpfs stores nanosecond mtimes; measured exact=%v granularity=%v", rs.MtimeExact, rs.MtimeGranularity)
+	}
+
+	tmp := t.TempDir()
+	rt, err := Probe(context.Background(), tmp, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Filesystem.Magic != "0x1021994" && rt.Filesystem.Type == rs.Filesystem.Type {
+		t.Errorf("%s (statfs %s) and /dev/shm (tmpfs) both identified as %q", tmp, rt.Filesystem.Magic, rt.Filesystem.Type)
+	}
+	t.Logf("%s: %s (%s); /dev/shm: %s", tmp, rt.Filesystem.Type, rt.Filesystem.Magic, rs.Filesystem.Type)
+}
+
+func TestProbeErrors(t *testing.T) {
+	dir := t.TempDir()
+	f := filepath.Join(dir, "file")
+	os.WriteFile(f, nil, 0o666)
+	for _, p := range []string{filepath.Join(dir, "missing"), f} {
+		_, err := Probe(context.Background(), p, Options{})
+		if !errors.Is(err, ErrUnusable) || !strings.Contains(err.Error(), p) {
+			t.Errorf("Probe(%s) = %v, want ErrUnusable naming the path", p, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Probe created the missing directory")
+	}
+}
+
+// TestProbeCancel cancels the context at every step of a probe in turn and
+// checks that the probe stops with the context's error and leaves nothing
+// behind.
+func TestProbeCancel(t *testing.T) {
+	var steps []string
+	o := Options{Samples: 3, step: func(s string) { steps = append(steps, s) }}
+	if _, err := Probe(context.Background(), t.TempDir(), o); err != nil {
+		t.Fatal(err)
+	}
+	if len(steps) < 20 {
+		t.Fatalf("only %d steps: %v", len(steps), steps)
+	}
+	// Cancelled before it starts.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dir := t.TempDir()
+	if _, err := Probe(ctx, dir, o); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled before start: %v", err)
+	}
+	empty(t, dir)
+	for n := range steps {
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		i := 0
+		o.step = func(s string) {
+			if i == n {
+				cancel()
+			}
+			i++
+		}
+		_, err := Probe(ctx, dir, o)
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("cancelled at step %d (%s): err = %v", n, steps[n], err)
+		}
+		empty(t, dir)
+	}
+}
+
+// slowFS makes every WriteFile take d.
+type slowFS struct {
+	protocol.FS
+	d time.Duration
+}
+
+func (s slowFS) WriteFile(path string, data []byte, perm os.FileMode) error {
+	time.Sleep(s.d)
+	return s.FS.WriteFile(path, data, perm)
+}
+
+func TestProbeTimeout(t *testing.T) {
+	dir := t.TempDir()
+	// The first create alone outlasts the budget.
+	_, err := Probe(context.Background(), dir, Options{Timeout: 20 * time.Millisecond, FS: slowFS{protocol.OSFS(), 40 * time.Millisecond}})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("err = %v, want DeadlineExceeded naming %s", err, dir)
+	}
+	empty(t, dir)
+}
+
+// TestPeerLocal runs both sides of the two-party mode as goroutines on two
+// paths of the same directory (the directory and a symbolic link to it).
+func TestPeerLocal(t *testing.T) {
+	dir := t.TempDir()
+	shared := filepath.Join(dir, "shared")
+	os.Mkdir(shared, 0o777)
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(shared, link); err != nil {
+		link = shared
+	}
+	reps := runPeers(t, [2]string{shared, link}, [2]Options{{PeerTimeout: 20 * time.Second}, {PeerTimeout: 20 * time.Second}})
+	empty(t, shared)
+	for i, r := range reps {
+		if r.Rounds != DefaultPeerRounds {
+			t.Errorf("side %d: %d rounds", i, r.Rounds)
+		}
+		// Each side led one round: one sample of each round trip.
+		for _, s := range []Stats{r.CreateRTT, r.RemoveRTT, r.MtimeRTT, r.MtimeFreshRTT} {
+			if s.Samples != DefaultPeerRounds/2 || s.Max <= 0 {
+				t.Errorf("side %d: round trips %+v", i, s)
+			}
+		}
+		if r.ListingLag != max(r.CreateRTT.Max, r.RemoveRTT.Max) {
+			t.Errorf("side %d: listing lag %v", i, r.ListingLag)
+		}
+		if haveFlock && (r.FlockExcludes == nil || !*r.FlockExcludes) {
+			t.Errorf("side %d: a local flock did not exclude the other side: %v", i, r.FlockExcludes)
+		}
+		t.Logf("side %d: listing lag %v, mtime lag %v (fresh %v)", i, r.ListingLag, r.MtimeLag, r.MtimeFreshLag)
+	}
+	if reps[0].Peer == reps[1].Peer {
+		t.Errorf("both sides paired with %s", reps[0].Peer)
+	}
+	// The recommendation from a local peer report is valid.
+	rep := Report{Primitives: allWork(), Peer: &reps[0]}
+	rec := Recommend(rep)
+	if _, err := protocol.New(filepath.Join(dir, "x.cryolock"), WithReport(Report{Recommendation: rec})); err != nil {
+		t.Errorf("recommendation from a peer report is invalid: %v", err)
+	}
+}
+
+func runPeers(t *testing.T, dirs [2]string, opts [2]Options) [2]PeerReport {
+	t.Helper()
+	var reps [2]PeerReport
+	var errs [2]error
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reps[i], errs[i] = Peer(context.Background(), dirs[i], opts[i])
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("side %d: %v", i, err)
+		}
+	}
+	return reps
+}
+
+// lagFS delays what one client sees of the others' work: an entry created
+// through another lagFS sharing the same state is listed, and an mtime set
+// through another is seen by Stat, only lag after the act; a removed entry
+// stays listed for lag. ReadFile does not revalidate Stat (like sshfs
+// without the open revalidation; here plain and fresh look alike).
+type lagFS struct {
+	protocol.FS
+	id  int
+	lag time.Duration
+	st  *lagState
+}
+
+type lagState struct {
+	mu      sync.Mutex
+	created map[string]lagEvent
+	removed map[string]lagEvent
+	mtime   map[string]lagMtime
+}
+
+type lagEvent struct {
+	by int
+	at time.Time
+}
+
+type lagMtime struct {
+	lagEvent
+	old time.Time
+}
+
+func newLagPair(lag time.Duration) (lagFS, lagFS) {
+	st := &lagState{created: map[string]lagEvent{}, removed: map[string]lagEvent{}, mtime: map[string]lagMtime{}}
+	return lagFS{protocol.OSFS(), 0, lag, st}, lagFS{protocol.OSFS(), 1, lag, st}
+}
+
+func (l lagFS) hidden(e lagEvent, ok bool) bool {
+	return ok && e.by != l.id && time.Since(e.at) < l.lag
+}
+
+func (l lagFS) WriteFile(path string, data []byte, perm os.FileMode) error {
+	l.st.mu.Lock()
+	defer l.st.mu.Unlock()
+	if _, err := os.Lstat(path); err != nil {
+		l.st.created[path] = lagEvent{l.id, time.Now()}
+	}
+	return l.FS.WriteFile(path, data, perm)
+}
+
+func (l lagFS) Remove(path string) error {
+	l.st.mu.Lock()
+	defer l.st.mu.Unlock()
+	l.st.removed[path] = lagEvent{l.id, time.Now()}
+	return l.FS.Remove(path)
+}
+
+func (l lagFS) Chtimes(path string, atime, mtime time.Time) error {
+	l.st.mu.Lock()
+	defer l.st.mu.Unlock()
+	fi, err := l.FS.Stat(path)
+	if err != nil {
+		return err
+	}
+	l.st.mtime[path] = lagMtime{lagEvent{l.id, time.Now()}, fi.ModTime}
+	return l.FS.Chtimes(path, atime, mtime)
+}
+
+func (l lagFS) Stat(path string) (protocol.FileInfo, error) {
+	l.st.mu.Lock()
+	defer l.st.mu.Unlock()
+	fi, err := l.FS.Stat(path)
+	if m, ok := l.st.mtime[path]; err == nil && l.hidden(m.lagEvent, ok) {
+		fi.ModTime = m.old
+	}
+	return fi, err
+}
+
+func (l lagFS) ReadDir(path string) ([]protocol.DirEntry, error) {
+	l.st.mu.Lock()
+	defer l.st.mu.Unlock()
+	ents, err := l.FS.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []protocol.DirEntry
+	for _, e := range ents {
+		c, ok := l.st.created[filepath.Join(path, e.Name)]
+		if !l.hidden(c, ok) {
+			out = append(out, e)
+		}
+	}
+	for p, e := range l.st.removed {
+		if filepath.Dir(p) == path && l.hidden(e, true) && !hasName(out, filepath.Base(p)) {
+			out = append(out, protocol.DirEntry{Name: filepath.Base(p)})
+		}
+	}
+	return out, nil
+}
+
+// TestPeerLag checks that the two-party mode measures an injected lag: no
+// round trip can be shorter than the lag there and back, so the measured
+// lags are at least twice it, and the settle delay covers it.
+func TestPeerLag(t *testing.T) {
+	const lag = 40 * time.Millisecond
+	a, b := newLagPair(lag)
+	dir := t.TempDir()
+	reps := runPeers(t, [2]string{dir, dir}, [2]Options{{FS: a, PeerTimeout: 20 * time.Second}, {FS: b, PeerTimeout: 20 * time.Second}})
+	empty(t, dir)
+	for i, r := range reps {
+		for name, s := range map[string]Stats{"create": r.CreateRTT, "remove": r.RemoveRTT, "mtime": r.MtimeRTT, "mtime fresh": r.MtimeFreshRTT} {
+			if s.Max.D() < 2*lag {
+				t.Errorf("side %d: %s round trip %v, below the injected 2 × %v", i, name, s.Max, lag)
+			}
+		}
+		rec := Recommend(Report{Primitives: allWork(), Peer: &r, Filesystem: Filesystem{Type: "fuse.test", Remote: true}})
+		if rec.Settle.D() < lag {
+			t.Errorf("side %d: settle %v does not cover the lag %v", i, rec.Settle, lag)
+		}
+		if rec.Lease.D() <= 4*rec.Settle.D() {
+			t.Errorf("side %d: lease %v not above 4 × settle %v", i, rec.Lease, rec.Settle)
+		}
+	}
+}
+
+// TestPeerAlone times out waiting for a peer and cleans up.
+func TestPeerAlone(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Peer(context.Background(), dir, Options{PeerTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("err = %v", err)
+	}
+	empty(t, dir)
+}
+
+// TestPeerIgnoresLeftovers: an old hello of a crashed run is not a peer.
+func TestPeerIgnoresLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	pd := filepath.Join(dir, PeerDirName)
+	os.Mkdir(pd, 0o777)
+	old := filepath.Join(pd, "hello.0000000000000000")
+	os.WriteFile(old, []byte("1000"), 0o666)
+	_, err := Peer(context.Background(), dir, Options{PeerTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err = %v, want a timeout (the leftover is no peer)", err)
+	}
+	if _, err := os.Stat(old); err != nil {
+		t.Errorf("the leftover of another run was touched: %v", err)
+	}
+}
+
+func allWork() Primitives {
+	w := Primitive{Works: true, Timing: Stats{Samples: 3, Median: Duration(50 * time.Microsecond), Max: Duration(100 * time.Microsecond)}}
+	return Primitives{Mkdir: w, List: w, Create: w, Read: w, Stat: w, SetMtime: w, Remove: w, Excl: w, HardLink: w, RenameOver: w, Flock: w}
+}
