@@ -33,6 +33,12 @@ func TestMain(m *testing.M) {
 }
 
 func helper(mode string) error {
+	switch mode {
+	case "contend":
+		return contend()
+	case "waiter":
+		return waiter()
+	}
 	path := os.Getenv("CRYOLOCK_LOCK")
 	lease, _ := time.ParseDuration(os.Getenv("CRYOLOCK_LEASE"))
 	var opts []protocol.Option
@@ -45,10 +51,6 @@ func helper(mode string) error {
 	}
 	ctx := context.Background()
 	switch mode {
-	case "contend":
-		return contend()
-	case "waiter":
-		return waiter()
 	case "worker":
 		n, _ := strconv.Atoi(os.Getenv("CRYOLOCK_N"))
 		iv, err := locktest.Run(ctx, l, locktest.Options{N: n, Counter: os.Getenv("CRYOLOCK_COUNTER"), Worker: fmt.Sprint("p", os.Getpid())})
