@@ -1,0 +1,239 @@
+package fsprobe
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cryolock-go/cryolock/protocol"
+	"github.com/cryolock-go/cryolock/stale"
+)
+
+func TestRecommend(t *testing.T) {
+	s := time.Second
+	ms := time.Millisecond
+	local := Filesystem{Type: "ext4"}
+	sshfs := Filesystem{Type: "fuse.sshfs", Remote: true, AttrCache: Duration(20 * s), AttrCacheSource: "sshfs default", DirCache: Duration(20 * s), DirCacheSource: "sshfs default"}
+	nfs3 := Filesystem{Type: "nfs4", Remote: true, AttrCache: Duration(3 * s), AttrCacheSource: "mount option actimeo=3"}
+	nfsDefault := Filesystem{Type: "nfs4", Remote: true, AttrCache: Duration(60 * s), AttrCacheSource: "NFS default acregmax=60"}
+	skew := func(d time.Duration) Skew { return Skew{Samples: 5, MaxAbs: Duration(d), Median: Duration(d)} }
+	coherent := Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}
+	slowList := allWork()
+	slowList.List.Timing = Stats{Samples: 5, Median: Duration(100 * ms), Max: Duration(s)}
+	noMtime := allWork()
+	noMtime.SetMtime = Primitive{Error: "chtimes: operation not permitted"}
+	noList := allWork()
+	noList.List = Primitive{Error: "readdir: permission denied"}
+	noFlock := allWork()
+	noFlock.Flock = Primitive{Note: "flock calls succeed but do not exclude each other"}
+	f := false
+
+	for _, c := range []struct {
+		name      string
+		r         Report
+		lease     time.Duration
+		settle    time.Duration
+		noLease   bool
+		unusable  bool
+		maxBack   time.Duration
+		warnings  []string // substrings, each must occur in some warning
+		noWarning bool
+	}{
+		{name: "local", r: Report{Filesystem: local, Primitives: allWork(), MtimeGranularity: 1, ClockSkew: skew(ms), Listing: coherent},
+			lease: 10 * s, noWarning: true},
+		{name: "sshfs single client", r: Report{Filesystem: sshfs, Primitives: allWork(), MtimeGranularity: Duration(s), ClockSkew: skew(0), Listing: coherent},
+			settle: 25 * s, lease: 125 * s, warnings: []string{"cryolock probe --peer", "attribute cache of 20s", "mtime granularity 1s"}},
+		{name: "nfs actimeo=3", r: Report{Filesystem: nfs3, Primitives: allWork(), ClockSkew: skew(0), Listing: coherent},
+			lease: 10 * s, warnings: []string{"attribute cache of 3s", "--peer"}},
+		{name: "nfs default attribute cache", r: Report{Filesystem: nfsDefault, Primitives: allWork(), ClockSkew: skew(0), Listing: coherent},
+			lease: 180 * s, warnings: []string{"attribute cache of 1m0s"}},
+		{name: "clock skew", r: Report{Filesystem: local, Primitives: allWork(), ClockSkew: skew(3100 * ms), Listing: coherent},
+			lease: 10 * s, warnings: []string{"clock skew 3.1s: the wall-clock staleness rule is unsafe here; the observed rule is used"}},
+		{name: "negative clock skew", r: Report{Filesystem: local, Primitives: allWork(), ClockSkew: skew(-2 * s), Listing: coherent},
+			lease: 10 * s, warnings: []string{"clock skew -2s"}},
+		{name: "peer measured", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
+			Peer: &PeerReport{Rounds: 2, ListingLag: Duration(2 * s), MtimeLag: Duration(21 * s), MtimeFreshLag: Duration(300 * ms)}},
+			settle: 3 * s, lease: 15 * s, warnings: []string{"the peer measured at most 2s"}},
+		{name: "peer, mtime only fresh after the cache", r: Report{Filesystem: local, Primitives: allWork(), Listing: coherent,
+			Peer: &PeerReport{Rounds: 2, ListingLag: Duration(100 * ms), MtimeFreshLag: Duration(21 * s)}},
+			settle: 150 * ms, lease: 63 * s},
+		{name: "peer, long listing lag", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
+			Peer: &PeerReport{Rounds: 1, ListingLag: Duration(21 * s), MtimeFreshLag: Duration(s)}},
+			settle: 31500 * ms, lease: 158 * s},
+		{name: "peer, flock does not exclude", r: Report{Filesystem: local, Primitives: allWork(), Listing: coherent,
+			Peer: &PeerReport{Rounds: 2, ListingLag: Duration(5 * ms), FlockExcludes: &f}},
+			settle: 10 * ms, lease: 10 * s, warnings: []string{"flock held through one client did not exclude the other"}},
+		{name: "incoherent listings from one client", r: Report{Filesystem: local, Primitives: allWork(),
+			Listing: Listing{Samples: 5, CreateListedAtOnce: false, RemoveGoneAtOnce: true, Lag: Stats{Samples: 2, Max: Duration(200 * ms)}}},
+			settle: 300 * ms, lease: 10 * s, warnings: []string{"not coherent even from one client"}},
+		{name: "coarse mtime", r: Report{Filesystem: local, Primitives: allWork(), MtimeGranularity: Duration(2 * s), Listing: coherent},
+			lease: 20 * s, warnings: []string{"mtime granularity 2s"}},
+		{name: "slow listing", r: Report{Filesystem: local, Primitives: slowList, Listing: coherent},
+			lease: 40 * s, maxBack: 2 * s},
+		{name: "no set mtime", r: Report{Filesystem: local, Primitives: noMtime, Listing: coherent},
+			noLease: true, warnings: []string{"no heartbeat can be kept"}},
+		{name: "no listing", r: Report{Filesystem: local, Primitives: noList},
+			lease: 10 * s, unusable: true, warnings: []string{"list does not work here (readdir: permission denied)"}},
+		{name: "no flock", r: Report{Filesystem: local, Primitives: noFlock, Listing: coherent},
+			lease: 10 * s, warnings: []string{"flock does not work reliably here"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := Recommend(c.r)
+			if rec.Usable == c.unusable {
+				t.Errorf("usable = %v", rec.Usable)
+			}
+			if rec.NoLease != c.noLease {
+				t.Errorf("no lease = %v", rec.NoLease)
+			}
+			if !c.noLease && rec.Lease.D() != c.lease {
+				t.Errorf("lease = %v, want %v", rec.Lease, c.lease)
+			}
+			if rec.Settle.D() != c.settle {
+				t.Errorf("settle = %v, want %v", rec.Settle, c.settle)
+			}
+			if c.maxBack != 0 && rec.MaxBackoff.D() != c.maxBack {
+				t.Errorf("max backoff = %v, want %v", rec.MaxBackoff, c.maxBack)
+			}
+			if rec.StaleRule != "observed" {
+				t.Errorf("stale rule %q", rec.StaleRule)
+			}
+			for _, w := range c.warnings {
+				found := false
+				for _, got := range rec.Warnings {
+					found = found || strings.Contains(got, w)
+				}
+				if !found {
+					t.Errorf("no warning contains %q; warnings:\n%s", w, strings.Join(rec.Warnings, "\n"))
+				}
+			}
+			if c.noWarning && len(rec.Warnings) > 0 {
+				t.Errorf("unexpected warnings: %v", rec.Warnings)
+			}
+			for _, setting := range []string{"settle", "lease", "backoff", "stale_rule"} {
+				found := false
+				for _, r := range rec.Reasons {
+					found = found || r.Setting == setting && r.Why != ""
+				}
+				if !found {
+					t.Errorf("no reason for %s: %+v", setting, rec.Reasons)
+				}
+			}
+			// Whatever the measurements, the result is a valid configuration
+			// that keeps the protocol's margins.
+			l, err := protocol.New(filepath.Join(t.TempDir(), "x.cryolock"), WithReport(Report{Recommendation: rec}))
+			if err != nil {
+				t.Fatalf("invalid configuration: %v", err)
+			}
+			cfg := l.Config()
+			if cfg.Settle != rec.Settle.D() || cfg.NoLease != rec.NoLease || (!rec.NoLease && cfg.Lease != rec.Lease.D()) || cfg.Stale != stale.Observed ||
+				cfg.MinBackoff != rec.MinBackoff.D() || cfg.MaxBackoff != rec.MaxBackoff.D() {
+				t.Errorf("WithReport applied %+v, recommendation %+v", cfg, rec)
+			}
+			if !rec.NoLease && (rec.HeartbeatMin.D() != rec.Lease.D()*4/10 || rec.HeartbeatMax.D() != rec.Lease.D()/2) {
+				t.Errorf("heartbeat %v..%v for lease %v", rec.HeartbeatMin, rec.HeartbeatMax, rec.Lease)
+			}
+		})
+	}
+}
+
+// TestWithReportKeepsOtherOptions: the option sets only what the report
+// recommends.
+func TestWithReportKeepsOtherOptions(t *testing.T) {
+	rec := Recommend(Report{Filesystem: Filesystem{Type: "ext4"}, Primitives: allWork()})
+	l, err := protocol.New(filepath.Join(t.TempDir(), "x.cryolock"), protocol.WithRules(protocol.RulesLegacy), WithReport(Report{Recommendation: rec}), protocol.WithSettle(time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := l.Config(); c.Rules != protocol.RulesLegacy || c.Settle != time.Millisecond || c.Lease != rec.Lease.D() {
+		t.Errorf("config %+v", c)
+	}
+}
+
+func TestMountinfo(t *testing.T) {
+	const table = `22 27 0:21 / /proc rw,relatime - proc proc rw
+27 1 254:0 / / rw,relatime - ext4 /dev/vda rw,discard
+30 27 0:27 / /dev/shm rw,relatime - tmpfs tmpfs rw,size=24684096k
+40 27 0:50 / /mnt/nfs rw,relatime - nfs4 srv:/export rw,vers=4.2,rsize=1048576,acregmin=3,acregmax=60,actimeo=7,hard,proto=tcp,lookupcache=pos
+41 27 0:51 / /mnt/noac rw,relatime - nfs srv:/export rw,vers=3,noac
+42 27 0:52 / /mnt/ssh\040fs rw,nosuid,nodev,relatime - fuse.sshfs user@host:/x rw,user_id=0,group_id=0
+43 27 0:53 /sub /mnt/cifs rw,relatime - cifs //srv/share rw,vers=3.0,cache=strict,actimeo=5
+44 27 0:54 / /mnt/cifsnone rw,relatime - cifs //srv/share rw,cache=none
+45 27 0:55 / /mnt/nfsdefault rw - nfs4 srv:/e rw,vers=4.2
+46 27 0:56 / /mnt/nfsnocto rw - nfs4 srv:/e rw,nocto,acdirmax=30
+47 27 0:57 / /mnt/fuse rw - fuse.cryolockfs /backing rw,user_id=0
+`
+	for _, c := range []struct {
+		path, mp, fstype  string
+		attr, dir         time.Duration
+		remote            bool
+		attrSrc, dirSrc   string
+		root, firstSuperO string
+	}{
+		{path: "/tmp/x", mp: "/", fstype: "ext4"},
+		{path: "/dev/shm/a/b", mp: "/dev/shm", fstype: "tmpfs"},
+		{path: "/dev/shmx", mp: "/", fstype: "ext4"},
+		{path: "/mnt/nfs/d", mp: "/mnt/nfs", fstype: "nfs4", attr: 7 * time.Second, remote: true, attrSrc: "actimeo=7", dirSrc: "lookupcache=pos"},
+		{path: "/mnt/noac", mp: "/mnt/noac", fstype: "nfs", remote: true, attrSrc: "noac"},
+		{path: "/mnt/ssh fs/d", mp: "/mnt/ssh fs", fstype: "fuse.sshfs", attr: 20 * time.Second, dir: 20 * time.Second, remote: true, attrSrc: "sshfs default"},
+		{path: "/mnt/cifs", mp: "/mnt/cifs", fstype: "cifs", attr: 5 * time.Second, dir: 5 * time.Second, remote: true, attrSrc: "cache=strict", root: "/sub"},
+		{path: "/mnt/cifsnone", mp: "/mnt/cifsnone", fstype: "cifs", remote: true, attrSrc: "cache=none"},
+		{path: "/mnt/nfsdefault", mp: "/mnt/nfsdefault", fstype: "nfs4", attr: 60 * time.Second, remote: true, attrSrc: "default acregmax=60"},
+		{path: "/mnt/nfsnocto", mp: "/mnt/nfsnocto", fstype: "nfs4", attr: 60 * time.Second, dir: 30 * time.Second, remote: true, dirSrc: "nocto with acdirmax=30"},
+		{path: "/mnt/fuse/a", mp: "/mnt/fuse", fstype: "fuse.cryolockfs", attr: time.Second, dir: time.Second, remote: true},
+	} {
+		m := parseMountinfo(strings.NewReader(table), c.path)
+		if m == nil || m.MountPoint != c.mp || m.FSType != c.fstype {
+			t.Errorf("%s: mount %+v, want %s on %s", c.path, m, c.fstype, c.mp)
+			continue
+		}
+		if c.root != "" && m.Root != c.root {
+			t.Errorf("%s: root %q", c.path, m.Root)
+		}
+		f := Filesystem{Type: m.FSType, Mount: m, Remote: isRemote(m.FSType)}
+		cacheTimes(&f)
+		if f.AttrCache.D() != c.attr || f.DirCache.D() != c.dir || f.Remote != c.remote {
+			t.Errorf("%s: attr %v dir %v remote %v, want %v %v %v", c.path, f.AttrCache, f.DirCache, f.Remote, c.attr, c.dir, c.remote)
+		}
+		if !strings.Contains(f.AttrCacheSource, c.attrSrc) || !strings.Contains(f.DirCacheSource, c.dirSrc) {
+			t.Errorf("%s: sources %q / %q, want %q / %q", c.path, f.AttrCacheSource, f.DirCacheSource, c.attrSrc, c.dirSrc)
+		}
+	}
+}
+
+func TestGranularityOf(t *testing.T) {
+	want := time.Unix(1_700_000_001, 123456789)
+	for _, c := range []struct {
+		got time.Time
+		g   time.Duration
+		ok  bool
+	}{
+		{want, 1, true},
+		{time.Unix(1_700_000_001, 123456000), time.Microsecond, true},
+		{time.Unix(1_700_000_001, 123000000), time.Millisecond, true},
+		{time.Unix(1_700_000_001, 0), time.Second, true},
+		{time.Unix(1_700_000_002, 0), time.Second, true}, // rounded up
+		{time.Unix(1_700_000_000, 0), 2 * time.Second, true},
+		{time.Unix(1_600_000_000, 0), 0, false},
+	} {
+		g, ok := granularityOf(want, c.got)
+		if g != c.g || ok != c.ok {
+			t.Errorf("granularityOf(%v) = %v %v, want %v %v", c.got, g, ok, c.g, c.ok)
+		}
+	}
+}
+
+func TestDurationJSON(t *testing.T) {
+	var d Duration
+	for in, want := range map[string]time.Duration{`"1.5s"`: 1500 * time.Millisecond, `2.5`: 2500 * time.Millisecond, `"-3ms"`: -3 * time.Millisecond} {
+		if err := d.UnmarshalJSON([]byte(in)); err != nil || d.D() != want {
+			t.Errorf("%s: %v %v", in, d, err)
+		}
+	}
+	if b, _ := Duration(2 * time.Second).MarshalJSON(); string(b) != `"2s"` {
+		t.Errorf("marshal: %s", b)
+	}
+	if err := d.UnmarshalJSON([]byte(`"soon"`)); err == nil {
+		t.Error("accepted a bad duration")
+	}
+}
