@@ -1,6 +1,111 @@
 // Package fsprobe measures what a directory's filesystem really does and
-// recommends a safe protocol.Config for a cryolock there.
+// recommends a protocol.Config that keeps a cryolock safe there.
 //
-// (Documentation of the measurements and the JSON schema: see below once
-// implemented.)
+// # What it guarantees
+//
+// [Probe] works only inside a scratch subdirectory of the probed directory,
+// ".cryolock-probe-<random>", which it creates and always removes before it
+// returns — also when its context is cancelled or its time budget
+// (Options.Timeout, default 5 s) runs out. It never creates the probed
+// directory and touches nothing else in it. [Peer] works only in
+// ".cryolock-probe-peer", removes its own files in every case and the
+// directory once both parties are gone.
+//
+// Every item of a [Report] is measured on the directory, except the cache
+// times read from the mount options or known defaults (sshfs's 20 s, FUSE's
+// 1 s, NFS's 60 s acregmax), which are labelled with their source
+// (Filesystem.AttrCacheSource, DirCacheSource). The recommendation is
+// derived by [Recommend] from those numbers alone; its reasons and
+// warnings say which number each choice follows.
+//
+// # What it measures
+//
+//   - the filesystem: statfs magic and name, the /proc/self/mountinfo entry
+//     of the mount (point, root, source, options), whether other clients
+//     reach it through caches of their own (network and FUSE filesystems),
+//     and the cache times its options declare (NFS actimeo, acregmax,
+//     acdirmax, noac, nocto, lookupcache; CIFS cache= and actimeo; sshfs and
+//     FUSE defaults, since their options are invisible in mountinfo);
+//   - the protocol's primitives (mkdir, list, create+write, read, stat, set
+//     an explicit mtime, remove): whether each works, and its median and
+//     maximum time over Options.Samples tries; for comparison O_EXCL, hard
+//     links, rename over an existing file, and flock;
+//   - the mtime granularity (an explicit mtime with a distinctive
+//     sub-second part is set and read back) and whether it reads back
+//     exactly;
+//   - the clock skew: the mtime a freshly written file gets versus the local
+//     clock before and after the write, over several samples;
+//   - listing coherence from this client: a created file is listed at once,
+//     a removed one is gone at once (and how long it took if not);
+//   - with a peer ([Peer], `cryolock probe --peer` on two clients at once):
+//     round trips of a create, a removal and an mtime change through both
+//     clients, the mtime seen both by plain stat and by read-then-stat (the
+//     lock reads a file before breaking it, which revalidates attributes on
+//     close-to-open filesystems and on sshfs), and whether a flock held
+//     through one client excludes the other.
+//
+// # JSON
+//
+// A [Report] marshals to one object; durations are Go duration strings
+// ("1.5ms", "2m5s", "-3ms"), and the main ones also come as numbers of
+// seconds in a key ending in "_seconds". Keys (all present unless marked
+// optional):
+//
+//	version                    1
+//	dir, host                  the absolute path probed; the probing machine
+//	started, elapsed           RFC 3339 time; duration
+//	filesystem {
+//	  type                     "ext4", "tmpfs", "nfs4", "fuse.sshfs", ...
+//	  statfs_magic             "0xef53" (optional)
+//	  statfs_name              "ext2/3/4" (optional)
+//	  mount {                  (optional)
+//	    mount_point, root, fstype, source
+//	    options, super_options [strings]
+//	  }
+//	  remote                   bool
+//	  attr_cache, dir_cache    declared cache times (duration)
+//	  attr_cache_source, dir_cache_source   where they come from (optional)
+//	}
+//	primitives {
+//	  mkdir, list, create_write, read, stat, set_mtime, remove,
+//	  o_excl, hard_link, rename_over, flock: {
+//	    works                  bool
+//	    error, note            string (optional)
+//	    timing {samples, median, max}   (optional; the first seven only)
+//	  }
+//	}
+//	mtime_granularity          duration ("1ns", "1s"; "0s": not measured)
+//	mtime_granularity_seconds  number
+//	mtime_set_exact            bool
+//	clock_skew {samples, median, max_abs, max_abs_seconds, uncertainty}
+//	                           mtime minus local time; positive: the
+//	                           server's clock is ahead
+//	listing {samples, create_listed_at_once, remove_gone_at_once,
+//	         lag {samples, median, max}}
+//	peer {                     (optional: two-party mode only)
+//	  peer, rounds
+//	  create_round_trip, remove_round_trip, mtime_round_trip,
+//	  mtime_fresh_round_trip, one_way_by_clocks: {samples, median, max}
+//	  listing_lag, listing_lag_seconds, mtime_lag, mtime_fresh_lag
+//	  flock_excludes_peer      bool (optional)
+//	}
+//	recommendation {
+//	  usable                   bool: every primitive the lock needs works
+//	  lease, lease_seconds     protocol.Config.Lease
+//	  no_lease                 bool (optional): protocol.Config.NoLease
+//	  settle, settle_seconds   protocol.Config.Settle
+//	  min_backoff, max_backoff protocol.Config.MinBackoff, MaxBackoff
+//	  stale_rule               "observed" (protocol.Config.Stale)
+//	  heartbeat_min, heartbeat_max   0.4 and 0.5 × lease
+//	  reasons [{setting, value, why}]   one per setting
+//	  warnings [strings]
+//	}
+//
+// # Using a report
+//
+// [WithReport] turns a report into one protocol option; [Recommendation.Config]
+// and [Recommendation.Options] give the same as a Config or as options.
+// [Cached] probes a lock directory once and keeps the report in its .meta
+// subdirectory (which the lock protocol ignores), written atomically with
+// github.com/google/renameio where the probe found that rename works.
 package fsprobe
