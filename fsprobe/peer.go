@@ -18,8 +18,9 @@ import (
 // using only the protocol's primitives:
 //
 //  1. Each side creates the directory if missing and writes
-//     "hello.<id>" holding its start time (Unix nanoseconds); id is 16
-//     random hex digits.
+//     "hello.<id>" holding its start time (Unix nanoseconds) and its number
+//     of rounds; id is 16 random hex digits. Sides with different numbers
+//     of rounds refuse each other.
 //  2. Each side lists until it sees exactly one other hello written less
 //     than 2 × PeerTimeout ago (older ones are leftovers of a crashed run
 //     and are ignored; a third party is an error). The side with the
@@ -165,7 +166,8 @@ func (s *session) run() error {
 	if err := s.fs.MkdirAll(s.pd, 0o777); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnusable, err)
 	}
-	if err := s.write("hello."+s.id, []byte(strconv.FormatInt(time.Now().UnixNano(), 10))); err != nil {
+	hello := fmt.Sprintf("%d %d", time.Now().UnixNano(), s.o.PeerRounds)
+	if err := s.write("hello."+s.id, []byte(hello)); err != nil {
 		return err
 	}
 	if err := s.step("hello"); err != nil {
@@ -215,9 +217,17 @@ func (s *session) findPeer() error {
 			if err != nil {
 				continue // gone, or not readable yet
 			}
-			ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-			if err != nil || time.Since(time.Unix(0, ns)) > 2*s.o.PeerTimeout {
+			f := strings.Fields(string(b))
+			if len(f) != 2 {
+				continue // half-written
+			}
+			ns, err1 := strconv.ParseInt(f[0], 10, 64)
+			rounds, err2 := strconv.Atoi(f[1])
+			if err1 != nil || err2 != nil || time.Since(time.Unix(0, ns)) > 2*s.o.PeerTimeout {
 				continue // half-written, or a leftover of a crashed run
+			}
+			if rounds != s.o.PeerRounds {
+				return false, fmt.Errorf("the peer %s runs %d rounds and this side %d: run both with the same --rounds", id, rounds, s.o.PeerRounds)
 			}
 			others = append(others, id)
 		}

@@ -393,7 +393,7 @@ func TestPeerIgnoresLeftovers(t *testing.T) {
 	pd := filepath.Join(dir, PeerDirName)
 	os.Mkdir(pd, 0o777)
 	old := filepath.Join(pd, "hello.0000000000000000")
-	os.WriteFile(old, []byte("1000"), 0o666)
+	os.WriteFile(old, []byte("1000 2"), 0o666)
 	_, err := Peer(context.Background(), dir, Options{PeerTimeout: 50 * time.Millisecond})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want a timeout (the leftover is no peer)", err)
@@ -406,4 +406,36 @@ func TestPeerIgnoresLeftovers(t *testing.T) {
 func allWork() Primitives {
 	w := Primitive{Works: true, Timing: Stats{Samples: 3, Median: Duration(50 * time.Microsecond), Max: Duration(100 * time.Microsecond)}}
 	return Primitives{Mkdir: w, List: w, Create: w, Read: w, Stat: w, SetMtime: w, Remove: w, Excl: w, HardLink: w, RenameOver: w, Flock: w}
+}
+
+// TestPeerRoundsMismatch: sides that disagree on the rounds refuse each
+// other instead of failing half-way. (The first to see the other refuses at
+// once; the other may miss its hello and time out.)
+func TestPeerRoundsMismatch(t *testing.T) {
+	dir := t.TempDir()
+	var wg sync.WaitGroup
+	var errs [2]error
+	for i, rounds := range []int{2, 4} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Peer(context.Background(), dir, Options{PeerRounds: rounds, PeerTimeout: 2 * time.Second})
+		}()
+	}
+	wg.Wait()
+	refused := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			t.Errorf("side %d: no error", i)
+		case strings.Contains(err.Error(), "same --rounds"):
+			refused++
+		case !errors.Is(err, context.DeadlineExceeded):
+			t.Errorf("side %d: %v", i, err)
+		}
+	}
+	if refused == 0 {
+		t.Errorf("neither side noticed the mismatch: %v", errs)
+	}
+	empty(t, dir)
 }

@@ -38,9 +38,10 @@ const (
 //     heartbeats 0.4 × lease apart store different mtimes); 40 × the
 //     slowest primitive (so a heartbeat fits well within the quarter lease
 //     between "overdue" and "stale"). It is rounded up to whole seconds.
-//   - Backoff: from the median listing time (min) to the larger of 10 ms,
-//     10 × the median and 2 × the max listing time (max), so that waiting
-//     contenders do not list faster than the server answers.
+//   - Backoff: from the median listing time (min, at least 1 ms) to the
+//     larger of 10 ms, 10 × the median and 2 × the max listing time (max, at
+//     most lease/8), so that waiting contenders do not list faster than the
+//     server answers.
 //   - The staleness rule is always "observed", which never compares clocks;
 //     a warning says when the measured skew would make "wallclock" unsafe.
 //
@@ -106,6 +107,9 @@ func Recommend(r Report) Recommendation {
 		reason("settle", "0s", "local filesystem (%s): one kernel serves every process, and this client's listings were coherent at once", f.Type)
 	}
 	rec.Settle, rec.SettleSeconds = Duration(settle), settle.Seconds()
+	if settle >= 5*time.Second {
+		warn("every acquisition will wait the settle delay of %v: shorter client caches shorten it (sshfs -o dir_cache=no or -o cache_timeout=N, NFS lookupcache=none or actimeo=N), then probe again", settle)
+	}
 
 	// Lease.
 	lease := protocol.DefaultLease
@@ -149,8 +153,8 @@ func Recommend(r Report) Recommendation {
 
 	// Backoff.
 	med, lmax := pr.List.Timing.Median.D(), pr.List.Timing.Max.D()
-	bmin := min(max(med, protocol.DefaultMinBackoff), time.Second)
-	bmax := min(max(protocol.DefaultMaxBackoff, 10*med, 2*lmax), max(lease/8, bmin))
+	bmin := roundUp(min(max(med, protocol.DefaultMinBackoff), time.Second), 100*time.Microsecond)
+	bmax := roundUp(min(max(protocol.DefaultMaxBackoff, 10*med, 2*lmax), max(lease/8, bmin)), time.Millisecond)
 	bmax = max(bmax, bmin)
 	rec.MinBackoff, rec.MaxBackoff = Duration(bmin), Duration(bmax)
 	reason("backoff", fmt.Sprintf("%v..%v", bmin, bmax), "a listing takes %v (median, max %v): waiting contenders poll no faster than that, and back off to the larger of 10 ms, 10 × the median and 2 × the max", med, lmax)
