@@ -114,7 +114,7 @@ func NewOwner(src Source, host string, pid int) string {
 		b.WriteByte(c)
 	}
 	b.WriteByte('_')
-	if pid < 0 {
+	if pid < 0 || pid > 9_999_999_999 {
 		pid = 0
 	}
 	b.WriteString(strconv.Itoa(pid))
@@ -127,15 +127,42 @@ func NewOwner(src Source, host string, pid int) string {
 	return b.String()
 }
 
-// OwnerInfo is what an owner made by [NewOwner] says about its maker.
-type OwnerInfo struct {
-	Host string // sanitised host name
-	Pid  int    // process id on Host
+// SharedSuffix marks the owner of a shared (reader) entry: [NewOwner]'s
+// result with this suffix. No owner made by NewOwner ends in it.
+const SharedSuffix = "-r"
+
+// SharedOwner returns the reader form of an owner made by [NewOwner].
+func SharedOwner(owner string) string { return owner + SharedSuffix }
+
+// IsShared reports whether owner is the reader form of an owner made by
+// [NewOwner] (host, pid, 12 random base-32 digits, then [SharedSuffix]). Any
+// other owner — including every owner written by cryolock 1.x, which has no
+// readers — is exclusive.
+func IsShared(owner string) bool {
+	base, ok := strings.CutSuffix(owner, SharedSuffix)
+	if !ok {
+		return false
+	}
+	_, ok = ParseOwner(base)
+	return ok
 }
 
-// ParseOwner recovers host and pid from an owner made by [NewOwner]. It
-// reports false for owners of another shape (for example cryolock 1.x's).
+// OwnerInfo is what an owner made by [NewOwner] says about its maker.
+type OwnerInfo struct {
+	Host   string // sanitised host name
+	Pid    int    // process id on Host
+	Shared bool   // a reader's entry (see [SharedOwner])
+}
+
+// ParseOwner recovers host and pid from an owner made by [NewOwner] (or its
+// [SharedOwner] form). It reports false for owners of another shape (for
+// example cryolock 1.x's).
 func ParseOwner(owner string) (OwnerInfo, bool) {
+	if base, ok := strings.CutSuffix(owner, SharedSuffix); ok {
+		info, ok := ParseOwner(base)
+		info.Shared = ok
+		return info, ok
+	}
 	i := strings.LastIndexByte(owner, '_')
 	if i < 0 || len(owner)-i-1 != randLen {
 		return OwnerInfo{}, false
@@ -146,8 +173,13 @@ func ParseOwner(owner string) (OwnerInfo, bool) {
 		return OwnerInfo{}, false
 	}
 	pid, err := strconv.Atoi(rest[j+1:])
-	if err != nil || pid < 0 {
+	if err != nil || pid < 0 || strconv.Itoa(pid) != rest[j+1:] {
 		return OwnerInfo{}, false
+	}
+	for k := i + 1; k < len(owner); k++ {
+		if !strings.ContainsRune(alphabet, rune(owner[k])) {
+			return OwnerInfo{}, false
+		}
 	}
 	return OwnerInfo{Host: rest[:j], Pid: pid}, true
 }

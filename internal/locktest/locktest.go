@@ -22,7 +22,9 @@ import (
 // machine's monotonic clock for processes, see [Now]).
 type Interval struct {
 	Worker     string
-	Start, End int64 // nanoseconds
+	Start, End int64  // nanoseconds
+	Shared     bool   // a read hold: may overlap other read holds
+	Token      uint64 // fencing token of the hold, 0 if none
 }
 
 // Locker is what a worker needs of a lock.
@@ -96,6 +98,51 @@ func ReadCounter(path string) (int, error) {
 // Overlap is a pair of holds that overlap in time.
 type Overlap struct{ A, B Interval }
 
+// CheckRW returns the pairs of holds that overlap although at least one of
+// them is not shared: the violations of a reader–writer lock. It also
+// returns how many pairs of shared holds overlapped (readers together: not a
+// violation, evidence that readers do share).
+func CheckRW(iv []Interval) (bad []Overlap, sharedPairs int) {
+	s := slices.Clone(iv)
+	slices.SortFunc(s, func(a, b Interval) int { return cmpInt(a.Start, b.Start) })
+	for i := range s {
+		for j := i + 1; j < len(s) && s[j].Start < s[i].End; j++ {
+			if s[i].Shared && s[j].Shared {
+				sharedPairs++
+			} else {
+				bad = append(bad, Overlap{s[i], s[j]})
+			}
+		}
+	}
+	return bad, sharedPairs
+}
+
+// MaxConcurrent returns the largest number of holds in progress at one
+// instant (for a semaphore: at most its slots).
+func MaxConcurrent(iv []Interval) int {
+	type ev struct {
+		t int64
+		d int
+	}
+	evs := make([]ev, 0, 2*len(iv))
+	for _, x := range iv {
+		evs = append(evs, ev{x.Start, +1}, ev{x.End, -1})
+	}
+	// Ends sort before starts at the same instant: touching is not overlap.
+	slices.SortFunc(evs, func(a, b ev) int {
+		if a.t != b.t {
+			return cmpInt(a.t, b.t)
+		}
+		return a.d - b.d
+	})
+	cur, best := 0, 0
+	for _, e := range evs {
+		cur += e.d
+		best = max(best, cur)
+	}
+	return best
+}
+
 // Check returns the overlaps in a history: for every interval that starts
 // before an earlier-starting interval has ended, one Overlap naming it and the
 // earlier interval that ends last. An empty result means mutual exclusion
@@ -125,11 +172,16 @@ func cmpInt(a, b int64) int {
 	return 0
 }
 
-// WriteHistory writes intervals to path, one "worker start end" per line.
+// WriteHistory writes intervals to path, one "worker start end kind token"
+// per line (kind "s" for shared, "x" for exclusive).
 func WriteHistory(path string, iv []Interval) error {
 	var b strings.Builder
 	for _, x := range iv {
-		fmt.Fprintf(&b, "%s %d %d\n", x.Worker, x.Start, x.End)
+		kind := "x"
+		if x.Shared {
+			kind = "s"
+		}
+		fmt.Fprintf(&b, "%s %d %d %s %d\n", x.Worker, x.Start, x.End, kind, x.Token)
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -145,9 +197,11 @@ func ReadHistory(path string) ([]Interval, error) {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		var x Interval
-		if _, err := fmt.Sscanf(sc.Text(), "%s %d %d", &x.Worker, &x.Start, &x.End); err != nil {
+		kind := "x"
+		if _, err := fmt.Sscanf(sc.Text(), "%s %d %d %s %d", &x.Worker, &x.Start, &x.End, &kind, &x.Token); err != nil {
 			return nil, fmt.Errorf("%s: %q: %w", path, sc.Text(), err)
 		}
+		x.Shared = kind == "s"
 		out = append(out, x)
 	}
 	return out, sc.Err()
