@@ -439,3 +439,43 @@ func TestPeerRoundsMismatch(t *testing.T) {
 	}
 	empty(t, dir)
 }
+
+// TestPeerCancel cancels a two-party run at every step of one side in turn
+// (the context is shared, so both sides stop) and checks that nothing is
+// left behind.
+func TestPeerCancel(t *testing.T) {
+	var mu sync.Mutex
+	var steps []string
+	record := func(s string) { mu.Lock(); steps = append(steps, s); mu.Unlock() }
+	dir := t.TempDir()
+	runPeers(t, [2]string{dir, dir}, [2]Options{{step: record, PeerTimeout: 20 * time.Second}, {PeerTimeout: 20 * time.Second}})
+	if len(steps) < 8 {
+		t.Fatalf("only %d steps: %v", len(steps), steps)
+	}
+	for n := range steps {
+		dir := t.TempDir()
+		ctx, cancel := context.WithCancel(context.Background())
+		i := 0
+		hook := func(string) {
+			if i == n {
+				cancel()
+			}
+			i++
+		}
+		var wg sync.WaitGroup
+		var errs [2]error
+		for side, o := range []Options{{step: hook, PeerTimeout: 20 * time.Second}, {PeerTimeout: 20 * time.Second}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[side] = Peer(ctx, dir, o)
+			}()
+		}
+		wg.Wait()
+		cancel()
+		if !errors.Is(errs[0], context.Canceled) {
+			t.Errorf("cancelled at step %d (%s): side 0 err = %v", n, steps[n], errs[0])
+		}
+		empty(t, dir)
+	}
+}
