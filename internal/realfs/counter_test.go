@@ -16,6 +16,7 @@ import (
 
 	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/protocol"
+	"github.com/cryolock-go/cryolock/stale"
 )
 
 const helperVar = "CRYOLOCK_REALFS_HELPER"
@@ -49,6 +50,16 @@ func worker() error {
 	if d := dur("CRYOLOCK_LEASE"); d > 0 {
 		opts = append(opts, protocol.WithLease(d))
 	}
+	if env("CRYOLOCK_RULES") == "legacy" {
+		opts = append(opts, protocol.WithRules(protocol.RulesLegacy))
+	}
+	if r := env("CRYOLOCK_STALE"); r != "" {
+		rule, err := stale.ParseRule(r)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, protocol.WithStaleRule(rule))
+	}
 	if d := dur("CRYOLOCK_BACKOFF_MAX"); d > 0 {
 		opts = append(opts, protocol.WithBackoff(time.Millisecond, d))
 	}
@@ -67,11 +78,14 @@ func worker() error {
 	)
 	for i := 0; i < n; i++ {
 		t0 := locktest.Now()
-		iv, err := locktest.Run(ctx, l, locktest.Options{N: 1, Counter: env("CRYOLOCK_COUNTER"), Worker: env("CRYOLOCK_WORKER")})
+		iv, err := locktest.Run(ctx, l, locktest.Options{N: 1, Counter: env("CRYOLOCK_COUNTER"), Worker: env("CRYOLOCK_WORKER"), Hold: dur("CRYOLOCK_HOLD")})
 		if len(iv) > 0 {
 			maxWait = max(maxWait, time.Duration(iv[0].Start-t0))
 		}
 		all = append(all, iv...)
+		if d := dur("CRYOLOCK_PAUSE"); d > 0 && i < n-1 {
+			time.Sleep(d) // work done outside the lock
+		}
 		if err != nil {
 			if keepGoing && errors.Is(err, protocol.ErrLost) {
 				lost++
@@ -101,6 +115,10 @@ type counterRun struct {
 	BackoffMax time.Duration
 	Deadline   time.Duration // per process
 	KeepGoing  bool          // experiments: count lost locks, do not stop
+	Hold       time.Duration // slept inside each hold
+	Pause      time.Duration // slept between holds
+	Rules      string        // "legacy" for cryolock 1.x's rules
+	Stale      string        // staleness rule: "observed" or "wallclock"
 }
 
 type counterResult struct {
@@ -143,6 +161,7 @@ func runCounter(t *testing.T, name string, c counterRun) counterResult {
 			"CRYOLOCK_HISTORY="+filepath.Join(hist, fmt.Sprint("h", i)),
 			fmt.Sprintf("CRYOLOCK_WORKER=p%d@%s", i, filepath.Base(dir)),
 		)
+		cmd.Env = append(cmd.Env, "CRYOLOCK_HOLD="+c.Hold.String(), "CRYOLOCK_PAUSE="+c.Pause.String(), "CRYOLOCK_RULES="+c.Rules, "CRYOLOCK_STALE="+c.Stale)
 		if c.KeepGoing {
 			cmd.Env = append(cmd.Env, "CRYOLOCK_KEEP_GOING=1")
 		}

@@ -79,3 +79,43 @@ func TestSSHFSCounter(t *testing.T) {
 		t.Errorf("litter after all released: %v", l)
 	}
 }
+
+func fuseLagTTL() time.Duration {
+	d, err := time.ParseDuration(os.Getenv("CRYOLOCK_FUSELAG_TTL"))
+	if err != nil || d <= 0 {
+		return time.Second
+	}
+	return d
+}
+
+// TestFUSELagCounter: 4 processes, 2 through each of two mounts of the FUSE
+// filesystem in its eventually-consistent-listing mode (each mount lists
+// from a snapshot refreshed every TTL = 1 s; its own create does not
+// refresh what it sees of the other mount's entries).
+//
+// Settings, derived: a listing taken Settle after a contender's own create
+// comes from a snapshot less than TTL old, hence taken after that create,
+// when Settle ≥ TTL: Settle = 1.5 × TTL. The lease must exceed 4 × Settle
+// (the protocol's rule) and 2 × the 1 s attribute timeout: 8 s.
+// TestExperimentFUSELagSettle0 shows the same run with settle 0 failing.
+func TestFUSELagCounter(t *testing.T) {
+	d := need(t, "CRYOLOCK_FUSELAG_A", "CRYOLOCK_FUSELAG_B", "CRYOLOCK_FUSELAG_BACKING")
+	ttl := fuseLagTTL()
+	c := counterRun{
+		Dirs:       d[:2],
+		Counter:    filepath.Join(d[2], "fuselag-counter"),
+		Procs:      4,
+		Each:       5,
+		Settle:     ttl * 3 / 2,
+		Lease:      max(8*time.Second, 5*ttl*3/2),
+		BackoffMax: 20 * time.Millisecond,
+	}
+	os.Remove(c.Counter)
+	r := runCounter(t, "fuselag-counter", c)
+	t.Logf("FUSE, eventually consistent listings (TTL %v), 2 mounts, %d processes × %d, lease %v, settle %v: %v",
+		ttl, c.Procs, c.Each, c.Lease, c.Settle, r)
+	assertExclusion(t, c, r)
+	if l := lockLitter(t, d[2], "fuselag-counter"); len(l) != 0 {
+		t.Errorf("litter after all released: %v", l)
+	}
+}

@@ -15,6 +15,10 @@
 #   - the test FUSE filesystem (internal/realfs/cmd/realfs-fuse) mounted
 #     twice over STATE_DIR/fuse-backing with 2 s entry/attribute timeouts and
 #     kernel-cached listings: STATE_DIR/fuse-a and STATE_DIR/fuse-b;
+#   - the same FUSE filesystem mounted twice over STATE_DIR/fuselag-backing
+#     with listings served from per-mount snapshots refreshed every 1 s, in
+#     which a mount's own create does not refresh what it sees of the other's
+#     (an eventually consistent listing): STATE_DIR/fuselag-a and -b;
 #   - nothing for WASI but a lookup of the wazero CLI.
 set -uo pipefail
 state=${1:?usage: up.sh STATE_DIR}
@@ -23,6 +27,7 @@ state=$(cd "$state" && pwd)
 repo=$(cd "$(dirname "$0")/../../.." && pwd)
 PATH="$PATH:/usr/sbin:/sbin:/usr/local/go/bin"
 FUSE_TIMEOUT=${CRYOLOCK_FUSE_TIMEOUT:-2s}
+FUSELAG_TTL=${CRYOLOCK_FUSELAG_TTL:-1s}
 
 warn() { echo "realfs: $*" >&2; }
 mounted() { grep -q " $1 " /proc/mounts 2>/dev/null; }
@@ -107,21 +112,32 @@ start_fuse() {
   [ -e /dev/fuse ] || { warn "FUSE filesystem not started, missing: /dev/fuse"; return 1; }
   command -v go >/dev/null || { warn "FUSE filesystem not started, missing: go"; return 1; }
   local bin="$state/bin/realfs-fuse"
-  mkdir -p "$state/bin" "$state/fuse-backing" "$state/fuse-a" "$state/fuse-b" || return 1
+  mkdir -p "$state/bin" || return 1
   if [ ! -x "$bin" ]; then
     (cd "$repo" && go build -o "$bin" ./internal/realfs/cmd/realfs-fuse) || { warn "building realfs-fuse failed"; return 1; }
   fi
   local m
   for m in a b; do
-    mounted "$state/fuse-$m" && continue
-    setsid "$bin" -attr "$FUSE_TIMEOUT" -entry "$FUSE_TIMEOUT" -negative "$FUSE_TIMEOUT" -cachedir \
-      "$state/fuse-backing" "$state/fuse-$m" >"$state/fuse-$m.log" 2>&1 </dev/null &
-    echo $! > "$state/fuse-$m.pid"
-    wait_for mounted "$state/fuse-$m" || { warn "FUSE mount $m did not come up: $(cat "$state/fuse-$m.log")"; return 1; }
+    start_fuse_mount "fuse-$m" fuse-backing -attr "$FUSE_TIMEOUT" -entry "$FUSE_TIMEOUT" -negative "$FUSE_TIMEOUT" -cachedir || return 1
   done
   exports+=("CRYOLOCK_FUSE_A=$state/fuse-a" "CRYOLOCK_FUSE_B=$state/fuse-b"
             "CRYOLOCK_FUSE_DIR=$state/fuse-a" "CRYOLOCK_FUSE_BACKING=$state/fuse-backing"
             "CRYOLOCK_FUSE_TIMEOUT=$FUSE_TIMEOUT")
+  for m in a b; do
+    start_fuse_mount "fuselag-$m" fuselag-backing -attr "$FUSELAG_TTL" -entry "$FUSELAG_TTL" -negative "$FUSELAG_TTL" -listttl "$FUSELAG_TTL" || return 1
+  done
+  exports+=("CRYOLOCK_FUSELAG_A=$state/fuselag-a" "CRYOLOCK_FUSELAG_B=$state/fuselag-b"
+            "CRYOLOCK_FUSELAG_BACKING=$state/fuselag-backing" "CRYOLOCK_FUSELAG_TTL=$FUSELAG_TTL")
+}
+
+# start_fuse_mount NAME BACKING FLAGS...: serve STATE/BACKING at STATE/NAME.
+start_fuse_mount() {
+  local name=$1 backing=$2; shift 2
+  mkdir -p "$state/$name" "$state/$backing" || return 1
+  mounted "$state/$name" && return 0
+  setsid "$state/bin/realfs-fuse" "$@" "$state/$backing" "$state/$name" >"$state/$name.log" 2>&1 </dev/null &
+  echo $! > "$state/$name.pid"
+  wait_for mounted "$state/$name" || { warn "FUSE mount $name did not come up: $(cat "$state/$name.log")"; return 1; }
 }
 
 find_wazero() {

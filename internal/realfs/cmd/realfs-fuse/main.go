@@ -5,7 +5,7 @@
 // cross-mount flock/fcntl) and serves it until it is unmounted or receives
 // SIGINT/SIGTERM.
 //
-//	realfs-fuse [-attr 2s] [-entry 2s] [-negative 2s] [-cachedir] [-keepcache] BACKING MOUNTPOINT
+//	realfs-fuse [-attr 2s] [-entry 2s] [-negative 2s] [-cachedir | -listttl 1s] [-keepcache] BACKING MOUNTPOINT
 //
 // It prints "ready" on stdout once the mount is up (so a script can wait
 // for it), and unmounts on exit.
@@ -28,6 +28,7 @@ func main() {
 	flag.DurationVar(&o.NegativeTimeout, "negative", 0, "negative entry timeout")
 	flag.BoolVar(&o.CacheDir, "cachedir", false, "let the kernel cache directory listings")
 	flag.BoolVar(&o.KeepCache, "keepcache", false, "keep file data cached across opens")
+	flag.DurationVar(&o.ListTTL, "listttl", 0, "serve listings from per-mount snapshots refreshed this often (own changes show at once, others' only at a refresh)")
 	flag.BoolVar(&o.Debug, "debug", false, "log every FUSE request")
 	flag.Usage = func() {
 		fmt.Fprintln(flag.CommandLine.Output(), "usage: realfs-fuse [flags] BACKING MOUNTPOINT")
