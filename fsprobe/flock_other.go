@@ -2,7 +2,10 @@
 
 package fsprobe
 
-import "errors"
+import (
+	"errors"
+	"os"
+)
 
 type flockHeld struct{}
 
@@ -15,3 +18,6 @@ func probeFlock(path string) Primitive { return Primitive{Error: errNoFlock.Erro
 const haveFlock = false
 
 var errNoFlock = errors.New("flock is not available on this platform")
+
+// nlink returns a file's link count (0: unknown on this platform).
+func nlink(fi os.FileInfo) uint64 { return 0 }

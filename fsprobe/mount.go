@@ -214,15 +214,15 @@ func cacheTimes(f *Filesystem) {
 			f.DirCacheSource += " (cache=" + mode + ")"
 		}
 	case t == "fuse.sshfs":
-		f.AttrCache, f.AttrCacheSource = Duration(sshfsCacheDefault), "sshfs default cache_timeout=20 (sshfs options are not visible in mountinfo; assumed)"
+		f.AttrCache, f.AttrCacheSource = Duration(sshfsCacheDefault), "sshfs default cache_timeout=20, assumed: sshfs options are not visible in mountinfo"
 		f.DirCache, f.DirCacheSource = Duration(sshfsCacheDefault), f.AttrCacheSource
 	case strings.HasPrefix(t, "fuse"):
-		f.AttrCache, f.AttrCacheSource = Duration(fuseAttrDefault), "libfuse default attr_timeout=1/entry_timeout=1 (FUSE daemon options are not visible in mountinfo; assumed)"
+		f.AttrCache, f.AttrCacheSource = Duration(fuseAttrDefault), "libfuse default attr_timeout=1 and entry_timeout=1, assumed: FUSE daemon options are not visible in mountinfo"
 		f.DirCache, f.DirCacheSource = Duration(fuseAttrDefault), f.AttrCacheSource
 	case t == "9p":
 		mode, _ := option(opts, "cache")
 		if mode != "" && mode != "none" {
-			f.AttrCache, f.AttrCacheSource = Duration(sshfsCacheDefault), "9p cache="+mode+" (no timeout: 20 s assumed)"
+			f.AttrCache, f.AttrCacheSource = Duration(sshfsCacheDefault), "9p cache="+mode+" has no timeout: 20 s assumed"
 			f.DirCache, f.DirCacheSource = f.AttrCache, f.AttrCacheSource
 		}
 	}

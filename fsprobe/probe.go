@@ -494,10 +494,13 @@ func (p *prober) extras() error {
 		switch {
 		case err1 != nil || err2 != nil:
 			pr.HardLink.Error = errors.Join(err1, err2).Error()
-		case !os.SameFile(a, b):
-			pr.HardLink.Note = "link() succeeded but the two names are different files"
-		default:
+		case os.SameFile(a, b):
 			pr.HardLink.Works = true
+		case nlink(a) == 2 && nlink(b) == 2:
+			pr.HardLink.Works = true
+			pr.HardLink.Note = "the link count reads 2, but the two names show different inode numbers (the filesystem does not keep inode numbers)"
+		default:
+			pr.HardLink.Note = fmt.Sprintf("link() succeeded but the two names look like different files (inode numbers differ, link counts %d and %d)", nlink(a), nlink(b))
 		}
 	}
 	if err := p.step("hard-link"); err != nil {

@@ -83,7 +83,7 @@ func Recommend(r Report) Recommendation {
 		settle = roundUp(time.Duration(float64(lag)*settleMargin), 10*time.Millisecond)
 		reason("settle", settle.String(), "the other client saw this one's creates and removals, and answered, within %v (round trip over %d rounds); a one-way lag is at most that, and settle is 1.5 × it", lag, r.Peer.Rounds)
 		if f.DirCache.D() > lag {
-			warn("the listing cache declared for %s is %v (%s) but the peer measured at most %v: the measurement is used; a longer run (more rounds) may catch a longer lag", f.Type, f.DirCache, f.DirCacheSource, lag)
+			warn("the listing cache declared for %s is %v [%s] but the peer measured at most %v: the measurement is used; a longer run (more rounds) may catch a longer lag", f.Type, f.DirCache, f.DirCacheSource, lag)
 		}
 	case r.Listing.Samples > 0 && (!r.Listing.CreateListedAtOnce || !r.Listing.RemoveGoneAtOnce):
 		lag := r.Listing.Lag.Max.D()
@@ -91,16 +91,16 @@ func Recommend(r Report) Recommendation {
 		why := sprintf("even this client's own listings lagged its creates or removals, by up to %v; settle is 1.5 × that", lag)
 		if f.Remote && time.Duration(float64(f.DirCache)*cacheSettle) > settle {
 			settle = roundUp(time.Duration(float64(f.DirCache)*cacheSettle), 10*time.Millisecond)
-			why += sprintf(", raised to 1.25 × the listing cache of %v (%s)", f.DirCache, f.DirCacheSource)
+			why += sprintf(", raised to 1.25 × the listing cache of %v [%s]", f.DirCache, f.DirCacheSource)
 		}
 		reason("settle", settle.String(), "%s", why)
 		warn("listings are not coherent even from one client (lag up to %v): the settle delay is essential here", lag)
 	case f.Remote:
 		settle = roundUp(time.Duration(float64(f.DirCache)*cacheSettle), 10*time.Millisecond)
 		if f.DirCache > 0 {
-			reason("settle", settle.String(), "a %s client may serve a listing up to %v old (%s); settle is 1.25 × that", f.Type, f.DirCache, f.DirCacheSource)
+			reason("settle", settle.String(), "a %s client may serve a listing up to %v old [%s]; settle is 1.25 × that", f.Type, f.DirCache, f.DirCacheSource)
 		} else {
-			reason("settle", settle.String(), "no listing cache is declared for %s (%s) and this client's listings were coherent", f.Type, orNA(f.DirCacheSource))
+			reason("settle", settle.String(), "no listing cache is declared for %s [%s] and this client's listings were coherent", f.Type, orNA(f.DirCacheSource))
 		}
 		warn("%s is shared through other clients' caches, whose listing lag one client cannot see: run `cryolock probe --peer` on two clients (or two mounts) of this directory at the same time to measure it", f.Type)
 	default:
@@ -128,10 +128,10 @@ func Recommend(r Report) Recommendation {
 		cache = r.Peer.MtimeFreshLag.D()
 		src = sprintf("measured with the peer: read-then-stat round trip %v, plain stat %v", r.Peer.MtimeFreshLag, r.Peer.MtimeLag)
 	} else if cache > 0 {
-		warn("attribute cache of %v (%s): an observer may see a heartbeat that late, so the lease must exceed it by a wide margin", f.AttrCache, f.AttrCacheSource)
+		warn("attribute cache of %v [%s]: an observer may see a heartbeat that late, so the lease must exceed it by a wide margin", f.AttrCache, f.AttrCacheSource)
 	}
 	if cache > 0 {
-		raise(leaseCacheMul*cache, "3 × the %v an observer may see a stale mtime (%s): heartbeats come every ≤ 0.5 × lease and an observer sees each up to that late, so the lease must exceed twice it", cache, src)
+		raise(leaseCacheMul*cache, "3 × the %v for which an observer may see a stale mtime [%s]: heartbeats come every ≤ 0.5 × lease and an observer sees each up to that late, so the lease must exceed twice it", cache, src)
 	}
 	if g := r.MtimeGranularity.D(); g > 0 {
 		raise(leaseGranMul*g, "10 × the mtime granularity %v, so that heartbeats 0.4 × lease apart store different mtimes", g)
