@@ -73,6 +73,8 @@ type Config struct {
 	// creates and of spec files, before the umask (defaults 0777 and 0666,
 	// so that several users can share a lock directory).
 	DirPerm, FilePerm fs.FileMode
+	// Fencing selects fencing tokens (default FencingOff; see [Fencing]).
+	Fencing Fencing
 	// Logger receives the protocol's events (debug: enter, withdraw, held;
 	// info: reaping a stale entry; warn: lost). Default: discard.
 	Logger *slog.Logger
@@ -157,6 +159,12 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: backoff bounds %v..%v", ErrConfig, c.MinBackoff, c.MaxBackoff)
 	case c.Stale != stale.Observed && c.Stale != stale.WallClock:
 		return c, fmt.Errorf("%w: unknown staleness rule %v", ErrConfig, c.Stale)
+	case c.Fencing < FencingOff || c.Fencing > FencingRename:
+		return c, fmt.Errorf("%w: unknown fencing mode %v", ErrConfig, c.Fencing)
+	case c.Fencing == FencingRename && !isOSFS(c.FS):
+		return c, fmt.Errorf("%w: FencingRename writes with renameio and needs the OS filesystem; use FencingSlots", ErrConfig)
+	case c.Fencing == FencingRename && renameWrite == nil:
+		return c, fmt.Errorf("%w: FencingRename is not supported on this platform; use FencingSlots", ErrConfig)
 	case c.Rules != RulesV1 && c.Rules != RulesLegacy:
 		return c, fmt.Errorf("%w: unknown rules %v", ErrConfig, c.Rules)
 	}

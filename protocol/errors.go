@@ -23,6 +23,9 @@ var (
 	// ErrLost: the holder's spec file was removed by someone else or could
 	// not be refreshed in time, so another contender may hold the lock.
 	ErrLost = errors.New("lock lost")
+	// ErrReleased is the cause of a [Lock.LockContext] context cancelled by
+	// Unlock.
+	ErrReleased = errors.New("lock released")
 	// ErrConfig: an option has an invalid value.
 	ErrConfig = errors.New("invalid configuration")
 )

@@ -40,6 +40,8 @@ type Lock struct {
 	cfg   Config
 	lease stale.Lease
 	body  []byte // spec-file content
+	role  role
+	slots int // how many exclusive holders may hold at once (1: a mutex)
 
 	mu   sync.Mutex
 	busy bool   // acquiring or holding
@@ -50,6 +52,18 @@ type Lock struct {
 // ".cryolock" and is created on first use if missing. New performs no I/O;
 // problems with the directory itself are reported by Lock and TryLock.
 func New(path string, opts ...Option) (*Lock, error) {
+	return newLock(path, exclusive, 1, opts)
+}
+
+// role is what an entry claims: the whole lock, or a share of it.
+type role int
+
+const (
+	exclusive role = iota // a mutex holder, a writer, a semaphore slot
+	shared                // a reader
+)
+
+func newLock(path string, r role, slots int, opts []Option) (*Lock, error) {
 	var c Config
 	for _, o := range opts {
 		o(&c)
@@ -66,7 +80,10 @@ func New(path string, opts ...Option) (*Lock, error) {
 	if !strings.HasSuffix(base, Suffix) {
 		return nil, fmt.Errorf("%w: %s: the lock directory's name must end in %q", ErrBadPath, path, Suffix)
 	}
-	l := &Lock{dir: dir, cfg: c, lease: c.lease()}
+	if slots < 1 {
+		return nil, fmt.Errorf("%w: %d slots; a semaphore needs at least 1", ErrConfig, slots)
+	}
+	l := &Lock{dir: dir, cfg: c, lease: c.lease(), role: r, slots: slots}
 	l.body = []byte(l.lease.String())
 	return l, nil
 }
@@ -110,6 +127,7 @@ func (l *Lock) Unlock() error {
 
 	e.stop()
 	err := l.cfg.FS.Remove(e.path)
+	e.endHold()
 	lostErr := e.lostErr()
 	switch {
 	case lostErr != nil:
@@ -167,13 +185,41 @@ type entry struct {
 	lost   chan struct{}
 	once   sync.Once
 	why    atomic.Pointer[error]
+	token  uint64 // fencing token, 0 if none
+
+	hmu        sync.Mutex
+	cancelHold context.CancelCauseFunc // the LockContext context, if any
 }
 
 func (e *entry) markLost(err error) {
 	e.once.Do(func() {
 		e.why.Store(&err)
 		close(e.lost)
+		e.hmu.Lock()
+		if e.cancelHold != nil {
+			e.cancelHold(err)
+		}
+		e.hmu.Unlock()
 	})
+}
+
+// setHoldCancel registers the cancel function of a LockContext context; it
+// is called at once if the hold is already lost.
+func (e *entry) setHoldCancel(cancel context.CancelCauseFunc) {
+	e.hmu.Lock()
+	e.cancelHold = cancel
+	e.hmu.Unlock()
+	if err := e.lostErr(); err != nil {
+		cancel(err)
+	}
+}
+
+func (e *entry) endHold() {
+	e.hmu.Lock()
+	if e.cancelHold != nil {
+		e.cancelHold(ErrReleased)
+	}
+	e.hmu.Unlock()
 }
 
 func (e *entry) lostErr() error {
@@ -207,6 +253,15 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 	} else {
 		e, err = l.acquireV1(ctx, try)
 	}
+	if e != nil && l.cfg.Fencing != FencingOff && l.role == exclusive && l.slots == 1 {
+		if e.token, err = l.nextFence(); err != nil {
+			e.stop()
+			if rerr := l.cfg.FS.Remove(e.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, fmt.Errorf("releasing %s: %w", e.path, rerr))
+			}
+			e = nil
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e == nil {
@@ -217,13 +272,52 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 	return true, nil
 }
 
+// LockContext acquires the lock like [Lock.Lock] and returns a context,
+// derived from ctx, that is cancelled when the hold ends: with cause
+// [ErrLost] (wrapped) when the lock is lost, [ErrReleased] when Unlock is
+// called. Run the work the lock protects under that context and it stops by
+// itself when the lock can no longer be trusted; context.Cause tells why.
+// Cancelling ctx also cancels the returned context but does not release the
+// lock: call Unlock as always. On error it returns a nil context.
+func (l *Lock) LockContext(ctx context.Context) (context.Context, error) {
+	if err := l.Lock(ctx); err != nil {
+		return nil, err
+	}
+	return l.holdContext(ctx), nil
+}
+
+func (l *Lock) holdContext(ctx context.Context) context.Context {
+	hctx, cancel := context.WithCancelCause(ctx)
+	l.mu.Lock()
+	e := l.held
+	l.mu.Unlock()
+	if e == nil { // released by another goroutine already
+		cancel(ErrReleased)
+		return hctx
+	}
+	e.setHoldCancel(cancel)
+	return hctx
+}
+
+// Token returns the fencing token of the current hold: strictly greater than
+// every earlier holder's (see [Fencing]). It is 0 when the lock is not held
+// or was created without [WithFencing].
+func (l *Lock) Token() uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		return 0
+	}
+	return l.held.token
+}
+
 // outcome of one entry's check phase.
 type outcome int
 
 const (
 	held outcome = iota
 	withdrawn
-	busy // TryLock: a live competitor remains
+	busy // keep the entry and look again (TryLock gives up instead)
 )
 
 // attempt is the state of one call to Lock or TryLock.
@@ -257,7 +351,7 @@ func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
 			if err != nil {
 				return nil, err
 			}
-			if live != nil {
+			if l.blocked(live) {
 				if try {
 					return nil, nil
 				}
@@ -320,6 +414,9 @@ func (a *attempt) enter() (*entry, error) {
 	env := l.cfg.Env
 	host, pid := env.Process()
 	owner := nonce.NewOwner(envSource{env}, host, pid)
+	if l.role == shared {
+		owner = nonce.SharedOwner(owner)
+	}
 	ticket := nonce.Ticket(envSource{env})
 	name := nonce.FormatName(owner, ticket)
 	e := &entry{name: name, path: filepath.Join(l.dir, name), ticket: ticket, lost: make(chan struct{})}
@@ -413,17 +510,15 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 			l.cfg.Logger.Warn("cryolock: heartbeat overdue while waiting; starting over", "path", e.path)
 			return fail(nil)
 		}
-		if live == nil {
+		switch l.decide(live, e.ticket) {
+		case held:
 			l.cfg.Logger.Debug("cryolock: held", "path", e.path)
 			return held, nil
-		}
-		for _, c := range live {
-			if c.ticket >= e.ticket {
-				if _, err := fail(nil); err != nil {
-					return withdrawn, err
-				}
-				return withdrawn, nil
+		case withdrawn:
+			if _, err := fail(nil); err != nil {
+				return withdrawn, err
 			}
+			return withdrawn, nil
 		}
 		if try {
 			if _, err := fail(nil); err != nil {
@@ -443,6 +538,62 @@ var errOwnGone = errors.New("own spec file gone")
 type competitor struct {
 	name   string
 	ticket int32
+	shared bool
+}
+
+// blocked is rule 1's test: whether the live entries seen before entering
+// mean there is no point entering now.
+func (l *Lock) blocked(live []competitor) bool {
+	if l.role == shared {
+		for _, c := range live {
+			if !c.shared {
+				return true // a writer holds or waits: readers keep out
+			}
+		}
+		return false
+	}
+	return len(live) >= l.slots
+}
+
+// decide is rule 4's test for an entry with ticket mine, given the live
+// entries of others seen in a listing made after the entry was created:
+// held, withdrawn (remove the entry, back off, start over) or busy (keep the
+// entry and look again).
+//
+//   - A reader holds when no exclusive entry is live, and withdraws
+//     otherwise: a waiting writer keeps readers out, so readers cannot
+//     starve writers.
+//   - An exclusive entry holds when fewer than slots others are live
+//     (readers included). Otherwise it withdraws if at least slots
+//     exclusive entries have a ticket ≥ mine (ties withdraw both), and waits
+//     if not: the lower tickets will withdraw, or are holders that will
+//     release. With slots = 1 this is the mutex rule: hold on an empty
+//     listing, withdraw before any ticket ≥ mine, wait on lower ones.
+//
+// Safety rests only on the "held" cases, which need an empty-enough listing
+// made after the entry's own creation; the tickets only break symmetry.
+func (l *Lock) decide(live []competitor, mine int32) outcome {
+	if l.role == shared {
+		for _, c := range live {
+			if !c.shared {
+				return withdrawn
+			}
+		}
+		return held
+	}
+	if len(live) < l.slots {
+		return held
+	}
+	higher := 0
+	for _, c := range live {
+		if !c.shared && c.ticket >= mine {
+			higher++
+		}
+	}
+	if higher >= l.slots {
+		return withdrawn
+	}
+	return busy
 }
 
 // transient names are client-side artefacts some filesystems create in any
@@ -472,7 +623,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 			continue
 		}
 		path := filepath.Join(l.dir, d.Name)
-		_, ticket, ok := nonce.ParseName(d.Name)
+		owner, ticket, ok := nonce.ParseName(d.Name)
 		if !ok {
 			return nil, fmt.Errorf("%w: %s: the name is not <owner>.<ticket>; it was left untouched, remove it by hand if it is junk", ErrForeign, path)
 		}
@@ -484,7 +635,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 			return nil, err
 		}
 		if alive {
-			live = append(live, competitor{name: d.Name, ticket: ticket})
+			live = append(live, competitor{name: d.Name, ticket: ticket, shared: nonce.IsShared(owner)})
 		}
 	}
 	if !ownSeen {

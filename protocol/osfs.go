@@ -130,3 +130,8 @@ func lstatThenChtimes(path string, atime, mtime time.Time) error {
 	}
 	return os.Chtimes(path, atime, mtime)
 }
+
+func isOSFS(f FS) bool {
+	_, ok := f.(osFS)
+	return ok
+}

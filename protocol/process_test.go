@@ -33,6 +33,9 @@ func TestMain(m *testing.M) {
 }
 
 func helper(mode string) error {
+	if ok, err := kindHelper(mode); ok {
+		return err
+	}
 	switch mode {
 	case "contend":
 		return contend()

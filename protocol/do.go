@@ -1,0 +1,109 @@
+package protocol
+
+import (
+	"context"
+	"errors"
+	"sync"
+)
+
+// Do runs fn holding the lock directory path: it acquires the lock (waiting
+// as long as ctx allows), calls fn with a context that is cancelled if the
+// lock is lost (see [Lock.LockContext]), and releases the lock. It returns
+// fn's error, joined with an error wrapping [ErrLost] if the lock was lost
+// while fn ran — then fn's work may have overlapped another holder's.
+func Do(ctx context.Context, path string, fn func(ctx context.Context) error, opts ...Option) error {
+	l, err := New(path, opts...)
+	if err != nil {
+		return err
+	}
+	hctx, err := l.LockContext(ctx)
+	if err != nil {
+		return err
+	}
+	ferr := fn(hctx)
+	return errors.Join(ferr, l.Unlock())
+}
+
+// Reentrant is a lock that the call chain holding it may take again, like
+// cryolock 1.x's RLock (a reentrant lock, not a reader lock). Go has no
+// goroutine identity, so ownership travels in the context: Lock returns a
+// context that marks the hold, and a Lock with that context (or one derived
+// from it) only counts one level deeper. Every successful Lock must be
+// matched by one Unlock; the lock is released when the count returns to zero.
+// Other call chains of the same process wait, in the process, for the count
+// to reach zero.
+type Reentrant struct {
+	l     *Lock
+	sem   chan struct{} // in-process ownership
+	mu    sync.Mutex
+	depth int
+}
+
+type reentrantKey struct{ r *Reentrant }
+
+// NewReentrant returns a reentrant lock on the lock directory path.
+func NewReentrant(path string, opts ...Option) (*Reentrant, error) {
+	l, err := New(path, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &Reentrant{l: l, sem: make(chan struct{}, 1)}, nil
+}
+
+// Lock takes the lock, or one more level of it if ctx comes from a Lock of
+// this value that is still held. The returned context carries the hold and
+// is cancelled when the hold is lost or fully released.
+func (r *Reentrant) Lock(ctx context.Context) (context.Context, error) {
+	if ctx.Value(reentrantKey{r}) != nil {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.depth > 0 {
+			r.depth++
+			return ctx, nil
+		}
+		// The hold this context came from has been released: take anew.
+	}
+	select {
+	case r.sem <- struct{}{}:
+	case <-ctx.Done():
+		return nil, r.l.ctxErr(ctx.Err())
+	}
+	hctx, err := r.l.LockContext(ctx)
+	if err != nil {
+		<-r.sem
+		return nil, err
+	}
+	r.mu.Lock()
+	r.depth = 1
+	r.mu.Unlock()
+	return context.WithValue(hctx, reentrantKey{r}, true), nil
+}
+
+// Unlock undoes one Lock; the last one releases the lock (see
+// [Lock.Unlock]).
+func (r *Reentrant) Unlock() error {
+	r.mu.Lock()
+	if r.depth == 0 {
+		r.mu.Unlock()
+		return r.l.Unlock() // reports ErrNotHeld
+	}
+	r.depth--
+	last := r.depth == 0
+	r.mu.Unlock()
+	if !last {
+		return nil
+	}
+	err := r.l.Unlock()
+	<-r.sem
+	return err
+}
+
+// Depth returns how many Locks are outstanding.
+func (r *Reentrant) Depth() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.depth
+}
+
+// Lost is closed when the hold is lost (see [Lock.Lost]).
+func (r *Reentrant) Lost() <-chan struct{} { return r.l.Lost() }

@@ -1,0 +1,56 @@
+package protocol
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// LockAll acquires every lock, all or nothing. It takes them in one global
+// order (by lock directory path), so processes that lock overlapping sets
+// with LockAll cannot deadlock each other: of two processes, the one that
+// holds the lower path first is never waiting for the other's lower path.
+// If any acquisition fails (including ctx being done), the locks already
+// taken are released and the error is returned.
+//
+// The order is by path as given (cleaned): two different paths to the same
+// directory (a symbolic link in a parent, two mounts) defeat it, so give every
+// process the same spelling. Locking the same directory twice is an error.
+func LockAll(ctx context.Context, locks ...*Lock) error {
+	s := sorted(locks)
+	for i := 1; i < len(s); i++ {
+		if s[i].dir == s[i-1].dir {
+			return fmt.Errorf("cryolock: LockAll: %s given twice: %w", s[i].dir, ErrConfig)
+		}
+	}
+	for i, l := range s {
+		if err := l.Lock(ctx); err != nil {
+			for j := i - 1; j >= 0; j-- {
+				if uerr := s[j].Unlock(); uerr != nil {
+					err = errors.Join(err, uerr)
+				}
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// UnlockAll releases every lock (in reverse order) and returns the errors of
+// those that failed, joined.
+func UnlockAll(locks ...*Lock) error {
+	s := sorted(locks)
+	var err error
+	for i := len(s) - 1; i >= 0; i-- {
+		err = errors.Join(err, s[i].Unlock())
+	}
+	return err
+}
+
+func sorted(locks []*Lock) []*Lock {
+	s := slices.Clone(locks)
+	slices.SortFunc(s, func(a, b *Lock) int { return cmp.Compare(a.dir, b.dir) })
+	return s
+}
