@@ -324,9 +324,9 @@ const (
 type attempt struct {
 	l      *Lock
 	judge  *stale.Judge
-	leases map[string]stale.Lease // leases read from complete content
+	leases map[string]stale.Lease   // leases read from complete content
 	alive  map[string]time.Duration // when each entry was last judged alive
-	delay  time.Duration          // current backoff
+	delay  time.Duration            // current backoff
 }
 
 func (l *Lock) newAttempt() *attempt {
