@@ -68,8 +68,9 @@ func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
 	defer cancel()
 	s := &session{
 		ctx: ctx, o: o, fs: o.FS, dir: abs,
-		pd: filepath.Join(abs, PeerDirName),
-		id: randHex(),
+		pd:     filepath.Join(abs, PeerDirName),
+		id:     randHex(),
+		warned: map[string]bool{},
 	}
 	defer s.cleanup()
 	err = s.run()
@@ -93,6 +94,7 @@ type session struct {
 	create, remove, mt, mtFresh timer
 	oneWay                      timer
 	flockExcludes               *bool
+	warned                      map[string]bool // leftovers reported
 }
 
 func (s *session) progress(format string, args ...any) {
@@ -223,8 +225,15 @@ func (s *session) findPeer() error {
 			}
 			ns, err1 := strconv.ParseInt(f[0], 10, 64)
 			rounds, err2 := strconv.Atoi(f[1])
-			if err1 != nil || err2 != nil || time.Since(time.Unix(0, ns)) > 2*s.o.PeerTimeout {
-				continue // half-written, or a leftover of a crashed run
+			if err1 != nil || err2 != nil {
+				continue // half-written
+			}
+			if age := time.Since(time.Unix(0, ns)); age > 2*s.o.PeerTimeout {
+				if !s.warned[id] {
+					s.warned[id] = true
+					s.progress("ignoring %s, left %v ago by a run that did not finish; remove %s when no probe runs", e.Name, age.Round(time.Second), s.pd)
+				}
+				continue
 			}
 			if rounds != s.o.PeerRounds {
 				return false, fmt.Errorf("the peer %s runs %d rounds and this side %d: run both with the same --rounds", id, rounds, s.o.PeerRounds)

@@ -394,9 +394,13 @@ func TestPeerIgnoresLeftovers(t *testing.T) {
 	os.Mkdir(pd, 0o777)
 	old := filepath.Join(pd, "hello.0000000000000000")
 	os.WriteFile(old, []byte("1000 2"), 0o666)
-	_, err := Peer(context.Background(), dir, Options{PeerTimeout: 50 * time.Millisecond})
+	var msgs []string
+	_, err := Peer(context.Background(), dir, Options{PeerTimeout: 50 * time.Millisecond, Progress: func(m string) { msgs = append(msgs, m) }})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("err = %v, want a timeout (the leftover is no peer)", err)
+	}
+	if len(msgs) != 1 || !strings.Contains(msgs[0], "ignoring hello.0000000000000000") {
+		t.Errorf("progress %q, want one line about the leftover", msgs)
 	}
 	if _, err := os.Stat(old); err != nil {
 		t.Errorf("the leftover of another run was touched: %v", err)
