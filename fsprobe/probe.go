@@ -97,7 +97,8 @@ func (o Options) withDefaults() Options {
 
 // prober is one run of Probe.
 type prober struct {
-	ctx     context.Context
+	parent  context.Context // the caller's
+	ctx     context.Context // parent with the time budget
 	o       Options
 	fs      protocol.FS
 	dir     string
@@ -150,7 +151,7 @@ func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	p := &prober{
-		ctx: pctx, o: o, fs: o.FS, dir: abs, r: &r,
+		parent: ctx, ctx: pctx, o: o, fs: o.FS, dir: abs, r: &r,
 		scratch: filepath.Join(abs, ScratchPrefix+randHex()),
 		budget:  o.Timeout / 8,
 	}
@@ -175,6 +176,9 @@ func (p *prober) step(name string) error {
 		p.o.step(name)
 	}
 	if err := ctxErr(p.ctx); err != nil {
+		if p.parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("fsprobe: probe %s: the time budget of %v ran out at %s (a longer Options.Timeout, or --timeout, gives a slow filesystem more time): %w", p.dir, p.o.Timeout, name, err)
+		}
 		return fmt.Errorf("fsprobe: probe %s: interrupted at %s: %w", p.dir, name, err)
 	}
 	return nil
