@@ -127,8 +127,14 @@ func printReport(out io.Writer, r fsprobe.Report) error {
 		p("Mount\t%s on %s (root %s)", m.Source, m.MountPoint, m.Root)
 		p("Mount options\t%s  |  %s", strings.Join(m.Options, ","), strings.Join(m.SuperOptions, ","))
 	}
-	p("Attribute cache\t%s\t%s", short(f.AttrCache.D()), f.AttrCacheSource)
-	p("Listing cache\t%s\t%s", short(f.DirCache.D()), f.DirCacheSource)
+	cache := func(d time.Duration, src string) string {
+		if d == 0 && src == "" {
+			return "none declared"
+		}
+		return strings.TrimSpace(short(d) + "  " + src)
+	}
+	p("Attribute cache\t%s", cache(f.AttrCache.D(), f.AttrCacheSource))
+	p("Listing cache\t%s", cache(f.DirCache.D(), f.DirCacheSource))
 	p("")
 	p("Primitive\tworks\tmedian\tmax\tnote")
 	row := func(n fsprobe.Named) {
