@@ -195,7 +195,8 @@ func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
 	return code, c.stdout.String(), c.stderr.String()
 }
 
-// entries lists a directory's names.
+// entries lists a lock directory's files (the protocol's entries; the
+// .meta subdirectory is not one).
 func entries(t *testing.T, dir string) []string {
 	t.Helper()
 	des, err := os.ReadDir(dir)
@@ -204,7 +205,9 @@ func entries(t *testing.T, dir string) []string {
 	}
 	var names []string
 	for _, d := range des {
-		names = append(names, d.Name())
+		if !d.IsDir() {
+			names = append(names, d.Name())
+		}
 	}
 	return names
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +66,19 @@ given, which sends CMD SIGTERM and, if it is still running after
 --kill-grace, SIGKILL. Either way run exits 75 (not CMD's status), because
 CMD's work was not protected to the end.
 
+Sharing. --shared takes the lock as a reader: --shared runs hold it together,
+a run without --shared waits for them and keeps new readers out while it
+waits. --slots N makes LOCKDIR a semaphore: up to N runs that all say
+--slots N hold it at once (a run without --slots counts as a semaphore of 1
+and excludes everyone).
+
+Environment of CMD. CRYOLOCK_LOCKDIR is LOCKDIR. An exclusive run (neither
+--shared nor --slots) also gets CRYOLOCK_TOKEN, a fencing token: a number
+strictly greater than every earlier exclusive holder's. Pass it to the
+resource you protect and have it reject tokens older than the newest it has
+seen; then even a run that lost the lock without noticing cannot overwrite
+its successor's work. The counter lives in LOCKDIR/.meta/.
+
 Exit status:
   CMD's status  CMD ran under the lock and the lock was held throughout
   128+N         CMD was killed by signal N; or run got signal N while waiting
@@ -98,6 +112,8 @@ type runOptions struct {
 	killOnLost   bool
 	killGrace    time.Duration
 	verbose      bool
+	shared       bool
+	slots        int
 }
 
 func init() {
@@ -125,6 +141,8 @@ func init() {
 	f.BoolVar(&o.killOnLost, "kill-on-lost", false, "if the lock is lost while CMD runs, send CMD SIGTERM, then SIGKILL after --kill-grace")
 	f.DurationVar(&o.killGrace, "kill-grace", defaultKillGrace, "with --kill-on-lost, how long to wait between SIGTERM and SIGKILL")
 	f.BoolVar(&o.verbose, "verbose", false, "log what the lock does to stderr")
+	f.BoolVar(&o.shared, "shared", false, "take the lock shared (a reader of a reader–writer lock): other --shared runs may hold it too, runs without --shared exclude everyone")
+	f.IntVar(&o.slots, "slots", 1, "treat the lock as a semaphore of N slots: up to N runs with the same --slots hold it at once")
 	root.AddCommand(cmd)
 }
 
@@ -167,9 +185,9 @@ func (v *leaseValue) option() protocol.Option {
 	return protocol.WithLease(v.d)
 }
 
-// runLock is what `cryolock run` needs of a lock. A *protocol.Lock is one;
-// the shared (reader) lock and the semaphore of --shared and --slots will be
-// others, chosen by runOptions.newLock.
+// runLock is what `cryolock run` needs of a lock: a *protocol.Lock, which is
+// also what the reader side of a protocol.RWLock (--shared) and a
+// protocol.Semaphore (--slots) are made of.
 type runLock interface {
 	Lock(ctx context.Context) error
 	TryLock(ctx context.Context) (bool, error)
@@ -185,17 +203,44 @@ func (o *runOptions) newLock(path string, log *slog.Logger) (runLock, error) {
 	if err != nil {
 		return nil, usageError(fmt.Errorf("--stale-rule: %w", err))
 	}
-	return protocol.New(path,
+	opts := []protocol.Option{
 		o.lease.option(),
 		protocol.WithSettle(o.settle),
 		protocol.WithStaleRule(rule),
 		protocol.WithLogger(log),
-	)
+	}
+	switch {
+	case o.shared && o.slots != 1:
+		return nil, usageError(errors.New("--shared and --slots do not go together"))
+	case o.slots < 1:
+		return nil, usageError(fmt.Errorf("--slots %d: want at least 1", o.slots))
+	case o.shared:
+		rw, err := protocol.NewRWLock(path, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return rw.Reader(), nil
+	case o.slots > 1:
+		s, err := protocol.NewSemaphore(path, o.slots, opts...)
+		if err != nil {
+			return nil, err
+		}
+		return s.Lock(), nil
+	}
+	// An exclusive run hands CMD a fencing token.
+	return protocol.New(path, append(opts, protocol.WithFencing(protocol.FencingSlots))...)
 }
 
 // childEnv returns the variables to add to CMD's environment while it runs
-// under l (none yet; the fencing token will be exported here).
-func childEnv(l runLock) []string { return nil }
+// under l: CRYOLOCK_TOKEN, the fencing token of an exclusive hold (strictly
+// greater than every earlier exclusive holder's), and CRYOLOCK_LOCKDIR.
+func childEnv(l runLock) []string {
+	env := []string{"CRYOLOCK_LOCKDIR=" + l.Path()}
+	if t, ok := l.(interface{ Token() uint64 }); ok && t.Token() > 0 {
+		env = append(env, "CRYOLOCK_TOKEN="+strconv.FormatUint(t.Token(), 10))
+	}
+	return env
+}
 
 // usageError marks err as a usage error (exit 64).
 func usageError(err error) error { return exitCode(exitUsage, err) }
