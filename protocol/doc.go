@@ -1,0 +1,70 @@
+// Package protocol is a mutual-exclusion lock for programs that share
+// nothing but a directory: on NFS, SMB, sshfs, FUSE mounts, container bind
+// mounts and WASI sandboxes, where flock and fcntl locks are missing,
+// local-only or silently broken, and where even O_EXCL, link and rename may
+// not be atomic.
+//
+// # Use
+//
+//	l, err := protocol.New("/shared/jobs/nightly.cryolock")
+//	if err != nil { ... }
+//	if err := l.Lock(ctx); err != nil { ... }
+//	defer l.Unlock()
+//	select {
+//	case <-l.Lost():  // stop: someone else may hold the lock now
+//	...
+//	}
+//
+// or, for the common case, [Do]. [Lock.LockContext] returns a context that
+// is cancelled when the lock is lost, so that work under the lock stops by
+// itself. Fencing tokens ([WithFencing], [Lock.Token]) let the protected
+// resource reject a holder that lost the lock without noticing. Beyond the
+// mutex there are [Semaphore], [RWLock], [LockAll] and [Reentrant].
+//
+// # How it works
+//
+// The lock is a directory whose name ends in ".cryolock". Each contender
+// writes a spec file "<owner>.<ticket>" into it holding its lease in seconds,
+// lists the directory, and holds the lock if no other live spec file is
+// there; otherwise the random tickets decide who withdraws and who waits. A
+// heartbeat keeps the spec file's mtime fresh; a spec file not refreshed for
+// a whole lease is stale and may be removed by anyone. The protocol uses
+// only mkdir, list, create+write, stat, set-mtime and remove (the [FS]
+// interface), and is on-disk compatible with the Python library
+// cryolock 1.x: Go and Python contenders exclude each other. The rules, the
+// on-disk format and the correctness argument are in docs/PROTOCOL.md and
+// docs/PROOF.md.
+//
+// # Guarantees
+//
+// At most one contender holds the lock without having been told it lost it
+// (through [Lock.Lost], the LockContext context, or Unlock's [ErrLost]),
+// provided that:
+//
+//   - a listing shows every entry created before it started and none removed
+//     before it started — or the filesystem's listing lag between clients is
+//     at most Config.Settle (`cryolock probe --peer` measures it);
+//   - a holder is never stopped for longer than a fraction of the lease
+//     without its heartbeat noticing (a process suspended past its lease
+//     learns it lost the lock only when it runs again — use fencing tokens
+//     when that matters);
+//   - under the default Observed staleness rule, clocks tick at roughly the
+//     same rate (drift well under 25%); under the WallClock rule, the clocks
+//     of every client and of the file server agree to well within the lease;
+//   - owner names are unique per attempt (they carry 60 random bits).
+//
+// Liveness: with random tickets, contenders do not deadlock (with
+// probability 1); a crashed holder's lock is taken over within about one
+// lease plus one heartbeat period. There is no fairness guarantee: a
+// contender can be overtaken arbitrarily often, though with random tickets
+// the probability of waiting long falls geometrically.
+//
+// # Concurrency
+//
+// A [Lock] value is one contender: its methods are safe for concurrent use,
+// but a second Lock on a value that holds returns [ErrAlreadyHeld] instead of
+// waiting (use one value per goroutine, or [Reentrant]). The protocol never
+// blocks except inside [Env].Sleep or an [FS] call, which is what lets the
+// simulator (package sim) run this very code under a deterministic
+// scheduler.
+package protocol

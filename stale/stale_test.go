@@ -1,0 +1,147 @@
+package stale
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"testing"
+	"time"
+)
+
+func TestParseContent(t *testing.T) {
+	valid := map[string]Lease{"10": For(10 * time.Second), "2.5": For(2500 * time.Millisecond), " 10.0\n": For(10 * time.Second), "None": Forever, "0": For(0)}
+	for in, want := range valid {
+		got, kind, err := ParseContent([]byte(in))
+		if kind != Valid || err != nil || got != want {
+			t.Errorf("ParseContent(%q) = %v %v %v, want %v", in, got, kind, err, want)
+		}
+	}
+	for _, in := range []string{"", "  ", "N", "No", "Non", "1.", "."} {
+		if _, kind, _ := ParseContent([]byte(in)); kind != Unknown {
+			t.Errorf("ParseContent(%q) kind %v, want Unknown", in, kind)
+		}
+	}
+	for _, in := range []string{"hello", "-1", "1e3", "10s", "1.2.3", "Nonesuch", "NaN", "inf", "99999999999999999999"} {
+		if _, kind, err := ParseContent([]byte(in)); kind != Garbage || err == nil {
+			t.Errorf("ParseContent(%q) kind %v, want Garbage with an error", in, kind)
+		}
+	}
+	for _, l := range []Lease{For(10 * time.Second), For(2500 * time.Millisecond), Forever} {
+		got, kind, _ := ParseContent([]byte(l.String()))
+		if kind != Valid || got != l {
+			t.Errorf("%v does not round-trip through %q", l, l.String())
+		}
+	}
+}
+
+func TestJudgeObserved(t *testing.T) {
+	j := NewJudge(Observed)
+	mt := time.Unix(1000, 0)
+	lease := For(10 * time.Second)
+	// Skewed wall clock: an hour ahead. Observed does not care.
+	now := mt.Add(time.Hour)
+	if j.Stale("a.1", Sighting{ModTime: mt, Mono: 0, Now: now, Lease: lease}) {
+		t.Fatal("stale at first sight")
+	}
+	if j.Stale("a.1", Sighting{ModTime: mt, Mono: 9 * time.Second, Now: now, Lease: lease}) {
+		t.Fatal("stale before a whole lease of watching")
+	}
+	// A heartbeat resets the clock.
+	if j.Stale("a.1", Sighting{ModTime: mt.Add(time.Second), Mono: 11 * time.Second, Now: now, Lease: lease}) {
+		t.Fatal("stale right after a heartbeat")
+	}
+	if !j.Stale("a.1", Sighting{ModTime: mt.Add(time.Second), Mono: 21 * time.Second, Now: now, Lease: lease}) {
+		t.Fatal("not stale after a whole lease unchanged")
+	}
+	if j.Stale("b.1", Sighting{ModTime: mt, Mono: 0, Lease: Forever}) || j.Stale("b.1", Sighting{ModTime: mt, Mono: time.Hour, Lease: Forever}) {
+		t.Fatal("a None lease went stale")
+	}
+	j.Forget("a.1")
+	if j.Watched("a.1", 30*time.Second) != 0 {
+		t.Fatal("Forget kept the record")
+	}
+}
+
+func TestJudgeWallClock(t *testing.T) {
+	j := NewJudge(WallClock)
+	mt := time.Unix(1000, 0)
+	lease := For(10 * time.Second)
+	if j.Stale("a.1", Sighting{ModTime: mt, Now: mt.Add(9 * time.Second), Lease: lease}) {
+		t.Fatal("stale within the lease")
+	}
+	if !j.Stale("a.1", Sighting{ModTime: mt, Now: mt.Add(11 * time.Second), Lease: lease}) {
+		t.Fatal("not stale past mtime + lease")
+	}
+}
+
+// fakeClock is a manual clock: Sleep advances it.
+type fakeClock struct{ now time.Duration }
+
+func (c *fakeClock) Mono() time.Duration { return c.now }
+func (c *fakeClock) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c.now += d
+	return nil
+}
+
+func TestKeeperSchedule(t *testing.T) {
+	c := &fakeClock{}
+	var touches []time.Duration
+	ctx, cancel := context.WithCancel(context.Background())
+	k := &Keeper{Lease: For(10 * time.Second), Clock: c, Jitter: func() float64 { return 0.5 },
+		Touch: func() error {
+			touches = append(touches, c.now)
+			if len(touches) == 5 {
+				cancel()
+			}
+			return nil
+		}}
+	if err := k.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, at := range touches {
+		want := time.Duration(i+1) * 4500 * time.Millisecond
+		if at != want {
+			t.Fatalf("touch %d at %v, want %v (period 0.45 × lease)", i, at, want)
+		}
+	}
+}
+
+func TestKeeperGoneAndOverdue(t *testing.T) {
+	c := &fakeClock{}
+	k := &Keeper{Lease: For(10 * time.Second), Clock: c, Jitter: func() float64 { return 0 },
+		Touch: func() error { return fmt.Errorf("chtimes: %w", fs.ErrNotExist) }}
+	if err := k.Run(context.Background()); !errors.Is(err, ErrGone) {
+		t.Fatalf("vanished file: %v, want ErrGone", err)
+	}
+	// Failing refreshes: retried every lease/16, lost at 0.75 × lease.
+	c = &fakeClock{}
+	n := 0
+	k = &Keeper{Lease: For(16 * time.Second), Clock: c, Jitter: func() float64 { return 0 },
+		Touch: func() error { n++; return errors.New("EIO") }}
+	err := k.Run(context.Background())
+	if !errors.Is(err, ErrOverdue) || c.now < 12*time.Second || c.now > 13*time.Second {
+		t.Fatalf("failing refreshes: %v at %v after %d tries, want ErrOverdue at 12s", err, c.now, n)
+	}
+	// A pause longer than the safe part of the lease: lost without trying.
+	c = &fakeClock{}
+	tried := false
+	k = &Keeper{Lease: For(10 * time.Second), Clock: pausing{c, 20 * time.Second}, Jitter: func() float64 { return 0 },
+		Touch: func() error { tried = true; return nil }}
+	if err := k.Run(context.Background()); !errors.Is(err, ErrOverdue) || tried {
+		t.Fatalf("after a pause: %v (touched: %v), want ErrOverdue without touching", err, tried)
+	}
+}
+
+// pausing oversleeps by extra: a process suspended in its sleep.
+type pausing struct {
+	*fakeClock
+	extra time.Duration
+}
+
+func (p pausing) Sleep(ctx context.Context, d time.Duration) error {
+	return p.fakeClock.Sleep(ctx, d+p.extra)
+}
