@@ -67,7 +67,9 @@ JSON (--json): one object with these keys, always present:
 An entry is {"name", "owner", "ticket", "host" (string or null), "pid"
 (number or null), "mtime" (RFC 3339: the last heartbeat), "age_seconds"
 (now - mtime; negative under clock skew), "lease" ("10s", "none" or
-"unknown"), "lease_seconds" (number, or null for none or unknown), "live"}.
+"unknown"), "lease_seconds" (number, or null for none or unknown), "live",
+"shared" (true for a reader's entry of a reader-writer lock: readers hold
+together)}.
 
 Exit status:
   0   free: no live entry (the directory may be missing, empty or hold only
@@ -129,6 +131,7 @@ type statusEntry struct {
 	Lease        string    `json:"lease"`
 	LeaseSeconds *float64  `json:"lease_seconds"`
 	Live         bool      `json:"live"`
+	Shared       bool      `json:"shared"`
 
 	age time.Duration
 }
@@ -193,7 +196,7 @@ func report(snap protocol.Snapshot) statusReport {
 		}
 		se.AgeSeconds = se.age.Seconds()
 		if info, ok := nonce.ParseOwner(e.Owner); ok {
-			se.Host, se.Pid = &info.Host, &info.Pid
+			se.Host, se.Pid, se.Shared = &info.Host, &info.Pid, info.Shared
 		}
 		lease := e.Lease
 		switch {
@@ -282,6 +285,9 @@ func describe(e statusEntry) string {
 		b.WriteString("live")
 	} else {
 		b.WriteString("stale")
+	}
+	if e.Shared {
+		b.WriteString(" (reader)")
 	}
 	return b.String()
 }
