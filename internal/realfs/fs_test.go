@@ -62,6 +62,7 @@ func TestFUSECounter(t *testing.T) {
 // directory, so the listing that follows it is fresh.
 func TestSSHFSCounter(t *testing.T) {
 	dirs := need(t, "CRYOLOCK_SSHFS_A", "CRYOLOCK_SSHFS_B", "CRYOLOCK_SSHFS_BACKING")
+	t.Parallel() // mostly waiting out sshfs's 20 s cache
 	c := counterRun{
 		Dirs:       dirs[:2],
 		Counter:    filepath.Join(dirs[2], "sshfs-counter"),
@@ -100,6 +101,7 @@ func fuseLagTTL() time.Duration {
 // TestExperimentFUSELagSettle0 shows the same run with settle 0 failing.
 func TestFUSELagCounter(t *testing.T) {
 	d := need(t, "CRYOLOCK_FUSELAG_A", "CRYOLOCK_FUSELAG_B", "CRYOLOCK_FUSELAG_BACKING")
+	t.Parallel() // mostly settling
 	ttl := fuseLagTTL()
 	c := counterRun{
 		Dirs:       d[:2],

@@ -10,7 +10,7 @@ umnt() {
   grep -q " $1 " /proc/mounts 2>/dev/null || return 0
   fusermount3 -u "$1" 2>/dev/null || fusermount -u "$1" 2>/dev/null || umount -l "$1" 2>/dev/null || true
 }
-for m in sshfs-a sshfs-b fuse-a fuse-b fuselag-a fuselag-b; do umnt "$state/$m"; done
+for m in sshfs-a sshfs-b sshfs-fast-a sshfs-fast-b fuse-a fuse-b fuselag-a fuselag-b; do umnt "$state/$m"; done
 for f in "$state"/fuse*.pid "$state/ssh/sshd.pid"; do
   pid=$(cat "$f" 2>/dev/null || true)
   [ -n "$pid" ] && kill "$pid" 2>/dev/null

@@ -12,6 +12,8 @@
 #   - the same directory STATE_DIR/sshfs-shared mounted TWICE with sshfs,
 #     default cache options: STATE_DIR/sshfs-a and STATE_DIR/sshfs-b (two
 #     independent client caches of one directory, like two NFS hosts);
+#   - a second pair, STATE_DIR/sshfs-fast-a and -b over
+#     STATE_DIR/sshfs-fast-shared, with -o cache_timeout=2;
 #   - the test FUSE filesystem (internal/realfs/cmd/realfs-fuse) mounted
 #     twice over STATE_DIR/fuse-backing with 2 s entry/attribute timeouts and
 #     kernel-cached listings: STATE_DIR/fuse-a and STATE_DIR/fuse-b;
@@ -28,6 +30,7 @@ repo=$(cd "$(dirname "$0")/../../.." && pwd)
 PATH="$PATH:/usr/sbin:/sbin:/usr/local/go/bin"
 FUSE_TIMEOUT=${CRYOLOCK_FUSE_TIMEOUT:-2s}
 FUSELAG_TTL=${CRYOLOCK_FUSELAG_TTL:-1s}
+SSHFS_FAST_CACHE=2
 
 warn() { echo "realfs: $*" >&2; }
 mounted() { grep -q " $1 " /proc/mounts 2>/dev/null; }
@@ -55,7 +58,7 @@ start_sshfs() {
     return 1
   fi
   local s="$state/ssh"
-  mkdir -p "$s" "$state/sshfs-shared" "$state/sshfs-a" "$state/sshfs-b" /run/sshd || return 1
+  mkdir -p "$s" /run/sshd || return 1
   chmod 700 "$s"
   [ -f "$s/hostkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$s/hostkey" || return 1
   [ -f "$s/clientkey" ] || ssh-keygen -q -t ed25519 -N '' -f "$s/clientkey" || return 1
@@ -96,15 +99,30 @@ CONF
   fi
   local m
   for m in a b; do
-    mounted "$state/sshfs-$m" && continue
     # Default cache options on purpose: the tests measure what they do.
-    sshfs -p "$port" \
-      -o IdentityFile="$s/clientkey",StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,BatchMode=yes,LogLevel=ERROR \
-      "root@127.0.0.1:$state/sshfs-shared" "$state/sshfs-$m" 2>"$s/sshfs-$m.log" \
-      || { warn "sshfs mount $m failed: $(cat "$s/sshfs-$m.log")"; return 1; }
+    sshfs_mount "$port" sshfs-shared "sshfs-$m" || return 1
   done
   exports+=("CRYOLOCK_SSHFS_A=$state/sshfs-a" "CRYOLOCK_SSHFS_B=$state/sshfs-b"
             "CRYOLOCK_SSHFS_BACKING=$state/sshfs-shared" "CRYOLOCK_SSHFS_PORT=$port")
+  # A second pair with sshfs's caches cut to SSHFS_FAST_CACHE seconds, so
+  # that the probe's two-party mode and the recommended settle delay fit in
+  # a CI run (with the default 20 s the settle recommended is about 1 min).
+  for m in a b; do
+    sshfs_mount "$port" sshfs-fast-shared "sshfs-fast-$m" -o "cache_timeout=$SSHFS_FAST_CACHE" || return 1
+  done
+  exports+=("CRYOLOCK_SSHFS_FAST_A=$state/sshfs-fast-a" "CRYOLOCK_SSHFS_FAST_B=$state/sshfs-fast-b"
+            "CRYOLOCK_SSHFS_FAST_BACKING=$state/sshfs-fast-shared" "CRYOLOCK_SSHFS_FAST_CACHE=${SSHFS_FAST_CACHE}s")
+}
+
+# sshfs_mount PORT SHARED NAME [OPTIONS...]: mount STATE/SHARED at STATE/NAME.
+sshfs_mount() {
+  local port=$1 shared=$2 name=$3 s="$state/ssh"; shift 3
+  mkdir -p "$state/$shared" "$state/$name" || return 1
+  mounted "$state/$name" && return 0
+  sshfs -p "$port" \
+    -o IdentityFile="$s/clientkey",StrictHostKeyChecking=no,UserKnownHostsFile=/dev/null,BatchMode=yes,LogLevel=ERROR \
+    "$@" "root@127.0.0.1:$state/$shared" "$state/$name" 2>"$s/$name.log" \
+    || { warn "sshfs mount $name failed: $(cat "$s/$name.log")"; return 1; }
 }
 
 # ---- the test FUSE filesystem ------------------------------------------
