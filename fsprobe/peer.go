@@ -165,7 +165,7 @@ func (s *session) report() PeerReport {
 func mark(k, j int) time.Time { return time.Unix(1_600_000_000+int64(2*(k*4+j)), 0) }
 
 func (s *session) run() error {
-	if err := s.fs.MkdirAll(s.pd, 0o777); err != nil {
+	if err := s.o.mkdir(s.pd, true); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnusable, err)
 	}
 	hello := fmt.Sprintf("%d %d", time.Now().UnixNano(), s.o.PeerRounds)

@@ -71,6 +71,30 @@ type Options struct {
 	// step, if set, is called at every step of the probe (tests cancel
 	// the context from it).
 	step func(name string)
+	// osFS: FS is the default, so directories are made with os.Mkdir,
+	// which never creates a missing parent (protocol.FS has only MkdirAll).
+	osFS bool
+}
+
+// mkdir makes one directory (an existing one is an error unless existOK).
+// With the OS filesystem it never creates a missing parent, so that a probe
+// never recreates a directory removed under it.
+func (o Options) mkdir(path string, existOK bool) error {
+	if !o.osFS {
+		if !existOK {
+			if _, err := o.FS.Stat(path); err == nil {
+				return &fs.PathError{Op: "mkdir", Path: path, Err: fs.ErrExist}
+			}
+		}
+		return o.FS.MkdirAll(path, 0o777)
+	}
+	err := os.Mkdir(path, 0o777)
+	if existOK && errors.Is(err, fs.ErrExist) {
+		if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
+			return nil
+		}
+	}
+	return err
 }
 
 func (o Options) withDefaults() Options {
@@ -82,6 +106,7 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FS == nil {
 		o.FS = protocol.OSFS()
+		o.osFS = true
 	}
 	if o.PeerTimeout <= 0 {
 		o.PeerTimeout = DefaultPeerTimeout
@@ -227,7 +252,7 @@ func (p *prober) run() error {
 	// mkdir: the scratch directory, then a few timed subdirectories.
 	var mk, rmDir timer
 	t := start()
-	err := p.fs.MkdirAll(p.scratch, 0o777)
+	err := p.o.mkdir(p.scratch, false)
 	mk.add(t)
 	if err != nil {
 		pr.Mkdir.Error = err.Error()
