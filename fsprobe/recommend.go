@@ -21,7 +21,9 @@ const (
 
 // Recommend derives a recommendation from the measurements in r (r's own
 // Recommendation is ignored), so that a caller can recompute it, for
-// example after attaching a peer measurement. The derivation:
+// example after attaching a peer measurement (see [Report.WithPeer]). r
+// should come from [Probe]: a primitive without a measurement counts as not
+// working. The derivation:
 //
 //   - Settle covers the listing lag between clients: 1.5 × the two-party
 //     round trip when a peer was measured; else 1.5 × this client's own lag

@@ -237,3 +237,15 @@ func TestDurationJSON(t *testing.T) {
 		t.Error("accepted a bad duration")
 	}
 }
+
+func TestWithPeer(t *testing.T) {
+	r := Report{Filesystem: Filesystem{Type: "ext4"}, Primitives: allWork()}
+	r.Recommendation = Recommend(r)
+	if r.Recommendation.Settle != 0 {
+		t.Fatalf("settle %v", r.Recommendation.Settle)
+	}
+	r2 := r.WithPeer(PeerReport{Rounds: 2, ListingLag: Duration(2 * time.Second)})
+	if r2.Peer == nil || r2.Recommendation.Settle.D() != 3*time.Second || r.Peer != nil {
+		t.Errorf("WithPeer: settle %v, peer %v; original peer %v", r2.Recommendation.Settle, r2.Peer, r.Peer)
+	}
+}

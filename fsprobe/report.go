@@ -371,3 +371,12 @@ func WithReport(r Report) protocol.Option {
 		}
 	}
 }
+
+// WithPeer returns a copy of r with the two-party measurement p attached and
+// the recommendation recomputed: for a probe of one mount and a [Peer] run
+// made separately (for example by a test driving both sides).
+func (r Report) WithPeer(p PeerReport) Report {
+	r.Peer = &p
+	r.Recommendation = Recommend(r)
+	return r
+}
