@@ -65,6 +65,10 @@ type Config struct {
 	// MaxBackoff costs wake-up latency and saves listings; on a network
 	// filesystem use a multiple of its listing time.
 	MinBackoff, MaxBackoff time.Duration
+	// NoWatch turns off the directory watch (see [Watcher]) that wakes a
+	// waiting contender when the lock directory changes; waiting then polls
+	// every MinBackoff..MaxBackoff.
+	NoWatch bool
 	// Stale is the staleness rule (default stale.Observed).
 	Stale stale.Rule
 	// Rules selects the protocol rules (default RulesV1).

@@ -327,6 +327,10 @@ type attempt struct {
 	leases map[string]stale.Lease   // leases read from complete content
 	alive  map[string]time.Duration // when each entry was last judged alive
 	delay  time.Duration            // current backoff
+
+	watch      DirWatch // wakes the backoff early, if the FS can watch
+	watchTried bool
+	seen       uint64 // watch.Changes() when the last listing began
 }
 
 func (l *Lock) newAttempt() *attempt {
@@ -338,6 +342,7 @@ func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
 		return nil, err
 	}
 	a := l.newAttempt()
+	defer a.stopWatch()
 	// The first round enters at once: on an uncontended lock that is one
 	// create, one listing and (at release) one removal. Looking first (rule
 	// 1) is an optimisation for contended locks, not a safety step.
@@ -608,6 +613,9 @@ func transient(name string) bool {
 // returns errOwnGone.
 func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 	l := a.l
+	if a.watch != nil {
+		a.seen = a.watch.Changes()
+	}
 	ents, err := l.cfg.FS.ReadDir(l.dir)
 	if err != nil {
 		return nil, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
@@ -764,9 +772,14 @@ func (a *attempt) backoff(ctx context.Context) error {
 	default:
 		a.delay = min(a.delay*2, c.MaxBackoff)
 	}
+	a.startWatch()
+	delay := a.delay
+	if a.watch != nil {
+		delay = WatchedPoll // changes wake us; the poll is only a safety net
+	}
 	// Sleep a uniformly random time in [delay/2, delay).
-	d := a.delay/2 + time.Duration(unit(c.Env.Uint64())*float64(a.delay/2))
-	return c.Env.Sleep(ctx, d)
+	d := delay/2 + time.Duration(unit(c.Env.Uint64())*float64(delay/2))
+	return a.sleepBackoff(ctx, d)
 }
 
 // unit maps 64 random bits to a float64 uniform in [0, 1).

@@ -3,9 +3,12 @@
 package protocol
 
 import (
+	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -152,3 +155,88 @@ func modeType(m uint32) fs.FileMode {
 	}
 	return 0
 }
+
+// Watch watches dir with inotify when it lives on a local filesystem, whose
+// inotify events report every change whoever makes it; on network and FUSE
+// filesystems (which report only this client's changes) it returns nil.
+func (osFS) Watch(dir string) (DirWatch, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return nil, &fs.PathError{Op: "statfs", Path: dir, Err: err}
+	}
+	if !localMagic[int64(st.Type)] {
+		return nil, nil
+	}
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return nil, &fs.PathError{Op: "inotify_init", Path: dir, Err: err}
+	}
+	const mask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
+		unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW
+	if _, err := unix.InotifyAddWatch(fd, dir, mask); err != nil {
+		unix.Close(fd)
+		return nil, &fs.PathError{Op: "inotify_add_watch", Path: dir, Err: err}
+	}
+	// A non-blocking descriptor: reads park the goroutine in the runtime's
+	// poller instead of holding a thread.
+	w := &inotifyWatch{f: os.NewFile(uintptr(fd), "inotify:"+dir), armed: make(map[*context.CancelFunc]struct{})}
+	w.changes.Store(1)
+	go w.loop()
+	return w, nil
+}
+
+// localMagic are the statfs types of local filesystems, where inotify sees
+// every change.
+var localMagic = map[int64]bool{
+	0xEF53:     true, // ext2/3/4
+	0x58465342: true, // xfs
+	0x9123683E: true, // btrfs
+	0x01021994: true, // tmpfs
+	0xF2F52010: true, // f2fs
+	0x2FC12FC1: true, // zfs
+	0x794c7630: true, // overlayfs
+}
+
+type inotifyWatch struct {
+	f       *os.File
+	changes atomic.Uint64
+	mu      sync.Mutex
+	armed   map[*context.CancelFunc]struct{}
+}
+
+func (w *inotifyWatch) loop() {
+	buf := make([]byte, 4096)
+	for {
+		_, err := w.f.Read(buf)
+		w.changes.Add(1) // an event, an overflow or the end: look again
+		w.mu.Lock()
+		for c := range w.armed {
+			(*c)()
+			delete(w.armed, c)
+		}
+		w.mu.Unlock()
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (w *inotifyWatch) Changes() uint64 { return w.changes.Load() }
+
+func (w *inotifyWatch) Arm(ctx context.Context, since uint64) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(ctx)
+	w.mu.Lock()
+	w.armed[&cancel] = struct{}{}
+	w.mu.Unlock()
+	if w.changes.Load() != since {
+		cancel()
+	}
+	return c, func() {
+		w.mu.Lock()
+		delete(w.armed, &cancel)
+		w.mu.Unlock()
+		cancel()
+	}
+}
+
+func (w *inotifyWatch) Close() error { return w.f.Close() }

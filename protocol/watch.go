@@ -1,0 +1,86 @@
+package protocol
+
+import (
+	"context"
+	"time"
+)
+
+// Watcher is an optional interface of an [FS]: a hint that a directory may
+// have changed, so that a waiting contender can look again at once instead
+// of at its next poll. It is only ever a hint — every decision of the
+// protocol is made from a listing — and an FS should offer it only where it
+// reports every change made by any client (on Linux: inotify on a local
+// filesystem; never on NFS, SMB or FUSE, where it sees only local changes).
+//
+// While a watch is active the protocol polls at most every WatchedPoll as a
+// safety net, which is what makes an idle waiter nearly free.
+type Watcher interface {
+	// Watch starts watching dir for entries created or removed. It returns
+	// (nil, nil) if the directory's filesystem cannot be watched reliably.
+	Watch(dir string) (DirWatch, error)
+}
+
+// DirWatch is an active watch of one directory.
+type DirWatch interface {
+	// Changes returns how many changes the watch has seen so far (a
+	// counter that starts above zero).
+	Changes() uint64
+	// Arm returns a context derived from ctx that is also cancelled as soon
+	// as Changes() differs from since — at once if it already does — and a
+	// function to call when done with it.
+	Arm(ctx context.Context, since uint64) (context.Context, context.CancelFunc)
+	// Close ends the watch.
+	Close() error
+}
+
+// WatchedPoll is the longest a waiting contender sleeps between listings
+// while a [Watcher] watches the lock directory for it.
+const WatchedPoll = 250 * time.Millisecond
+
+// sleepBackoff sleeps d, or until the lock directory changes if a watch is
+// active. A wake-up by a change is not an error.
+func (a *attempt) sleepBackoff(ctx context.Context, d time.Duration) error {
+	env := a.l.cfg.Env
+	if a.watch == nil {
+		return env.Sleep(ctx, d)
+	}
+	// Any change since the last listing began ends the sleep.
+	wctx, cancel := a.watch.Arm(ctx, a.seen)
+	err := env.Sleep(wctx, d)
+	cancel()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	_ = err // woken by a change
+	return nil
+}
+
+// startWatch starts watching the lock directory, once per acquisition, the
+// first time the contender has to wait (never on the uncontended path).
+func (a *attempt) startWatch() {
+	if a.watchTried {
+		return
+	}
+	a.watchTried = true
+	w, ok := a.l.cfg.FS.(Watcher)
+	if !ok || a.l.cfg.NoWatch {
+		return
+	}
+	dw, err := w.Watch(a.l.dir)
+	if err != nil || dw == nil {
+		if err != nil {
+			a.l.cfg.Logger.Debug("cryolock: cannot watch the lock directory; polling", "path", a.l.dir, "err", err)
+		}
+		return
+	}
+	a.watch = dw
+	a.seen = 0 // the counter starts above 0: look again at once, in case a change came before the watch
+}
+
+// stopWatch ends the watch, if any.
+func (a *attempt) stopWatch() {
+	if a.watch != nil {
+		a.watch.Close()
+		a.watch = nil
+	}
+}
