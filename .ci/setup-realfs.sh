@@ -29,6 +29,7 @@ realfs_setup() {
   local out
   out=$(bash internal/realfs/scripts/up.sh "$CRYOLOCK_CI_STATE/realfs") || true
   eval "$out" || true
+  export CRYOLOCK_REALFS_REPORT="$CRYOLOCK_CI_STATE/realfs-report.txt"
   echo "realfs: ready in $((SECONDS - t0)) s:"
   printf '  %s\n' "$out"
 }

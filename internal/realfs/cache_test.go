@@ -84,7 +84,7 @@ func TestOwnCreateRefreshesListing(t *testing.T) {
 					t.Fatalf("%s: after its own create, mount B's listing still lacks %s created before through mount A", p.name, other)
 				}
 			}
-			t.Logf("%s: 20 rounds: B's cached listing missed A's new file %d times; after B's own create, never", p.name, stale)
+			logf(t, "%s: 20 rounds: B's cached listing missed A's new file %d times; after B's own create, never", p.name, stale)
 		})
 	}
 }
@@ -153,7 +153,7 @@ func TestCacheLag(t *testing.T) {
 			time.Sleep(kernel + 100*time.Millisecond)
 			openWaitFresh := mtime(t, filepath.Join(b, g)).Equal(want2)
 
-			t.Logf("%s, seen through the other mount: create listed after %v, removal unlisted after %v, new mtime seen after %v; "+
+			logf(t, "%s, seen through the other mount: create listed after %v, removal unlisted after %v, new mtime seen after %v; "+
 				"fresh mtime by stat at once: %v; by open+read then stat: %v; by open+read, wait %v, stat: %v",
 				p.name, create.Round(10*time.Millisecond), remove.Round(10*time.Millisecond), attr.Round(10*time.Millisecond),
 				statFresh, openFresh, kernel+100*time.Millisecond, openWaitFresh)

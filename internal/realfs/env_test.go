@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cryolock-go/cryolock/internal/realfs"
@@ -101,4 +102,28 @@ func need(t *testing.T, names ...string) []string {
 	}
 	t.Skip(msg)
 	return nil
+}
+
+var reportMu sync.Mutex
+
+// logf logs a measurement, and appends it to the file named by
+// CRYOLOCK_REALFS_REPORT when set (CI prints that file after the tests, so
+// the numbers show without -v).
+func logf(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	t.Log(msg)
+	p := os.Getenv("CRYOLOCK_REALFS_REPORT")
+	if p == "" {
+		return
+	}
+	reportMu.Lock()
+	defer reportMu.Unlock()
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Logf("report %s: %v", p, err)
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s: %s\n", t.Name(), msg)
 }

@@ -3,11 +3,15 @@
 package realfs_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/cryolock-go/cryolock/fsprobe"
 )
 
 // The experiments run only with CRYOLOCK_REALFS_EXPERIMENT=1: they show what
@@ -51,7 +55,7 @@ func TestExperimentSSHFSUnsafe(t *testing.T) {
 		if want := c.Procs * c.Each; r.Counter != want || len(r.Overlaps) > 0 || r.Lost > 0 {
 			verdict = "VIOLATED"
 		}
-		t.Logf("sshfs ×2, %s: %v (expected %d) — %s; errors: %v", v.name, r, c.Procs*c.Each, verdict, r.Errs)
+		logf(t, "sshfs ×2, %s: %v (expected %d) — %s; errors: %v", v.name, r, c.Procs*c.Each, verdict, r.Errs)
 	}
 }
 
@@ -87,7 +91,35 @@ func TestExperimentFUSELagSettle0(t *testing.T) {
 		if want := c.Procs * c.Each; r.Counter != want || len(r.Overlaps) > 0 || r.Lost > 0 {
 			verdict = "VIOLATED"
 		}
-		t.Logf("FUSE eventually consistent listings (TTL %v), 4 processes × %d (hold 100ms, pause 150ms), settle %v, lease %v: %v (expected %d) — %s; errors: %v",
+		logf(t, "FUSE eventually consistent listings (TTL %v), 4 processes × %d (hold 100ms, pause 150ms), settle %v, lease %v: %v (expected %d) — %s; errors: %v",
 			ttl, c.Each, c.Settle, c.Lease, r, c.Procs*c.Each, verdict, r.Errs)
+	}
+}
+
+// TestExperimentSSHFSDefaultPeer runs the two-party probe on the sshfs pair
+// with default caches (one round: about two minutes) and reports what it
+// recommends; CI runs the two-party probe on the cache_timeout=2 pair.
+func TestExperimentSSHFSDefaultPeer(t *testing.T) {
+	experiment(t)
+	d := need(t, "CRYOLOCK_SSHFS_A", "CRYOLOCK_SSHFS_B", "CRYOLOCK_SSHFS_BACKING")
+	sub := "exp-peer"
+	os.RemoveAll(filepath.Join(d[2], sub))
+	if err := os.Mkdir(filepath.Join(d[2], sub), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var reps [2]fsprobe.Report
+	var errs [2]error
+	start := time.Now()
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reps[i], errs[i] = fsprobe.Probe(context.Background(), filepath.Join(d[i], sub), fsprobe.Options{Peer: true, PeerRounds: 2, PeerTimeout: 5 * time.Minute})
+		}()
+	}
+	wg.Wait()
+	for i := range 2 {
+		logf(t, "sshfs default cache, mount %c with peer (err %v, %v in all): %s", 'A'+i, errs[i], time.Since(start).Round(time.Second), summary(reps[i]))
 	}
 }

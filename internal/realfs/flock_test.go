@@ -40,7 +40,7 @@ func TestFlockAcrossMounts(t *testing.T) {
 	if flockPair(t, local, local) {
 		t.Fatalf("control failed: two flock holders on the local disk (%s)", local)
 	}
-	t.Logf("local disk: flock excludes (second TryLock refused)")
+	logf(t, "local disk: flock excludes (second TryLock refused)")
 
 	cases := []struct{ name, a, b, backing string }{
 		{"sshfs", "CRYOLOCK_SSHFS_A", "CRYOLOCK_SSHFS_B", "CRYOLOCK_SSHFS_BACKING"},
@@ -58,7 +58,7 @@ func TestFlockAcrossMounts(t *testing.T) {
 			same := flockPair(t, pa, pa)
 			cross := flockPair(t, pa, pb)
 			backing := flockPair(t, pa, filepath.Join(d[2], name))
-			t.Logf("%s: same mount twice: second holder %v; mount A + mount B: second holder %v; mount A + backing directory: second holder %v",
+			logf(t, "%s: same mount twice: second holder %v; mount A + mount B: second holder %v; mount A + backing directory: second holder %v",
 				c.name, same, cross, backing)
 			if same {
 				t.Errorf("%s: flock did not exclude even within one mount", c.name)

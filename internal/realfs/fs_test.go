@@ -44,7 +44,7 @@ func TestFUSECounter(t *testing.T) {
 	}
 	os.Remove(c.Counter)
 	r := runCounter(t, "fuse-counter", c)
-	t.Logf("FUSE (attr/entry timeout %v, cached listings), 2 mounts, %d processes × %d, lease %v, settle %v: %v",
+	logf(t, "FUSE (attr/entry timeout %v, cached listings), 2 mounts, %d processes × %d, lease %v, settle %v: %v",
 		T, c.Procs, c.Each, c.Lease, c.Settle, r)
 	assertExclusion(t, c, r)
 	if l := lockLitter(t, dirs[2], "fuse-counter"); len(l) != 0 {
@@ -74,7 +74,7 @@ func TestSSHFSCounter(t *testing.T) {
 	}
 	os.Remove(c.Counter)
 	r := runCounter(t, "sshfs-counter", c)
-	t.Logf("sshfs ×2 (default cache), %d processes × %d, lease %v, settle %v: %v", c.Procs, c.Each, c.Lease, c.Settle, r)
+	logf(t, "sshfs ×2 (default cache), %d processes × %d, lease %v, settle %v: %v", c.Procs, c.Each, c.Lease, c.Settle, r)
 	assertExclusion(t, c, r)
 	if l := lockLitter(t, dirs[2], "sshfs-counter"); len(l) != 0 {
 		t.Errorf("litter after all released: %v", l)
@@ -114,7 +114,7 @@ func TestFUSELagCounter(t *testing.T) {
 	}
 	os.Remove(c.Counter)
 	r := runCounter(t, "fuselag-counter", c)
-	t.Logf("FUSE, eventually consistent listings (TTL %v), 2 mounts, %d processes × %d, lease %v, settle %v: %v",
+	logf(t, "FUSE, eventually consistent listings (TTL %v), 2 mounts, %d processes × %d, lease %v, settle %v: %v",
 		ttl, c.Procs, c.Each, c.Lease, c.Settle, r)
 	assertExclusion(t, c, r)
 	if l := lockLitter(t, d[2], "fuselag-counter"); len(l) != 0 {

@@ -80,8 +80,8 @@ func TestProbeSSHFS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("local temporary directory: %s", summary(local))
-	t.Logf("sshfs (default cache): %s", summary(remote))
+	logf(t, "local temporary directory: %s", summary(local))
+	logf(t, "sshfs (default cache): %s", summary(remote))
 	if remote.Filesystem.Type != "fuse.sshfs" || local.Filesystem.Type == remote.Filesystem.Type {
 		t.Errorf("filesystem types: local %q, sshfs %q", local.Filesystem.Type, remote.Filesystem.Type)
 	}
@@ -131,9 +131,9 @@ func TestProbePeerSSHFS(t *testing.T) {
 			t.Fatalf("probe with peer on mount %d: %v", i, err)
 		}
 	}
-	t.Logf("two-party probe took %v", time.Since(start).Round(time.Millisecond))
+	logf(t, "two-party probe took %v", time.Since(start).Round(time.Millisecond))
 	for i, r := range reps {
-		t.Logf("sshfs (cache_timeout=%s) mount %c with peer: %s", os.Getenv("CRYOLOCK_SSHFS_FAST_CACHE"), 'A'+i, summary(r))
+		logf(t, "sshfs (cache_timeout=%s) mount %c with peer: %s", os.Getenv("CRYOLOCK_SSHFS_FAST_CACHE"), 'A'+i, summary(r))
 		if r.Peer == nil || r.Peer.ListingLag == 0 {
 			t.Errorf("mount %c: the two-party probe measured no listing lag: %+v", 'A'+i, r.Peer)
 		}
@@ -166,7 +166,7 @@ func TestProbePeerSSHFS(t *testing.T) {
 	}
 	os.Remove(c.Counter)
 	r := runCounter(t, "peer-counter", c)
-	t.Logf("sshfs (cache_timeout=%s) ×2, recommended settings (lease %v, settle %v, backoff ..%v), %d processes × %d: %v",
+	logf(t, "sshfs (cache_timeout=%s) ×2, recommended settings (lease %v, settle %v, backoff ..%v), %d processes × %d: %v",
 		os.Getenv("CRYOLOCK_SSHFS_FAST_CACHE"), c.Lease, c.Settle, c.BackoffMax, c.Procs, c.Each, r)
 	assertExclusion(t, c, r)
 }

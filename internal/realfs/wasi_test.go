@@ -86,7 +86,7 @@ func TestWASICounter(t *testing.T) {
 		t.Fatal(err)
 	}
 	ov := locktest.Check(all)
-	t.Logf("WASI (wazero, GOOS=wasip1) on 2 FUSE mounts, %d processes × %d, lease %v, settle 0: counter %d, %d holds, %d overlaps, %v",
+	logf(t, "WASI (wazero, GOOS=wasip1) on 2 FUSE mounts, %d processes × %d, lease %v, settle 0: counter %d, %d holds, %d overlaps, %v",
 		procs, each, lease, got, len(all), len(ov), took.Round(time.Millisecond))
 	if got != procs*each || len(all) != procs*each {
 		t.Errorf("counter = %d, holds = %d; want %d (a lost update means two holders)", got, len(all), procs*each)
