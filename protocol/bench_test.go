@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -292,4 +294,53 @@ func childCPU(b *testing.B, pid int) time.Duration {
 	ut, _ := strconv.ParseInt(f[11], 10, 64)
 	st, _ := strconv.ParseInt(f[12], 10, 64)
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
+}
+
+// BenchmarkReaders4 compares 4 goroutines taking a read lock (they share it)
+// with 4 goroutines taking a mutex (they take turns), each with its own lock
+// value on one directory, b.N acquisitions in all. Each hold reads a small
+// file, as a reader of a shared cache would.
+func BenchmarkReaders4(b *testing.B) {
+	for _, kind := range []string{"rwlock-readers", "mutex"} {
+		b.Run(kind, func(b *testing.B) {
+			dir := b.TempDir()
+			path := filepath.Join(dir, "r.cryolock")
+			data := filepath.Join(dir, "data")
+			os.WriteFile(data, []byte("payload"), 0o644)
+			ctx := context.Background()
+			var left atomic.Int64
+			left.Store(int64(b.N))
+			var wg sync.WaitGroup
+			b.ResetTimer()
+			for g := 0; g < 4; g++ {
+				var lock func(context.Context) error
+				var unlock func() error
+				if kind == "mutex" {
+					l, _ := protocol.New(path)
+					lock, unlock = l.Lock, l.Unlock
+				} else {
+					rw, _ := protocol.NewRWLock(path)
+					lock, unlock = rw.RLock, rw.RUnlock
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for left.Add(-1) >= 0 {
+						if err := lock(ctx); err != nil {
+							b.Error(err)
+							return
+						}
+						if _, err := os.ReadFile(data); err != nil {
+							b.Error(err)
+						}
+						if err := unlock(); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
 }
