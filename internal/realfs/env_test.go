@@ -69,8 +69,17 @@ func setUp() func() {
 		}
 	}
 	return func() {
-		exec.Command("bash", filepath.Join(scripts, "down.sh"), state).Run()
-		os.RemoveAll(state)
+		out, err := exec.Command("bash", filepath.Join(scripts, "down.sh"), state).CombinedOutput()
+		if err != nil || len(out) > 0 {
+			fmt.Fprintf(os.Stderr, "realfs: down.sh %s: %v\n%s", state, err, out)
+		}
+		// Remove only what is left once nothing is mounted any more: never
+		// recurse into a mount.
+		if b, _ := os.ReadFile("/proc/mounts"); !strings.Contains(string(b), " "+state+"/") {
+			os.RemoveAll(state)
+		} else {
+			fmt.Fprintf(os.Stderr, "realfs: mounts left under %s; not removing it\n", state)
+		}
 	}
 }
 
