@@ -1,0 +1,320 @@
+package sim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cryolock-go/cryolock/protocol"
+	"github.com/cryolock-go/cryolock/stale"
+)
+
+// Config is one simulated world: the protocol's settings, the workload every
+// process runs, and the faults. The zero value of a field means its default
+// (see [Default]); a Config is plain data and can be copied freely.
+type Config struct {
+	// Rules selects the protocol rules under test.
+	Rules protocol.Rules
+	// Procs is the number of simulated processes (default 4).
+	Procs int
+	// Acquisitions is how many times each process takes the lock (default 2).
+	Acquisitions int
+
+	// Lease, Settle, MinBackoff, MaxBackoff and Stale are passed to every
+	// process's protocol.Lock (defaults 10 s, 0, 100 ms, 1 s, stale.Observed).
+	Lease, Settle          time.Duration
+	MinBackoff, MaxBackoff time.Duration
+	Stale                  stale.Rule
+
+	// HoldMin and HoldMax bound a short hold of the critical section
+	// (defaults 0.5 s and 5 s). With probability LongHold a hold is long
+	// instead: between LongHoldMin and LongHoldMax (defaults 0.2, 1.2 and 2
+	// leases: longer than the lease).
+	HoldMin, HoldMax         time.Duration
+	LongHold                 float64
+	LongHoldMin, LongHoldMax time.Duration
+	// Think is the longest pause between two acquisitions (default 2 s;
+	// negative: none).
+	Think time.Duration
+	// Step is the length of one step of the critical section (default
+	// 1 s): the workload touches the protected data, sleeps Step, then
+	// checks Lock.Lost.
+	Step time.Duration
+	// NoLostCheck makes the workload ignore Lock.Lost: it keeps touching the
+	// data until it calls Unlock. This is outside the fault model.
+	NoLostCheck bool
+
+	// Faults are the injected faults (all off by default).
+	Faults Faults
+
+	// MaxSteps bounds a run's steps (default 200000); MaxTime bounds its
+	// virtual time (default: computed from the workload). A run that hits
+	// either before every live process finished violates progress.
+	MaxSteps int
+	MaxTime  time.Duration
+}
+
+// Faults are the fault knobs of the model. Each is off at its zero value.
+type Faults struct {
+	// LatencyMin and LatencyMax bound the virtual time each filesystem
+	// primitive takes (drawn uniformly per call).
+	LatencyMin, LatencyMax time.Duration
+	// CacheDelta is the per-client listing and attribute cache: a ReadDir
+	// or Stat may return a view up to CacheDelta old (each fetched view is
+	// kept for a time drawn uniformly in [0, CacheDelta]). A client applies
+	// its own creates and removes to its cached listing without refetching
+	// it, and ReadFile revalidates the file's attributes (close-to-open), as
+	// NFS clients do.
+	CacheDelta time.Duration
+	// MtimeGranularity truncates every mtime the server stores (1 s, or 2 s
+	// as on FAT and SMB).
+	MtimeGranularity time.Duration
+	// ClockOffset is the largest wall-clock offset of a process from the
+	// file server (drawn uniformly in [-ClockOffset, ClockOffset]).
+	ClockOffset time.Duration
+	// ClockDrift is the largest clock-rate error of a process, as a
+	// fraction (0.1: each process's clocks run at a rate drawn in
+	// [0.9, 1.1] of true time).
+	ClockDrift float64
+	// NonAtomicWrite makes WriteFile two steps: the file appears empty,
+	// then its content lands.
+	NonAtomicWrite bool
+	// ErrorRate is the probability that a primitive in ErrorOps fails with
+	// EIO (or ENOSPC for writes). A failing WriteFile may have created the
+	// file.
+	ErrorRate float64
+	ErrorOps  Ops
+	// Crashes is the most processes that crash in a run; each step of a
+	// process crashes it with probability CrashRate. A crashed process never
+	// runs again and its files stay.
+	Crashes   int
+	CrashRate float64
+	// Pauses is the most pauses in a run; each step of a process pauses it
+	// (all its goroutines) with probability PauseRate, for a duration drawn
+	// in [PauseMin, PauseMax].
+	Pauses             int
+	PauseRate          float64
+	PauseMin, PauseMax time.Duration
+	// SameIdentity gives every process the same host, pid and random
+	// stream, so that owner names and tickets collide (drops the
+	// unique-owner assumption).
+	SameIdentity bool
+	// HeartbeatStretch, when above 1, makes every sleep of a process's
+	// background goroutines (the heartbeat) last that many times longer:
+	// a starved heartbeat whose period exceeds the lease.
+	HeartbeatStretch float64
+}
+
+// Ops is a set of filesystem primitives.
+type Ops uint8
+
+// The primitives of protocol.FS.
+const (
+	OpMkdirAll Ops = 1 << iota
+	OpReadDir
+	OpReadFile
+	OpWriteFile
+	OpStat
+	OpChtimes
+	OpRemove
+	// AllOps is every primitive.
+	AllOps = OpMkdirAll | OpReadDir | OpReadFile | OpWriteFile | OpStat | OpChtimes | OpRemove
+)
+
+var opNames = []string{"mkdirall", "readdir", "readfile", "writefile", "stat", "chtimes", "remove"}
+
+// String lists the set, comma-separated ("readdir,stat"), or "all"/"none".
+func (o Ops) String() string {
+	switch o {
+	case 0:
+		return "none"
+	case AllOps:
+		return "all"
+	}
+	var s []string
+	for i, n := range opNames {
+		if o&(1<<i) != 0 {
+			s = append(s, n)
+		}
+	}
+	return strings.Join(s, ",")
+}
+
+// ParseOps is the inverse of [Ops.String]; names are case-insensitive.
+func ParseOps(s string) (Ops, error) {
+	var o Ops
+	for _, f := range strings.Split(strings.ToLower(s), ",") {
+		f = strings.TrimSpace(f)
+		switch f {
+		case "", "none":
+			continue
+		case "all":
+			o |= AllOps
+			continue
+		}
+		found := false
+		for i, n := range opNames {
+			if f == n {
+				o |= 1 << i
+				found = true
+			}
+		}
+		if !found {
+			return 0, fmt.Errorf("sim: unknown primitive %q (want %s or all)", f, strings.Join(opNames, ", "))
+		}
+	}
+	return o, nil
+}
+
+// Default returns the default configuration: the realistic workload of
+// `cryolock sim` — 4 processes taking the lock twice each, holds sometimes
+// longer than the lease, one crash in about half the runs, small
+// filesystem latency, clocks a little off — under which the legacy rules
+// fail within seconds and rules v1 must not.
+func Default(rules protocol.Rules) Config {
+	c := Config{Rules: rules}
+	c.Faults = Faults{
+		LatencyMin:  200 * time.Microsecond,
+		LatencyMax:  5 * time.Millisecond,
+		ClockOffset: 50 * time.Millisecond,
+		ClockDrift:  0.01,
+		Crashes:     1,
+		CrashRate:   0.004,
+	}
+	return c.WithDefaults()
+}
+
+// WithDefaults returns c with every zero field set to its default.
+func (c Config) WithDefaults() Config {
+	def := func(p *time.Duration, d time.Duration) {
+		if *p == 0 {
+			*p = d
+		}
+	}
+	if c.Procs == 0 {
+		c.Procs = 4
+	}
+	if c.Acquisitions == 0 {
+		c.Acquisitions = 2
+	}
+	def(&c.Lease, 10*time.Second)
+	def(&c.MinBackoff, 100*time.Millisecond)
+	def(&c.MaxBackoff, max(time.Second, c.MinBackoff))
+	def(&c.HoldMin, 500*time.Millisecond)
+	def(&c.HoldMax, 5*time.Second)
+	if c.LongHold == 0 {
+		c.LongHold = 0.2
+	}
+	def(&c.LongHoldMin, c.Lease*6/5)
+	def(&c.LongHoldMax, 2*c.Lease)
+	def(&c.Think, 2*time.Second)
+	def(&c.Step, time.Second)
+	if c.MaxSteps == 0 {
+		c.MaxSteps = 200000
+	}
+	return c
+}
+
+// Validate reports a configuration the simulator cannot run.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	f := c.Faults
+	switch {
+	case c.Procs < 1 || c.Procs > 64:
+		return fmt.Errorf("sim: %d processes (want 1..64)", c.Procs)
+	case c.Acquisitions < 1:
+		return fmt.Errorf("sim: %d acquisitions (want ≥ 1)", c.Acquisitions)
+	case c.HoldMax < c.HoldMin || c.LongHoldMax < c.LongHoldMin || c.HoldMin < 0:
+		return fmt.Errorf("sim: bad hold bounds")
+	case c.Step <= 0:
+		return fmt.Errorf("sim: step must be positive")
+	case f.LatencyMax < f.LatencyMin || f.LatencyMin < 0:
+		return fmt.Errorf("sim: bad latency bounds")
+	case f.PauseMax < f.PauseMin || f.PauseMin < 0:
+		return fmt.Errorf("sim: bad pause bounds")
+	case f.ClockDrift < 0 || f.ClockDrift >= 1:
+		return fmt.Errorf("sim: clock drift %v (want 0 ≤ drift < 1)", f.ClockDrift)
+	case f.ErrorRate < 0 || f.ErrorRate > 1 || f.CrashRate < 0 || f.CrashRate > 1 || f.PauseRate < 0 || f.PauseRate > 1:
+		return fmt.Errorf("sim: rates must lie in [0, 1]")
+	case f.CacheDelta < 0 || f.MtimeGranularity < 0 || f.ClockOffset < 0:
+		return fmt.Errorf("sim: negative fault durations")
+	}
+	_, err := protocol.New("/sim/lock"+protocol.Suffix, c.lockOptions()...)
+	return err
+}
+
+func (c Config) lockOptions() []protocol.Option {
+	return []protocol.Option{
+		protocol.WithRules(c.Rules),
+		protocol.WithLease(c.Lease),
+		protocol.WithSettle(c.Settle),
+		protocol.WithBackoff(c.MinBackoff, c.MaxBackoff),
+		protocol.WithStaleRule(c.Stale),
+	}
+}
+
+// maxTime is the virtual-time bound of a run: every hold, think and pause,
+// plus three leases for every acquisition and crash.
+func (c Config) maxTime() time.Duration {
+	if c.MaxTime > 0 {
+		return c.MaxTime
+	}
+	per := max(c.HoldMax, c.LongHoldMax) + max(c.Think, 0) + 3*c.Lease
+	t := time.Duration(c.Procs*c.Acquisitions) * per
+	t += time.Duration(c.Faults.Crashes+2) * 3 * c.Lease
+	t += time.Duration(c.Faults.Pauses) * c.Faults.PauseMax
+	if c.Faults.HeartbeatStretch > 1 {
+		t = time.Duration(float64(t) * c.Faults.HeartbeatStretch)
+	}
+	return t
+}
+
+// Summary is a one-line description of the non-default parts of c.
+func (c Config) Summary() string {
+	c = c.WithDefaults()
+	d := Config{Rules: c.Rules}.WithDefaults()
+	var s []string
+	add := func(f string, a ...any) { s = append(s, fmt.Sprintf(f, a...)) }
+	add("rules=%v procs=%d acq=%d lease=%v", c.Rules, c.Procs, c.Acquisitions, c.Lease)
+	if c.Settle != 0 {
+		add("settle=%v", c.Settle)
+	}
+	if c.Stale != d.Stale {
+		add("stale=%v", c.Stale)
+	}
+	if c.NoLostCheck {
+		add("no-lost-check")
+	}
+	f := c.Faults
+	if f.CacheDelta > 0 {
+		add("cache=%v", f.CacheDelta)
+	}
+	if f.MtimeGranularity > 0 {
+		add("mtime-gran=%v", f.MtimeGranularity)
+	}
+	if f.ClockOffset > 0 {
+		add("offset=±%v", f.ClockOffset)
+	}
+	if f.ClockDrift > 0 {
+		add("drift=±%g%%", f.ClockDrift*100)
+	}
+	if f.NonAtomicWrite {
+		add("nonatomic-write")
+	}
+	if f.ErrorRate > 0 && f.ErrorOps != 0 {
+		add("errors=%g on %v", f.ErrorRate, f.ErrorOps)
+	}
+	if f.Crashes > 0 && f.CrashRate > 0 {
+		add("crashes≤%d", f.Crashes)
+	}
+	if f.Pauses > 0 && f.PauseRate > 0 {
+		add("pauses≤%d of %v..%v", f.Pauses, f.PauseMin, f.PauseMax)
+	}
+	if f.SameIdentity {
+		add("same-identity")
+	}
+	if f.HeartbeatStretch > 1 {
+		add("heartbeat×%g", f.HeartbeatStretch)
+	}
+	return strings.Join(s, " ")
+}

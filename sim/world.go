@@ -1,0 +1,482 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
+	"path"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/cryolock-go/cryolock/nonce"
+	"github.com/cryolock-go/cryolock/protocol"
+)
+
+// LockDir is the lock directory every simulated process uses.
+const LockDir = "/sim/work" + protocol.Suffix
+
+// Violation kinds.
+const (
+	// KindMutex: two processes in the critical section at once, neither
+	// told it had lost the lock.
+	KindMutex = "mutual-exclusion"
+	// KindProgress: a live process did not finish its acquisitions within
+	// the run's time or step bound.
+	KindProgress = "progress"
+	// KindDeadlock: nothing can ever run again, yet a live process has not
+	// finished.
+	KindDeadlock = "deadlock"
+	// KindLitter: a spec file of a process that released cleanly was left
+	// in the lock directory at the end.
+	KindLitter = "litter"
+	// KindError: Lock returned an error no injected fault explains.
+	KindError = "unexpected-error"
+	// KindPanic: the protocol code panicked.
+	KindPanic = "panic"
+)
+
+// Violation is one broken property of a run.
+type Violation struct {
+	Kind  string
+	Time  time.Duration // virtual time it was detected
+	Procs []int         // processes involved
+	Msg   string
+	// Overlap is the interval two critical sections shared (KindMutex).
+	OverlapStart, OverlapEnd time.Duration
+}
+
+func (v Violation) String() string {
+	return fmt.Sprintf("%s at %s: %s", v.Kind, fmtTime(v.Time), v.Msg)
+}
+
+// Hold is one critical section of one process: from the return of Lock to
+// the call of Unlock, or earlier to the moment the process was told it lost
+// the lock (when the workload checks Lock.Lost), or to its crash.
+type Hold struct {
+	Proc       int
+	Name       string // the spec file
+	Start, End time.Duration
+	Open       bool   // still held when the run ended
+	EndBy      string // "unlock", "lost", "crash", "end"
+	Lost       time.Duration
+	WasLost    bool // Lost() closed during the hold
+}
+
+// Stats are a run's counters.
+type Stats struct {
+	Acquired  int // successful Lock calls
+	LockErrs  int // Lock calls that returned an error
+	Lost      int // holds told they lost the lock
+	Crashes   int
+	Pauses    int
+	MaxBypass int // most acquisitions by others while one process waited
+}
+
+// Result is the outcome of one run.
+type Result struct {
+	Seed       uint64
+	Config     Config
+	Steps      int           // scheduling steps taken
+	Time       time.Duration // virtual time at the end
+	Violations []Violation
+	Holds      []Hold
+	Stats      Stats
+	// Trace is the run's step-by-step record (only when asked for).
+	Trace *Trace
+
+	choices []int // the schedule, for runs of Exhaustive
+	pruned  bool  // abandoned by Exhaustive's reduction
+}
+
+// Failed reports whether the run violated any property.
+func (r *Result) Failed() bool { return len(r.Violations) > 0 }
+
+// proc is one simulated process.
+type proc struct {
+	w     *world
+	id    int
+	name  string
+	clock clock
+	rng   *rand.Rand // its Env's randomness
+	frng  *rand.Rand // its filesystem faults (latency, errors, cache)
+	wrng  *rand.Rand // its workload's choices (holds, thinks)
+	fs    *client
+	lock  *protocol.Lock
+
+	crashed     bool
+	done        bool
+	frozenUntil time.Duration
+	hold        *Hold
+	lost        <-chan struct{}
+	waiting     bool
+	bypass      int
+
+	removeFailed bool // an injected error hit one of its removals
+}
+
+// world is one run.
+type world struct {
+	cfg     Config
+	seed    uint64
+	now     time.Duration
+	maxTime time.Duration
+	srv     *server
+	procs   []*proc
+	chooser Chooser
+	frng    *rand.Rand
+
+	gs    []*gor
+	nextG int
+	cur   *gor
+	back  chan struct{}
+
+	timers   []timer
+	steps    int
+	active   int
+	stopped  bool
+	panicked string
+	pruned   bool
+	crashes  int
+	pauses   int
+
+	holds       []*Hold
+	viol        []Violation
+	stats       Stats
+	trace       *Trace
+	stopAtFirst bool
+}
+
+// RunOptions adjust one run.
+type RunOptions struct {
+	// Trace records the step-by-step trace in Result.Trace.
+	Trace bool
+	// Chooser picks the schedule (default: a generator seeded from the
+	// run's seed).
+	Chooser Chooser
+	// KeepGoing continues after the first violation instead of stopping.
+	KeepGoing bool
+}
+
+// Run simulates cfg once from seed: every process runs the unchanged
+// protocol code over the model filesystem. The same seed and configuration
+// always give the same Result and trace, byte for byte.
+func Run(cfg Config, seed uint64) *Result { return RunWith(cfg, seed, RunOptions{}) }
+
+// RunWith is [Run] with options.
+func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
+	cfg = cfg.WithDefaults()
+	w := &world{cfg: cfg, seed: seed, back: make(chan struct{}), stopAtFirst: !o.KeepGoing}
+	w.maxTime = cfg.maxTime()
+	w.srv = newServer(cfg.Faults.MtimeGranularity)
+	w.frng = newRand(seed, 1)
+	w.chooser = o.Chooser
+	if w.chooser == nil {
+		w.chooser = randChooser{newRand(seed, 2)}
+	}
+	if o.Trace {
+		w.trace = &Trace{Procs: cfg.Procs, Config: cfg, Seed: seed}
+	}
+	crng := newRand(seed, 3)
+	for i := 0; i < cfg.Procs; i++ {
+		p := &proc{w: w, id: i, name: "p" + strconv.Itoa(i)}
+		if cfg.Faults.ClockOffset > 0 {
+			o := int64(cfg.Faults.ClockOffset)
+			p.clock.offset = time.Duration(crng.Int64N(2*o+1) - o)
+		}
+		if cfg.Faults.ClockDrift > 0 {
+			m := int64(cfg.Faults.ClockDrift * 1e6)
+			p.clock.ppm = crng.Int64N(2*m+1) - m
+		}
+		if cfg.Faults.SameIdentity {
+			p.rng = newRand(seed, 100)
+		} else {
+			p.rng = newRand(seed, 100+uint64(i))
+		}
+		p.wrng = newRand(seed, 1000+uint64(i))
+		p.frng = newRand(seed, 2000+uint64(i))
+		p.fs = newClient(p)
+		opts := append(cfg.lockOptions(), protocol.WithFS(p.fs), protocol.WithEnv(env{p}))
+		lk, err := protocol.New(LockDir, opts...)
+		if err != nil {
+			w.violate(Violation{Kind: KindError, Msg: "configuration: " + err.Error()})
+			return w.result()
+		}
+		p.lock = lk
+		w.procs = append(w.procs, p)
+		w.active++
+		if w.trace != nil {
+			w.event(i, -1, "START", "", fmt.Sprintf("clock offset %v, rate %+d ppm", p.clock.offset, p.clock.ppm))
+		}
+	}
+	for _, p := range w.procs {
+		w.spawn(p, true, p.workload)
+	}
+	w.loop()
+	if w.panicked == "" && !w.stopped && !w.pruned {
+		w.finalChecks()
+	}
+	return w.result()
+}
+
+func (w *world) result() *Result {
+	for _, h := range w.holds {
+		if h.Open {
+			h.End, h.EndBy = w.now, "end"
+		}
+	}
+	r := &Result{Seed: w.seed, Config: w.cfg, Steps: w.steps, Time: w.now, Violations: w.viol, Stats: w.stats, Trace: w.trace, pruned: w.pruned}
+	r.Stats.Crashes, r.Stats.Pauses = w.crashes, w.pauses
+	for _, h := range w.holds {
+		r.Holds = append(r.Holds, *h)
+	}
+	if w.trace != nil {
+		w.trace.Holds = r.Holds
+		w.trace.Violations = w.viol
+		w.trace.End = w.now
+	}
+	return r
+}
+
+func (w *world) violate(v Violation) {
+	w.viol = append(w.viol, v)
+	if w.trace != nil {
+		w.event(-1, -1, "VIOLATION", v.Kind, v.Msg)
+	}
+	if w.stopAtFirst {
+		w.stopped = true
+	}
+}
+
+func (w *world) progressViolation(why string) {
+	kind := KindProgress
+	if len(why) >= 8 && why[:8] == "deadlock" {
+		kind = KindDeadlock
+	}
+	var ps []int
+	for _, p := range w.procs {
+		if !p.done {
+			ps = append(ps, p.id)
+		}
+	}
+	w.violate(Violation{Kind: kind, Time: w.now, Procs: ps, Msg: fmt.Sprintf("%s with processes %v unfinished", why, ps)})
+	w.stopped = true
+}
+
+// finalChecks runs once every live process finished: no litter.
+func (w *world) finalChecks() {
+	ents, err := w.srv.list(LockDir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if e.Type.IsDir() {
+			continue
+		}
+		owner, _, ok := nonce.ParseName(e.Name)
+		if !ok {
+			continue
+		}
+		info, ok := nonce.ParseOwner(owner)
+		if !ok {
+			continue
+		}
+		id := info.Pid - 100
+		if w.cfg.Faults.SameIdentity || id < 0 || id >= len(w.procs) {
+			continue
+		}
+		p := w.procs[id]
+		if p.crashed || p.removeFailed {
+			continue
+		}
+		w.violate(Violation{Kind: KindLitter, Time: w.now, Procs: []int{id}, Msg: fmt.Sprintf("%s left behind by p%d, which released cleanly", path.Join(LockDir, e.Name), id)})
+	}
+}
+
+// workload is a process's main goroutine: think, Lock, hold (touching the
+// data step by step and checking Lost), Unlock, repeat.
+func (p *proc) workload() {
+	w := p.w
+	c := &w.cfg
+	g := w.cur
+	e := env{p}
+	ctx := context.Background()
+	for i := 0; i < c.Acquisitions; i++ {
+		if c.Think > 0 {
+			_ = e.Sleep(ctx, time.Duration(p.wrng.Int64N(int64(c.Think)+1)))
+		}
+		hold := c.HoldMin + time.Duration(p.wrng.Int64N(int64(c.HoldMax-c.HoldMin)+1))
+		if p.wrng.Float64() < c.LongHold {
+			hold = c.LongHoldMin + time.Duration(p.wrng.Int64N(int64(c.LongHoldMax-c.LongHoldMin)+1))
+		}
+		w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d, will hold %v", i+1, hold))
+		p.waiting, p.bypass = true, 0
+		for {
+			err := p.lock.Lock(ctx)
+			if err == nil {
+				break
+			}
+			w.stats.LockErrs++
+			w.event(p.id, g.id, "LOCK", "", "error: "+err.Error())
+			if !injected(err) {
+				w.violate(Violation{Kind: KindError, Time: w.now, Procs: []int{p.id}, Msg: fmt.Sprintf("p%d: Lock: %v", p.id, err)})
+				if w.stopped {
+					g.park() // the run is over: wait to be unwound
+				}
+			}
+			_ = e.Sleep(ctx, c.MaxBackoff)
+		}
+		p.acquired()
+		for left := hold; left > 0 && p.hold != nil; {
+			if w.trace != nil {
+				w.event(p.id, g.id, "touch", "", "in the critical section")
+			}
+			d := min(c.Step, left)
+			_ = e.Sleep(ctx, d)
+			left -= d
+			if !c.NoLostCheck {
+				select {
+				case <-p.lost:
+					w.event(p.id, g.id, "LOST?", "", "told it lost the lock: leaves the critical section")
+				default:
+				}
+			}
+		}
+		w.endHold(p, "unlock")
+		err := p.lock.Unlock()
+		res := "ok"
+		if err != nil {
+			res = "error: " + err.Error()
+		}
+		w.event(p.id, g.id, "UNLOCK", "", res)
+		if w.stopped {
+			g.park()
+		}
+	}
+	p.done = true
+	w.active--
+}
+
+// injected reports whether err comes from an injected transient fault.
+func injected(err error) bool {
+	return errors.Is(err, syscall.EIO) || errors.Is(err, syscall.ENOSPC)
+}
+
+// acquired starts p's hold and checks it against every other.
+func (p *proc) acquired() {
+	w := p.w
+	w.stats.Acquired++
+	h := &Hold{Proc: p.id, Name: p.lock.Name(), Start: w.now, Open: true}
+	p.hold = h
+	p.lost = p.lock.Lost()
+	w.holds = append(w.holds, h)
+	w.stats.MaxBypass = max(w.stats.MaxBypass, p.bypass)
+	p.waiting = false
+	for _, q := range w.procs {
+		if q != p && q.waiting && !q.crashed {
+			q.bypass++
+		}
+	}
+	w.event(p.id, w.cur.id, "HELD", h.Name, "enters the critical section")
+	select {
+	case <-p.lost:
+		p.checkLost()
+	default:
+	}
+}
+
+// checkLost records that p's current hold was told it lost the lock (Lost
+// closed); unless the workload ignores Lost, the critical section ends now.
+func (p *proc) checkLost() {
+	h := p.hold
+	if h == nil || h.WasLost || p.lost == nil {
+		return
+	}
+	select {
+	case <-p.lost:
+	default:
+		return
+	}
+	w := p.w
+	h.WasLost, h.Lost = true, w.now
+	w.stats.Lost++
+	w.event(p.id, -1, "LOST", h.Name, "Lost() closed")
+	if !w.cfg.NoLostCheck {
+		w.endHold(p, "lost")
+	}
+}
+
+// endHold closes p's open critical section (if any) at the current time and
+// checks it against every other hold.
+func (w *world) endHold(p *proc, by string) {
+	h := p.hold
+	if h == nil {
+		return
+	}
+	p.hold = nil
+	h.End, h.Open, h.EndBy = w.now, false, by
+	for _, o := range w.holds {
+		if o == h || o.Proc == h.Proc {
+			continue
+		}
+		end := o.End
+		if o.Open {
+			end = h.End
+		}
+		s, e := max(h.Start, o.Start), min(h.End, end)
+		if s < e {
+			a, b := o, h
+			if a.Start > b.Start {
+				a, b = b, a
+			}
+			w.violate(Violation{
+				Kind: KindMutex, Time: w.now, Procs: []int{a.Proc, b.Proc},
+				OverlapStart: s, OverlapEnd: e,
+				Msg: fmt.Sprintf("p%d and p%d both in the critical section from %s to %s (p%d held %s since %s, p%d held %s since %s)",
+					a.Proc, b.Proc, fmtTime(s), fmtTime(e), a.Proc, a.Name, fmtTime(a.Start), b.Proc, b.Name, fmtTime(b.Start)),
+			})
+			return
+		}
+	}
+}
+
+// opEvent records a filesystem primitive's result in the trace.
+func (w *world) opEvent(p *proc, g *gor, op, path string, err error, res string) {
+	if w.trace == nil {
+		return
+	}
+	if err != nil {
+		res = errString(err)
+	}
+	w.event(p.id, g.id, op, shortPath(path), res)
+}
+
+func errString(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "ENOENT"
+	case errors.Is(err, syscall.EIO):
+		return "EIO (injected)"
+	case errors.Is(err, syscall.ENOSPC):
+		return "ENOSPC (injected)"
+	}
+	return "error: " + err.Error()
+}
+
+func shortPath(p string) string {
+	if len(p) > len(LockDir) && p[:len(LockDir)] == LockDir {
+		return p[len(LockDir)+1:]
+	}
+	if p == LockDir {
+		return "."
+	}
+	return p
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
