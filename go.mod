@@ -13,4 +13,6 @@ require (
 require (
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/spf13/pflag v1.0.9 // indirect
+	golang.org/x/term v0.37.0 // indirect
+	pgregory.net/rapid v1.2.0 // indirect
 )
