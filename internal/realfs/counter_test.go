@@ -225,7 +225,7 @@ func assertExclusion(t *testing.T, c counterRun, r counterResult) {
 	}
 }
 
-// lockDirsEmpty reports litter left in a lock directory seen through dir.
+// lockLitter lists what is left in the lock directory name.cryolock under dir.
 func lockLitter(t *testing.T, dir, name string) []string {
 	t.Helper()
 	des, err := os.ReadDir(filepath.Join(dir, name+".cryolock"))
