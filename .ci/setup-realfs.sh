@@ -31,7 +31,7 @@ realfs_setup() {
   eval "$out" || true
   export CRYOLOCK_REALFS_REPORT="$CRYOLOCK_CI_STATE/realfs-report.txt"
   echo "realfs: ready in $((SECONDS - t0)) s:"
-  printf '  %s\n' "$out"
+  sed 's/^export /  /' <<<"$out" || true
 }
 
 realfs_teardown() { bash internal/realfs/scripts/down.sh "$CRYOLOCK_CI_STATE/realfs" || true; }
