@@ -341,9 +341,9 @@ func isTerminal(w io.Writer) bool {
 
 func newSimAuditCmd() *cobra.Command {
 	var (
-		schedules, workers int
-		out                string
-		jsonOut            bool
+		schedules, workers, shrinkTries int
+		out                             string
+		jsonOut                         bool
 	)
 	cmd := &cobra.Command{
 		Use:   "audit [flags]",
@@ -361,7 +361,7 @@ a violation, 1 otherwise.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			stderr := cmd.ErrOrStderr()
-			o := sim.AuditOptions{Schedules: schedules, Workers: workers, Out: out}
+			o := sim.AuditOptions{Schedules: schedules, Workers: workers, Out: out, ShrinkTries: shrinkTries}
 			if isTerminal(stderr) {
 				o.Progress = func(i int, a sim.Assumption) { fmt.Fprintf(stderr, "%s %s...\n", a.ID, a.Name) }
 			}
@@ -410,6 +410,7 @@ a violation, 1 otherwise.`,
 	cmd.Flags().IntVar(&schedules, "schedules", 2000, "schedules per row")
 	cmd.Flags().IntVar(&workers, "workers", 0, "parallel runs (default: number of CPUs)")
 	cmd.Flags().StringVar(&out, "out", "", "directory for the dropped rows' minimal traces (<ID>.txt, <ID>.svg)")
+	cmd.Flags().IntVar(&shrinkTries, "shrink-tries", 500, "seeds each smaller configuration gets while shrinking a dropped row's violation (negative: no shrinking)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON instead of the markdown table")
 	return cmd
 }
