@@ -157,8 +157,8 @@ func TestProbePeerSSHFS(t *testing.T) {
 	c := counterRun{
 		Dirs:       []string{filepath.Join(d[0], sub), filepath.Join(d[1], sub)},
 		Counter:    filepath.Join(d[2], "peer-counter"),
-		Procs:      4,
-		Each:       2,
+		Procs:      4, // 2 per mount
+		Each:       1, // every acquisition waits the settle delay (≈ 9 s)
 		Lease:      rec.Lease.D(),
 		Settle:     rec.Settle.D(),
 		BackoffMax: rec.MaxBackoff.D(),
