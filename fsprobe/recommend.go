@@ -80,7 +80,7 @@ func Recommend(r Report) Recommendation {
 	// Settle.
 	var settle time.Duration
 	switch {
-	case r.Peer != nil && r.Peer.Rounds > 0:
+	case r.Peer.measuredListing():
 		lag := r.Peer.ListingLag.D()
 		settle = roundUp(time.Duration(float64(lag)*settleMargin), 10*time.Millisecond)
 		reason("settle", settle.String(), "the other client saw this one's creates and removals, and answered, within %v (round trip over %d rounds); a one-way lag is at most that, and settle is 1.5 × it", lag, r.Peer.Rounds)
@@ -126,7 +126,7 @@ func Recommend(r Report) Recommendation {
 		raise(leaseSettleMul*settle, "5 × the settle delay %v (the lock requires settle < lease/4)", settle)
 	}
 	cache, src := f.AttrCache.D(), f.AttrCacheSource
-	if r.Peer != nil && r.Peer.Rounds > 0 {
+	if r.Peer.measuredMtime() {
 		cache = r.Peer.MtimeFreshLag.D()
 		src = sprintf("measured with the peer: read-then-stat round trip %v, plain stat %v", r.Peer.MtimeFreshLag, r.Peer.MtimeLag)
 	} else if cache > 0 {
@@ -226,4 +226,16 @@ func roundUp(d, unit time.Duration) time.Duration {
 		return 0
 	}
 	return (d + unit - 1) / unit * unit
+}
+
+// measuredListing reports whether this side of a peer run measured listing
+// lags itself. With one round, only the side that led measured anything: the
+// other must not read its zeros as "no lag".
+func (p *PeerReport) measuredListing() bool {
+	return p != nil && p.Rounds > 0 && p.CreateRTT.Samples > 0 && p.RemoveRTT.Samples > 0
+}
+
+// measuredMtime reports whether this side measured the read-then-stat lag.
+func (p *PeerReport) measuredMtime() bool {
+	return p != nil && p.Rounds > 0 && p.MtimeFreshRTT.Samples > 0
 }

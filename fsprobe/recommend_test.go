@@ -53,16 +53,16 @@ func TestRecommend(t *testing.T) {
 		{name: "negative clock skew", r: Report{Filesystem: local, Primitives: allWork(), ClockSkew: skew(-2 * s), Listing: coherent},
 			lease: 10 * s, warnings: []string{"clock skew -2s"}},
 		{name: "peer measured", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
-			Peer: &PeerReport{Rounds: 2, ListingLag: Duration(2 * s), MtimeLag: Duration(21 * s), MtimeFreshLag: Duration(300 * ms)}},
+			Peer: sampled(&PeerReport{Rounds: 2, ListingLag: Duration(2 * s), MtimeLag: Duration(21 * s), MtimeFreshLag: Duration(300 * ms)})},
 			settle: 3 * s, lease: 15 * s, warnings: []string{"the peer measured at most 2s"}},
 		{name: "peer, mtime only fresh after the cache", r: Report{Filesystem: local, Primitives: allWork(), Listing: coherent,
-			Peer: &PeerReport{Rounds: 2, ListingLag: Duration(100 * ms), MtimeFreshLag: Duration(21 * s)}},
+			Peer: sampled(&PeerReport{Rounds: 2, ListingLag: Duration(100 * ms), MtimeFreshLag: Duration(21 * s)})},
 			settle: 150 * ms, lease: 63 * s},
 		{name: "peer, long listing lag", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
-			Peer: &PeerReport{Rounds: 1, ListingLag: Duration(21 * s), MtimeFreshLag: Duration(s)}},
+			Peer: sampled(&PeerReport{Rounds: 1, ListingLag: Duration(21 * s), MtimeFreshLag: Duration(s)})},
 			settle: 31500 * ms, lease: 158 * s},
 		{name: "peer, flock does not exclude", r: Report{Filesystem: local, Primitives: allWork(), Listing: coherent,
-			Peer: &PeerReport{Rounds: 2, ListingLag: Duration(5 * ms), FlockExcludes: &f}},
+			Peer: sampled(&PeerReport{Rounds: 2, ListingLag: Duration(5 * ms), FlockExcludes: &f})},
 			settle: 10 * ms, lease: 10 * s, warnings: []string{"flock held through one client did not exclude the other"}},
 		{name: "incoherent listings from one client", r: Report{Filesystem: local, Primitives: allWork(),
 			Listing: Listing{Samples: 5, CreateListedAtOnce: false, RemoveGoneAtOnce: true, Lag: Stats{Samples: 2, Max: Duration(200 * ms)}}},
@@ -75,6 +75,9 @@ func TestRecommend(t *testing.T) {
 			noLease: true, warnings: []string{"no heartbeat can be kept"}},
 		{name: "no listing", r: Report{Filesystem: local, Primitives: noList},
 			lease: 10 * s, unusable: true, warnings: []string{"list does not work here (readdir: permission denied)"}},
+		{name: "peer, nothing measured on this side (one round, the other side led)", r: Report{Filesystem: sshfs, Primitives: allWork(), MtimeGranularity: Duration(s), Listing: coherent,
+			Peer: &PeerReport{Rounds: 1}},
+			settle: 25 * s, lease: 125 * s, warnings: []string{"cryolock probe --peer"}},
 		{name: "no flock", r: Report{Filesystem: local, Primitives: noFlock, Listing: coherent},
 			lease: 10 * s, warnings: []string{"flock does not work reliably here"}},
 	} {
@@ -244,8 +247,14 @@ func TestWithPeer(t *testing.T) {
 	if r.Recommendation.Settle != 0 {
 		t.Fatalf("settle %v", r.Recommendation.Settle)
 	}
-	r2 := r.WithPeer(PeerReport{Rounds: 2, ListingLag: Duration(2 * time.Second)})
+	r2 := r.WithPeer(*sampled(&PeerReport{Rounds: 2, ListingLag: Duration(2 * time.Second)}))
 	if r2.Peer == nil || r2.Recommendation.Settle.D() != 3*time.Second || r.Peer != nil {
 		t.Errorf("WithPeer: settle %v, peer %v; original peer %v", r2.Recommendation.Settle, r2.Peer, r.Peer)
 	}
+}
+
+// sampled marks a peer report's lags as measured on this side.
+func sampled(p *PeerReport) *PeerReport {
+	p.CreateRTT.Samples, p.RemoveRTT.Samples, p.MtimeFreshRTT.Samples = p.Rounds, p.Rounds, p.Rounds
+	return p
 }
