@@ -270,6 +270,9 @@ func CommandFor(c Config, seed uint64) string {
 	if c.Settle != 0 {
 		add("--settle %v", c.Settle)
 	}
+	if c.MinBackoff != d.MinBackoff || c.MaxBackoff != d.MaxBackoff {
+		add("--backoff %v..%v", c.MinBackoff, c.MaxBackoff)
+	}
 	if c.Stale != stale.Observed {
 		add("--stale %v", c.Stale)
 	}

@@ -27,6 +27,7 @@ type simFlags struct {
 	json, noShrink, quiet, trace      bool
 	procs, acquisitions               int
 	lease, settle                     time.Duration
+	backoff                           string
 	noLostCheck                       bool
 	latency, pause, hold, longHoldDur string
 	longHold                          float64
@@ -83,6 +84,7 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 	fl.IntVar(&f.acquisitions, "acquisitions", def.Acquisitions, "acquisitions per process")
 	fl.DurationVar(&f.lease, "lease", def.Lease, "lease")
 	fl.DurationVar(&f.settle, "settle", 0, "settle delay")
+	fl.StringVar(&f.backoff, "backoff", fmt.Sprintf("%v..%v", def.MinBackoff, def.MaxBackoff), "polling backoff range MIN..MAX")
 	fl.StringVar(&f.stale, "stale", "observed", "staleness rule: observed or wallclock")
 	fl.BoolVar(&f.noLostCheck, "no-lost-check", false, "the workload ignores Lock.Lost (outside the fault model)")
 	fl.StringVar(&f.hold, "hold", fmt.Sprintf("%v..%v", def.HoldMin, def.HoldMax), "short hold range MIN..MAX")
@@ -143,8 +145,12 @@ func (f *simFlags) config() (sim.Config, error) {
 		return sim.Config{}, fmt.Errorf("--rules %q: want v1 or legacy", f.rules)
 	}
 	c := sim.Default(r)
+	var err error
 	c.Procs, c.Acquisitions = f.procs, f.acquisitions
 	c.Lease, c.Settle = f.lease, f.settle
+	if c.MinBackoff, c.MaxBackoff, err = parseRange(f.backoff); err != nil {
+		return c, fmt.Errorf("--backoff: %w", err)
+	}
 	sr, err := stale.ParseRule(f.stale)
 	if err != nil {
 		return c, err
