@@ -1,5 +1,5 @@
 /*
- * cryolock 1.x rules (protocol/legacy.go; docs/PROTOCOL.md, "cryolock 1.x")
+ * cryolock 1.x rules (protocol/legacy.go; docs/PROTOCOL.md section 8)
  * as a Promela model, for SPIN. SPIN finds a violation of mutual exclusion:
  *
  *   spin -a cryolock_legacy.pml

@@ -26,7 +26,7 @@
  *    those judged stale) is one later step: an entry removed after the
  *    listing is "gone" to the judge, one created after it is not seen.
  *    Create+write is one step: staleness never depends on content in the
- *    model (empty or half-written content means "present", PROTOCOL.md F5).
+ *    model (empty or half-written content means "present", PROTOCOL.md, F5).
  *  - Names. Slot p (0..2) holds contender p's current entry; slot 3 holds
  *    an orphan. A slot is reused for the next attempt's new name. vis[q] has
  *    bit j set while the name that q's last listing saw in slot j is still
@@ -38,7 +38,7 @@
  *    judges alive may count as higher or lower whatever its ticket (an
  *    over-approximation), so a stale entry's ticket is cleared to 0.
  *  - At most one orphan exists at a time (a bound of the model).
- *  - The look phase (rule A1) only reaps and backs off; the adversary's
+ *  - The look phase (rule C1) only reaps and backs off; the adversary's
  *    reaping covers its effect on shared state. Compile with -DLOOK to model
  *    it as well (larger state space).
  */
@@ -80,7 +80,7 @@ inline list() {
 	vis[p] = present[0] | (present[1] << 1) | (present[2] << 2) | (present[3] << 3)
 }
 
-/* Judge listed entry j if it is not our own: gone (removed since the
+/* Rule J: judge listed entry j if it is not our own: gone (removed since the
  * listing: not alive), stale (reap it: not alive), or alive (compare its
  * ticket with ours). */
 inline judge(j) {
@@ -127,7 +127,7 @@ start:
 	fi;
 
 look:
-	/* rule A1: list, reap stale entries, back off while any is alive */
+	/* rule C1: list, reap stale entries, back off while any is alive */
 	atomic { list() }
 	atomic {
 		judge(0); judge(1); judge(2); judge(3);
@@ -141,7 +141,7 @@ look:
 #endif
 
 enter:
-	/* rule A2: create+write <owner>.<ticket> with a fresh random ticket;
+	/* rule C2: create+write <owner>.<ticket> with a fresh random ticket;
 	 * the heartbeat starts with the entry. */
 	atomic {
 		if
@@ -152,7 +152,7 @@ enter:
 	}
 
 check:
-	/* rules A3-A4: (settle,) list */
+	/* rules C3-C4: (settle,) list */
 	atomic { list() }
 	atomic {
 		if
@@ -169,11 +169,11 @@ check:
 		:: !lost[p] && !higher && lower ->          /* only lower: wait */
 			lower = 0; goto check
 		:: !lost[p] && !higher && lower -> goto withdraw  /* TryLock: false */
-		:: !lost[p] && !higher && !lower ->         /* rule H: held */
+		:: !lost[p] && !higher && !lower ->         /* held (C4.4), hold (H1-H3) */
 			incs[p] = 1
 		fi
 	}
-	/* rule R: release (the critical section ends first) */
+	/* rule U1: release (the critical section ends first) */
 	atomic { incs[p] = 0; goto withdraw }
 
 withdraw:
