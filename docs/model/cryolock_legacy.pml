@@ -18,6 +18,8 @@
  *  - its check loop (rule L3) looks at names only: every other listed name
  *    counts, stale or not, and it never checks that its own file is still
  *    there;
+ *  - a name keeps its ticket when it goes stale (the check loop compares
+ *    names, so the v1 model's over-approximation does not apply);
  *  - a holder whose file was removed learns it only at its next heartbeat
  *    (the adversary's "heartbeat finds the file gone" event, at any later
  *    moment).
@@ -85,7 +87,7 @@ inline leave() {
 	:: !present[p] -> skip
 	:: present[p] -> remove(p)
 	:: present[p] && !present[ORPH] ->
-		present[ORPH] = 1; stale[ORPH] = 1; tick[ORPH] = 0;
+		present[ORPH] = 1; stale[ORPH] = 1; tick[ORPH] = tick[p];
 		present[p] = 0; stale[p] = 0; tick[p] = 0;
 		vis[0] = (vis[0] & ~(1 << p)) | (((vis[0] >> p) & 1) << ORPH);
 		vis[1] = (vis[1] & ~(1 << p)) | (((vis[1] >> p) & 1) << ORPH);
@@ -141,13 +143,13 @@ withdraw:
 active proctype Adversary() {
 end:	do
 	/* a waiter's entry goes stale: no heartbeat, nobody is told */
-	:: atomic { waited[0] && present[0] && !stale[0] -> stale[0] = 1; tick[0] = 0 }
-	:: atomic { waited[1] && present[1] && !stale[1] -> stale[1] = 1; tick[1] = 0 }
-	:: atomic { waited[2] && present[2] && !stale[2] -> stale[2] = 1; tick[2] = 0 }
+	:: atomic { waited[0] && present[0] && !stale[0] -> stale[0] = 1 }
+	:: atomic { waited[1] && present[1] && !stale[1] -> stale[1] = 1 }
+	:: atomic { waited[2] && present[2] && !stale[2] -> stale[2] = 1 }
 	/* a holder paused or crashed: stale, and told */
-	:: atomic { incs[0] && present[0] && !stale[0] -> stale[0] = 1; tick[0] = 0; lost[0] = 1 }
-	:: atomic { incs[1] && present[1] && !stale[1] -> stale[1] = 1; tick[1] = 0; lost[1] = 1 }
-	:: atomic { incs[2] && present[2] && !stale[2] -> stale[2] = 1; tick[2] = 0; lost[2] = 1 }
+	:: atomic { incs[0] && present[0] && !stale[0] -> stale[0] = 1; lost[0] = 1 }
+	:: atomic { incs[1] && present[1] && !stale[1] -> stale[1] = 1; lost[1] = 1 }
+	:: atomic { incs[2] && present[2] && !stale[2] -> stale[2] = 1; lost[2] = 1 }
 	/* a holder's heartbeat finds its file gone */
 	:: atomic { incs[0] && !present[0] && !lost[0] -> lost[0] = 1 }
 	:: atomic { incs[1] && !present[1] && !lost[1] -> lost[1] = 1 }
