@@ -16,7 +16,7 @@ const (
 	// RulesV1 are the rules of this package, documented in
 	// docs/PROTOCOL.md. Always use them.
 	RulesV1 Rules = iota
-	// RulesLegacy reproduce cryolock 1.x, defects included (no heartbeat
+	// RulesLegacy model cryolock 1.x, defects included (no heartbeat
 	// while waiting, no reaping while waiting, wall-clock staleness, no
 	// check that the contender's own file survived, a poll interval equal
 	// to the last system call's duration, junk files that block forever).

@@ -12,8 +12,13 @@ import (
 	"github.com/cryolock-go/cryolock/stale"
 )
 
-// acquireLegacy reproduces cryolock 1.x's acquire loop for the simulator.
-// Its defects are deliberate:
+// acquireLegacy reproduces the defects of cryolock 1.x's acquire loop for the
+// simulator. It is a model, not a byte-exact port: its holders get this
+// package's heartbeat and are told when they lose the lock (1.x holders never
+// are), it reads a spec file before stat-ing it (1.x does the reverse), and
+// it does not reproduce 1.x's crash on unparsable names or its listing-error
+// path (docs/PROTOCOL.md §8 lists those). None of that hides a defect the
+// simulator shows. The defects it keeps are deliberate:
 //   - no heartbeat until the lock is held, so a contender that waits longer
 //     than its lease looks dead;
 //   - stale entries are reaped only before entering, never while waiting;

@@ -46,6 +46,7 @@ type Lock struct {
 	mu   sync.Mutex
 	busy bool   // acquiring or holding
 	held *entry // non-nil while held
+	mem  memory // guarded by busy: only the acquiring goroutine uses it
 }
 
 // New returns a Lock on the lock directory path, which must end in
@@ -322,19 +323,40 @@ const (
 
 // attempt is the state of one call to Lock or TryLock.
 type attempt struct {
-	l      *Lock
-	judge  *stale.Judge
-	leases map[string]stale.Lease   // leases read from complete content
-	alive  map[string]time.Duration // when each entry was last judged alive
-	delay  time.Duration            // current backoff
+	l *Lock
+	memory
+	delay    time.Duration // current backoff
+	live     []competitor  // the live competitors of the latest check
+	tryUntil time.Duration // TryLock: how long to watch suspect entries
 
 	watch      DirWatch // wakes the backoff early, if the FS can watch
 	watchTried bool
 	seen       uint64 // watch.Changes() when the last listing began
 }
 
+// newAttempt starts an acquisition. What the Lock value has seen of other
+// entries (the judge's sightings, their leases) carries over from its earlier
+// attempts: an entry watched across several TryLock calls is judged by the
+// whole time it was watched. Only one acquisition of a Lock value runs at a
+// time (the busy flag), so the memory needs no lock of its own.
 func (l *Lock) newAttempt() *attempt {
-	return &attempt{l: l, judge: stale.NewJudge(l.cfg.Stale), leases: make(map[string]stale.Lease), alive: make(map[string]time.Duration)}
+	if l.mem.judge == nil {
+		l.mem = memory{
+			judge:  stale.NewJudge(l.cfg.Stale),
+			leases: make(map[string]stale.Lease),
+			alive:  make(map[string]time.Duration),
+			last:   make(map[string]stale.Sighting),
+		}
+	}
+	return &attempt{l: l, memory: l.mem}
+}
+
+// memory is what a Lock value remembers of other entries between attempts.
+type memory struct {
+	judge  *stale.Judge
+	leases map[string]stale.Lease    // leases read from complete content
+	alive  map[string]time.Duration  // when each entry was last judged alive
+	last   map[string]stale.Sighting // each entry's latest sighting
 }
 
 func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
@@ -357,7 +379,7 @@ func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
 				return nil, err
 			}
 			if l.blocked(live) {
-				if try {
+				if try && !a.watchSuspects(live) {
 					return nil, nil
 				}
 				if err := a.backoff(ctx); err != nil {
@@ -378,10 +400,8 @@ func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
 		case out == held:
 			a.delay = 0
 			return e, nil
-		case out == busy:
-			return nil, nil
 		}
-		if try {
+		if try && !a.watchSuspects(a.live) {
 			return nil, nil
 		}
 		if err := a.backoff(ctx); err != nil {
@@ -458,6 +478,11 @@ func (a *attempt) startHeartbeat(e *entry) {
 			return l.cfg.FS.Chtimes(e.path, now, now)
 		},
 		OnRefresh: func(start time.Duration) { e.lastOK.Store(int64(start)) },
+		Go:        env.Go,
+		OnLost: func(err error) {
+			l.cfg.Logger.Warn("cryolock: heartbeat overdue", "path", e.path, "err", err)
+			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
+		},
 	}
 	env.Go(func() {
 		if err := k.Run(kctx); err != nil {
@@ -515,6 +540,7 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 			l.cfg.Logger.Warn("cryolock: heartbeat overdue while waiting; starting over", "path", e.path)
 			return fail(nil)
 		}
+		a.live = live
 		switch l.decide(live, e.ticket) {
 		case held:
 			l.cfg.Logger.Debug("cryolock: held", "path", e.path)
@@ -650,7 +676,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 		return nil, errOwnGone
 	}
 	// Keep the judge's memory bounded by the directory.
-	if len(ents) < len(a.leases) || len(ents) < len(a.alive) {
+	if len(ents) < len(a.leases) || len(ents) < len(a.alive) || len(ents) < len(a.last) {
 		names := make(map[string]bool, len(ents))
 		for _, d := range ents {
 			names[d.Name] = true
@@ -664,6 +690,11 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 		for n := range a.alive {
 			if !names[n] {
 				delete(a.alive, n)
+			}
+		}
+		for n := range a.last {
+			if !names[n] {
+				delete(a.last, n)
 			}
 		}
 	}
@@ -719,6 +750,7 @@ func (a *attempt) judge1(ctx context.Context, name, path string) (bool, error) {
 	a.judge.Forget(name)
 	delete(a.leases, name)
 	delete(a.alive, name)
+	delete(a.last, name)
 	return false, nil
 }
 
@@ -759,7 +791,41 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 		return s, false, fmt.Errorf("%w: %s: a spec-file name on an entry that is not a regular file (%v); it was left untouched", ErrForeign, path, fi.Mode.Type())
 	}
 	env := l.cfg.Env
-	return stale.Sighting{ModTime: fi.ModTime, Size: fi.Size, Mono: env.Mono(), Now: env.Now(), Lease: lease}, false, nil
+	s = stale.Sighting{ModTime: fi.ModTime, Size: fi.Size, Mono: env.Mono(), Now: env.Now(), Lease: lease}
+	a.last[name] = s
+	return s, false, nil
+}
+
+// watchSuspects decides whether TryLock, blocked by the live entries live,
+// should keep looking instead of giving up. Under the Observed rule an entry
+// is judged stale only after a whole lease of watching, so a TryLock that gave
+// up at once would never clear a crashed holder's entry: `cryolock run
+// --nonblock` from cron would stay blocked forever. So when every blocking
+// entry also looks dead by the wall clock (mtime + lease < now: a hint only,
+// never a reason to break anything), TryLock watches them for up to
+// 1.25 leases, until the judge reaps them or the time is up. A live holder
+// looks alive by the wall clock unless clocks are skewed by more than its
+// lease, so TryLock still returns at once in the common case.
+func (a *attempt) watchSuspects(live []competitor) bool {
+	if len(live) == 0 {
+		return false
+	}
+	env := a.l.cfg.Env
+	now := env.Now()
+	var longest time.Duration
+	for _, c := range live {
+		s, ok := a.last[c.name]
+		if !ok || s.Lease.Forever || !s.ModTime.Add(s.Lease.D).Before(now) {
+			return false
+		}
+		longest = max(longest, s.Lease.D)
+	}
+	mono := env.Mono()
+	if a.tryUntil == 0 {
+		a.tryUntil = mono + longest + longest/4 + a.l.cfg.Settle
+		a.l.cfg.Logger.Debug("cryolock: TryLock watches entries that look dead", "path", a.l.dir, "for", a.tryUntil-mono)
+	}
+	return mono < a.tryUntil
 }
 
 // backoff sleeps for a randomised, exponentially growing delay between

@@ -394,3 +394,39 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestTryLockClearsDeadEntry: a crashed holder's entry must not block
+// TryLock forever under the Observed rule (cron's `cryolock run --nonblock`
+// is one TryLock per process): TryLock watches an entry that looks dead by
+// the wall clock for a lease, reaps it, and takes the lock.
+func TestTryLockClearsDeadEntry(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	os.Mkdir(dir, 0o777)
+	dead := filepath.Join(dir, "crashed.5")
+	os.WriteFile(dead, []byte("0.3"), 0o666)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(dead, old, old)
+	l := newLock(t, dir, protocol.WithLease(300*time.Millisecond))
+	start := time.Now()
+	ok, err := l.TryLock(ctxT(t, 10*time.Second))
+	if !ok || err != nil {
+		t.Fatalf("TryLock over a dead entry: %v %v", ok, err)
+	}
+	if took := time.Since(start); took < 300*time.Millisecond {
+		t.Errorf("took over after %v, before a whole lease of watching", took)
+	}
+	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("dead entry still there: %v", err)
+	}
+	l.Unlock()
+
+	// A live holder (fresh mtime) still makes TryLock return false at once.
+	h := newLock(t, dir, protocol.WithLease(300*time.Millisecond))
+	if err := h.Lock(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	defer h.Unlock()
+	if ok, err := l.TryLock(ctxT(t, 10*time.Second)); ok || err != nil {
+		t.Fatalf("TryLock beside a live holder: %v %v", ok, err)
+	}
+}

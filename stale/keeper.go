@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync/atomic"
 	"time"
 )
 
@@ -73,6 +74,16 @@ type Keeper struct {
 	LastOK time.Duration
 	// OnRefresh, if set, is called after each good refresh with its start.
 	OnRefresh func(start time.Duration)
+	// Go and OnLost, if both set, add a watchdog: before its first refresh
+	// Run starts (with Go) a goroutine that calls OnLost with an error
+	// wrapping [ErrOverdue] as soon as 0.75 × lease passes without a good
+	// refresh, even while a refresh is stuck inside Touch (a hung network
+	// filesystem). Run itself cannot notice then: it is waiting for Touch.
+	// Holds shorter than one refresh period never start it.
+	Go     func(f func())
+	OnLost func(err error)
+
+	last atomic.Int64 // LastOK, shared with the watchdog
 }
 
 // Run refreshes the entry until ctx is done, then returns nil. It returns an
@@ -86,6 +97,8 @@ func (k *Keeper) Run(ctx context.Context) error {
 	d := k.Lease.D
 	overdue := OverdueAfter(d)
 	next := Period(d, k.Jitter())
+	k.last.Store(int64(k.LastOK))
+	watching := false
 	var lastErr error
 	for {
 		wait := k.LastOK + next - k.Clock.Mono()
@@ -99,6 +112,10 @@ func (k *Keeper) Run(ctx context.Context) error {
 			}
 			return fmt.Errorf("%w: no refresh for %v (lease %v): the process was paused or starved", ErrOverdue, start-k.LastOK, d)
 		}
+		if !watching && k.Go != nil && k.OnLost != nil {
+			watching = true
+			k.Go(func() { k.watchdog(ctx, overdue) })
+		}
 		err := k.Touch()
 		if ctx.Err() != nil {
 			return nil
@@ -106,6 +123,7 @@ func (k *Keeper) Run(ctx context.Context) error {
 		switch {
 		case err == nil:
 			k.LastOK, lastErr = start, nil
+			k.last.Store(int64(start))
 			if k.OnRefresh != nil {
 				k.OnRefresh(start)
 			}
@@ -116,6 +134,22 @@ func (k *Keeper) Run(ctx context.Context) error {
 			lastErr = err
 			// Retry soon, but never later than the overdue point.
 			next = min(start-k.LastOK+d/retryDiv, overdue)
+		}
+	}
+}
+
+// watchdog calls OnLost once no good refresh has started for overdue, then
+// returns; it also returns when ctx is done.
+func (k *Keeper) watchdog(ctx context.Context, overdue time.Duration) {
+	for {
+		last := time.Duration(k.last.Load())
+		wait := last + overdue - k.Clock.Mono()
+		if wait <= 0 {
+			k.OnLost(fmt.Errorf("%w: no good refresh for %v (a refresh may be stuck in the filesystem)", ErrOverdue, k.Clock.Mono()-last))
+			return
+		}
+		if err := k.Clock.Sleep(ctx, wait); err != nil || ctx.Err() != nil {
+			return
 		}
 	}
 }

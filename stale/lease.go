@@ -3,9 +3,11 @@
 // and the heartbeat keeper that stops a live owner from looking stale.
 //
 // Breaking a stale entry is the one irreversible step of the protocol, so the
-// rules here are deliberately conservative: an entry whose lease cannot be
-// read yet is never judged stale on the strength of a guess, and the default
-// rule, [Observed], does not compare clocks of different machines at all.
+// rules here are deliberately conservative: the default rule, [Observed],
+// does not compare clocks of different machines at all, and the protocol
+// judges an entry whose lease cannot be read yet (empty or half-written) with
+// the observer's own lease, which is safe when every contender of a
+// directory uses the same lease (docs/PROOF.md, assumption A3).
 package stale
 
 import (
@@ -59,24 +61,33 @@ const (
 const maxLeaseSeconds = float64(math.MaxInt64/int64(time.Second)) / 2
 
 // ParseContent parses a spec file's content. Surrounding ASCII white space is
-// ignored. It returns Valid with the lease, Unknown for content that is empty
-// or could still grow into a valid lease ("", "1.", "No"), and Garbage with an
-// error describing the problem otherwise.
+// ignored. It accepts what cryolock 1.x writes (Python's str of a number or
+// of None): decimal seconds ("10", "2.5", "1e-05"), "None", and "inf" or
+// "nan", which Python's comparisons never judge stale, so they mean Forever
+// here too. It returns Valid with the lease; Unknown for content that is
+// empty or could still grow into valid content ("", "1.", "1e-", "No"), the
+// mark of a write in progress or torn by a crash; and Garbage with an error
+// describing the problem otherwise (including negative leases).
 func ParseContent(b []byte) (Lease, Content, error) {
 	s := strings.TrimSpace(string(b))
-	if s == "None" {
-		return Forever, Valid, nil
+	for _, w := range []string{"None", "inf", "nan"} {
+		if s == w {
+			return Forever, Valid, nil
+		}
 	}
-	if s == "" || strings.HasPrefix("None", s) {
+	if s == "" {
 		return Lease{}, Unknown, nil
 	}
-	if strings.HasPrefix(s, "N") || strings.ContainsFunc(s, func(r rune) bool { return (r < '0' || r > '9') && r != '.' }) {
+	for _, w := range []string{"None", "inf", "nan"} {
+		if strings.HasPrefix(w, s) {
+			return Lease{}, Unknown, nil
+		}
+	}
+	complete, ok := numberPrefix(s)
+	if !ok {
 		return Lease{}, Garbage, fmt.Errorf("content %q is not a lease (want seconds such as 10 or 2.5, or None)", clip(s))
 	}
-	if strings.Count(s, ".") > 1 {
-		return Lease{}, Garbage, fmt.Errorf("content %q is not a lease: more than one decimal point", clip(s))
-	}
-	if s == "." || strings.HasSuffix(s, ".") {
+	if !complete {
 		return Lease{}, Unknown, nil
 	}
 	v, err := strconv.ParseFloat(s, 64)
@@ -84,6 +95,41 @@ func ParseContent(b []byte) (Lease, Content, error) {
 		return Lease{}, Garbage, fmt.Errorf("content %q is not a usable lease", clip(s))
 	}
 	return Lease{D: time.Duration(v * float64(time.Second))}, Valid, nil
+}
+
+// numberPrefix checks s against digits [. digits] [e|E [+|-] digits]: ok if s
+// is such a number or a prefix of one, complete if it is a whole one.
+func numberPrefix(s string) (complete, ok bool) {
+	i, n := 0, len(s)
+	digits := func() int {
+		j := i
+		for i < n && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i - j
+	}
+	mant := digits()
+	if i < n && s[i] == '.' {
+		i++
+		mant += digits()
+	}
+	if i == n {
+		// "1." is a number, but cryolock 1.x never writes one: read it as
+		// a write in progress ("1.5").
+		return mant > 0 && s[n-1] != '.', true
+	}
+	if mant == 0 || (s[i] != 'e' && s[i] != 'E') {
+		return false, false
+	}
+	i++
+	if i < n && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	exp := digits()
+	if i != n {
+		return false, false
+	}
+	return exp > 0, true
 }
 
 func clip(s string) string {

@@ -10,19 +10,19 @@ import (
 )
 
 func TestParseContent(t *testing.T) {
-	valid := map[string]Lease{"10": For(10 * time.Second), "2.5": For(2500 * time.Millisecond), " 10.0\n": For(10 * time.Second), "None": Forever, "0": For(0)}
+	valid := map[string]Lease{"10": For(10 * time.Second), "2.5": For(2500 * time.Millisecond), " 10.0\n": For(10 * time.Second), "None": Forever, "0": For(0), "1e-05": For(10 * time.Microsecond), "2E1": For(20 * time.Second), "inf": Forever, "nan": Forever, ".5": For(500 * time.Millisecond)}
 	for in, want := range valid {
 		got, kind, err := ParseContent([]byte(in))
 		if kind != Valid || err != nil || got != want {
 			t.Errorf("ParseContent(%q) = %v %v %v, want %v", in, got, kind, err, want)
 		}
 	}
-	for _, in := range []string{"", "  ", "N", "No", "Non", "1.", "."} {
+	for _, in := range []string{"", "  ", "N", "No", "Non", "1.", ".", "1e", "1e-", "2.5E+", "i", "in", "n", "na"} {
 		if _, kind, _ := ParseContent([]byte(in)); kind != Unknown {
 			t.Errorf("ParseContent(%q) kind %v, want Unknown", in, kind)
 		}
 	}
-	for _, in := range []string{"hello", "-1", "1e3", "10s", "1.2.3", "Nonesuch", "NaN", "inf", "99999999999999999999"} {
+	for _, in := range []string{"hello", "-1", "10s", "1.2.3", "Nonesuch", "NaN", "Infinity", "-inf", "e5", "1e5e", "1e+-5", "99999999999999999999"} {
 		if _, kind, err := ParseContent([]byte(in)); kind != Garbage || err == nil {
 			t.Errorf("ParseContent(%q) kind %v, want Garbage with an error", in, kind)
 		}
@@ -144,4 +144,50 @@ type pausing struct {
 
 func (p pausing) Sleep(ctx context.Context, d time.Duration) error {
 	return p.fakeClock.Sleep(ctx, d+p.extra)
+}
+
+// TestKeeperWatchdog: a refresh stuck in Touch (a hung mount) is reported as
+// lost at 0.75 × lease by the watchdog, while Run is still waiting.
+func TestKeeperWatchdog(t *testing.T) {
+	c := &realishClock{start: time.Now()}
+	stuck := make(chan struct{})
+	lost := make(chan error, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	k := &Keeper{Lease: For(80 * time.Millisecond), Clock: c, Jitter: func() float64 { return 0 },
+		Touch:  func() error { <-stuck; return nil },
+		Go:     func(f func()) { go f() },
+		OnLost: func(err error) { lost <- err },
+	}
+	done := make(chan error, 1)
+	go func() { done <- k.Run(ctx) }()
+	select {
+	case err := <-lost:
+		if !errors.Is(err, ErrOverdue) {
+			t.Fatalf("watchdog: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a refresh stuck in Touch was never reported")
+	}
+	if el := c.Mono(); el < OverdueAfter(80*time.Millisecond) {
+		t.Fatalf("reported after %v, before 0.75 × lease", el)
+	}
+	close(stuck)
+	cancel()
+	<-done
+}
+
+// realishClock is the real clock, as a Clock.
+type realishClock struct{ start time.Time }
+
+func (c *realishClock) Mono() time.Duration { return time.Since(c.start) }
+func (c *realishClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }
