@@ -383,3 +383,21 @@ func BenchmarkExplore(b *testing.B) {
 	b.ReportMetric(float64(res.Steps)/el, "steps/s")
 	b.ReportMetric(float64(res.Schedules)/el, "schedules/s")
 }
+
+// TestExploreIndependentOfWorkers: the failing seeds and the schedule count
+// do not depend on parallelism.
+func TestExploreIndependentOfWorkers(t *testing.T) {
+	cfg := Default(protocol.RulesLegacy)
+	var got []string
+	for _, w := range []int{1, 2, 4} {
+		r := Explore(context.Background(), cfg, ExploreOptions{Schedules: 3000, Workers: w, MaxFailures: 3})
+		s := itoa(r.Schedules) + ":"
+		for _, f := range r.Failures {
+			s += " " + itoa(int(f.Seed))
+		}
+		got = append(got, s)
+	}
+	if got[0] != got[1] || got[1] != got[2] || !strings.Contains(got[0], " ") {
+		t.Fatalf("outcomes by worker count 1, 2, 4: %q", got)
+	}
+}

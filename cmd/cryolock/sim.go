@@ -38,7 +38,7 @@ type simFlags struct {
 	errorOps                          string
 	crashes, pauses                   int
 	crashRate, pauseRate, hbStretch   float64
-	exhaustive                        bool
+	exhaustive, holdSet               bool
 	depth, limit                      int
 	shrinkTries                       int
 }
@@ -60,7 +60,8 @@ minimal configuration, prints its trace, saves trace.txt and trace.svg under
 --out, and exits 1.
 
 --exhaustive runs every schedule of a small scope depth-first (for example
---procs 2 --acquisitions 1, or --procs 3 --depth 14) with no faults.
+--procs 2 --acquisitions 1, or --procs 3 --depth 14) with no faults, no
+think time and one-second holds (or --hold).
 
 The same flags and seed always give the same runs, byte for byte.
 
@@ -185,7 +186,9 @@ func (f *simFlags) config() (sim.Config, error) {
 	if f.exhaustive {
 		c.Faults = sim.Faults{}
 		c.Think, c.LongHold = -1, -1
-		c.HoldMin, c.HoldMax = time.Second, time.Second
+		if !f.holdSet {
+			c.HoldMin, c.HoldMax = time.Second, time.Second
+		}
 	}
 	c = c.WithDefaults()
 	return c, c.Validate()
@@ -220,6 +223,7 @@ type counterexample struct {
 }
 
 func runSim(cmd *cobra.Command, f *simFlags) error {
+	f.holdSet = cmd.Flags().Changed("hold")
 	cfg, err := f.config()
 	if err != nil {
 		return exitCode(exitUsage, err)
