@@ -35,8 +35,8 @@ func Assumptions() []Assumption {
 	ptr := func(c Config) *Config { return &c }
 	return []Assumption{
 		{
-			ID: "A1", Name: "listing lag bounded by settle (cache Δ ≤ settle)",
-			Holds:   with(func(c *Config) { c.Settle, c.Faults.CacheDelta = 2*time.Second, 2*time.Second }),
+			ID: "A1", Name: "listing lag bounded by settle, in real time (cache Δ ≤ settle/(1+drift))",
+			Holds:   with(func(c *Config) { c.Settle, c.Faults.CacheDelta = 2400*time.Millisecond, 2*time.Second }),
 			Dropped: ptr(with(func(c *Config) { c.Settle, c.Faults.CacheDelta = 0, 2*time.Second })),
 		},
 		{

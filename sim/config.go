@@ -64,7 +64,9 @@ type Faults struct {
 	// kept for a time drawn uniformly in [0, CacheDelta]). A client applies
 	// its own creates and removes to its cached listing without refetching
 	// it, and ReadFile revalidates the file's attributes (close-to-open), as
-	// NFS clients do.
+	// NFS clients do. Rules v1 are safe when Settle, which each process
+	// measures on its own clock, covers CacheDelta in real time: Settle ≥
+	// CacheDelta × (1 + ClockDrift).
 	CacheDelta time.Duration
 	// MtimeGranularity truncates every mtime the server stores (1 s, or 2 s
 	// as on FAT and SMB).

@@ -26,10 +26,11 @@ func count(n int) int {
 }
 
 // inModel is the default workload with every fault inside the fault model
-// switched on.
+// switched on. Settle must cover the listing lag in real time, measured on
+// a clock that may run 10% fast: 1.2 s ≥ 1 s × 1.1.
 func inModel(r protocol.Rules) Config {
 	c := Default(r)
-	c.Settle = time.Second
+	c.Settle = 1200 * time.Millisecond
 	c.Faults.CacheDelta = time.Second
 	c.Faults.MtimeGranularity = 2 * time.Second
 	c.Faults.ClockOffset = time.Hour
