@@ -231,13 +231,22 @@ func (a *AuditReport) Markdown() string {
 }
 
 // diffSummary names the parts of the dropped configuration that differ from
-// the holding one.
+// the holding one ("-x" for a part the dropped one lacks).
 func diffSummary(h, d Config) string {
-	hs := map[string]bool{}
-	for _, f := range strings.Fields(h.Summary()) {
-		hs[f] = true
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, f := range strings.Fields(s) {
+			m[f] = true
+		}
+		return m
 	}
+	hs, ds := in(h.Summary()), in(d.Summary())
 	var out []string
+	for _, f := range strings.Fields(h.Summary()) {
+		if !ds[f] {
+			out = append(out, "-"+f)
+		}
+	}
 	for _, f := range strings.Fields(d.Summary()) {
 		if !hs[f] {
 			out = append(out, f)
