@@ -455,6 +455,21 @@ func (a *attempt) enter() (*entry, error) {
 		return nil, fmt.Errorf("cryolock: entering %s: %w", e.path, err)
 	}
 	e.lastOK.Store(int64(start))
+	if !l.lease.Forever {
+		// Stamp the entry from our own clock at once. The create took the
+		// file server's clock; if ours is behind it by about a heartbeat
+		// period and mtimes are coarse (2 s on FAT and SMB), the first
+		// refresh can write the very same mtime, and an observer under the
+		// Observed rule then sees no heartbeat for two periods, longer than
+		// the lease (found by the simulator: cryolock sim --seed 980514
+		// --schedules 1 --settle 1.2s --cache 1s --mtime-granularity 2s
+		// --clock-offset 1h --clock-drift 0.1 --nonatomic-write --error-rate
+		// 0.01 --pauses 2 --pause-rate 0.005 --pause 100ms..2s). From here on
+		// every mtime comes from one clock, and refreshes differ by a whole
+		// period. Best effort: a failure leaves only that rare window.
+		now := env.Now()
+		_ = l.cfg.FS.Chtimes(e.path, now, now)
+	}
 	l.cfg.Logger.Debug("cryolock: entered", "path", e.path)
 	a.startHeartbeat(e)
 	return e, nil
