@@ -331,6 +331,11 @@ func TestAudit(t *testing.T) {
 	if len(rep.Rows) != len(Assumptions()) || !strings.Contains(md, "| A1 |") {
 		t.Fatalf("table:\n%s", md)
 	}
+	doc := "intro\n" + AuditBegin + "\nPLACEHOLDER-XYZ\n" + AuditEnd + "\nrest\n"
+	got, err := ReplaceAuditSection(doc, rep.Section())
+	if err != nil || !strings.Contains(got, "| A1 |") || strings.Contains(got, "PLACEHOLDER-XYZ") || !strings.HasSuffix(got, AuditEnd+"\nrest\n") {
+		t.Fatalf("ReplaceAuditSection: %v\n%s", err, got)
+	}
 	t.Logf("\n%s", md)
 }
 

@@ -352,7 +352,7 @@ func isTerminal(w io.Writer) bool {
 func newSimAuditCmd() *cobra.Command {
 	var (
 		schedules, workers, shrinkTries int
-		out                             string
+		out, update                     string
 		jsonOut                         bool
 	)
 	cmd := &cobra.Command{
@@ -362,7 +362,8 @@ func newSimAuditCmd() *cobra.Command {
 default workload under rules v1 once where the assumption holds (no
 violation allowed in --schedules schedules) and once where it is dropped (a
 violation must be found; its minimal trace is saved under --out). It prints
-the markdown table docs/PROOF.md quotes.
+the markdown table docs/PROOF.md quotes (--update docs/PROOF.md writes it
+there).
 
 Exit status: 0 when every "holds" run is clean and every "dropped" run found
 a violation, 1 otherwise.`,
@@ -411,6 +412,19 @@ a violation, 1 otherwise.`,
 			} else {
 				fmt.Fprint(cmd.OutOrStdout(), rep.Markdown())
 			}
+			if update != "" {
+				doc, err := os.ReadFile(update)
+				if err != nil {
+					return exitCode(exitFail, err)
+				}
+				s, err := sim.ReplaceAuditSection(string(doc), rep.Section())
+				if err != nil {
+					return exitCode(exitFail, fmt.Errorf("%s: %w", update, err))
+				}
+				if err := os.WriteFile(update, []byte(s), 0o666); err != nil {
+					return exitCode(exitFail, err)
+				}
+			}
 			if !rep.OK() {
 				return exitCode(exitFail, fmt.Errorf("sim audit: an assumption row did not come out as stated"))
 			}
@@ -422,5 +436,6 @@ a violation, 1 otherwise.`,
 	cmd.Flags().StringVar(&out, "out", "", "directory for the dropped rows' minimal traces (<ID>.txt, <ID>.svg)")
 	cmd.Flags().IntVar(&shrinkTries, "shrink-tries", 500, "seeds each smaller configuration gets while shrinking a dropped row's violation (negative: no shrinking)")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON instead of the markdown table")
+	cmd.Flags().StringVar(&update, "update", "", "also write the table into this markdown file between the <!-- BEGIN AUDIT --> and <!-- END AUDIT --> markers (docs/PROOF.md)")
 	return cmd
 }
