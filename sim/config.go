@@ -170,7 +170,7 @@ func ParseOps(s string) (Ops, error) {
 
 // Default returns the default configuration: the realistic workload of
 // `cryolock sim` — 4 processes taking the lock twice each, holds sometimes
-// longer than the lease, one crash in about half the runs, small
+// longer than the lease, a crash in most runs (at most one), small
 // filesystem latency, clocks a little off — under which the legacy rules
 // fail within seconds and rules v1 must not.
 func Default(rules protocol.Rules) Config {

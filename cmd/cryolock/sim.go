@@ -54,7 +54,7 @@ run for mutual exclusion, progress, deadlock and litter.
 
 With no flags it runs 10000 schedules of the default workload (4 processes
 taking the lock twice, holds sometimes longer than the lease, a crash in
-about half the runs) under rules v1. --rules legacy runs cryolock 1.x's
+most runs) under rules v1. --rules legacy runs cryolock 1.x's
 rules, which fail within seconds. On a violation it shrinks the failure to a
 minimal configuration, prints its trace, saves trace.txt and trace.svg under
 --out, and exits 1.
