@@ -47,6 +47,9 @@ type Lock struct {
 	busy bool   // acquiring or holding
 	held *entry // non-nil while held
 	mem  memory // guarded by busy: only the acquiring goroutine uses it
+	// lookFirst makes the next attempt look before entering (after an
+	// error); guarded by busy like mem.
+	lookFirst bool
 }
 
 // New returns a Lock on the lock directory path, which must end in
@@ -253,6 +256,7 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 		e, err = l.acquireLegacy(ctx, try)
 	} else {
 		e, err = l.acquireV1(ctx, try)
+		l.lookFirst = err != nil
 	}
 	if e != nil && l.cfg.Fencing != FencingOff && l.role == exclusive && l.slots == 1 {
 		if e.token, err = l.nextFence(); err != nil {
@@ -367,8 +371,13 @@ func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
 	defer a.stopWatch()
 	// The first round enters at once: on an uncontended lock that is one
 	// create, one listing and (at release) one removal. Looking first (rule
-	// 1) is an optimisation for contended locks, not a safety step.
-	look := false
+	// 1) is an optimisation for contended locks, not a safety step — except
+	// for liveness after an error: a caller that retries a failed Lock at
+	// once would otherwise enter again and again, and with a settle delay
+	// longer than the gap between (transient) errors every contender keeps
+	// withdrawing and nobody wins. So after an error the next attempt of the
+	// value looks first.
+	look := l.lookFirst
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, l.ctxErr(err)
