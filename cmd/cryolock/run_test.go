@@ -425,31 +425,38 @@ func TestRunLeaseFlag(t *testing.T) {
 
 func TestRunStaleRuleFlag(t *testing.T) {
 	t.Parallel()
-	// An entry whose heartbeat is two hours old, with a one-minute lease:
-	// stale by the wall clock at once, while the observed rule would have
-	// to watch it unchanged for a whole minute first.
-	lock := newLockPath(t)
-	if err := os.Mkdir(lock, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	dead := filepath.Join(lock, "dead_1_abcdefghijkl.5")
-	if err := os.WriteFile(dead, []byte("60"), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	past := time.Now().Add(-2 * time.Hour)
-	if err := os.Chtimes(dead, past, past); err != nil {
-		t.Fatal(err)
-	}
-	if code, _, stderr := runCLI(t, "", "run", "--nonblock", "--stale-rule", "observed", lock, "--", "true"); code != exitConflict {
-		t.Errorf("--stale-rule observed --nonblock: status %d, want %d (the entry is not yet known stale); stderr: %s", code, exitConflict, stderr)
-	}
-	if names := entries(t, lock); !slices.Equal(names, []string{"dead_1_abcdefghijkl.5"}) {
-		t.Fatalf("lock directory holds %v, want the dead entry untouched", names)
-	}
-	if code, _, stderr := runCLI(t, "", "run", "--nonblock", "--stale-rule", "wallclock", lock, "--", "true"); code != 0 {
-		t.Errorf("--stale-rule wallclock --nonblock: status %d, want 0 (the entry is stale by the wall clock); stderr: %s", code, stderr)
-	}
-	if names := entries(t, lock); len(names) != 0 {
-		t.Errorf("lock directory holds %v, want the stale entry reaped", names)
+	// An entry whose heartbeat is two hours old, with a two-second lease:
+	// stale by the wall clock at once, while the observed rule must watch it
+	// unchanged for a whole lease first (a --nonblock run does so because
+	// the entry looks dead by the wall clock: TryLock's watch). The reaping
+	// is logged with the rule that judged it.
+	for _, rule := range []string{"observed", "wallclock"} {
+		lock := newLockPath(t)
+		if err := os.Mkdir(lock, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		dead := filepath.Join(lock, "dead_1_abcdefghijkl.5")
+		if err := os.WriteFile(dead, []byte("2"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		past := time.Now().Add(-2 * time.Hour)
+		if err := os.Chtimes(dead, past, past); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		code, _, stderr := runCLI(t, "", "run", "--nonblock", "--verbose", "--stale-rule", rule, lock, "--", "true")
+		took := time.Since(start)
+		if code != 0 {
+			t.Errorf("--stale-rule %s --nonblock over a dead entry: status %d, want 0; stderr: %s", rule, code, stderr)
+		}
+		if !strings.Contains(stderr, "reaped stale entry") || !strings.Contains(stderr, "rule="+rule) {
+			t.Errorf("--stale-rule %s: the reaping was not logged with rule=%s; stderr: %s", rule, rule, stderr)
+		}
+		if rule == "observed" && took < 2*time.Second {
+			t.Errorf("--stale-rule observed reaped after %v, before a whole lease of watching", took)
+		}
+		if names := entries(t, lock); len(names) != 0 {
+			t.Errorf("--stale-rule %s: lock directory holds %v, want the stale entry reaped", rule, names)
+		}
 	}
 }
