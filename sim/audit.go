@@ -267,6 +267,12 @@ func CommandFor(c Config, seed uint64) string {
 	var a []string
 	add := func(f string, v ...any) { a = append(a, fmt.Sprintf(f, v...)) }
 	add("cryolock sim --rules %v --seed %d --schedules 1", c.Rules, seed)
+	switch c.Kind {
+	case KindRWLock:
+		add("--kind rw --read-fraction %v", c.ReadFraction)
+	case KindSemaphore:
+		add("--kind semaphore --slots %d", c.Slots)
+	}
 	if c.Procs != d.Procs {
 		add("--procs %d", c.Procs)
 	}

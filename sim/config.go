@@ -19,6 +19,19 @@ type Config struct {
 	Procs int
 	// Acquisitions is how many times each process takes the lock (default 2).
 	Acquisitions int
+	// Kind is what the processes share: KindMutexLock (the default),
+	// KindRWLock (a protocol.RWLock: each acquisition is a read with
+	// probability ReadFraction, else a write) or KindSemaphore (a
+	// protocol.Semaphore of Slots). The checker follows: readers may
+	// overlap readers, and at most Slots holders may overlap.
+	Kind string
+	// ReadFraction is the share of reads under KindRWLock (default 0.7).
+	ReadFraction float64
+	// Slots is the semaphore's size under KindSemaphore (default 2).
+	Slots int
+	// checkSlots, if set, is the bound the checker enforces instead of
+	// Slots (tests use it to show the checker is not blind).
+	checkSlots int
 
 	// Lease, Settle, MinBackoff, MaxBackoff and Stale are passed to every
 	// process's protocol.Lock (defaults 10 s, 0, 100 ms, 1 s, stale.Observed).
@@ -168,6 +181,13 @@ func ParseOps(s string) (Ops, error) {
 	return o, nil
 }
 
+// Lock kinds of Config.Kind.
+const (
+	KindMutexLock = "mutex"
+	KindRWLock    = "rw"
+	KindSemaphore = "semaphore"
+)
+
 // Default returns the default configuration: the realistic workload of
 // `cryolock sim` — 4 processes taking the lock twice each, holds sometimes
 // longer than the lease, a crash in most runs (at most one), small
@@ -199,6 +219,15 @@ func (c Config) WithDefaults() Config {
 	if c.Acquisitions == 0 {
 		c.Acquisitions = 2
 	}
+	if c.Kind == "" {
+		c.Kind = KindMutexLock
+	}
+	if c.ReadFraction == 0 {
+		c.ReadFraction = 0.7
+	}
+	if c.Slots == 0 {
+		c.Slots = 2
+	}
 	def(&c.Lease, 10*time.Second)
 	def(&c.MinBackoff, 100*time.Millisecond)
 	def(&c.MaxBackoff, max(time.Second, c.MinBackoff))
@@ -226,6 +255,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: %d processes (want 1..64)", c.Procs)
 	case c.Acquisitions < 1:
 		return fmt.Errorf("sim: %d acquisitions (want ≥ 1)", c.Acquisitions)
+	case c.Kind != KindMutexLock && c.Kind != KindRWLock && c.Kind != KindSemaphore:
+		return fmt.Errorf("sim: lock kind %q (want %s, %s or %s)", c.Kind, KindMutexLock, KindRWLock, KindSemaphore)
+	case c.Kind != KindMutexLock && c.Rules != protocol.RulesV1:
+		return fmt.Errorf("sim: the %s kind exists only under rules v1", c.Kind)
+	case c.ReadFraction < 0 || c.ReadFraction > 1:
+		return fmt.Errorf("sim: read fraction %v (want 0..1)", c.ReadFraction)
+	case c.Slots < 1:
+		return fmt.Errorf("sim: %d slots (want ≥ 1)", c.Slots)
 	case c.HoldMax < c.HoldMin || c.LongHoldMax < c.LongHoldMin || c.HoldMin < 0:
 		return fmt.Errorf("sim: bad hold bounds")
 	case c.Step <= 0:
@@ -278,6 +315,12 @@ func (c Config) Summary() string {
 	var s []string
 	add := func(f string, a ...any) { s = append(s, fmt.Sprintf(f, a...)) }
 	add("rules=%v procs=%d acq=%d lease=%v", c.Rules, c.Procs, c.Acquisitions, c.Lease)
+	switch c.Kind {
+	case KindRWLock:
+		add("kind=rw reads=%v", c.ReadFraction)
+	case KindSemaphore:
+		add("kind=semaphore slots=%d", c.Slots)
+	}
 	if c.Settle != 0 {
 		add("settle=%v", c.Settle)
 	}

@@ -1,13 +1,16 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"path"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -63,6 +66,7 @@ type Hold struct {
 	EndBy      string // "unlock", "lost", "crash", "end"
 	Lost       time.Duration
 	WasLost    bool // Lost() closed during the hold
+	Shared     bool // a read hold of a KindRWLock run
 }
 
 // Stats are a run's counters.
@@ -104,7 +108,11 @@ type proc struct {
 	frng  *rand.Rand // its filesystem faults (latency, errors, cache)
 	wrng  *rand.Rand // its workload's choices (holds, thinks)
 	fs    *client
-	lock  *protocol.Lock
+	lock  *protocol.Lock // the lock of the current acquisition
+	// reader and writer are the two sides of a KindRWLock process's
+	// RWLock (lock is one of them); nil for the other kinds.
+	reader, writer *protocol.Lock
+	shared         bool // the current acquisition is a read
 
 	crashed     bool
 	done        bool
@@ -199,7 +207,23 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 		p.frng = newRand(seed, 2000+uint64(i))
 		p.fs = newClient(p)
 		opts := append(cfg.lockOptions(), protocol.WithFS(p.fs), protocol.WithEnv(env{p}))
-		lk, err := protocol.New(LockDir, opts...)
+		var lk *protocol.Lock
+		var err error
+		switch cfg.Kind {
+		case KindRWLock:
+			var rw *protocol.RWLock
+			if rw, err = protocol.NewRWLock(LockDir, opts...); err == nil {
+				p.reader, p.writer = rw.Reader(), rw.Writer()
+				lk = p.writer
+			}
+		case KindSemaphore:
+			var sem *protocol.Semaphore
+			if sem, err = protocol.NewSemaphore(LockDir, cfg.Slots, opts...); err == nil {
+				lk = sem.Lock()
+			}
+		default:
+			lk, err = protocol.New(LockDir, opts...)
+		}
 		if err != nil {
 			w.violate(Violation{Kind: KindError, Msg: "configuration: " + err.Error()})
 			return w.result()
@@ -311,7 +335,16 @@ func (p *proc) workload() {
 		if p.wrng.Float64() < c.LongHold {
 			hold = c.LongHoldMin + time.Duration(p.wrng.Int64N(int64(c.LongHoldMax-c.LongHoldMin)+1))
 		}
-		w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d, will hold %v", i+1, hold))
+		what := ""
+		if p.reader != nil {
+			// A read or a write, drawn from the workload's stream.
+			p.shared = p.wrng.Float64() < c.ReadFraction
+			p.lock, what = p.writer, " (write)"
+			if p.shared {
+				p.lock, what = p.reader, " (read)"
+			}
+		}
+		w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d%s, will hold %v", i+1, what, hold))
 		p.waiting, p.bypass = true, 0
 		for {
 			err := p.lock.Lock(ctx)
@@ -368,7 +401,7 @@ func injected(err error) bool {
 func (p *proc) acquired() {
 	w := p.w
 	w.stats.Acquired++
-	h := &Hold{Proc: p.id, Name: p.lock.Name(), Start: w.now, Open: true}
+	h := &Hold{Proc: p.id, Name: p.lock.Name(), Start: w.now, Open: true, Shared: p.shared}
 	p.hold = h
 	p.lost = p.lock.Lost()
 	w.holds = append(w.holds, h)
@@ -417,8 +450,12 @@ func (w *world) endHold(p *proc, by string) {
 	}
 	p.hold = nil
 	h.End, h.Open, h.EndBy = w.now, false, by
+	if w.cfg.Kind == KindSemaphore {
+		w.checkSlots(h)
+		return
+	}
 	for _, o := range w.holds {
-		if o == h || o.Proc == h.Proc {
+		if o == h || o.Proc == h.Proc || (h.Shared && o.Shared) {
 			continue
 		}
 		end := o.End
@@ -434,8 +471,71 @@ func (w *world) endHold(p *proc, by string) {
 			w.violate(Violation{
 				Kind: KindMutex, Time: w.now, Procs: []int{a.Proc, b.Proc},
 				OverlapStart: s, OverlapEnd: e,
-				Msg: fmt.Sprintf("p%d and p%d both in the critical section from %s to %s (p%d held %s since %s, p%d held %s since %s)",
-					a.Proc, b.Proc, fmtTime(s), fmtTime(e), a.Proc, a.Name, fmtTime(a.Start), b.Proc, b.Name, fmtTime(b.Start)),
+				Msg: fmt.Sprintf("p%d and p%d both in the critical section from %s to %s (p%d held %s%s since %s, p%d held %s%s since %s)",
+					a.Proc, b.Proc, fmtTime(s), fmtTime(e), a.Proc, a.Name, holdKind(a), fmtTime(a.Start), b.Proc, b.Name, holdKind(b), fmtTime(b.Start)),
+			})
+			return
+		}
+	}
+}
+
+func holdKind(h *Hold) string {
+	if h.Shared {
+		return " (read)"
+	}
+	return ""
+}
+
+// checkSlots checks the semaphore's bound over the hold h that just ended:
+// at no instant of it may more than Slots holds (h included) be in progress.
+func (w *world) checkSlots(h *Hold) {
+	type ev struct {
+		t time.Duration
+		d int
+		h *Hold
+	}
+	var evs []ev
+	for _, o := range w.holds {
+		end := o.End
+		if o.Open || o == h {
+			end = h.End
+		}
+		s, e := max(h.Start, o.Start), min(h.End, end)
+		if o != h && (o.Proc == h.Proc || s >= e) {
+			continue
+		}
+		evs = append(evs, ev{s, +1, o}, ev{e, -1, o})
+	}
+	// Ends before starts at one instant: touching is not overlapping.
+	slices.SortStableFunc(evs, func(a, b ev) int {
+		if a.t != b.t {
+			return cmp.Compare(a.t, b.t)
+		}
+		return a.d - b.d
+	})
+	in := map[*Hold]bool{}
+	for _, e := range evs {
+		if e.d < 0 {
+			delete(in, e.h)
+			continue
+		}
+		in[e.h] = true
+		bound := w.cfg.Slots
+		if w.cfg.checkSlots > 0 {
+			bound = w.cfg.checkSlots
+		}
+		if len(in) > bound {
+			var ps []int
+			var names []string
+			for _, o := range w.holds { // in hold order: deterministic
+				if in[o] {
+					ps = append(ps, o.Proc)
+					names = append(names, fmt.Sprintf("p%d", o.Proc))
+				}
+			}
+			w.violate(Violation{
+				Kind: KindMutex, Time: w.now, Procs: ps, OverlapStart: e.t, OverlapEnd: h.End,
+				Msg: fmt.Sprintf("%d holders of a semaphore of %d at %s: %s", len(in), bound, fmtTime(e.t), strings.Join(names, ", ")),
 			})
 			return
 		}

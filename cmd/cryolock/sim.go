@@ -26,6 +26,9 @@ type simFlags struct {
 	out                               string
 	json, noShrink, quiet, trace      bool
 	procs, acquisitions               int
+	kind                              string
+	readFraction                      float64
+	slots                             int
 	lease, settle                     time.Duration
 	backoff                           string
 	noLostCheck                       bool
@@ -83,6 +86,9 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 	fl.BoolVar(&f.trace, "trace", false, "print the trace of the first schedule even when it passes (with --schedules 1)")
 	fl.IntVar(&f.procs, "procs", def.Procs, "simulated processes")
 	fl.IntVar(&f.acquisitions, "acquisitions", def.Acquisitions, "acquisitions per process")
+	fl.StringVar(&f.kind, "kind", def.Kind, "what the processes share: mutex, rw (a reader-writer lock; see --read-fraction) or semaphore (see --slots)")
+	fl.Float64Var(&f.readFraction, "read-fraction", def.ReadFraction, "with --kind rw, the share of acquisitions that are reads")
+	fl.IntVar(&f.slots, "slots", def.Slots, "with --kind semaphore, how many may hold at once")
 	fl.DurationVar(&f.lease, "lease", def.Lease, "lease")
 	fl.DurationVar(&f.settle, "settle", 0, "settle delay")
 	fl.StringVar(&f.backoff, "backoff", fmt.Sprintf("%v..%v", def.MinBackoff, def.MaxBackoff), "polling backoff range MIN..MAX")
@@ -148,6 +154,7 @@ func (f *simFlags) config() (sim.Config, error) {
 	c := sim.Default(r)
 	var err error
 	c.Procs, c.Acquisitions = f.procs, f.acquisitions
+	c.Kind, c.ReadFraction, c.Slots = f.kind, f.readFraction, f.slots
 	c.Lease, c.Settle = f.lease, f.settle
 	if c.MinBackoff, c.MaxBackoff, err = parseRange(f.backoff); err != nil {
 		return c, fmt.Errorf("--backoff: %w", err)
