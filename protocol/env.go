@@ -29,8 +29,11 @@ type Env interface {
 	Sleep(ctx context.Context, d time.Duration) error
 	// Uint64 returns 64 random bits (tickets, owner ids, jitter).
 	Uint64() uint64
-	// Go runs f in a new goroutine (the heartbeat).
-	Go(f func())
+	// AfterFunc runs f in a new goroutine once d has passed (at once if
+	// d ≤ 0) unless stop is called first; stop reports whether it kept f
+	// from starting. The heartbeat starts this way, so that a hold shorter
+	// than a heartbeat period never starts a goroutine at all.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
 	// Process names this process for humans reading `cryolock status`.
 	Process() (host string, pid int)
 }
@@ -43,7 +46,7 @@ type osEnv struct {
 }
 
 // OSEnv returns the real environment (one per process, shared): time from the time package, randomness
-// from [nonce.NewCrypto], goroutines from the go statement.
+// from [nonce.NewCrypto], goroutines from time.AfterFunc.
 func OSEnv() Env { return defaultEnv() }
 
 var defaultEnv = sync.OnceValue(newOSEnv)
@@ -56,8 +59,11 @@ func newOSEnv() Env {
 func (e *osEnv) Now() time.Time                  { return time.Now() }
 func (e *osEnv) Mono() time.Duration             { return time.Since(e.start) }
 func (e *osEnv) Uint64() uint64                  { return e.src.Uint64() }
-func (e *osEnv) Go(f func())                     { go f() }
 func (e *osEnv) Process() (host string, pid int) { return e.host, e.pid }
+
+func (e *osEnv) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
 
 func (e *osEnv) Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

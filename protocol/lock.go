@@ -491,7 +491,6 @@ func (a *attempt) startHeartbeat(e *entry) {
 	}
 	env := l.cfg.Env
 	kctx, cancel := context.WithCancel(context.Background())
-	e.cancel = cancel
 	k := &stale.Keeper{
 		Lease:  l.lease,
 		Clock:  env,
@@ -502,18 +501,25 @@ func (a *attempt) startHeartbeat(e *entry) {
 			return l.cfg.FS.Chtimes(e.path, now, now)
 		},
 		OnRefresh: func(start time.Duration) { e.lastOK.Store(int64(start)) },
-		Go:        env.Go,
+		Go:        func(f func()) { env.AfterFunc(0, f) },
 		OnLost: func(err error) {
 			l.cfg.Logger.Warn("cryolock: heartbeat overdue", "path", e.path, "err", err)
 			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
 		},
 	}
-	env.Go(func() {
+	// The keeper's goroutine starts when the first refresh can fall due
+	// (0.4 × lease): a short hold never starts one, and Unlock only stops a
+	// timer.
+	stop := env.AfterFunc(stale.Period(l.lease.D, 0), func() {
 		if err := k.Run(kctx); err != nil {
 			l.cfg.Logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
 			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
 		}
 	})
+	e.cancel = func() {
+		stop()
+		cancel()
+	}
 }
 
 // overdue reports whether e's heartbeat is too old to rely on.

@@ -77,7 +77,29 @@ func (e env) Sleep(ctx context.Context, d time.Duration) error {
 
 func (e env) Uint64() uint64 { return e.p.rng.Uint64() }
 
-func (e env) Go(f func()) { e.p.w.spawn(e.p, false, f) }
+// AfterFunc spawns a simulated goroutine that sleeps d (a scheduling point,
+// in virtual time) and then runs f, unless stop came first.
+func (e env) AfterFunc(d time.Duration, f func()) func() bool {
+	ctx, cancel := context.WithCancel(context.Background())
+	started := false // one goroutine runs at a time: no race
+	e.p.w.spawn(e.p, false, func() {
+		if d > 0 && e.Sleep(ctx, d) != nil {
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		started = true
+		f()
+	})
+	return func() bool {
+		if started {
+			return false
+		}
+		cancel()
+		return true
+	}
+}
 
 func (e env) Process() (string, int) {
 	if e.p.w.cfg.Faults.SameIdentity {
