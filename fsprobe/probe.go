@@ -653,15 +653,13 @@ func poll(ctx context.Context, cond func() (bool, error)) error {
 	}
 }
 
+// sleep pauses for d or until ctx is done (the protocol's OS environment's
+// sleep: the probe measures the real OS, never a simulated one).
 func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+	if d <= 0 {
+		d = time.Nanosecond // still a real pause, as before
 	}
+	return protocol.OSEnv().Sleep(ctx, d)
 }
 
 func randHex() string {
