@@ -656,9 +656,6 @@ func poll(ctx context.Context, cond func() (bool, error)) error {
 // sleep pauses for d or until ctx is done (the protocol's OS environment's
 // sleep: the probe measures the real OS, never a simulated one).
 func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		d = time.Nanosecond // still a real pause, as before
-	}
 	return protocol.OSEnv().Sleep(ctx, d)
 }
 
