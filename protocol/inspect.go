@@ -10,7 +10,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/cryolock-go/cryolock/nonce"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -76,17 +75,13 @@ func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error)
 	}
 	fsys, env := l.cfg.FS, l.cfg.Env
 	snap := Snapshot{Path: l.dir}
-	fi, err := fsys.Stat(l.dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
+	exists, err := l.statDir()
+	if err != nil {
+		return snap, err
+	}
+	if !exists {
 		snap.Now = env.Now()
 		return snap, nil
-	case err != nil:
-		return snap, fmt.Errorf("cryolock: lock directory %s: %w", l.dir, err)
-	case fi.Mode&fs.ModeSymlink != 0:
-		return snap, fmt.Errorf("%w: %s is a symbolic link; give the real directory", ErrBadPath, l.dir)
-	case !fi.Mode.IsDir():
-		return snap, fmt.Errorf("%w: %s exists and is not a directory", ErrBadPath, l.dir)
 	}
 	snap.Exists = true
 	ents, err := fsys.ReadDir(l.dir)
@@ -98,17 +93,13 @@ func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error)
 		if err := ctx.Err(); err != nil {
 			return snap, fmt.Errorf("cryolock: inspecting %s: %w", l.dir, err)
 		}
-		if d.Type.IsDir() || transient(d.Name) {
+		owner, ticket, ignore, foreign := classify(d)
+		switch {
+		case ignore:
 			snap.Ignored = append(snap.Ignored, d.Name)
 			continue
-		}
-		owner, ticket, ok := nonce.ParseName(d.Name)
-		if !ok {
-			snap.Foreign = append(snap.Foreign, Foreign{d.Name, "the name is not <owner>.<ticket>"})
-			continue
-		}
-		if !d.Type.IsRegular() {
-			snap.Foreign = append(snap.Foreign, Foreign{d.Name, fmt.Sprintf("a spec-file name on an entry that is not a regular file (%v)", d.Type)})
+		case foreign != "":
+			snap.Foreign = append(snap.Foreign, Foreign{d.Name, foreign})
 			continue
 		}
 		p := filepath.Join(l.dir, d.Name)
@@ -136,7 +127,7 @@ func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error)
 			return snap, fmt.Errorf("cryolock: stat %s: %w", p, err)
 		}
 		if !fi.IsRegular() {
-			snap.Foreign = append(snap.Foreign, Foreign{d.Name, fmt.Sprintf("a spec-file name on an entry that is not a regular file (%v)", fi.Mode.Type())})
+			snap.Foreign = append(snap.Foreign, Foreign{d.Name, notRegular(fi.Mode)})
 			continue
 		}
 		e.ModTime, e.Size = fi.ModTime, fi.Size

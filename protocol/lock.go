@@ -425,21 +425,58 @@ func (l *Lock) ctxErr(err error) error {
 
 // prepareDir checks the lock directory and creates it if missing.
 func (l *Lock) prepareDir() error {
+	exists, err := l.statDir()
+	if err != nil || exists {
+		return err
+	}
+	if err := l.cfg.FS.MkdirAll(l.dir, l.cfg.DirPerm); err != nil {
+		return fmt.Errorf("cryolock: creating lock directory %s: %w", l.dir, err)
+	}
+	return nil
+}
+
+// statDir checks the lock directory (F1): whether it exists, and an error
+// wrapping ErrBadPath if it is a symbolic link or not a directory.
+func (l *Lock) statDir() (exists bool, err error) {
 	fi, err := l.cfg.FS.Stat(l.dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		if err := l.cfg.FS.MkdirAll(l.dir, l.cfg.DirPerm); err != nil {
-			return fmt.Errorf("cryolock: creating lock directory %s: %w", l.dir, err)
-		}
-		return nil
+		return false, nil
 	case err != nil:
-		return fmt.Errorf("cryolock: lock directory %s: %w", l.dir, err)
+		return false, fmt.Errorf("cryolock: lock directory %s: %w", l.dir, err)
 	case fi.Mode&fs.ModeSymlink != 0:
-		return fmt.Errorf("%w: %s is a symbolic link; give the real directory", ErrBadPath, l.dir)
+		return true, fmt.Errorf("%w: %s is a symbolic link; give the real directory", ErrBadPath, l.dir)
 	case !fi.Mode.IsDir():
-		return fmt.Errorf("%w: %s exists and is not a directory", ErrBadPath, l.dir)
+		return true, fmt.Errorf("%w: %s exists and is not a directory", ErrBadPath, l.dir)
 	}
-	return nil
+	return true, nil
+}
+
+// classify sorts a listed entry the way the protocol does: ignored
+// (subdirectories, client artefacts: F7), foreign (with the reason: F8), or a
+// spec file's owner and ticket (F2). Scan and Inspect share it, so the lock
+// and `cryolock status` never disagree.
+func classify(d DirEntry) (owner string, ticket int32, ignore bool, foreign string) {
+	if d.Type.IsDir() || transient(d.Name) {
+		return "", 0, true, ""
+	}
+	owner, ticket, ok := nonce.ParseName(d.Name)
+	if !ok {
+		return "", 0, false, "the name is not <owner>.<ticket>"
+	}
+	if !d.Type.IsRegular() {
+		return "", 0, false, notRegular(d.Type)
+	}
+	return owner, ticket, false, ""
+}
+
+func notRegular(t fs.FileMode) string {
+	return fmt.Sprintf("a spec-file name on an entry that is not a regular file (%v)", t.Type())
+}
+
+// foreignErr is the error of a contender that meets a foreign entry.
+func foreignErr(path, reason string) error {
+	return fmt.Errorf("%w: %s: %s; it was left untouched, remove it by hand if it is junk", ErrForeign, path, reason)
 }
 
 // enter writes a fresh spec file and starts its heartbeat (rule 2).
@@ -683,16 +720,13 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 			ownSeen = true
 			continue
 		}
-		if d.Type.IsDir() || transient(d.Name) {
+		owner, ticket, ignore, foreign := classify(d)
+		if ignore {
 			continue
 		}
 		path := filepath.Join(l.dir, d.Name)
-		owner, ticket, ok := nonce.ParseName(d.Name)
-		if !ok {
-			return nil, fmt.Errorf("%w: %s: the name is not <owner>.<ticket>; it was left untouched, remove it by hand if it is junk", ErrForeign, path)
-		}
-		if !d.Type.IsRegular() {
-			return nil, fmt.Errorf("%w: %s: a spec-file name on an entry that is not a regular file (%v); it was left untouched", ErrForeign, path, d.Type)
+		if foreign != "" {
+			return nil, foreignErr(path, foreign)
 		}
 		alive, err := a.judge1(ctx, d.Name, path)
 		if err != nil {
@@ -807,7 +841,7 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 			// presume the observer's own lease.
 			lease, known = l.lease, false
 		default:
-			return s, false, fmt.Errorf("%w: %s: %v; it was left untouched", ErrForeign, path, perr)
+			return s, false, foreignErr(path, perr.Error())
 		}
 	}
 	fi, err := l.cfg.FS.Stat(path)
@@ -818,7 +852,7 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 		return s, false, fmt.Errorf("cryolock: stat %s: %w", path, err)
 	}
 	if !fi.IsRegular() {
-		return s, false, fmt.Errorf("%w: %s: a spec-file name on an entry that is not a regular file (%v); it was left untouched", ErrForeign, path, fi.Mode.Type())
+		return s, false, foreignErr(path, notRegular(fi.Mode))
 	}
 	env := l.cfg.Env
 	s = stale.Sighting{ModTime: fi.ModTime, Size: fi.Size, Mono: env.Mono(), Now: env.Now(), Lease: lease}
