@@ -93,11 +93,8 @@ func (l *Lock) acquireLegacy(ctx context.Context, try bool) (*entry, error) {
 			continue
 		}
 		// Enter, without a heartbeat.
-		host, pid := env.Process()
-		owner := nonce.NewOwner(envSource{env}, host, pid)
-		ticket := nonce.Ticket(envSource{env})
-		e := &entry{name: nonce.FormatName(owner, ticket), ticket: ticket, lost: make(chan struct{})}
-		e.path = filepath.Join(l.dir, e.name)
+		e := l.newEntry()
+		ticket := e.ticket
 		if err := call(func() error { return l.cfg.FS.WriteFile(e.path, l.body, l.cfg.FilePerm) }); err != nil {
 			return nil, fmt.Errorf("cryolock: entering %s: %w", e.path, err)
 		}

@@ -479,18 +479,24 @@ func foreignErr(path, reason string) error {
 	return fmt.Errorf("%w: %s: %s; it was left untouched, remove it by hand if it is junk", ErrForeign, path, reason)
 }
 
+// newEntry draws a fresh owner and ticket (F2): the name of a new entry.
+// Env is the nonce source, so the simulator replays the draws.
+func (l *Lock) newEntry() *entry {
+	host, pid := l.cfg.Env.Process()
+	owner := nonce.NewOwner(l.cfg.Env, host, pid)
+	if l.role == shared {
+		owner = nonce.SharedOwner(owner)
+	}
+	ticket := nonce.Ticket(l.cfg.Env)
+	name := nonce.FormatName(owner, ticket)
+	return &entry{name: name, path: filepath.Join(l.dir, name), ticket: ticket, lost: make(chan struct{})}
+}
+
 // enter writes a fresh spec file and starts its heartbeat (rule 2).
 func (a *attempt) enter() (*entry, error) {
 	l := a.l
 	env := l.cfg.Env
-	host, pid := env.Process()
-	owner := nonce.NewOwner(envSource{env}, host, pid)
-	if l.role == shared {
-		owner = nonce.SharedOwner(owner)
-	}
-	ticket := nonce.Ticket(envSource{env})
-	name := nonce.FormatName(owner, ticket)
-	e := &entry{name: name, path: filepath.Join(l.dir, name), ticket: ticket, lost: make(chan struct{})}
+	e := l.newEntry()
 	start := env.Mono()
 	if err := l.cfg.FS.WriteFile(e.path, l.body, l.cfg.FilePerm); err != nil {
 		// A failed create may still have left a file (a write that failed
@@ -896,10 +902,9 @@ func (a *attempt) watchSuspects(live []competitor) bool {
 // MinBackoff and MaxBackoff.
 func (a *attempt) backoff(ctx context.Context) error {
 	c := a.l.cfg
-	switch {
-	case a.delay == 0:
+	if a.delay == 0 {
 		a.delay = c.MinBackoff
-	default:
+	} else {
 		a.delay = min(a.delay*2, c.MaxBackoff)
 	}
 	a.startWatch()
@@ -914,7 +919,3 @@ func (a *attempt) backoff(ctx context.Context) error {
 
 // unit maps 64 random bits to a float64 uniform in [0, 1).
 func unit(v uint64) float64 { return float64(v>>11) / (1 << 53) }
-
-type envSource struct{ e Env }
-
-func (s envSource) Uint64() uint64 { return s.e.Uint64() }

@@ -45,14 +45,11 @@ func (a *attempt) sleepBackoff(ctx context.Context, d time.Duration) error {
 		return env.Sleep(ctx, d)
 	}
 	// Any change since the last listing began ends the sleep.
+	// A sleep cut short by a change is not an error; only ctx's is.
 	wctx, cancel := a.watch.Arm(ctx, a.seen)
-	err := env.Sleep(wctx, d)
+	_ = env.Sleep(wctx, d)
 	cancel()
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	_ = err // woken by a change
-	return nil
+	return ctx.Err()
 }
 
 // startWatch starts watching the lock directory, once per acquisition, the
