@@ -430,3 +430,27 @@ func TestTryLockClearsDeadEntry(t *testing.T) {
 		t.Fatalf("TryLock beside a live holder: %v %v", ok, err)
 	}
 }
+
+// skewedEnv is the OS environment with a wall clock an hour ahead.
+type skewedEnv struct{ protocol.Env }
+
+func (e skewedEnv) Now() time.Time { return e.Env.Now().Add(time.Hour) }
+
+// TestEntryStampedFromOwnClock: an entry's mtime comes from the contender's
+// clock from the start (rule C2), not from the file server's create, so that
+// every mtime of an entry comes from one clock (PROOF.md, A6).
+func TestEntryStampedFromOwnClock(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	l := newLock(t, dir, protocol.WithEnv(skewedEnv{protocol.OSEnv()}))
+	if err := l.Lock(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	fi, err := os.Stat(filepath.Join(dir, l.Name()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ahead := time.Until(fi.ModTime()); ahead < 50*time.Minute {
+		t.Fatalf("entry mtime is %v ahead of the machine's clock; want the contender's clock (an hour ahead)", ahead)
+	}
+}
