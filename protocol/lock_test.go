@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -453,4 +454,63 @@ func TestEntryStampedFromOwnClock(t *testing.T) {
 	if ahead := time.Until(fi.ModTime()); ahead < 50*time.Minute {
 		t.Fatalf("entry mtime is %v ahead of the machine's clock; want the contender's clock (an hour ahead)", ahead)
 	}
+}
+
+// recFS records the primitives called, and fails the first listings.
+type recFS struct {
+	protocol.FS
+	mu       sync.Mutex
+	ops      []string
+	failList int
+}
+
+func (f *recFS) log(op string) {
+	f.mu.Lock()
+	f.ops = append(f.ops, op)
+	f.mu.Unlock()
+}
+
+func (f *recFS) ReadDir(p string) ([]protocol.DirEntry, error) {
+	f.log("list")
+	f.mu.Lock()
+	fail := f.failList > 0
+	f.failList--
+	f.mu.Unlock()
+	if fail {
+		return nil, &fs.PathError{Op: "readdirent", Path: p, Err: syscall.EIO}
+	}
+	return f.FS.ReadDir(p)
+}
+
+func (f *recFS) WriteFile(p string, b []byte, perm fs.FileMode) error {
+	f.log("create")
+	return f.FS.WriteFile(p, b, perm)
+}
+
+// TestLooksFirstAfterError: an uncontended Lock enters at once (create, then
+// list), but after a failed attempt the next one lists first, so callers
+// that retry transient errors at once do not keep re-entering (livelock).
+func TestLooksFirstAfterError(t *testing.T) {
+	f := &recFS{FS: protocol.OSFS(), failList: 1}
+	l := newLock(t, filepath.Join(t.TempDir(), "a.cryolock"), protocol.WithFS(f))
+	ctx := ctxT(t, 10*time.Second)
+	if err := l.Lock(ctx); !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Lock with a failing listing: %v, want EIO", err)
+	}
+	f.ops = nil
+	if err := l.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.ops) < 2 || f.ops[0] != "list" || f.ops[1] != "create" {
+		t.Fatalf("after an error: %v, want a listing before the create", f.ops)
+	}
+	l.Unlock()
+	f.ops = nil
+	if err := l.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.ops) < 2 || f.ops[0] != "create" {
+		t.Fatalf("after a success: %v, want the create first", f.ops)
+	}
+	l.Unlock()
 }
