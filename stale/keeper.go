@@ -22,6 +22,13 @@ type Clock interface {
 // stale, so its owner must consider the lock lost.
 var ErrOverdue = errors.New("heartbeat overdue")
 
+// ErrUnchanged is the error of a refresh after which the entry's mtime, as
+// [Keeper.Stat] reports it, is the one it had before: observers saw no
+// heartbeat, so the refresh does not count (coarse mtimes, a wall clock
+// stepped back, a filesystem that ignores set-times). See docs/PROOF.md,
+// Lemma R.
+var ErrUnchanged = errors.New("refresh left the mtime unchanged")
+
 // ErrGone is returned by [Keeper.Run] when the entry disappeared: someone
 // removed it, so its owner no longer holds anything.
 var ErrGone = errors.New("spec file gone")
@@ -67,6 +74,14 @@ type Keeper struct {
 	// wrapping fs.ErrNotExist when the entry is gone, and must never create
 	// it.
 	Touch func() error
+	// Stat, if set, returns the entry's mtime as an observer would see
+	// it. Then a refresh counts only if it changed that mtime: the keeper
+	// reads it once before its first refresh and after every Touch, and
+	// a Touch that leaves it equal to the last counted value is a failed
+	// refresh (wrapping [ErrUnchanged]), retried like any other. Without
+	// it every successful Touch counts, which is safe only if every
+	// Touch is known to write a new mtime.
+	Stat func() (time.Time, error)
 	// Jitter returns a uniformly random number in [0,1).
 	Jitter func() float64
 	// LastOK is the monotonic time at which the last good refresh started;
@@ -100,6 +115,8 @@ func (k *Keeper) Run(ctx context.Context) error {
 	k.last.Store(int64(k.LastOK))
 	watching := false
 	var lastErr error
+	var mtime time.Time // the last counted mtime (with Stat)
+	haveMtime := false
 	for {
 		wait := k.LastOK + next - k.Clock.Mono()
 		if err := k.Clock.Sleep(ctx, max(wait, 0)); err != nil || ctx.Err() != nil {
@@ -116,7 +133,25 @@ func (k *Keeper) Run(ctx context.Context) error {
 			watching = true
 			k.Go(func() { k.watchdog(ctx, overdue) })
 		}
-		err := k.Touch()
+		var err error
+		if k.Stat != nil && !haveMtime {
+			if mtime, err = k.Stat(); err == nil {
+				haveMtime = true
+			}
+		}
+		if err == nil {
+			err = k.Touch()
+		}
+		if err == nil && k.Stat != nil {
+			var m time.Time
+			if m, err = k.Stat(); err == nil {
+				if m.Equal(mtime) {
+					err = fmt.Errorf("%w (still %v)", ErrUnchanged, m)
+				} else {
+					mtime = m
+				}
+			}
+		}
 		if ctx.Err() != nil {
 			return nil
 		}

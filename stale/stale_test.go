@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"testing"
 	"time"
 )
@@ -189,5 +190,49 @@ func (c *realishClock) Sleep(ctx context.Context, d time.Duration) error {
 		return ctx.Err()
 	case <-t.C:
 		return nil
+	}
+}
+
+// TestKeeperUnchangedMtimeDoesNotCount: with Stat, a Touch that leaves the
+// mtime as it was (2 s mtimes and a 1 s lease, or a wall clock stepped back)
+// is a failed refresh, so the owner is told it lost the lock at 0.75 × lease
+// instead of believing a heartbeat nobody could see (issue: failed stamps and
+// coarse mtimes, Lemma R). Without the check the keeper refreshes "fine" for
+// ever while every observer sees the same mtime.
+func TestKeeperUnchangedMtimeDoesNotCount(t *testing.T) {
+	c := &fakeClock{}
+	mtime := time.Unix(1000, 0) // a filesystem that keeps one mtime
+	touches := 0
+	k := &Keeper{Lease: For(16 * time.Second), Clock: c, Jitter: func() float64 { return 0 },
+		Touch: func() error { touches++; return nil },
+		Stat:  func() (time.Time, error) { return mtime, nil },
+	}
+	err := k.Run(context.Background())
+	if !errors.Is(err, ErrOverdue) || !strings.Contains(err.Error(), ErrUnchanged.Error()) {
+		t.Fatalf("unchanged mtime: %v, want ErrOverdue naming %v", err, ErrUnchanged)
+	}
+	if c.now > 13*time.Second || touches < 2 {
+		t.Fatalf("told at %v after %d touches, want at 12s after retries", c.now, touches)
+	}
+
+	// The same keeper over a filesystem whose mtime follows the clock in
+	// 2 s steps, with a lease long enough for refreshes to change it: every
+	// refresh counts and the keeper runs until stopped.
+	c = &fakeClock{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var cur time.Time
+	n := 0
+	k = &Keeper{Lease: For(10 * time.Second), Clock: c, Jitter: func() float64 { return 0.5 },
+		Touch: func() error {
+			cur = time.Unix(int64(c.now/(2*time.Second))*2, 0)
+			if n++; n == 10 {
+				cancel()
+			}
+			return nil
+		},
+		Stat: func() (time.Time, error) { return cur, nil },
+	}
+	if err := k.Run(ctx); err != nil {
+		t.Fatalf("changing mtimes: %v", err)
 	}
 }
