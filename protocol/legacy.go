@@ -120,7 +120,7 @@ func (l *Lock) acquireLegacy(ctx context.Context, try bool) (*entry, error) {
 			if !higher && !lower {
 				e.lastOK.Store(int64(env.Mono()))
 				a := &attempt{l: l}
-				a.startHeartbeat(e)
+				a.startKeeper(e, true)
 				return e, nil
 			}
 			if higher || try {

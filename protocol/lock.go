@@ -258,7 +258,7 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 		e, err = l.acquireV1(ctx, try)
 		l.lookFirst = err != nil
 	}
-	if e != nil && l.cfg.Fencing != FencingOff && l.role == exclusive && l.slots == 1 {
+	if e != nil && l.cfg.Rules == RulesLegacy && l.fences() {
 		if e.token, err = l.nextFence(); err != nil {
 			e.stop()
 			if rerr := l.cfg.FS.Remove(e.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
@@ -399,6 +399,12 @@ func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
 		}
 		look = true
 		e, err := a.enter()
+		if errors.Is(err, errOwnGone) {
+			if err := a.backoff(ctx); err != nil {
+				return nil, l.ctxErr(err)
+			}
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -407,8 +413,14 @@ func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
 		case err != nil:
 			return nil, err
 		case out == held:
-			a.delay = 0
-			return e, nil
+			out, err = a.confirm(ctx, e)
+			if err != nil {
+				return nil, err
+			}
+			if out == held {
+				a.delay = 0
+				return e, nil
+			}
 		}
 		if try && !a.watchSuspects(a.live) {
 			return nil, nil
@@ -508,26 +520,39 @@ func (a *attempt) enter() (*entry, error) {
 	}
 	e.lastOK.Store(int64(start))
 	if !l.lease.Forever {
-		// Stamp the entry from our own clock at once. The create took the
-		// file server's clock; if ours is behind it by about a heartbeat
-		// period and mtimes are coarse (2 s on FAT and SMB), the first
-		// refresh can write the very same mtime, and an observer under the
-		// Observed rule then sees no heartbeat for two periods, longer than
-		// the lease (found by the simulator: cryolock sim --seed 980514
-		// --schedules 1 --settle 1.2s --cache 1s --mtime-granularity 2s
-		// --clock-offset 1h --clock-drift 0.1 --nonatomic-write --error-rate
-		// 0.01 --pauses 2 --pause-rate 0.005 --pause 100ms..2s). From here on
-		// every mtime comes from one clock, and refreshes differ by a whole
-		// period. Best effort: a failure leaves only that rare window.
+		// Rule C2: stamp the entry from our own clock at once, so that
+		// every mtime it ever has comes from one clock and refreshes
+		// differ by a whole period (guarded by TestEntryStampedFromOwnClock).
+		// The stamp is not best effort: an entry left with the file
+		// server's creation mtime can have its first refresh write the
+		// very same (coarse) mtime, and observers would see no heartbeat
+		// while we believe in one (Lemma R; TestFailedStampFailsEntry). So
+		// a failed stamp fails the entry: take it back and report.
 		now := env.Now()
-		_ = l.cfg.FS.Chtimes(e.path, now, now)
+		err := l.cfg.FS.Chtimes(e.path, now, now)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Reaped already (judged from the server's mtime): start over.
+			l.cfg.Logger.Warn("cryolock: own entry was removed before it was stamped; starting over", "path", e.path)
+			return nil, errOwnGone
+		}
+		if err != nil {
+			if rerr := l.cfg.FS.Remove(e.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, fmt.Errorf("removing the unstamped entry failed (it holds nothing and goes stale after its lease): %w", rerr))
+			}
+			return nil, fmt.Errorf("cryolock: stamping %s: %w", e.path, err)
+		}
 	}
 	l.cfg.Logger.Debug("cryolock: entered", "path", e.path)
 	a.startHeartbeat(e)
 	return e, nil
 }
 
-func (a *attempt) startHeartbeat(e *entry) {
+// startHeartbeat starts e's keeper. A refresh counts only if it changed the
+// mtime observers see (Lemma R), except under the legacy rules, which model
+// cryolock 1.x's heartbeat (legacy is set only by acquireLegacy).
+func (a *attempt) startHeartbeat(e *entry) { a.startKeeper(e, false) }
+
+func (a *attempt) startKeeper(e *entry, legacy bool) {
 	l := a.l
 	if l.lease.Forever {
 		return
@@ -543,12 +568,20 @@ func (a *attempt) startHeartbeat(e *entry) {
 			now := env.Now()
 			return l.cfg.FS.Chtimes(e.path, now, now)
 		},
+
 		OnRefresh: func(start time.Duration) { e.lastOK.Store(int64(start)) },
 		Go:        func(f func()) { env.AfterFunc(0, f) },
 		OnLost: func(err error) {
 			l.cfg.Logger.Warn("cryolock: heartbeat overdue", "path", e.path, "err", err)
 			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
 		},
+	}
+	if !legacy {
+		// A refresh counts only if observers can see it (Lemma R).
+		k.Stat = func() (time.Time, error) {
+			fi, err := l.cfg.FS.Stat(e.path)
+			return fi.ModTime, err
+		}
 	}
 	// The keeper's goroutine starts when the first refresh can fall due
 	// (0.4 × lease): a short hold never starts one, and Unlock only stops a
@@ -637,6 +670,55 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 }
 
 var errOwnGone = errors.New("own spec file gone")
+
+// fences reports whether the lock issues fencing tokens: exclusive,
+// single-slot locks with fencing on.
+func (l *Lock) fences() bool {
+	return l.cfg.Fencing != FencingOff && l.role == exclusive && l.slots == 1
+}
+
+// confirm stands between a "held" decision and success (rule T). Without
+// fencing it only refuses a hold already known to be lost. With fencing it
+// writes the next token and then lists again: the token is good only if the
+// entry was never reaped between its creation and that listing (it is still
+// listed) and its heartbeat is neither overdue nor lost. Then no other
+// contender held in that span, so every earlier holder wrote its token
+// before our read and every later one reads ours: tokens increase with
+// holds. A contender paused between "held" and its token write (reaped and
+// replaced meanwhile) fails this check and starts over instead of
+// returning a token greater than its successor's (TestFencingPausedHolder).
+func (a *attempt) confirm(ctx context.Context, e *entry) (outcome, error) {
+	l := a.l
+	if !l.fences() {
+		if e.lostErr() != nil || a.overdue(e) {
+			return withdrawn, a.withdraw(e)
+		}
+		return held, nil
+	}
+	tok, err := l.nextFence()
+	if err != nil {
+		if werr := a.withdraw(e); werr != nil {
+			err = errors.Join(err, werr)
+		}
+		return withdrawn, err
+	}
+	if _, err := a.scan(ctx, e.name); errors.Is(err, errOwnGone) {
+		e.stop()
+		l.cfg.Logger.Warn("cryolock: own entry was removed before its fencing token was confirmed; starting over", "path", e.path)
+		return withdrawn, nil
+	} else if err != nil {
+		if werr := a.withdraw(e); werr != nil {
+			err = errors.Join(err, werr)
+		}
+		return withdrawn, err
+	}
+	if e.lostErr() != nil || a.overdue(e) {
+		l.cfg.Logger.Warn("cryolock: heartbeat overdue before the fencing token was confirmed; starting over", "path", e.path)
+		return withdrawn, a.withdraw(e)
+	}
+	e.token = tok
+	return held, nil
+}
 
 // competitor is a live spec file of someone else.
 type competitor struct {
