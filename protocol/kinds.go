@@ -9,8 +9,13 @@ import (
 // the same lock directory with the same n. It is the mutex protocol with one
 // rule generalised (see docs/PROTOCOL.md): an entry holds when fewer than n
 // others are live in a listing made after its creation. All contenders on a
-// directory must agree on n; a mutex ([New]) on the same directory behaves as
-// a semaphore of 1 and so excludes everyone, which is safe.
+// directory must agree on n.
+//
+// Entries do not record their kind, so do not mix kinds on one directory:
+// a mutex ([New]) on a semaphore's directory holds only when no other entry
+// is live, but a semaphore contender that enters after it counts it as one of
+// its n holders and may hold beside it. The bound of n holders in all still
+// holds; the mutex's exclusion does not (docs/PROTOCOL.md §7).
 //
 // Like a [Lock], a Semaphore value holds at most one slot; use one value per
 // concurrent holder.
