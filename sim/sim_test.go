@@ -147,7 +147,9 @@ func TestOutsideModelViolates(t *testing.T) {
 		"wall-clock rule, skew > lease": func(c *Config) {
 			c.Stale, c.Faults.ClockOffset = stale.WallClock, 2*c.Lease
 		},
-		"mtime granularity > lease": func(c *Config) { c.Faults.MtimeGranularity = 2 * c.Lease },
+		"mtime granularity > lease": func(c *Config) {
+			c.Stale, c.Faults.MtimeGranularity = stale.WallClock, 2*c.Lease
+		},
 		"same owner names":          func(c *Config) { c.Faults.SameIdentity = true },
 		"heartbeat period > lease":  func(c *Config) { c.Faults.HeartbeatStretch = 3 },
 		"drift ±60% (observed)":     func(c *Config) { c.Faults.ClockDrift = 0.6 },
