@@ -68,16 +68,19 @@ func Cached(ctx context.Context, lockDir string, opts Options) (Report, error) {
 	if r, ok := loadCache(path, abs, host, o.CacheMaxAge); ok {
 		return r, nil
 	}
-	if err := o.FS.MkdirAll(abs, 0o777); err != nil {
+	d, err := o.FS.OpenDir(nil, abs, true, 0o777)
+	if err != nil {
 		return Report{}, fmt.Errorf("fsprobe: cached probe: creating %s: %w", abs, err)
 	}
+	d.Close()
 	r, err := Probe(ctx, abs, o)
 	if err != nil {
 		return r, err
 	}
 	if r.Primitives.RenameOver.Works && canCache {
 		if b, err := json.MarshalIndent(r, "", "  "); err == nil {
-			if err := o.FS.MkdirAll(filepath.Dir(path), 0o777); err == nil {
+			if d, err := o.FS.OpenDir(nil, filepath.Dir(path), true, 0o777); err == nil {
+				d.Close()
 				writeCache(path, append(b, '\n'))
 			}
 		}

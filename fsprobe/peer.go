@@ -86,6 +86,8 @@ type session struct {
 	o       Options
 	fs      protocol.FS
 	dir, pd string
+	d       protocol.Dir // pd, open; nil until run has made it
+
 	id      string
 	peer    string
 	created []string
@@ -116,20 +118,18 @@ func (s *session) step(name string) error {
 }
 
 func (s *session) write(name string, data []byte) error {
-	p := s.path(name)
-	s.created = append(s.created, p)
-	if err := s.fs.WriteFile(p, data, 0o666); err != nil {
+	s.created = append(s.created, name)
+	if err := s.fs.WriteFile(s.d, name, data, 0o666); err != nil {
 		return err
 	}
 	return nil
 }
 
 func (s *session) removeOwn(name string) error {
-	p := s.path(name)
-	err := s.fs.Remove(p)
+	err := s.fs.Remove(s.d, name)
 	if err == nil || errors.Is(err, fs.ErrNotExist) {
 		for i, c := range s.created {
-			if c == p {
+			if c == name {
 				s.created = append(s.created[:i], s.created[i+1:]...)
 				break
 			}
@@ -140,11 +140,20 @@ func (s *session) removeOwn(name string) error {
 }
 
 func (s *session) cleanup() {
+	if s.d == nil {
+		return
+	}
 	for i := len(s.created) - 1; i >= 0; i-- {
-		s.fs.Remove(s.created[i])
+		s.fs.Remove(s.d, s.created[i])
 	}
 	s.created = nil
-	s.fs.Remove(s.pd) // fails while the other side's files remain; the last one out succeeds
+	s.d.Close()
+	s.d = nil
+	// Fails while the other side's files remain; the last one out succeeds.
+	if parent, err := s.fs.OpenDir(nil, filepath.Dir(s.pd), false, 0); err == nil {
+		s.fs.Remove(parent, filepath.Base(s.pd))
+		parent.Close()
+	}
 }
 
 func (s *session) report() PeerReport {
@@ -168,6 +177,11 @@ func (s *session) run() error {
 	if err := s.o.mkdir(s.pd, true); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnusable, err)
 	}
+	d, err := s.fs.OpenDir(nil, s.pd, false, 0)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUnusable, err)
+	}
+	s.d = d
 	hello := fmt.Sprintf("%d %d", time.Now().UnixNano(), s.o.PeerRounds)
 	if err := s.write("hello."+s.id, []byte(hello)); err != nil {
 		return err
@@ -205,7 +219,7 @@ func (s *session) run() error {
 // findPeer waits for exactly one other fresh hello.
 func (s *session) findPeer() error {
 	err := poll(s.ctx, func() (bool, error) {
-		ents, err := s.fs.ReadDir(s.pd)
+		ents, err := s.fs.ReadDir(s.d)
 		if err != nil {
 			return false, err
 		}
@@ -215,7 +229,7 @@ func (s *session) findPeer() error {
 			if !ok || id == s.id {
 				continue
 			}
-			b, err := s.fs.ReadFile(s.path(e.Name))
+			b, _, err := s.fs.ReadFile(s.d, e.Name)
 			if err != nil {
 				continue // gone, or not readable yet
 			}
@@ -258,7 +272,7 @@ func (s *session) findPeer() error {
 
 func (s *session) listed(name string, present bool) error {
 	return poll(s.ctx, func() (bool, error) {
-		ents, err := s.fs.ReadDir(s.pd)
+		ents, err := s.fs.ReadDir(s.d)
 		if err != nil {
 			return false, err
 		}
@@ -267,14 +281,16 @@ func (s *session) listed(name string, present bool) error {
 }
 
 func (s *session) mtimeIs(name string, want time.Time, fresh bool) error {
-	p := s.path(name)
 	return poll(s.ctx, func() (bool, error) {
+		var fi protocol.FileInfo
+		var err error
 		if fresh {
-			if _, err := s.fs.ReadFile(p); err != nil {
-				return false, err
-			}
+			// The FileInfo of the opened file (fstat), as the lock's
+			// fresh judgement uses it.
+			_, fi, err = s.fs.ReadFile(s.d, name)
+		} else {
+			fi, err = s.fs.Stat(s.d, name)
 		}
-		fi, err := s.fs.Stat(p)
 		if err != nil {
 			return false, err
 		}
@@ -299,7 +315,7 @@ func (s *session) lead(k int) error {
 	for j, fresh := range []bool{false, true} {
 		m := mark(k, 2*j)
 		t := start()
-		if err := s.fs.Chtimes(s.path(mine), m, m); err != nil {
+		if err := s.fs.Chtimes(s.d, mine, m, m); err != nil {
 			return err
 		}
 		if err := s.mtimeIs(theirs, mark(k, 2*j+1), fresh); err != nil {
@@ -335,7 +351,7 @@ func (s *session) follow(k int) error {
 		return fmt.Errorf("waiting for %s: %w", theirs, err)
 	}
 	seen := time.Now()
-	if b, err := s.fs.ReadFile(s.path(theirs)); err == nil {
+	if b, _, err := s.fs.ReadFile(s.d, theirs); err == nil {
 		if ns, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil {
 			s.oneWay.addD(max(0, seen.Sub(time.Unix(0, ns))))
 		}
@@ -351,7 +367,7 @@ func (s *session) follow(k int) error {
 			return fmt.Errorf("waiting for the mtime of %s: %w", theirs, err)
 		}
 		m := mark(k, 2*j+1)
-		if err := s.fs.Chtimes(s.path(mine), m, m); err != nil {
+		if err := s.fs.Chtimes(s.d, mine, m, m); err != nil {
 			return err
 		}
 		if err := s.step("follow-mtime"); err != nil {
@@ -374,7 +390,7 @@ func (s *session) flock(leader bool) error {
 	readTheirs := func() (string, error) {
 		var v string
 		err := poll(s.ctx, func() (bool, error) {
-			b, err := s.fs.ReadFile(s.path(theirs))
+			b, _, err := s.fs.ReadFile(s.d, theirs)
 			if errors.Is(err, fs.ErrNotExist) || (err == nil && len(b) == 0) {
 				return false, nil
 			}

@@ -82,11 +82,16 @@ type Options struct {
 func (o Options) mkdir(path string, existOK bool) error {
 	if !o.osFS {
 		if !existOK {
-			if _, err := o.FS.Stat(path); err == nil {
+			if d, err := o.FS.OpenDir(nil, path, false, 0); err == nil {
+				d.Close()
 				return &fs.PathError{Op: "mkdir", Path: path, Err: fs.ErrExist}
 			}
 		}
-		return o.FS.MkdirAll(path, 0o777)
+		d, err := o.FS.OpenDir(nil, path, true, 0o777)
+		if err != nil {
+			return err
+		}
+		return d.Close()
 	}
 	err := os.Mkdir(path, 0o777)
 	if existOK && errors.Is(err, fs.ErrExist) {
@@ -128,6 +133,7 @@ type prober struct {
 	fs      protocol.FS
 	dir     string
 	scratch string
+	sd      protocol.Dir  // scratch, open; every primitive acts on names in it
 	budget  time.Duration // per sampling phase
 	created []string      // paths created, in order
 	r       *Report
@@ -225,9 +231,15 @@ func ctxErr(ctx context.Context) error {
 // scratch directory with whatever is left in it. It ignores the context.
 func (p *prober) cleanup() {
 	for i := len(p.created) - 1; i >= 0; i-- {
-		p.fs.Remove(p.created[i])
+		if c := p.created[i]; c != p.scratch && p.sd != nil {
+			p.fs.Remove(p.sd, filepath.Base(c))
+		}
 	}
 	p.created = nil
+	if p.sd != nil {
+		p.sd.Close()
+		p.sd = nil
+	}
 	// Leftovers of operations that failed half-way (a link, a rename).
 	if _, err := os.Lstat(p.scratch); err == nil {
 		os.RemoveAll(p.scratch)
@@ -259,6 +271,9 @@ func (p *prober) run() error {
 		return fmt.Errorf("fsprobe: probe %s: %w: cannot create a scratch directory: %v", p.dir, ErrUnusable, err)
 	}
 	p.created = append(p.created, p.scratch)
+	if p.sd, err = p.fs.OpenDir(nil, p.scratch, false, 0); err != nil {
+		return fmt.Errorf("fsprobe: probe %s: %w: cannot open the scratch directory: %v", p.dir, ErrUnusable, err)
+	}
 	if err := p.step("mkdir"); err != nil {
 		return err
 	}
@@ -266,7 +281,10 @@ func (p *prober) run() error {
 	for i := 0; p.more(i+1, t0); i++ {
 		d := filepath.Join(p.scratch, fmt.Sprintf("d%d", i))
 		t := start()
-		err := p.fs.MkdirAll(d, 0o777)
+		sub, err := p.fs.OpenDir(p.sd, filepath.Base(d), true, 0o777)
+		if err == nil {
+			err = sub.Close()
+		}
 		if err != nil {
 			pr.Mkdir.Error = err.Error()
 			break
@@ -277,7 +295,7 @@ func (p *prober) run() error {
 			return err
 		}
 		t = start()
-		if err := p.fs.Remove(d); err != nil {
+		if err := p.fs.Remove(p.sd, filepath.Base(d)); err != nil {
 			pr.Remove.Error = err.Error()
 			break
 		}
@@ -317,7 +335,7 @@ func (p *prober) files() error {
 		path := filepath.Join(p.scratch, name)
 		before := time.Now()
 		t := start()
-		err := p.fs.WriteFile(path, []byte("10"), 0o666)
+		err := p.fs.WriteFile(p.sd, filepath.Base(path), []byte("10"), 0o666)
 		create.add(t)
 		after := time.Now()
 		p.created = append(p.created, path)
@@ -333,7 +351,7 @@ func (p *prober) files() error {
 		// Listed at once?
 		samples++
 		t = start()
-		ents, err := p.fs.ReadDir(p.scratch)
+		ents, err := p.fs.ReadDir(p.sd)
 		list.add(t)
 		if err != nil {
 			fail(&pr.List, err)
@@ -350,7 +368,7 @@ func (p *prober) files() error {
 			return err
 		}
 		t = start()
-		fi, err := p.fs.Stat(path)
+		fi, err := p.fs.Stat(p.sd, filepath.Base(path))
 		st.add(t)
 		if err != nil {
 			fail(&pr.Stat, err)
@@ -362,7 +380,7 @@ func (p *prober) files() error {
 			return err
 		}
 		t = start()
-		b, err := p.fs.ReadFile(path)
+		b, _, err := p.fs.ReadFile(p.sd, filepath.Base(path))
 		read.add(t)
 		if err != nil {
 			fail(&pr.Read, err)
@@ -386,14 +404,14 @@ func (p *prober) files() error {
 	for i, path := range paths {
 		want := explicitTime(i)
 		t := start()
-		err := p.fs.Chtimes(path, want, want)
+		err := p.fs.Chtimes(p.sd, filepath.Base(path), want, want)
 		chtimes.add(t)
 		if err != nil {
 			fail(&pr.SetMtime, err)
 			chtimes.drop()
 			break
 		}
-		fi, err := p.fs.Stat(path)
+		fi, err := p.fs.Stat(p.sd, filepath.Base(path))
 		if err != nil {
 			fail(&pr.Stat, err)
 			break
@@ -425,7 +443,7 @@ func (p *prober) files() error {
 	// Remove: gone from the listing at once?
 	for _, path := range paths {
 		t := start()
-		err := p.fs.Remove(path)
+		err := p.fs.Remove(p.sd, filepath.Base(path))
 		remove.add(t)
 		if err != nil {
 			fail(&pr.Remove, err)
@@ -436,7 +454,7 @@ func (p *prober) files() error {
 		if err := p.step("remove"); err != nil {
 			return err
 		}
-		ents, err := p.fs.ReadDir(p.scratch)
+		ents, err := p.fs.ReadDir(p.sd)
 		if err != nil {
 			fail(&pr.List, err)
 			continue
@@ -473,7 +491,7 @@ func (p *prober) files() error {
 func (p *prober) waitListing(name string, present bool) (time.Duration, error) {
 	t := start()
 	err := poll(p.ctx, func() (bool, error) {
-		ents, err := p.fs.ReadDir(p.scratch)
+		ents, err := p.fs.ReadDir(p.sd)
 		if err != nil {
 			return false, err
 		}

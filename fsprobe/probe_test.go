@@ -178,9 +178,9 @@ type slowFS struct {
 	d time.Duration
 }
 
-func (s slowFS) WriteFile(path string, data []byte, perm os.FileMode) error {
+func (s slowFS) WriteFile(d protocol.Dir, name string, data []byte, perm os.FileMode) error {
 	time.Sleep(s.d)
-	return s.FS.WriteFile(path, data, perm)
+	return s.FS.WriteFile(d, name, data, perm)
 }
 
 func TestProbeTimeout(t *testing.T) {
@@ -293,47 +293,61 @@ func (l lagFS) hidden(e lagEvent, ok bool) bool {
 	return ok && e.by != l.id && time.Since(e.at) < l.lag
 }
 
-func (l lagFS) WriteFile(path string, data []byte, perm os.FileMode) error {
+func (l lagFS) WriteFile(d protocol.Dir, name string, data []byte, perm os.FileMode) error {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
+	path := filepath.Join(d.Path(), name)
 	if _, err := os.Lstat(path); err != nil {
 		l.st.created[path] = lagEvent{l.id, time.Now()}
 	}
-	return l.FS.WriteFile(path, data, perm)
+	return l.FS.WriteFile(d, name, data, perm)
 }
 
-func (l lagFS) Remove(path string) error {
+func (l lagFS) Remove(d protocol.Dir, name string) error {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
-	l.st.removed[path] = lagEvent{l.id, time.Now()}
-	return l.FS.Remove(path)
+	l.st.removed[filepath.Join(d.Path(), name)] = lagEvent{l.id, time.Now()}
+	return l.FS.Remove(d, name)
 }
 
-func (l lagFS) Chtimes(path string, atime, mtime time.Time) error {
+func (l lagFS) Chtimes(d protocol.Dir, name string, atime, mtime time.Time) error {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
-	fi, err := l.FS.Stat(path)
+	fi, err := l.FS.Stat(d, name)
 	if err != nil {
 		return err
 	}
-	l.st.mtime[path] = lagMtime{lagEvent{l.id, time.Now()}, fi.ModTime}
-	return l.FS.Chtimes(path, atime, mtime)
+	l.st.mtime[filepath.Join(d.Path(), name)] = lagMtime{lagEvent{l.id, time.Now()}, fi.ModTime}
+	return l.FS.Chtimes(d, name, atime, mtime)
 }
 
-func (l lagFS) Stat(path string) (protocol.FileInfo, error) {
+func (l lagFS) Stat(d protocol.Dir, name string) (protocol.FileInfo, error) {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
-	fi, err := l.FS.Stat(path)
-	if m, ok := l.st.mtime[path]; err == nil && l.hidden(m.lagEvent, ok) {
+	fi, err := l.FS.Stat(d, name)
+	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hidden(m.lagEvent, ok) {
 		fi.ModTime = m.old
 	}
 	return fi, err
 }
 
-func (l lagFS) ReadDir(path string) ([]protocol.DirEntry, error) {
+// ReadFile lags the FileInfo like Stat: the injected lag is on attributes,
+// whether fetched by stat or by open+fstat.
+func (l lagFS) ReadFile(d protocol.Dir, name string) ([]byte, protocol.FileInfo, error) {
+	b, fi, err := l.FS.ReadFile(d, name)
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
-	ents, err := l.FS.ReadDir(path)
+	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hidden(m.lagEvent, ok) {
+		fi.ModTime = m.old
+	}
+	return b, fi, err
+}
+
+func (l lagFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
+	l.st.mu.Lock()
+	defer l.st.mu.Unlock()
+	path := d.Path()
+	ents, err := l.FS.ReadDir(d)
 	if err != nil {
 		return nil, err
 	}

@@ -36,6 +36,19 @@ func (r Rules) String() string {
 	return fmt.Sprintf("Rules(%d)", int(r))
 }
 
+// The staleness rules (see package stale), re-declared so that ordinary use
+// needs only this package.
+const (
+	// Observed judges an entry stale when this contender has seen the
+	// same mtime for a whole lease on its own monotonic clock (the
+	// default; immune to clock skew).
+	Observed = stale.Observed
+	// WallClock judges an entry stale when its mtime plus its lease is
+	// before this contender's wall clock (cryolock 1.x's rule; needs
+	// synchronised clocks).
+	WallClock = stale.WallClock
+)
+
 // Defaults of [Config].
 const (
 	DefaultLease      = 10 * time.Second
@@ -163,12 +176,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: backoff bounds %v..%v", ErrConfig, c.MinBackoff, c.MaxBackoff)
 	case c.Stale != stale.Observed && c.Stale != stale.WallClock:
 		return c, fmt.Errorf("%w: unknown staleness rule %v", ErrConfig, c.Stale)
-	case c.Fencing < FencingOff || c.Fencing > FencingRename:
+	case c.Fencing < FencingOff || c.Fencing > FencingSlots:
 		return c, fmt.Errorf("%w: unknown fencing mode %v", ErrConfig, c.Fencing)
-	case c.Fencing == FencingRename && !isOSFS(c.FS):
-		return c, fmt.Errorf("%w: FencingRename writes with renameio and needs the OS filesystem; use FencingSlots", ErrConfig)
-	case c.Fencing == FencingRename && renameWrite == nil:
-		return c, fmt.Errorf("%w: FencingRename is not supported on this platform; use FencingSlots", ErrConfig)
 	case c.Rules != RulesV1 && c.Rules != RulesLegacy:
 		return c, fmt.Errorf("%w: unknown rules %v", ErrConfig, c.Rules)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,24 +34,15 @@ const (
 	// holds the last good value, so a token never goes backwards. It needs
 	// no rename and works on every filesystem the lock works on.
 	FencingSlots
-	// FencingRename keeps the counter in one file, .meta/fence, replaced
-	// atomically with github.com/google/renameio (write a temporary file,
-	// rename it over). Use it only where rename over an existing file is
-	// atomic — `cryolock probe` says whether it is — and only with the OS
-	// filesystem (renameio bypasses [FS]). Readers take the greatest of
-	// this file and the slots, so a directory can move between the modes.
-	FencingRename
 )
 
-// String returns "off", "slots" or "rename".
+// String returns "off" or "slots".
 func (f Fencing) String() string {
 	switch f {
 	case FencingOff:
 		return "off"
 	case FencingSlots:
 		return "slots"
-	case FencingRename:
-		return "rename"
 	}
 	return fmt.Sprintf("Fencing(%d)", int(f))
 }
@@ -106,66 +98,82 @@ func ReadFence(fsys FS, dir string) (uint64, error) {
 	if fsys == nil {
 		fsys = OSFS()
 	}
-	t, _, err := readFence(fsys, filepath.Join(filepath.Clean(dir), MetaDir))
+	d, err := fsys.OpenDir(nil, filepath.Clean(dir), false, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer d.Close()
+	meta, err := fsys.OpenDir(d, MetaDir, false, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	defer meta.Close()
+	t, _, err := readFence(fsys, meta)
 	return t, err
 }
 
 // readFence returns the greatest valid token and the index of the slot that
-// holds it (-1 if neither is valid).
-func readFence(fsys FS, meta string) (uint64, int, error) {
+// holds it (-1 if neither is valid). A slot that is not a regular file (a
+// FIFO planted there, say) is an error: it is never opened for blocking
+// I/O, never read past MaxRead bytes and never written over.
+func readFence(fsys FS, meta Dir) (uint64, int, error) {
 	var best uint64
 	at := -1
 	for i, name := range fenceSlots {
-		b, err := fsys.ReadFile(filepath.Join(meta, name))
+		b, _, err := fsys.ReadFile(meta, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return 0, -1, fmt.Errorf("cryolock: reading fencing slot %s: %w", filepath.Join(meta, name), err)
+			return 0, -1, fmt.Errorf("cryolock: reading fencing slot: %w", err)
 		}
 		if t, ok := decodeFence(b); ok && (at < 0 || t > best) {
 			best, at = t, i
 		}
 	}
-	// The renamed file, if any, counts too; it is never a slot to write over.
-	b, err := fsys.ReadFile(filepath.Join(meta, fenceRenamed))
+	// .meta/fence, written by the removed rename mode of earlier versions,
+	// still counts, so that tokens never go backwards on a directory that
+	// used it; it is never written.
+	b, _, err := fsys.ReadFile(meta, fenceRenamed)
 	switch {
 	case err == nil:
 		if t, ok := decodeFence(b); ok && t > best {
 			best = t
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return 0, -1, fmt.Errorf("cryolock: reading %s: %w", filepath.Join(meta, fenceRenamed), err)
+		return 0, -1, fmt.Errorf("cryolock: reading fencing file: %w", err)
 	}
 	return best, at, nil
 }
 
 // nextFence issues the next token: the greatest valid one plus one, written
-// over the slot that does not hold the greatest. Called only by a holder.
-func (l *Lock) nextFence() (uint64, error) {
+// over the slot that does not hold the greatest. Called only by a holder,
+// with its open lock directory; .meta is opened relative to it without
+// following a symbolic link.
+func (l *Lock) nextFence(d Dir) (uint64, error) {
 	fsys := l.cfg.FS
-	meta := filepath.Join(l.dir, MetaDir)
-	if err := fsys.MkdirAll(meta, l.cfg.DirPerm); err != nil {
-		return 0, fmt.Errorf("cryolock: creating %s: %w", meta, err)
+	meta, err := fsys.OpenDir(d, MetaDir, true, l.cfg.DirPerm)
+	if err != nil {
+		return 0, fmt.Errorf("cryolock: opening %s: %w", filepath.Join(l.dir, MetaDir), err)
 	}
+	defer meta.Close()
 	t, at, err := readFence(fsys, meta)
 	if err != nil {
 		return 0, err
 	}
+	if t == math.MaxUint64 {
+		return 0, fmt.Errorf("cryolock: fencing counter of %s is exhausted (%d)", l.dir, t)
+	}
 	next := t + 1
-	if l.cfg.Fencing == FencingRename {
-		p := filepath.Join(meta, fenceRenamed)
-		if err := renameWrite(p, encodeFence(next), l.cfg.FilePerm); err != nil {
-			return 0, fmt.Errorf("cryolock: writing %s: %w", p, err)
-		}
-		return next, nil
-	}
-	slot := filepath.Join(meta, fenceSlots[(at+1+len(fenceSlots))%len(fenceSlots)])
+	slot := fenceSlots[(at+1+len(fenceSlots))%len(fenceSlots)]
 	if at < 0 {
-		slot = filepath.Join(meta, fenceSlots[0])
+		slot = fenceSlots[0]
 	}
-	if err := fsys.WriteFile(slot, encodeFence(next), l.cfg.FilePerm); err != nil {
-		return 0, fmt.Errorf("cryolock: writing fencing slot %s: %w", slot, err)
+	if err := fsys.WriteFile(meta, slot, encodeFence(next), l.cfg.FilePerm); err != nil {
+		return 0, fmt.Errorf("cryolock: writing fencing slot: %w", err)
 	}
 	return next, nil
 }

@@ -1,19 +1,28 @@
 package protocol
 
 import (
+	"errors"
 	"io/fs"
 	"time"
 )
 
 // FS is the whole of what the protocol asks of a filesystem. Nothing else is
-// used on the lock's path: no O_EXCL, no link, no rename, no flock. Every
-// method takes a slash-separated path as the lock built it (the lock
-// directory joined with an entry name) and must not follow a symbolic link in
-// the final component.
+// used on the lock's path: no O_EXCL, no link, no rename, no flock.
+//
+// Every primitive acts on a name inside a directory handle ([Dir]) that
+// OpenDir opened once without following a symbolic link, so that a lock
+// directory swapped for a symbolic link (or for another directory) while a
+// contender waits or holds cannot redirect a single call: names are single
+// path components, never paths, and no primitive follows a symbolic link in
+// them. The protocol opens the lock directory once per acquisition and keeps
+// the handle for the whole hold; [FS.Verify] tells whether the handle is
+// still the directory at its path.
 //
 // Errors should wrap the fs package's sentinels where they apply
 // (fs.ErrNotExist for a missing entry, including NFS's ESTALE;
-// fs.ErrExist; fs.ErrPermission), because the protocol decides on them.
+// fs.ErrExist; fs.ErrPermission), and [ErrNotRegular] for a name that is
+// not a regular file where one is needed, because the protocol decides on
+// them.
 //
 // Atomicity asked of each primitive is stated in docs/PROOF.md; in short, a
 // listing must show every entry whose creation completed before the listing
@@ -22,26 +31,67 @@ import (
 // WriteFile need not be atomic: readers may see the file empty or partly
 // written.
 type FS interface {
-	// MkdirAll creates a directory and any missing parents.
-	MkdirAll(path string, perm fs.FileMode) error
-	// ReadDir lists a directory, in any order.
-	ReadDir(path string) ([]DirEntry, error)
-	// ReadFile returns a regular file's content. On filesystems with
+	// OpenDir opens the directory name inside parent or, when parent is
+	// nil, the directory at the path name (whose earlier components may be
+	// symbolic links: they are the caller's choice). It never follows a
+	// symbolic link in the final component: such a link, or anything
+	// else that is not a directory, is an error wrapping [ErrBadPath]
+	// (wrapping fs.ErrNotExist if missing). With create it first creates
+	// the directory if missing (with perm, before the umask; with a nil
+	// parent, missing parents too).
+	OpenDir(parent Dir, name string, create bool, perm fs.FileMode) (Dir, error)
+	// ReadDir lists d, in any order, without "." and "..".
+	ReadDir(d Dir) ([]DirEntry, error)
+	// ReadFile opens the regular file name in d without blocking (a FIFO
+	// or device planted there must not hang the caller) and without
+	// following a symbolic link, and returns at most MaxRead+1 bytes of it
+	// with its FileInfo from the opened handle. Anything but a regular
+	// file is an error wrapping [ErrNotRegular]. On filesystems with
 	// close-to-open consistency (NFS) opening the file revalidates its
-	// attributes, so a Stat right after a ReadFile is fresh.
-	ReadFile(path string) ([]byte, error)
-	// WriteFile creates the file (or truncates an existing one) and writes
-	// data. It must not use O_EXCL semantics and must not follow a symbolic
-	// link planted at path.
-	WriteFile(path string, data []byte, perm fs.FileMode) error
-	// Stat describes an entry without following a symbolic link.
-	Stat(path string) (FileInfo, error)
-	// Chtimes sets an entry's access and modification times. It must fail
-	// with fs.ErrNotExist rather than create a missing entry.
-	Chtimes(path string, atime, mtime time.Time) error
-	// Remove removes a file or an empty directory.
-	Remove(path string) error
+	// attributes, so the FileInfo is fresh.
+	ReadFile(d Dir, name string) ([]byte, FileInfo, error)
+	// WriteFile creates the file name in d (or truncates an existing
+	// regular file) and writes data. It must not use O_EXCL semantics, must
+	// not follow a symbolic link, must not block, and must not truncate or
+	// write anything but a regular file ([ErrNotRegular]).
+	WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error
+	// Stat describes the entry name in d without following a symbolic link.
+	Stat(d Dir, name string) (FileInfo, error)
+	// Chtimes sets the access and modification times of the entry name in
+	// d, without following a symbolic link. It must fail with
+	// fs.ErrNotExist rather than create a missing entry.
+	Chtimes(d Dir, name string, atime, mtime time.Time) error
+	// Remove removes the file (or empty directory) name in d.
+	Remove(d Dir, name string) error
+	// Verify reports an error wrapping [ErrReplaced] if d is no longer the
+	// directory at the path it was opened at (renamed, removed, or
+	// replaced by another directory or a symbolic link).
+	Verify(d Dir) error
 }
+
+// Dir is a directory handle opened by an [FS].
+type Dir interface {
+	// Path is the directory's path when it was opened (for messages).
+	Path() string
+	// Close releases the handle.
+	Close() error
+}
+
+// MaxRead bounds what [FS.ReadFile] returns: MaxRead+1 bytes at most, so
+// that a caller can tell a longer file. Entries and fencing slots are a few
+// bytes long.
+const MaxRead = 4096
+
+// ErrNotRegular is wrapped by an [FS]'s error for a name that is not a
+// regular file (a symbolic link, FIFO, device, socket or directory) where
+// the protocol reads or writes one. The protocol treats such an entry as
+// foreign: reported, never touched.
+var ErrNotRegular = errors.New("not a regular file")
+
+// ErrReplaced is wrapped by [FS.Verify]'s error when a directory handle no
+// longer names the directory at its path. A holder whose lock directory was
+// replaced is told it lost the lock.
+var ErrReplaced = errors.New("the directory at this path was replaced")
 
 // DirEntry is one entry of a directory listing.
 type DirEntry struct {

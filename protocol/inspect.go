@@ -75,62 +75,52 @@ func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error)
 	}
 	fsys, env := l.cfg.FS, l.cfg.Env
 	snap := Snapshot{Path: l.dir}
-	exists, err := l.statDir()
-	if err != nil {
-		return snap, err
-	}
-	if !exists {
+	d, err := fsys.OpenDir(nil, l.dir, false, 0)
+	if errors.Is(err, fs.ErrNotExist) {
 		snap.Now = env.Now()
 		return snap, nil
 	}
+	if err != nil {
+		if errors.Is(err, ErrBadPath) {
+			return snap, err
+		}
+		return snap, fmt.Errorf("cryolock: opening lock directory %s: %w", l.dir, err)
+	}
+	defer d.Close()
 	snap.Exists = true
-	ents, err := fsys.ReadDir(l.dir)
+	ents, err := fsys.ReadDir(d)
 	if err != nil {
 		return snap, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
 	}
 	snap.Now = env.Now()
-	for _, d := range ents {
+	for _, de := range ents {
 		if err := ctx.Err(); err != nil {
 			return snap, fmt.Errorf("cryolock: inspecting %s: %w", l.dir, err)
 		}
-		owner, ticket, ignore, foreign := classify(d)
+		owner, ticket, ignore, foreign := classify(de)
 		switch {
 		case ignore:
-			snap.Ignored = append(snap.Ignored, d.Name)
+			snap.Ignored = append(snap.Ignored, de.Name)
 			continue
 		case foreign != "":
-			snap.Foreign = append(snap.Foreign, Foreign{d.Name, foreign})
+			snap.Foreign = append(snap.Foreign, Foreign{de.Name, foreign})
 			continue
 		}
-		p := filepath.Join(l.dir, d.Name)
-		b, err := fsys.ReadFile(p)
-		if errors.Is(err, fs.ErrNotExist) {
+		p := filepath.Join(l.dir, de.Name)
+		r, err := readEntry(fsys, d, de.Name, p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			continue
-		}
-		if err != nil {
-			return snap, fmt.Errorf("cryolock: reading %s: %w", p, err)
-		}
-		e := Entry{Name: d.Name, Owner: owner, Ticket: ticket}
-		lease, kind, perr := stale.ParseContent(b)
-		switch kind {
-		case stale.Valid:
-			e.Lease, e.LeaseKnown = lease, true
-		case stale.Garbage:
-			snap.Foreign = append(snap.Foreign, Foreign{d.Name, perr.Error()})
+		case errors.Is(err, ErrForeign):
+			snap.Foreign = append(snap.Foreign, Foreign{de.Name, foreignReason(err, p)})
 			continue
+		case err != nil:
+			return snap, err
 		}
-		fi, err := fsys.Stat(p)
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		e := Entry{Name: de.Name, Owner: owner, Ticket: ticket, ModTime: r.fi.ModTime, Size: r.fi.Size}
+		if r.kind == stale.Valid {
+			e.Lease, e.LeaseKnown = r.lease, true
 		}
-		if err != nil {
-			return snap, fmt.Errorf("cryolock: stat %s: %w", p, err)
-		}
-		if !fi.IsRegular() {
-			snap.Foreign = append(snap.Foreign, Foreign{d.Name, notRegular(fi.Mode)})
-			continue
-		}
-		e.ModTime, e.Size = fi.ModTime, fi.Size
 		snap.Entries = append(snap.Entries, e)
 	}
 	slices.SortFunc(snap.Entries, func(a, b Entry) int {

@@ -27,10 +27,7 @@ import (
 //   - it polls after sleeping for the duration of its last system call
 //     (floored at MinBackoff here, so that a simulation terminates);
 //   - an entry it cannot parse counts as a live holder forever.
-func (l *Lock) acquireLegacy(ctx context.Context, try bool) (*entry, error) {
-	if err := l.prepareDir(); err != nil {
-		return nil, err
-	}
+func (l *Lock) acquireLegacy(ctx context.Context, dir Dir, try bool) (*entry, error) {
 	env := l.cfg.Env
 	var last time.Duration // duration of the last system call
 	call := func(f func() error) error {
@@ -47,7 +44,7 @@ func (l *Lock) acquireLegacy(ctx context.Context, try bool) (*entry, error) {
 		}
 		// Look and reap.
 		var ents []DirEntry
-		if err := call(func() (err error) { ents, err = l.cfg.FS.ReadDir(l.dir); return }); err != nil {
+		if err := call(func() (err error) { ents, err = l.cfg.FS.ReadDir(dir); return }); err != nil {
 			return nil, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
 		}
 		busy := false
@@ -62,9 +59,9 @@ func (l *Lock) acquireLegacy(ctx context.Context, try bool) (*entry, error) {
 			}
 			var fi FileInfo
 			var b []byte
-			err := call(func() (err error) { b, err = l.cfg.FS.ReadFile(path); return })
+			err := call(func() (err error) { b, _, err = l.cfg.FS.ReadFile(dir, d.Name); return })
 			if err == nil {
-				err = call(func() (err error) { fi, err = l.cfg.FS.Stat(path); return })
+				err = call(func() (err error) { fi, err = l.cfg.FS.Stat(dir, d.Name); return })
 			}
 			if errors.Is(err, fs.ErrNotExist) {
 				continue
@@ -78,7 +75,7 @@ func (l *Lock) acquireLegacy(ctx context.Context, try bool) (*entry, error) {
 				continue
 			}
 			if judge.Stale(d.Name, stale.Sighting{ModTime: fi.ModTime, Size: fi.Size, Now: env.Now(), Mono: env.Mono(), Lease: lease}) {
-				_ = call(func() error { return l.cfg.FS.Remove(path) })
+				_ = call(func() error { return l.cfg.FS.Remove(dir, d.Name) })
 				continue
 			}
 			busy = true
@@ -94,14 +91,15 @@ func (l *Lock) acquireLegacy(ctx context.Context, try bool) (*entry, error) {
 		}
 		// Enter, without a heartbeat.
 		e := l.newEntry()
+		e.dir = dir
 		ticket := e.ticket
-		if err := call(func() error { return l.cfg.FS.WriteFile(e.path, l.body, l.cfg.FilePerm) }); err != nil {
+		if err := call(func() error { return l.cfg.FS.WriteFile(dir, e.name, l.body, l.cfg.FilePerm) }); err != nil {
 			return nil, fmt.Errorf("cryolock: entering %s: %w", e.path, err)
 		}
 		// Check, without reaping and without looking for its own file.
 		for {
-			if err := call(func() (err error) { ents, err = l.cfg.FS.ReadDir(l.dir); return }); err != nil {
-				_ = l.cfg.FS.Remove(e.path)
+			if err := call(func() (err error) { ents, err = l.cfg.FS.ReadDir(dir); return }); err != nil {
+				_ = l.cfg.FS.Remove(dir, e.name)
 				return nil, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
 			}
 			higher, lower := false, false
@@ -119,12 +117,12 @@ func (l *Lock) acquireLegacy(ctx context.Context, try bool) (*entry, error) {
 			}
 			if !higher && !lower {
 				e.lastOK.Store(int64(env.Mono()))
-				a := &attempt{l: l}
+				a := &attempt{l: l, dir: dir}
 				a.startKeeper(e, true)
 				return e, nil
 			}
 			if higher || try {
-				_ = call(func() error { return l.cfg.FS.Remove(e.path) })
+				_ = call(func() error { return l.cfg.FS.Remove(dir, e.name) })
 				if try {
 					return nil, nil
 				}
@@ -134,7 +132,7 @@ func (l *Lock) acquireLegacy(ctx context.Context, try bool) (*entry, error) {
 				break
 			}
 			if err := poll(); err != nil {
-				_ = l.cfg.FS.Remove(e.path)
+				_ = l.cfg.FS.Remove(dir, e.name)
 				return nil, l.ctxErr(err)
 			}
 		}

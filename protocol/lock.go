@@ -130,13 +130,14 @@ func (l *Lock) Unlock() error {
 	l.mu.Unlock()
 
 	e.stop()
-	err := l.cfg.FS.Remove(e.path)
+	err := l.cfg.FS.Remove(e.dir, e.name)
+	e.dir.Close()
 	e.endHold()
 	lostErr := e.lostErr()
 	switch {
 	case lostErr != nil:
 		l.cfg.Logger.Warn("cryolock: released a lost lock", "path", e.path, "reason", lostErr)
-		return fmt.Errorf("cryolock: unlock %s: %w: %v", e.path, ErrLost, lostErr)
+		return fmt.Errorf("cryolock: unlock: %w", lostErr)
 	case errors.Is(err, fs.ErrNotExist):
 		l.cfg.Logger.Warn("cryolock: spec file already gone at release", "path", e.path)
 		return fmt.Errorf("cryolock: unlock %s: %w: the spec file was already gone (removed by someone else)", e.path, ErrLost)
@@ -181,8 +182,9 @@ func (l *Lock) Name() string {
 
 // entry is one spec file of ours, from creation to removal.
 type entry struct {
+	dir    Dir // the lock directory, open for the entry's life
 	name   string
-	path   string
+	path   string // for messages
 	ticket int32
 	cancel context.CancelFunc // stops the heartbeat
 	lastOK atomic.Int64       // monotonic start of the last good refresh
@@ -248,20 +250,20 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 	l.busy = true
 	l.mu.Unlock()
 
-	var (
-		e   *entry
-		err error
-	)
-	if l.cfg.Rules == RulesLegacy {
-		e, err = l.acquireLegacy(ctx, try)
-	} else {
-		e, err = l.acquireV1(ctx, try)
-		l.lookFirst = err != nil
+	var e *entry
+	d, err := l.openDir()
+	if err == nil {
+		if l.cfg.Rules == RulesLegacy {
+			e, err = l.acquireLegacy(ctx, d, try)
+		} else {
+			e, err = l.acquireV1(ctx, d, try)
+			l.lookFirst = err != nil
+		}
 	}
 	if e != nil && l.cfg.Rules == RulesLegacy && l.fences() {
-		if e.token, err = l.nextFence(); err != nil {
+		if e.token, err = l.nextFence(d); err != nil {
 			e.stop()
-			if rerr := l.cfg.FS.Remove(e.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			if rerr := l.cfg.FS.Remove(d, e.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 				err = errors.Join(err, fmt.Errorf("releasing %s: %w", e.path, rerr))
 			}
 			e = nil
@@ -270,6 +272,9 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if e == nil {
+		if d != nil {
+			d.Close()
+		}
 		l.busy = false
 		return false, err
 	}
@@ -327,7 +332,9 @@ const (
 
 // attempt is the state of one call to Lock or TryLock.
 type attempt struct {
-	l *Lock
+	l      *Lock
+	dir    Dir  // the lock directory, opened once for the whole attempt
+	waited bool // the attempt has slept at least once
 	memory
 	delay    time.Duration // current backoff
 	live     []competitor  // the live competitors of the latest check
@@ -343,7 +350,7 @@ type attempt struct {
 // attempts: an entry watched across several TryLock calls is judged by the
 // whole time it was watched. Only one acquisition of a Lock value runs at a
 // time (the busy flag), so the memory needs no lock of its own.
-func (l *Lock) newAttempt() *attempt {
+func (l *Lock) newAttempt(d Dir) *attempt {
 	if l.mem.judge == nil {
 		l.mem = memory{
 			judge:  stale.NewJudge(l.cfg.Stale),
@@ -352,7 +359,7 @@ func (l *Lock) newAttempt() *attempt {
 			last:   make(map[string]stale.Sighting),
 		}
 	}
-	return &attempt{l: l, memory: l.mem}
+	return &attempt{l: l, dir: d, memory: l.mem}
 }
 
 // memory is what a Lock value remembers of other entries between attempts.
@@ -363,11 +370,8 @@ type memory struct {
 	last   map[string]stale.Sighting // each entry's latest sighting
 }
 
-func (l *Lock) acquireV1(ctx context.Context, try bool) (*entry, error) {
-	if err := l.prepareDir(); err != nil {
-		return nil, err
-	}
-	a := l.newAttempt()
+func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
+	a := l.newAttempt(d)
 	defer a.stopWatch()
 	// The first round enters at once: on an uncontended lock that is one
 	// create, one listing and (at release) one removal. Looking first (rule
@@ -435,33 +439,18 @@ func (l *Lock) ctxErr(err error) error {
 	return fmt.Errorf("cryolock: lock %s: %w", l.dir, err)
 }
 
-// prepareDir checks the lock directory and creates it if missing.
-func (l *Lock) prepareDir() error {
-	exists, err := l.statDir()
-	if err != nil || exists {
-		return err
-	}
-	if err := l.cfg.FS.MkdirAll(l.dir, l.cfg.DirPerm); err != nil {
-		return fmt.Errorf("cryolock: creating lock directory %s: %w", l.dir, err)
-	}
-	return nil
-}
-
-// statDir checks the lock directory (F1): whether it exists, and an error
-// wrapping ErrBadPath if it is a symbolic link or not a directory.
-func (l *Lock) statDir() (exists bool, err error) {
-	fi, err := l.cfg.FS.Stat(l.dir)
+// openDir opens the lock directory (F1), creating it if missing, without
+// following a symbolic link: every later primitive of the acquisition and
+// the hold acts relative to this handle.
+func (l *Lock) openDir() (Dir, error) {
+	d, err := l.cfg.FS.OpenDir(nil, l.dir, true, l.cfg.DirPerm)
 	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("cryolock: lock directory %s: %w", l.dir, err)
-	case fi.Mode&fs.ModeSymlink != 0:
-		return true, fmt.Errorf("%w: %s is a symbolic link; give the real directory", ErrBadPath, l.dir)
-	case !fi.Mode.IsDir():
-		return true, fmt.Errorf("%w: %s exists and is not a directory", ErrBadPath, l.dir)
+	case err == nil:
+		return d, nil
+	case errors.Is(err, ErrBadPath):
+		return nil, err
 	}
-	return true, nil
+	return nil, fmt.Errorf("cryolock: opening lock directory %s: %w", l.dir, err)
 }
 
 // classify sorts a listed entry the way the protocol does: ignored
@@ -482,13 +471,37 @@ func classify(d DirEntry) (owner string, ticket int32, ignore bool, foreign stri
 	return owner, ticket, false, ""
 }
 
+// goneErr makes an error count as fs.ErrNotExist for the heartbeat: the
+// entry is gone for everyone else.
+type goneErr struct{ err error }
+
+func (g goneErr) Error() string        { return g.err.Error() }
+func (g goneErr) Unwrap() error        { return g.err }
+func (g goneErr) Is(target error) bool { return target == fs.ErrNotExist }
+
 func notRegular(t fs.FileMode) string {
 	return fmt.Sprintf("a spec-file name on an entry that is not a regular file (%v)", t.Type())
 }
 
 // foreignErr is the error of a contender that meets a foreign entry.
 func foreignErr(path, reason string) error {
-	return fmt.Errorf("%w: %s: %s; it was left untouched, remove it by hand if it is junk", ErrForeign, path, reason)
+	return &foreignError{path, reason}
+}
+
+type foreignError struct{ path, reason string }
+
+func (e *foreignError) Error() string {
+	return fmt.Sprintf("%v: %s: %s; it was left untouched, remove it by hand if it is junk", ErrForeign, e.path, e.reason)
+}
+func (e *foreignError) Unwrap() error { return ErrForeign }
+
+// foreignReason is the reason of a foreignErr.
+func foreignReason(err error, path string) string {
+	var fe *foreignError
+	if errors.As(err, &fe) {
+		return fe.reason
+	}
+	return err.Error()
 }
 
 // newEntry draws a fresh owner and ticket (F2): the name of a new entry.
@@ -501,7 +514,7 @@ func (l *Lock) newEntry() *entry {
 	}
 	ticket := nonce.Ticket(l.cfg.Env)
 	name := nonce.FormatName(owner, ticket)
-	return &entry{name: name, path: filepath.Join(l.dir, name), ticket: ticket, lost: make(chan struct{})}
+	return &entry{name: name, path: l.dir + string(filepath.Separator) + name, ticket: ticket, lost: make(chan struct{})}
 }
 
 // enter writes a fresh spec file and starts its heartbeat (rule 2).
@@ -509,11 +522,12 @@ func (a *attempt) enter() (*entry, error) {
 	l := a.l
 	env := l.cfg.Env
 	e := l.newEntry()
+	e.dir = a.dir
 	start := env.Mono()
-	if err := l.cfg.FS.WriteFile(e.path, l.body, l.cfg.FilePerm); err != nil {
+	if err := l.cfg.FS.WriteFile(a.dir, e.name, l.body, l.cfg.FilePerm); err != nil {
 		// A failed create may still have left a file (a write that failed
 		// after the create): try to take it back.
-		if rerr := l.cfg.FS.Remove(e.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := l.cfg.FS.Remove(a.dir, e.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = errors.Join(err, fmt.Errorf("and removing it failed: %w", rerr))
 		}
 		return nil, fmt.Errorf("cryolock: entering %s: %w", e.path, err)
@@ -529,14 +543,14 @@ func (a *attempt) enter() (*entry, error) {
 		// while we believe in one (Lemma R; TestFailedStampFailsEntry). So
 		// a failed stamp fails the entry: take it back and report.
 		now := env.Now()
-		err := l.cfg.FS.Chtimes(e.path, now, now)
+		err := l.cfg.FS.Chtimes(a.dir, e.name, now, now)
 		if errors.Is(err, fs.ErrNotExist) {
 			// Reaped already (judged from the server's mtime): start over.
 			l.cfg.Logger.Warn("cryolock: own entry was removed before it was stamped; starting over", "path", e.path)
 			return nil, errOwnGone
 		}
 		if err != nil {
-			if rerr := l.cfg.FS.Remove(e.path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			if rerr := l.cfg.FS.Remove(a.dir, e.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 				err = errors.Join(err, fmt.Errorf("removing the unstamped entry failed (it holds nothing and goes stale after its lease): %w", rerr))
 			}
 			return nil, fmt.Errorf("cryolock: stamping %s: %w", e.path, err)
@@ -559,14 +573,28 @@ func (a *attempt) startKeeper(e *entry, legacy bool) {
 	}
 	env := l.cfg.Env
 	kctx, cancel := context.WithCancel(context.Background())
+	var seen time.Time // the latest mtime the keeper's Stat saw
 	k := &stale.Keeper{
 		Lease:  l.lease,
 		Clock:  env,
 		Jitter: func() float64 { return unit(env.Uint64()) },
 		LastOK: time.Duration(e.lastOK.Load()),
 		Touch: func() error {
+			// A lock directory that is no longer at its path (renamed,
+			// or swapped for another directory or a symbolic link)
+			// holds nothing any more: the entry is gone for the others.
+			if err := l.cfg.FS.Verify(e.dir); err != nil {
+				return goneErr{err}
+			}
+			// Never write an mtime at or before one already seen: with
+			// the wall clock stepped back, a refresh could store an
+			// mtime an observer saw before (A, B, A) and be judged by
+			// its first sighting (Invariant M).
 			now := env.Now()
-			return l.cfg.FS.Chtimes(e.path, now, now)
+			if !now.After(seen) {
+				now = seen.Add(time.Microsecond)
+			}
+			return l.cfg.FS.Chtimes(e.dir, e.name, now, now)
 		},
 
 		OnRefresh: func(start time.Duration) { e.lastOK.Store(int64(start)) },
@@ -579,7 +607,10 @@ func (a *attempt) startKeeper(e *entry, legacy bool) {
 	if !legacy {
 		// A refresh counts only if observers can see it (Lemma R).
 		k.Stat = func() (time.Time, error) {
-			fi, err := l.cfg.FS.Stat(e.path)
+			fi, err := l.cfg.FS.Stat(e.dir, e.name)
+			if err == nil && fi.ModTime.After(seen) {
+				seen = fi.ModTime
+			}
 			return fi.ModTime, err
 		}
 	}
@@ -609,7 +640,7 @@ func (a *attempt) overdue(e *entry) bool {
 // withdraw stops e's heartbeat and removes its file.
 func (a *attempt) withdraw(e *entry) error {
 	e.stop()
-	err := a.l.cfg.FS.Remove(e.path)
+	err := a.l.cfg.FS.Remove(a.dir, e.name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("cryolock: withdrawing %s: %w", e.path, err)
 	}
@@ -689,13 +720,23 @@ func (l *Lock) fences() bool {
 // returning a token greater than its successor's (TestFencingPausedHolder).
 func (a *attempt) confirm(ctx context.Context, e *entry) (outcome, error) {
 	l := a.l
+	if a.waited {
+		// The directory was opened before a wait that may have been long:
+		// a hold in a directory no longer at the lock's path is no hold.
+		if err := l.cfg.FS.Verify(a.dir); err != nil {
+			if werr := a.withdraw(e); werr != nil {
+				err = errors.Join(err, werr)
+			}
+			return withdrawn, fmt.Errorf("cryolock: lock %s: %w", l.dir, err)
+		}
+	}
 	if !l.fences() {
 		if e.lostErr() != nil || a.overdue(e) {
 			return withdrawn, a.withdraw(e)
 		}
 		return held, nil
 	}
-	tok, err := l.nextFence()
+	tok, err := l.nextFence(a.dir)
 	if err != nil {
 		if werr := a.withdraw(e); werr != nil {
 			err = errors.Join(err, werr)
@@ -797,7 +838,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 	if a.watch != nil {
 		a.seen = a.watch.Changes()
 	}
-	ents, err := l.cfg.FS.ReadDir(l.dir)
+	ents, err := l.cfg.FS.ReadDir(a.dir)
 	if err != nil {
 		return nil, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
 	}
@@ -891,7 +932,7 @@ func (a *attempt) judge1(ctx context.Context, name, path string) (bool, error) {
 		a.alive[name] = s.Mono
 		return true, nil
 	}
-	err = l.cfg.FS.Remove(path)
+	err = l.cfg.FS.Remove(a.dir, name)
 	switch {
 	case err == nil:
 		l.cfg.Logger.Info("cryolock: reaped stale entry", "path", path, "mtime", s.ModTime, "lease", s.Lease.String(), "rule", l.cfg.Stale.String())
@@ -906,46 +947,74 @@ func (a *attempt) judge1(ctx context.Context, name, path string) (bool, error) {
 	return false, nil
 }
 
-// sight stats a spec file (and reads its lease when unknown, or always when
-// fresh is set).
+// sight describes an entry: it reads the entry (its lease unknown, or
+// fresh set) and takes the FileInfo of the opened file, or stats it.
 func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone bool, err error) {
 	l := a.l
 	lease, known := a.leases[name]
+	var fi FileInfo
 	if fresh || !known {
-		b, err := l.cfg.FS.ReadFile(path)
+		var r readResult
+		r, err = readEntry(l.cfg.FS, a.dir, name, path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return s, true, nil
+		case err != nil:
+			return s, false, err
+		case r.kind == stale.Valid:
+			lease, known = r.lease, true
+			a.leases[name] = r.lease
+		default:
+			// Present, lease not written yet (or torn by a crash):
+			// presume the observer's own lease.
+			lease, known = l.lease, false
+		}
+		fi = r.fi
+	} else {
+		fi, err = l.cfg.FS.Stat(a.dir, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			return s, true, nil
 		}
 		if err != nil {
-			return s, false, fmt.Errorf("cryolock: reading %s: %w", path, err)
+			return s, false, fmt.Errorf("cryolock: stat %s: %w", path, err)
 		}
-		lz, kind, perr := stale.ParseContent(b)
-		switch kind {
-		case stale.Valid:
-			lease, known = lz, true
-			a.leases[name] = lz
-		case stale.Unknown:
-			// Present, lease not written yet (or torn by a crash):
-			// presume the observer's own lease.
-			lease, known = l.lease, false
-		default:
-			return s, false, foreignErr(path, perr.Error())
+		if !fi.IsRegular() {
+			return s, false, foreignErr(path, notRegular(fi.Mode))
 		}
-	}
-	fi, err := l.cfg.FS.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return s, true, nil
-	}
-	if err != nil {
-		return s, false, fmt.Errorf("cryolock: stat %s: %w", path, err)
-	}
-	if !fi.IsRegular() {
-		return s, false, foreignErr(path, notRegular(fi.Mode))
 	}
 	env := l.cfg.Env
 	s = stale.Sighting{ModTime: fi.ModTime, Size: fi.Size, Mono: env.Mono(), Now: env.Now(), Lease: lease}
 	a.last[name] = s
 	return s, false, nil
+}
+
+// readResult is what reading an entry tells.
+type readResult struct {
+	lease stale.Lease
+	kind  stale.Content // Valid or Unknown
+	fi    FileInfo      // of the opened file
+}
+
+// readEntry reads the entry name in d (F3): its lease if the content is
+// complete, stale.Unknown if it is a prefix a contender may still be
+// writing. Content no contender could have written, and anything but a
+// regular file, is an error wrapping ErrForeign; a vanished entry wraps
+// fs.ErrNotExist. Scan and Inspect share it.
+func readEntry(fsys FS, d Dir, name, path string) (readResult, error) {
+	b, fi, err := fsys.ReadFile(d, name)
+	switch {
+	case errors.Is(err, ErrNotRegular):
+		return readResult{}, foreignErr(path, notRegular(fi.Mode))
+	case err != nil:
+		return readResult{}, fmt.Errorf("cryolock: reading %s: %w", path, err)
+	case len(b) > MaxRead:
+		return readResult{}, foreignErr(path, fmt.Sprintf("%d bytes or more of content; an entry holds a few", len(b)))
+	}
+	lease, kind, perr := stale.ParseContent(b)
+	if kind == stale.Garbage {
+		return readResult{}, foreignErr(path, perr.Error())
+	}
+	return readResult{lease: lease, kind: kind, fi: fi}, nil
 }
 
 // watchSuspects decides whether TryLock, blocked by the live entries live,
@@ -990,6 +1059,7 @@ func (a *attempt) backoff(ctx context.Context) error {
 		a.delay = min(a.delay*2, c.MaxBackoff)
 	}
 	a.startWatch()
+	a.waited = true
 	delay := a.delay
 	if a.watch != nil {
 		delay = WatchedPoll // changes wake us; the poll is only a safety net

@@ -470,21 +470,21 @@ func (f *recFS) log(op string) {
 	f.mu.Unlock()
 }
 
-func (f *recFS) ReadDir(p string) ([]protocol.DirEntry, error) {
+func (f *recFS) ReadDir(p protocol.Dir) ([]protocol.DirEntry, error) {
 	f.log("list")
 	f.mu.Lock()
 	fail := f.failList > 0
 	f.failList--
 	f.mu.Unlock()
 	if fail {
-		return nil, &fs.PathError{Op: "readdirent", Path: p, Err: syscall.EIO}
+		return nil, &fs.PathError{Op: "readdirent", Path: p.Path(), Err: syscall.EIO}
 	}
 	return f.FS.ReadDir(p)
 }
 
-func (f *recFS) WriteFile(p string, b []byte, perm fs.FileMode) error {
+func (f *recFS) WriteFile(d protocol.Dir, p string, b []byte, perm fs.FileMode) error {
 	f.log("create")
-	return f.FS.WriteFile(p, b, perm)
+	return f.FS.WriteFile(d, p, b, perm)
 }
 
 // TestLooksFirstAfterError: an uncontended Lock enters at once (create, then

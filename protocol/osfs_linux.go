@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"unsafe"
@@ -13,54 +14,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// On Linux the two calls on the lock's hot path use raw system calls: a
-// create+write is exactly open, write, close, and a listing is open,
-// getdents64 until it returns 0, close — without the runtime poller's
-// fcntl and epoll_ctl calls that os.File adds for every open.
-
-func writeFile(path string, data []byte, perm fs.FileMode) error {
-	fd, err := openRetry(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NOFOLLOW|unix.O_CLOEXEC, uint32(perm.Perm()))
-	if err != nil {
-		return mapErr(nofollowErr(path, &fs.PathError{Op: "open", Path: path, Err: err}))
-	}
-	var werr error
-	for len(data) > 0 {
-		n, err := unix.Write(fd, data)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			werr = &fs.PathError{Op: "write", Path: path, Err: err}
-			break
-		}
-		if n == 0 {
-			werr = &fs.PathError{Op: "write", Path: path, Err: errors.New("short write")}
-			break
-		}
-		data = data[n:]
-	}
-	if err := unix.Close(fd); err != nil && werr == nil {
-		werr = &fs.PathError{Op: "close", Path: path, Err: err}
-	}
-	return mapErr(werr)
-}
-
-func openRetry(path string, flags int, perm uint32) (int, error) {
-	for {
-		fd, err := unix.Open(path, flags, perm)
-		if err != unix.EINTR {
-			return fd, err
-		}
-	}
-}
+// On Linux a listing is raw system calls: openat, getdents64 until it
+// returns 0, close — without the runtime poller's fcntl and epoll_ctl calls
+// that os.File adds for every open.
 
 var direntBufs = sync.Pool{New: func() any { b := make([]byte, 8192); return &b }}
 
-func readDir(path string) ([]DirEntry, error) {
-	fd, err := openRetry(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, mapErr(&fs.PathError{Op: "open", Path: path, Err: err})
-	}
+// readDirFD lists the open directory fd and closes it.
+func readDirFD(fd int, path string) ([]DirEntry, error) {
 	defer unix.Close(fd)
 	bp := direntBufs.Get().(*[]byte)
 	defer direntBufs.Put(bp)
@@ -137,44 +98,29 @@ func indexNUL(b []byte) int {
 	return -1
 }
 
-func modeType(m uint32) fs.FileMode {
-	switch m & unix.S_IFMT {
-	case unix.S_IFDIR:
-		return fs.ModeDir
-	case unix.S_IFLNK:
-		return fs.ModeSymlink
-	case unix.S_IFIFO:
-		return fs.ModeNamedPipe
-	case unix.S_IFSOCK:
-		return fs.ModeSocket
-	case unix.S_IFCHR:
-		return fs.ModeDevice | fs.ModeCharDevice
-	case unix.S_IFBLK:
-		return fs.ModeDevice
-	}
-	return 0
-}
-
-// Watch watches dir with inotify when it lives on a local filesystem, whose
-// inotify events report every change whoever makes it; on network and FUSE
-// filesystems (which report only this client's changes) it returns nil.
-func (osFS) Watch(dir string) (DirWatch, error) {
+// Watch watches the directory d with inotify when it lives on a local
+// filesystem, whose inotify events report every change whoever makes it; on
+// network and FUSE filesystems (which report only this client's changes) it
+// returns nil. The watch is on the handle's own directory (through
+// /proc/self/fd), not on whatever its path names now.
+func (osFS) Watch(d Dir) (DirWatch, error) {
+	p := asFD(d)
 	var st unix.Statfs_t
-	if err := unix.Statfs(dir, &st); err != nil {
-		return nil, &fs.PathError{Op: "statfs", Path: dir, Err: err}
+	if err := unix.Fstatfs(p.fd, &st); err != nil {
+		return nil, &fs.PathError{Op: "fstatfs", Path: p.path, Err: err}
 	}
 	if !localMagic[int64(st.Type)] {
 		return nil, nil
 	}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
-		return nil, &fs.PathError{Op: "inotify_init", Path: dir, Err: err}
+		return nil, &fs.PathError{Op: "inotify_init", Path: p.path, Err: err}
 	}
 	const mask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
-		unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR | unix.IN_DONT_FOLLOW
-	if _, err := unix.InotifyAddWatch(fd, dir, mask); err != nil {
+		unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
+	if _, err := unix.InotifyAddWatch(fd, "/proc/self/fd/"+strconv.Itoa(p.fd), mask); err != nil {
 		unix.Close(fd)
-		return nil, &fs.PathError{Op: "inotify_add_watch", Path: dir, Err: err}
+		return nil, &fs.PathError{Op: "inotify_add_watch", Path: p.path, Err: err}
 	}
 	// The watch's goroutine blocks a thread in poll(2) on the inotify
 	// descriptor and an eventfd that Close writes to. (Parking it in the
@@ -184,7 +130,7 @@ func (osFS) Watch(dir string) (DirWatch, error) {
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		unix.Close(fd)
-		return nil, &fs.PathError{Op: "eventfd", Path: dir, Err: err}
+		return nil, &fs.PathError{Op: "eventfd", Path: p.path, Err: err}
 	}
 	w := &inotifyWatch{fd: fd, efd: efd, armed: make(map[*context.CancelFunc]struct{})}
 	w.changes.Store(1)

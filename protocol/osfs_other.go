@@ -1,23 +1,155 @@
-//go:build !unix && !wasip1
+//go:build !unix
 
 package protocol
 
 import (
+	"errors"
+	"fmt"
+	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"time"
 )
 
-const oNoFollow = 0
+// On platforms without the *at system calls (Windows, WASI, js, Plan 9) a
+// directory handle is its path and the identity it had when opened; every
+// primitive builds a path from it. See OSFS for the residual risk.
 
-func isESTALE(error) bool { return false }
-func isELOOP(error) bool  { return false }
-
-func chtimesNoFollow(path string, atime, mtime time.Time) error {
-	return lstatThenChtimes(path, atime, mtime)
+type pathDir struct {
+	path string
+	fi   os.FileInfo
 }
 
-func readDir(path string) ([]DirEntry, error) { return genericReadDir(path) }
+func (d *pathDir) Path() string              { return d.path }
+func (d *pathDir) Close() error              { return nil }
+func (d *pathDir) join(name string) string   { return filepath.Join(d.path, name) }
+func isENOTDIR(err error) bool               { return errors.Is(err, errNotDir) }
+func isELOOP(err error) bool                 { return errors.Is(err, errSymlink) }
+func isESTALE(error) bool                    { return false }
+func asPath(d Dir) *pathDir                  { return d.(*pathDir) }
+func modeType(m fs.FileMode) fs.FileMode     { return m.Type() }
+func (osFS) Watch(Dir) (DirWatch, error)     { return nil, nil }
+func (osFS) Remove(d Dir, name string) error { return mapErr(os.Remove(asPath(d).join(name))) }
 
-func writeFile(path string, data []byte, perm fs.FileMode) error {
-	return genericWriteFile(path, data, perm)
+var errNotDir = errors.New("not a directory")
+
+func (osFS) OpenDir(parent Dir, name string, create bool, perm fs.FileMode) (Dir, error) {
+	path := filepath.Clean(name)
+	if parent != nil {
+		path = asPath(parent).join(name)
+	}
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) && create {
+		if err := os.MkdirAll(path, perm); err != nil {
+			return nil, mapErr(err)
+		}
+		fi, err = os.Lstat(path)
+	}
+	switch {
+	case err != nil:
+		return nil, badDir(path, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, badDir(path, errSymlink)
+	case !fi.IsDir():
+		return nil, badDir(path, errNotDir)
+	}
+	return &pathDir{path: path, fi: fi}, nil
+}
+
+func (osFS) ReadDir(d Dir) ([]DirEntry, error) {
+	des, err := os.ReadDir(asPath(d).path)
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	out := make([]DirEntry, len(des))
+	for i, e := range des {
+		out[i] = DirEntry{Name: e.Name(), Type: e.Type()}
+	}
+	return out, nil
+}
+
+// lstatRegular refuses a name that is not a regular file (checked just
+// before the call that follows: a race remains).
+func lstatRegular(op, path string) (FileInfo, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return FileInfo{}, mapErr(err)
+	}
+	info := FileInfo{Size: fi.Size(), ModTime: fi.ModTime(), Mode: fi.Mode()}
+	if !fi.Mode().IsRegular() {
+		return info, notRegularErr(op, path, fi.Mode())
+	}
+	return info, nil
+}
+
+func (osFS) ReadFile(d Dir, name string) ([]byte, FileInfo, error) {
+	path := asPath(d).join(name)
+	if _, err := lstatRegular("read", path); err != nil {
+		return nil, FileInfo{}, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
+	if err != nil {
+		return nil, FileInfo{}, mapErr(nofollowErr("open", path, err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, FileInfo{}, mapErr(err)
+	}
+	fi := FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: st.Mode()}
+	if !st.Mode().IsRegular() {
+		return nil, fi, notRegularErr("read", path, st.Mode())
+	}
+	b, err := io.ReadAll(io.LimitReader(f, MaxRead+1))
+	return b, fi, mapErr(err)
+}
+
+func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {
+	path := asPath(d).join(name)
+	if _, err := lstatRegular("write", path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|oNoFollow, perm)
+	if err != nil {
+		return mapErr(nofollowErr("open", path, err))
+	}
+	_, werr := f.Write(data)
+	cerr := f.Close()
+	return mapErr(errors.Join(werr, cerr))
+}
+
+func (osFS) Stat(d Dir, name string) (FileInfo, error) {
+	fi, err := os.Lstat(asPath(d).join(name))
+	if err != nil {
+		return FileInfo{}, mapErr(err)
+	}
+	return FileInfo{Size: fi.Size(), ModTime: fi.ModTime(), Mode: fi.Mode()}, nil
+}
+
+func (osFS) Chtimes(d Dir, name string, atime, mtime time.Time) error {
+	path := asPath(d).join(name)
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return mapErr(err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return &fs.PathError{Op: "chtimes", Path: path, Err: errSymlink}
+	}
+	return mapErr(os.Chtimes(path, atime, mtime))
+}
+
+func (osFS) Verify(d Dir) error {
+	p := asPath(d)
+	fi, err := os.Lstat(p.path)
+	if err == nil && os.SameFile(fi, p.fi) {
+		return nil
+	}
+	why := "it is another directory now"
+	if err != nil {
+		why = err.Error()
+	} else if fi.Mode()&fs.ModeSymlink != 0 {
+		why = "it is a symbolic link now"
+	}
+	return &fs.PathError{Op: "verify", Path: p.path, Err: fmt.Errorf("%w: %s", ErrReplaced, why)}
 }

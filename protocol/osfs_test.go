@@ -25,7 +25,12 @@ func TestOSFSMatchesOS(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "n"+strings.Repeat("x", 40)+"_"+string(rune('a'+i%26))+filepath.Base(t.Name())+"."+strconv.Itoa(i)), nil, 0o666)
 	}
 	fsys := OSFS()
-	got, err := fsys.ReadDir(dir)
+	d, err := fsys.OpenDir(nil, dir, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	got, err := fsys.ReadDir(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,35 +45,38 @@ func TestOSFSMatchesOS(t *testing.T) {
 		}
 	}
 
-	link := filepath.Join(dir, "link.2")
-	if err := fsys.WriteFile(link, []byte("x"), 0o666); err == nil || !strings.Contains(err.Error(), "symbolic link") {
+	link := "link.2"
+	if err := fsys.WriteFile(d, link, []byte("x"), 0o666); err == nil || !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("WriteFile through a symlink: %v", err)
 	}
-	if _, err := fsys.ReadFile(link); err == nil {
-		t.Error("ReadFile followed a symlink")
+	if _, _, err := fsys.ReadFile(d, link); !errors.Is(err, ErrNotRegular) {
+		t.Errorf("ReadFile of a symlink: %v, want ErrNotRegular", err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "reg.1")); string(b) != "10" {
 		t.Errorf("symlink target changed: %q", b)
 	}
-	fi, err := fsys.Stat(link)
+	fi, err := fsys.Stat(d, link)
 	if err != nil || fi.Mode&fs.ModeSymlink == 0 {
 		t.Errorf("Stat followed a symlink: %v %v", fi.Mode, err)
 	}
 	old := time.Unix(1_000_000_000, 0)
-	if err := fsys.Chtimes(link, old, old); err != nil {
+	if err := fsys.Chtimes(d, link, old, old); err != nil {
 		t.Fatal(err)
 	}
 	if fi, _ := os.Stat(filepath.Join(dir, "reg.1")); fi.ModTime().Equal(old) {
 		t.Error("Chtimes followed a symlink")
 	}
-	if err := fsys.Chtimes(filepath.Join(dir, "missing.9"), old, old); !errors.Is(err, fs.ErrNotExist) {
+	if err := fsys.Chtimes(d, "missing.9", old, old); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Chtimes on a missing file: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "missing.9")); !errors.Is(err, fs.ErrNotExist) {
 		t.Error("Chtimes created a file")
 	}
-	if _, err := fsys.ReadDir(filepath.Join(dir, "reg.1")); err == nil {
-		t.Error("ReadDir of a regular file succeeded")
+	if _, err := fsys.OpenDir(d, "reg.1", false, 0); !errors.Is(err, ErrBadPath) {
+		t.Errorf("OpenDir of a regular file: %v, want ErrBadPath", err)
+	}
+	if _, err := fsys.OpenDir(d, "link.2", false, 0); !errors.Is(err, ErrBadPath) || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("OpenDir of a symlink: %v, want ErrBadPath naming the symbolic link", err)
 	}
 }
 

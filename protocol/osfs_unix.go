@@ -4,22 +4,276 @@ package protocol
 
 import (
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
-	"io/fs"
 )
 
-const oNoFollow = syscall.O_NOFOLLOW
+func isESTALE(err error) bool  { return errors.Is(err, syscall.ESTALE) }
+func isELOOP(err error) bool   { return errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK) }
+func isENOTDIR(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
 
-func isESTALE(err error) bool { return errors.Is(err, syscall.ESTALE) }
-func isELOOP(err error) bool  { return errors.Is(err, syscall.ELOOP) }
+// fdDir is a directory handle: an O_DIRECTORY|O_NOFOLLOW descriptor and the
+// identity (device, inode) it had when opened.
+type fdDir struct {
+	fd       int
+	path     string
+	dev, ino uint64
+}
 
-func chtimesNoFollow(path string, atime, mtime time.Time) error {
-	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
-		return &fs.PathError{Op: "chtimes", Path: path, Err: err}
+func (d *fdDir) Path() string { return d.path }
+
+func (d *fdDir) Close() error {
+	if d.fd < 0 {
+		return nil
+	}
+	err := unix.Close(d.fd)
+	d.fd = -1
+	if err != nil {
+		return &fs.PathError{Op: "close", Path: d.path, Err: err}
 	}
 	return nil
+}
+
+func (d *fdDir) join(name string) string { return d.path + "/" + name }
+
+func asFD(d Dir) *fdDir {
+	fd, ok := d.(*fdDir)
+	if !ok {
+		panic("protocol: a Dir of another FS passed to OSFS")
+	}
+	return fd
+}
+
+const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
+
+func retry[T any](f func() (T, error)) (T, error) {
+	for {
+		v, err := f()
+		if err != unix.EINTR {
+			return v, err
+		}
+	}
+}
+
+func openat(dirfd int, name string, flags int, perm uint32) (int, error) {
+	return retry(func() (int, error) { return unix.Openat(dirfd, name, flags, perm) })
+}
+
+func (osFS) OpenDir(parent Dir, name string, create bool, perm fs.FileMode) (Dir, error) {
+	dirfd, path := unix.AT_FDCWD, filepath.Clean(name)
+	if parent != nil {
+		p := asFD(parent)
+		dirfd, path = p.fd, p.join(name)
+	}
+	open := func() (int, error) { return openat(dirfd, name, dirFlags, 0) }
+	fd, err := open()
+	if err == unix.ENOENT && create {
+		if parent == nil {
+			err = os.MkdirAll(path, perm)
+		} else {
+			err = unix.Mkdirat(dirfd, name, uint32(perm.Perm()))
+			if err == unix.EEXIST {
+				err = nil
+			}
+		}
+		if err != nil {
+			return nil, mapErr(&fs.PathError{Op: "mkdir", Path: path, Err: unwrapPath(err)})
+		}
+		fd, err = open()
+	}
+	if err == unix.ENOTDIR || isELOOP(err) {
+		// Say exactly what is there: O_DIRECTORY|O_NOFOLLOW gives ENOTDIR
+		// or ELOOP (EMLINK on FreeBSD) for a symbolic link.
+		var st unix.Stat_t
+		if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			err = errSymlink
+		}
+	}
+	if err != nil {
+		return nil, badDir(path, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return nil, mapErr(&fs.PathError{Op: "fstat", Path: path, Err: err})
+	}
+	return &fdDir{fd: fd, path: path, dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
+}
+
+func unwrapPath(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func (osFS) ReadDir(d Dir) ([]DirEntry, error) {
+	p := asFD(d)
+	fd, err := openat(p.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, mapErr(&fs.PathError{Op: "open", Path: p.path, Err: err})
+	}
+	return readDirFD(fd, p.path)
+}
+
+func (osFS) ReadFile(d Dir, name string) ([]byte, FileInfo, error) {
+	p := asFD(d)
+	path := p.join(name)
+	fd, err := openat(p.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, FileInfo{}, mapErr(nofollowErr("open", path, err))
+	}
+	defer unix.Close(fd)
+	fi, err := fstatRegular(fd, "read", path)
+	if err != nil {
+		return nil, fi, err
+	}
+	buf := make([]byte, min(fi.Size, MaxRead)+1)
+	n := 0
+	for n < len(buf) {
+		m, err := retry(func() (int, error) { return unix.Read(fd, buf[n:]) })
+		if err != nil {
+			return nil, fi, mapErr(&fs.PathError{Op: "read", Path: path, Err: err})
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+	}
+	return buf[:n], fi, nil
+}
+
+// fstatRegular describes an open file and refuses anything but a regular
+// file.
+func fstatRegular(fd int, op, path string) (FileInfo, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return FileInfo{}, mapErr(&fs.PathError{Op: "fstat", Path: path, Err: err})
+	}
+	fi := fileInfo(&st)
+	if !fi.IsRegular() {
+		return fi, notRegularErr(op, path, fi.Mode)
+	}
+	return fi, nil
+}
+
+func fileInfo(st *unix.Stat_t) FileInfo {
+	sec, nsec := st.Mtim.Unix()
+	return FileInfo{Size: st.Size, ModTime: time.Unix(sec, nsec), Mode: modeType(uint32(st.Mode)) | fs.FileMode(st.Mode&0o777)}
+}
+
+func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {
+	p := asFD(d)
+	path := p.join(name)
+	// No O_TRUNC at open: a FIFO or device planted at the name is refused
+	// by the fstat below before anything happens to it.
+	fd, err := openat(p.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, uint32(perm.Perm()))
+	if err == unix.ENXIO {
+		// O_WRONLY|O_NONBLOCK on a FIFO (or socket) with no reader.
+		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (a FIFO or socket)", ErrNotRegular)}
+	}
+	if err != nil {
+		return mapErr(nofollowErr("open", path, err))
+	}
+	var werr error
+	if fi, err := fstatRegular(fd, "write", path); err != nil {
+		werr = err
+	} else if fi.Size > 0 {
+		if err := unix.Ftruncate(fd, 0); err != nil {
+			werr = &fs.PathError{Op: "truncate", Path: path, Err: err}
+		}
+	}
+	for werr == nil && len(data) > 0 {
+		n, err := retry(func() (int, error) { return unix.Write(fd, data) })
+		if err != nil {
+			werr = &fs.PathError{Op: "write", Path: path, Err: err}
+			break
+		}
+		if n == 0 {
+			werr = &fs.PathError{Op: "write", Path: path, Err: errors.New("short write")}
+			break
+		}
+		data = data[n:]
+	}
+	if err := unix.Close(fd); err != nil && werr == nil {
+		werr = &fs.PathError{Op: "close", Path: path, Err: err}
+	}
+	return mapErr(werr)
+}
+
+func (osFS) Stat(d Dir, name string) (FileInfo, error) {
+	p := asFD(d)
+	var st unix.Stat_t
+	if err := unix.Fstatat(p.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return FileInfo{}, mapErr(&fs.PathError{Op: "lstat", Path: p.join(name), Err: err})
+	}
+	return fileInfo(&st), nil
+}
+
+func (osFS) Chtimes(d Dir, name string, atime, mtime time.Time) error {
+	p := asFD(d)
+	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
+	if err := unix.UtimesNanoAt(p.fd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return mapErr(&fs.PathError{Op: "chtimes", Path: p.join(name), Err: err})
+	}
+	return nil
+}
+
+func (osFS) Remove(d Dir, name string) error {
+	p := asFD(d)
+	err := unix.Unlinkat(p.fd, name, 0)
+	if err == unix.EISDIR || err == unix.EPERM {
+		var st unix.Stat_t
+		if unix.Fstatat(p.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = unix.Unlinkat(p.fd, name, unix.AT_REMOVEDIR)
+		}
+	}
+	if err != nil {
+		return mapErr(&fs.PathError{Op: "remove", Path: p.join(name), Err: err})
+	}
+	return nil
+}
+
+func (osFS) Verify(d Dir) error {
+	p := asFD(d)
+	var st unix.Stat_t
+	err := unix.Lstat(p.path, &st)
+	if err == nil && uint64(st.Dev) == p.dev && uint64(st.Ino) == p.ino {
+		return nil
+	}
+	why := "it is another directory now"
+	switch {
+	case err != nil:
+		why = err.Error()
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		why = "it is a symbolic link now"
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		why = "it is not a directory now"
+	}
+	return &fs.PathError{Op: "verify", Path: p.path, Err: fmt.Errorf("%w: %s", ErrReplaced, why)}
+}
+
+func modeType(m uint32) fs.FileMode {
+	switch m & unix.S_IFMT {
+	case unix.S_IFDIR:
+		return fs.ModeDir
+	case unix.S_IFLNK:
+		return fs.ModeSymlink
+	case unix.S_IFIFO:
+		return fs.ModeNamedPipe
+	case unix.S_IFSOCK:
+		return fs.ModeSocket
+	case unix.S_IFCHR:
+		return fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFBLK:
+		return fs.ModeDevice
+	}
+	return 0
 }

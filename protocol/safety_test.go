@@ -21,14 +21,14 @@ type stampFS struct {
 	failChtimes, ignoreChtimes bool
 }
 
-func (f stampFS) Chtimes(p string, a, m time.Time) error {
+func (f stampFS) Chtimes(d protocol.Dir, p string, a, m time.Time) error {
 	switch {
 	case f.failChtimes:
 		return &fs.PathError{Op: "chtimes", Path: p, Err: syscall.EIO}
 	case f.ignoreChtimes:
 		return nil
 	}
-	return f.FS.Chtimes(p, a, m)
+	return f.FS.Chtimes(d, p, a, m)
 }
 
 // TestFailedStampFailsEntry: the stamp after create (rule C2) is not best
@@ -79,11 +79,11 @@ type hookFS struct {
 	hook func()
 }
 
-func (f *hookFS) ReadFile(p string) ([]byte, error) {
-	if strings.HasPrefix(filepath.Base(p), "fence") {
+func (f *hookFS) ReadFile(d protocol.Dir, p string) ([]byte, protocol.FileInfo, error) {
+	if strings.HasPrefix(p, "fence") {
 		f.once.Do(f.hook)
 	}
-	return f.FS.ReadFile(p)
+	return f.FS.ReadFile(d, p)
 }
 
 // TestFencingPausedHolder: A decides "held" and is paused before it reads

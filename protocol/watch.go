@@ -17,7 +17,7 @@ import (
 type Watcher interface {
 	// Watch starts watching dir for entries created or removed. It returns
 	// (nil, nil) if the directory's filesystem cannot be watched reliably.
-	Watch(dir string) (DirWatch, error)
+	Watch(d Dir) (DirWatch, error)
 }
 
 // DirWatch is an active watch of one directory.
@@ -63,7 +63,7 @@ func (a *attempt) startWatch() {
 	if !ok || a.l.cfg.NoWatch {
 		return
 	}
-	dw, err := w.Watch(a.l.dir)
+	dw, err := w.Watch(a.dir)
 	if err != nil || dw == nil {
 		if err != nil {
 			a.l.cfg.Logger.Debug("cryolock: cannot watch the lock directory; polling", "path", a.l.dir, "err", err)

@@ -150,9 +150,9 @@ func TestOutsideModelViolates(t *testing.T) {
 		"mtime granularity > lease": func(c *Config) {
 			c.Stale, c.Faults.MtimeGranularity = stale.WallClock, 2*c.Lease
 		},
-		"same owner names":          func(c *Config) { c.Faults.SameIdentity = true },
-		"heartbeat period > lease":  func(c *Config) { c.Faults.HeartbeatStretch = 3 },
-		"drift ±60% (observed)":     func(c *Config) { c.Faults.ClockDrift = 0.6 },
+		"same owner names":         func(c *Config) { c.Faults.SameIdentity = true },
+		"heartbeat period > lease": func(c *Config) { c.Faults.HeartbeatStretch = 3 },
+		"drift ±60% (observed)":    func(c *Config) { c.Faults.ClockDrift = 0.6 },
 	}
 	for _, name := range []string{"pause>lease without Lost check", "cache Δ > settle", "wall-clock rule, skew > lease",
 		"mtime granularity > lease", "same owner names", "heartbeat period > lease", "drift ±60% (observed)"} {

@@ -206,7 +206,7 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 		p.wrng = newRand(seed, 1000+uint64(i))
 		p.frng = newRand(seed, 2000+uint64(i))
 		p.fs = newClient(p)
-		opts := append(cfg.lockOptions(), protocol.WithFS(p.fs), protocol.WithEnv(env{p}))
+		opts := append(cfg.lockOptions(), protocol.WithFS(dirFS{p.fs}), protocol.WithEnv(env{p}))
 		var lk *protocol.Lock
 		var err error
 		switch cfg.Kind {

@@ -23,10 +23,10 @@ type Clock interface {
 var ErrOverdue = errors.New("heartbeat overdue")
 
 // ErrUnchanged is the error of a refresh after which the entry's mtime, as
-// [Keeper.Stat] reports it, is the one it had before: observers saw no
-// heartbeat, so the refresh does not count (coarse mtimes, a wall clock
-// stepped back, a filesystem that ignores set-times). See docs/PROOF.md,
-// Lemma R.
+// [Keeper.Stat] reports it, is not later than the last counted one: observers
+// may have seen no heartbeat (coarse mtimes, a filesystem that ignores
+// set-times), or may see an mtime they saw before (a wall clock stepped back:
+// A, B, A), so the refresh does not count. See docs/PROOF.md, Invariant M.
 var ErrUnchanged = errors.New("refresh left the mtime unchanged")
 
 // ErrGone is returned by [Keeper.Run] when the entry disappeared: someone
@@ -75,12 +75,13 @@ type Keeper struct {
 	// it.
 	Touch func() error
 	// Stat, if set, returns the entry's mtime as an observer would see
-	// it. Then a refresh counts only if it changed that mtime: the keeper
+	// it. Then a refresh counts only if it advanced that mtime: the keeper
 	// reads it once before its first refresh and after every Touch, and
-	// a Touch that leaves it equal to the last counted value is a failed
-	// refresh (wrapping [ErrUnchanged]), retried like any other. Without
-	// it every successful Touch counts, which is safe only if every
-	// Touch is known to write a new mtime.
+	// a Touch after which it is not later than the last counted value is
+	// a failed refresh (wrapping [ErrUnchanged]), retried like any other.
+	// So the counted mtimes of an entry strictly increase and no observer
+	// can see one twice. Without Stat every successful Touch counts,
+	// which is safe only if every Touch is known to write a new mtime.
 	Stat func() (time.Time, error)
 	// Jitter returns a uniformly random number in [0,1).
 	Jitter func() float64
@@ -145,8 +146,8 @@ func (k *Keeper) Run(ctx context.Context) error {
 		if err == nil && k.Stat != nil {
 			var m time.Time
 			if m, err = k.Stat(); err == nil {
-				if m.Equal(mtime) {
-					err = fmt.Errorf("%w (still %v)", ErrUnchanged, m)
+				if !m.After(mtime) {
+					err = fmt.Errorf("%w (%v after %v)", ErrUnchanged, m, mtime)
 				} else {
 					mtime = m
 				}
@@ -164,7 +165,7 @@ func (k *Keeper) Run(ctx context.Context) error {
 			}
 			next = Period(d, k.Jitter())
 		case errors.Is(err, fs.ErrNotExist):
-			return fmt.Errorf("%w: %v", ErrGone, err)
+			return fmt.Errorf("%w: %w", ErrGone, err)
 		default:
 			lastErr = err
 			// Retry soon, but never later than the overdue point.
