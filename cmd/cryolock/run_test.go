@@ -242,7 +242,7 @@ func breakLock(t *testing.T, lock string, h *holder) string {
 func TestRunLostKeepsRunning(t *testing.T) {
 	t.Parallel()
 	lock := newLockPath(t)
-	h := startHolder(t, lock, "--lease", "300ms")
+	h := startHolder(t, lock, "--lease", "1s")
 	path := breakLock(t, lock, h)
 	msg := h.expectLine(true, "lost the lock")
 	if !strings.Contains(msg, path) || !strings.Contains(msg, "keeps running") {
@@ -269,7 +269,7 @@ func TestRunKillOnLost(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			lock := newLockPath(t)
-			c := startCLI(t, "", "run", "--lease", "300ms", "--kill-on-lost", "--kill-grace", "100ms", lock, "--", "sh", "-c", tc.script)
+			c := startCLI(t, "", "run", "--lease", "1s", "--kill-on-lost", "--kill-grace", "0.5", lock, "--", "sh", "-c", tc.script)
 			c.expectLine(false, "ready")
 			names := entries(t, lock)
 			if len(names) != 1 {
@@ -368,7 +368,11 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run"}, exitUsage, "missing LOCKDIR"},
 		{[]string{"run", lock, "extra", "--", "true"}, exitUsage, "exactly one LOCKDIR"},
 		{[]string{"run", "--nonblock", "--timeout", "1s", lock, "--", "true"}, exitUsage, "exclude"},
-		{[]string{"run", "--timeout", "2", lock, "--", "true"}, exitUsage, "--timeout"},
+		{[]string{"run", "--timeout", "-1", lock, "--", "true"}, exitUsage, "--timeout"},
+		{[]string{"run", "--timeout", "2x", lock, "--", "true"}, exitUsage, "--timeout"},
+		{[]string{"run", "--lease", "1ms", lock, "--", "true"}, exitUsage, "1s..24h"},
+		{[]string{"run", "--lease", "2000000h", lock, "--", "true"}, exitUsage, "1s..24h"},
+		{[]string{"run", "-c", "true", lock, "--", "true"}, exitUsage, "-c"},
 		{[]string{"run", "--lease", "0s", lock, "--", "true"}, exitUsage, "--lease"},
 		{[]string{"run", "--settle", "5s", "--lease", "1s", lock, "--", "true"}, exitUsage, "settle"},
 		{[]string{"run", "--stale-rule", "sometimes", lock, "--", "true"}, exitUsage, "sometimes"},
