@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/cryolock-go/cryolock/nonce"
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -113,13 +117,14 @@ func heldBy(ctx context.Context, path string) string {
 }
 
 // holderOf looks at path once and describes its likely holders as the
-// status command judges them; key identifies them ("" when there is none
+// status command judges them, leaving out this process's own entry; key identifies them ("" when there is none
 // to name, and who then says why).
 func holderOf(ctx context.Context, path string) (who, key string) {
 	snap, err := protocol.Inspect(ctx, path)
 	if err != nil {
 		return "cannot look: " + printable(trim(err).Error()), ""
 	}
+	snap.Entries = slices.DeleteFunc(snap.Entries, isOwn)
 	r := report(snap)
 	switch {
 	case len(r.Holders) == 0 && len(r.Foreign) > 0:
@@ -147,4 +152,17 @@ func holderName(e statusEntry) string {
 		return fmt.Sprintf("%s/pid %d", quote(*e.Host), *e.Pid)
 	}
 	return "owner " + quote(e.Owner)
+}
+
+// ownHost is this machine's name as owners carry it.
+var ownHost = sync.OnceValue(func() string {
+	h, _ := os.Hostname()
+	info, _ := nonce.ParseOwner(nonce.NewOwner(nonce.NewCrypto(), h, os.Getpid()))
+	return info.Host
+})
+
+// isOwn reports whether e is an entry of this process.
+func isOwn(e protocol.Entry) bool {
+	info, ok := nonce.ParseOwner(e.Owner)
+	return ok && info.Pid == os.Getpid() && info.Host == ownHost()
 }
