@@ -182,8 +182,10 @@ func (c *cli) expectLine(stderr bool, substr string) string {
 func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
 	if dir == "" {
-		var stdout, stderr bytes.Buffer
-		code := execute(args, strings.NewReader(""), &stdout, &stderr)
+		// Locked buffers: run writes to stderr while CMD's output is
+		// copied into them.
+		stdout, stderr := newLineBuffer(), newLineBuffer()
+		code := execute(args, strings.NewReader(""), stdout, stderr)
 		return code, stdout.String(), stderr.String()
 	}
 	c := startCLI(t, dir, args...)
