@@ -6,48 +6,38 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// cryolockBin is the cryolock binary the tests run, built once by TestMain
-// (with -race when the tests run with -race). Tests of every subcommand use
-// it through startCLI and runCLI.
+// cryolockBin is the program the process tests run as cryolock: this test
+// binary itself, which TestMain turns into cryolock when testMainEnv is set
+// (so no separate build is needed, and it is race-enabled exactly when the
+// tests are). Most tests run commands in-process with runCLI instead; only
+// what needs a real process (signals, process groups, concurrency between
+// processes) uses startCLI.
 var cryolockBin string
 
+// testMainEnv, set to 1 in a process's environment, makes this test binary
+// behave as the cryolock command.
+const testMainEnv = "CRYOLOCK_TEST_AS_MAIN"
+
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "cryolock-cli-test-")
+	if len(os.Args) > 1 && os.Args[1] == supervisorArg {
+		os.Exit(superviseMain(os.Args[2:]))
+	}
+	if os.Getenv(testMainEnv) == "1" {
+		os.Exit(execute(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
+	exe, err := os.Executable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
 	}
-	cryolockBin = filepath.Join(dir, "cryolock")
-	args := []string{"build", "-o", cryolockBin}
-	if raceEnabled {
-		args = append(args, "-race")
-	}
-	args = append(args, ".")
-	if out, err := exec.Command(goTool(), args...).CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "building cryolock: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(2)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
-
-// goTool returns the go command of the toolchain running the tests.
-func goTool() string {
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return "go"
+	cryolockBin = exe
+	os.Exit(m.Run())
 }
 
 // hangGuard bounds every wait of the tests so that a bug fails a test
@@ -108,10 +98,11 @@ func startCLI(t *testing.T, dir string, args ...string) *cli {
 	c := &cli{t: t, stdout: newLineBuffer(), stderr: newLineBuffer(), done: make(chan struct{})}
 	c.cmd = exec.Command(cryolockBin, args...)
 	c.cmd.Dir = dir
+	c.cmd.Env = append(os.Environ(), testMainEnv+"=1")
 	if raceEnabled {
 		// A race-enabled binary otherwise sleeps a second at exit; a race
 		// it finds still makes it exit 66, which fails the test.
-		c.cmd.Env = append(os.Environ(), "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+		c.cmd.Env = append(c.cmd.Env, "GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	}
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
 	c.cmd.WaitDelay = hangGuard
@@ -186,9 +177,17 @@ func (c *cli) expectLine(stderr bool, substr string) string {
 }
 
 // runCLI runs cryolock with args to completion and returns its status,
-// stdout and stderr.
+// stdout and stderr: in-process (with empty stdin) when dir is "", as a
+// process in directory dir otherwise.
 func runCLI(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
+	if dir == "" {
+		// Locked buffers: run writes to stderr while CMD's output is
+		// copied into them.
+		stdout, stderr := newLineBuffer(), newLineBuffer()
+		code := execute(args, strings.NewReader(""), stdout, stderr)
+		return code, stdout.String(), stderr.String()
+	}
 	c := startCLI(t, dir, args...)
 	c.stdin.Close()
 	code := c.wait()

@@ -48,7 +48,7 @@ Exit status:
   1   the probe failed, or a primitive the lock needs does not work in DIR
   64  bad flags or arguments`
 
-func init() {
+func newProbeCmd() *cobra.Command {
 	var (
 		asJSON, peer         bool
 		timeout, peerTimeout time.Duration
@@ -63,26 +63,26 @@ func init() {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			opts := fsprobe.Options{Timeout: timeout, Samples: samples, Peer: peer, PeerTimeout: peerTimeout, PeerRounds: rounds}
-			return probeMain(ctx, cmd.OutOrStdout(), args[0], opts, asJSON)
+			return probeMain(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], opts, asJSON)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
-	f.BoolVar(&peer, "peer", false, "also measure the lag to a peer running `cryolock probe --peer` on the same directory")
-	f.DurationVar(&timeout, "timeout", fsprobe.DefaultTimeout, "time budget of the single-client probe")
-	f.DurationVar(&peerTimeout, "peer-timeout", fsprobe.DefaultPeerTimeout, "time budget of the two-party measurement, waiting for the peer included")
+	f.BoolVar(&peer, "peer", false, "also measure the lag to a peer that runs the same command (probe --peer) on the same directory")
+	f.Var(newSeconds(&timeout, fsprobe.DefaultTimeout), "timeout", "time budget of the single-client probe (seconds or a duration)")
+	f.Var(newSeconds(&peerTimeout, fsprobe.DefaultPeerTimeout), "peer-timeout", "time budget of the two-party measurement, waiting for the peer included (seconds or a duration)")
 	f.IntVar(&samples, "samples", fsprobe.DefaultSamples, "timed repetitions of each primitive")
 	f.IntVar(&rounds, "rounds", fsprobe.DefaultPeerRounds, "two-party rounds (each side leads every other one)")
-	root.AddCommand(cmd)
+	return cmd
 }
 
-func probeMain(ctx context.Context, w io.Writer, dir string, opts fsprobe.Options, asJSON bool) error {
+func probeMain(ctx context.Context, w, errw io.Writer, dir string, opts fsprobe.Options, asJSON bool) error {
 	if opts.Timeout <= 0 || opts.PeerTimeout <= 0 || opts.Samples <= 0 || opts.PeerRounds <= 0 {
 		return exitCode(exitUsage, errors.New("probe: --timeout, --peer-timeout, --samples and --rounds must be positive"))
 	}
 	if opts.Peer {
-		fmt.Fprintf(os.Stderr, "cryolock probe: waiting up to %v for a peer running `cryolock probe --peer` on the same directory...\n", opts.PeerTimeout)
-		opts.Progress = func(msg string) { fmt.Fprintln(os.Stderr, "cryolock probe:", msg) }
+		fmt.Fprintf(errw, "cryolock probe: waiting up to %v for a peer running `cryolock probe --peer` on the same directory...\n", opts.PeerTimeout)
+		opts.Progress = func(msg string) { fmt.Fprintln(errw, "cryolock probe:", printable(msg)) }
 	}
 	r, err := fsprobe.Probe(ctx, dir, opts)
 	if r.Dir != "" && r.Primitives.Mkdir.Works {

@@ -3,6 +3,9 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,5 +84,98 @@ func TestRunSlots(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "", "run", "--slots", "2", "--shared", lock, "--", "true"); code != exitUsage {
 		t.Fatalf("--slots with --shared: exit %d", code)
+	}
+}
+
+// TestStatusReadersAllHold: two --shared runs are both holders, labelled
+// readers; an exclusive run's entry is labelled writer.
+func TestStatusReadersAllHold(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	a := startCLI(t, "", "run", "--shared", lock, "--", "sh", "-c", "echo ready; read x; exit 0")
+	a.expectLine(false, "ready")
+	b := startCLI(t, "", "run", "-s", lock, "--", "sh", "-c", "echo ready; read x; exit 0")
+	b.expectLine(false, "ready")
+	code, r := statusJSON(t, lock)
+	if code != statusHeld || len(r.Holders) != 2 || len(r.Contenders) != 0 || r.Holder == nil || r.Holder.Name != r.Holders[0].Name {
+		t.Fatalf("two readers: status %d, %+v; want both as holders", code, r)
+	}
+	pids := map[int]bool{}
+	for _, h := range r.Holders {
+		if h.Role != "reader" || !h.Shared || h.Pid == nil {
+			t.Errorf("holder %+v, want a reader with a pid", h)
+		} else {
+			pids[*h.Pid] = true
+		}
+	}
+	if !pids[a.cmd.Process.Pid] || !pids[b.cmd.Process.Pid] {
+		t.Errorf("holders' pids %v, want %d and %d", pids, a.cmd.Process.Pid, b.cmd.Process.Pid)
+	}
+	_, stdout, _ := runCLI(t, "", "status", lock)
+	if !strings.Contains(stdout, "holders (likely, 2 readers)") || strings.Count(stdout, ": reader,") != 2 {
+		t.Errorf("status text with two readers: %q", stdout)
+	}
+	for _, c := range []*cli{a, b} {
+		c.stdin.Close()
+		if code := c.wait(); code != 0 {
+			t.Fatalf("reader exit %d", code)
+		}
+	}
+	w := startCLI(t, "", "run", lock, "--", "sh", "-c", "echo ready; read x; exit 0")
+	w.expectLine(false, "ready")
+	if _, r := statusJSON(t, lock); len(r.Holders) != 1 || r.Holders[0].Role != "writer" {
+		t.Errorf("an exclusive holder: %+v, want one writer", r.Holders)
+	}
+	w.stdin.Close()
+	w.wait()
+}
+
+// TestRunLockdirAbsolute: CMD gets CRYOLOCK_LOCKDIR as an absolute path even
+// when LOCKDIR was given relative to run's directory.
+func TestRunLockdirAbsolute(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	code, out, errOut := runCLI(t, dir, "run", "rel.cryolock", "-c", `printf %s "$CRYOLOCK_LOCKDIR"`)
+	if code != 0 || !filepath.IsAbs(out) {
+		t.Fatalf("CRYOLOCK_LOCKDIR %q (status %d, %s), want absolute", out, code, errOut)
+	}
+	a, err1 := os.Stat(out)
+	b, err2 := os.Stat(filepath.Join(dir, "rel.cryolock"))
+	if err1 != nil || err2 != nil || !os.SameFile(a, b) {
+		t.Errorf("CRYOLOCK_LOCKDIR %q is not %s/rel.cryolock (%v, %v)", out, dir, err1, err2)
+	}
+}
+
+// TestRunFlockFlags: flock(1)'s short flags and plain seconds.
+func TestRunFlockFlags(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	if code, out, errOut := runCLI(t, "", "run", lock, "-c", "echo $((1+2))"); code != 0 || out != "3\n" {
+		t.Fatalf("-c: status %d, %q, %s", code, out, errOut)
+	}
+	h := startHolder(t, lock)
+	for _, tc := range []struct {
+		flags []string
+		want  int
+	}{
+		{[]string{"-n"}, exitConflict},
+		{[]string{"-n", "-E", "7"}, 7},
+		{[]string{"-w", "0.3"}, exitConflict},
+		{[]string{"-w", "0"}, exitConflict},
+		{[]string{"-w", "200ms", "-E", "0"}, 0},
+	} {
+		args := append(append([]string{"run"}, tc.flags...), lock, "-c", "echo ran")
+		if code, out, errOut := runCLI(t, "", args...); code != tc.want || out != "" {
+			t.Errorf("%q while held: status %d (want %d), stdout %q, stderr %s", args, code, tc.want, out, errOut)
+		}
+	}
+	// --verbose names the holder when giving up.
+	code, _, errOut := runCLI(t, "", "run", "-n", "--verbose", lock, "--", "true")
+	want := fmt.Sprintf("/pid %d; giving up", h.cmd.Process.Pid)
+	if code != exitConflict || !strings.Contains(errOut, "is held by ") || !strings.Contains(errOut, want) {
+		t.Errorf("-n --verbose while held: status %d, stderr %q; want it to say %q", code, errOut, want)
+	}
+	if code := h.release(); code != 0 {
+		t.Fatalf("holder: %d", code)
 	}
 }

@@ -3,8 +3,11 @@
 package main
 
 import (
+	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
+	"runtime"
 )
 
 // forwardedSignals are the signals `cryolock run` catches: while waiting for
@@ -12,8 +15,11 @@ import (
 var forwardedSignals = []os.Signal{os.Interrupt}
 
 // terminateSignal is what --kill-on-lost sends first (there is no SIGTERM
-// here: it kills).
-var terminateSignal = os.Kill
+// here: it kills), killSignal what it sends after the grace period.
+var (
+	terminateSignal = os.Kill
+	killSignal      = os.Kill
+)
 
 func notifySignals() chan os.Signal {
 	c := make(chan os.Signal, 16)
@@ -33,3 +39,38 @@ func signalNumber(s os.Signal) int {
 func fromTerminal(os.Signal) bool         { return false }
 func foregroundOfTerminal() bool          { return false }
 func childStatus(ps *os.ProcessState) int { return ps.ExitCode() }
+
+// startProc starts CMD. There are no process groups here: only CMD itself
+// is signalled or killed, and nothing kills it if run dies.
+func startProc(argv, env []string, io stdio) (*proc, error) {
+	c := exec.Command(argv[0], argv[1:]...)
+	c.Env = env
+	c.Stdin, c.Stdout, c.Stderr = io.in, io.out, io.err
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	p := &proc{c: c, pid: c.Process.Pid, fg: -1, done: make(chan struct{})}
+	go func() {
+		p.waitErr = c.Wait()
+		close(p.done)
+	}()
+	return p, nil
+}
+
+func (p *proc) signal(s os.Signal) error { return p.c.Process.Signal(s) }
+func (p *proc) groupAlive() bool         { return false }
+func (p *proc) finish()                  {}
+
+// shellCommand is the argv that runs line through the shell (-c).
+func shellCommand(line string) []string {
+	if runtime.GOOS == "windows" {
+		return []string{"cmd.exe", "/C", line}
+	}
+	return []string{"/bin/sh", "-c", line}
+}
+
+// superviseMain exists on Linux only.
+func superviseMain([]string) int {
+	fmt.Fprintln(os.Stderr, "cryolock: the supervisor exists on Linux only")
+	return exitUsage
+}

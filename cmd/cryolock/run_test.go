@@ -142,6 +142,11 @@ func TestRunWaitsForRelease(t *testing.T) {
 	h := startHolder(t, lock)
 	w := startCLI(t, "", "run", "--verbose", lock, "--", "echo", "ran")
 	w.expectLine(true, "waiting for the lock")
+	// --verbose says who holds it, once (stderr is not a terminal).
+	who := fmt.Sprintf("/pid %d for ", h.cmd.Process.Pid)
+	if l := w.expectLine(true, "waiting for "+lock+", held by "); !strings.Contains(l, who) {
+		t.Errorf("waiting line %q does not name the holder's pid (%q)", l, who)
+	}
 	if code := h.release(); code != 0 {
 		t.Fatalf("holder: status %d; stderr: %s", code, h.stderr)
 	}
@@ -150,6 +155,9 @@ func TestRunWaitsForRelease(t *testing.T) {
 	}
 	if got := w.stdout.String(); got != "ran\n" {
 		t.Errorf("waiter's stdout %q, want %q", got, "ran\n")
+	}
+	if n := strings.Count(w.stderr.String(), "held by"); n != 1 {
+		t.Errorf("the waiting line was written %d times to a log, want once per holder:\n%s", n, w.stderr)
 	}
 	if names := entries(t, lock); len(names) != 0 {
 		t.Errorf("lock directory holds %v, want nothing", names)
@@ -186,14 +194,24 @@ func TestRunForwardsSignals(t *testing.T) {
 	lock := newLockPath(t)
 	// CMD reports every signal it gets; TERM makes it exit 42. The
 	// background sleep only gives wait something to wait for; the traps
-	// interrupt wait at once (POSIX) and TERM kills the sleep.
+	// interrupt wait at once (POSIX) and TERM kills the sleep. The
+	// signals go to CMD's whole group, sleep included; but if they come
+	// before the forked shell has become sleep, the shell's traps catch
+	// them and sleep lives on: so it must not hold stdout (the test would
+	// wait for its end) and the test kills it.
 	script := `
 for s in INT HUP QUIT USR1 USR2; do trap "echo got-$s" $s; done
 trap 'kill $pid; echo got-TERM; exit 42' TERM
-sleep 1000 & pid=$!
+sleep 1000 </dev/null >/dev/null 2>&1 & pid=$!
+echo "sleep $pid"
 echo ready
 while :; do wait $pid; done`
 	c := startCLI(t, "", "run", lock, "--", "sh", "-c", script)
+	var sleepPid int
+	if _, err := fmt.Sscanf(c.expectLine(false, "sleep "), "sleep %d", &sleepPid); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = syscall.Kill(sleepPid, syscall.SIGKILL) })
 	c.expectLine(false, "ready")
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2, syscall.SIGTERM} {
 		if err := c.cmd.Process.Signal(sig); err != nil {
@@ -242,7 +260,7 @@ func breakLock(t *testing.T, lock string, h *holder) string {
 func TestRunLostKeepsRunning(t *testing.T) {
 	t.Parallel()
 	lock := newLockPath(t)
-	h := startHolder(t, lock, "--lease", "300ms")
+	h := startHolder(t, lock, "--lease", "1s")
 	path := breakLock(t, lock, h)
 	msg := h.expectLine(true, "lost the lock")
 	if !strings.Contains(msg, path) || !strings.Contains(msg, "keeps running") {
@@ -269,7 +287,7 @@ func TestRunKillOnLost(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			lock := newLockPath(t)
-			c := startCLI(t, "", "run", "--lease", "300ms", "--kill-on-lost", "--kill-grace", "100ms", lock, "--", "sh", "-c", tc.script)
+			c := startCLI(t, "", "run", "--lease", "1s", "--kill-on-lost", "--kill-grace", "0.5", lock, "--", "sh", "-c", tc.script)
 			c.expectLine(false, "ready")
 			names := entries(t, lock)
 			if len(names) != 1 {
@@ -368,7 +386,11 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run"}, exitUsage, "missing LOCKDIR"},
 		{[]string{"run", lock, "extra", "--", "true"}, exitUsage, "exactly one LOCKDIR"},
 		{[]string{"run", "--nonblock", "--timeout", "1s", lock, "--", "true"}, exitUsage, "exclude"},
-		{[]string{"run", "--timeout", "2", lock, "--", "true"}, exitUsage, "--timeout"},
+		{[]string{"run", "--timeout", "-1", lock, "--", "true"}, exitUsage, "--timeout"},
+		{[]string{"run", "--timeout", "2x", lock, "--", "true"}, exitUsage, "--timeout"},
+		{[]string{"run", "--lease", "1ms", lock, "--", "true"}, exitUsage, "1s..24h"},
+		{[]string{"run", "--lease", "2000000h", lock, "--", "true"}, exitUsage, "1s..24h"},
+		{[]string{"run", "-c", "true", lock, "--", "true"}, exitUsage, "-c"},
 		{[]string{"run", "--lease", "0s", lock, "--", "true"}, exitUsage, "--lease"},
 		{[]string{"run", "--settle", "5s", "--lease", "1s", lock, "--", "true"}, exitUsage, "settle"},
 		{[]string{"run", "--stale-rule", "sometimes", lock, "--", "true"}, exitUsage, "sometimes"},

@@ -11,14 +11,19 @@ import (
 )
 
 // forwardedSignals are the signals `cryolock run` catches: while waiting for
-// the lock they abandon the attempt, while CMD runs they are forwarded to it.
+// the lock they abandon the attempt, while CMD runs they are forwarded to
+// its process group.
 var forwardedSignals = []os.Signal{
 	syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP,
 	syscall.SIGQUIT, syscall.SIGUSR1, syscall.SIGUSR2,
 }
 
-// terminateSignal is what --kill-on-lost sends first.
-var terminateSignal os.Signal = syscall.SIGTERM
+// terminateSignal is what --kill-on-lost sends first, killSignal what it
+// sends after the grace period.
+var (
+	terminateSignal os.Signal = syscall.SIGTERM
+	killSignal      os.Signal = syscall.SIGKILL
+)
 
 // notifySignals starts catching forwardedSignals.
 func notifySignals() chan os.Signal {
@@ -43,18 +48,56 @@ func signalNumber(s os.Signal) int {
 func fromTerminal(s os.Signal) bool { return s == syscall.SIGINT || s == syscall.SIGQUIT }
 
 // foregroundOfTerminal reports whether this process is in the foreground
-// process group of the terminal on stdin, stdout or stderr. CMD is started in
-// the same process group, so the terminal's own signals reach it directly.
-func foregroundOfTerminal() bool {
+// process group of the terminal on stdin, stdout or stderr.
+func foregroundOfTerminal() bool { return terminalFD() >= 0 }
+
+// terminalFD returns the descriptor (0, 1 or 2) of the controlling terminal
+// whose foreground process group this process is in, or -1.
+func terminalFD() int {
 	pgrp := unix.Getpgrp()
 	for fd := 0; fd <= 2; fd++ {
 		fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
 		if err == nil {
-			return fg == pgrp
+			if fg == pgrp {
+				return fd
+			}
+			return -1
 		}
 	}
-	return false
+	return -1
 }
+
+// signal sends s to CMD's process group, or to CMD alone when it shares
+// run's group.
+func (p *proc) signal(s os.Signal) error {
+	n, ok := s.(syscall.Signal)
+	if !ok || !p.ownGroup {
+		return p.c.Process.Signal(s)
+	}
+	return syscall.Kill(-p.pid, n)
+}
+
+// groupAlive reports whether any process is left in CMD's own group.
+func (p *proc) groupAlive() bool {
+	return p.ownGroup && syscall.Kill(-p.pid, 0) == nil
+}
+
+// finish takes the terminal back from CMD's group, if run gave it away.
+func (p *proc) finish() {
+	if p.fg >= 0 {
+		takeTerminal(p.fg, unix.Getpgrp())
+	}
+}
+
+// takeTerminal makes pgrp the foreground process group of the terminal fd.
+// SIGTTOU is ignored (from giving the terminal away on) so that a process
+// in the background may do it.
+func takeTerminal(fd, pgrp int) {
+	_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgrp)
+}
+
+// shellCommand is the argv that runs line through the shell (-c).
+func shellCommand(line string) []string { return []string{"/bin/sh", "-c", line} }
 
 // childStatus is CMD's exit status as a shell reports it: the exit code, or
 // 128+N if it was killed by signal N; -1 if neither.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,7 +91,9 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 	fl.DurationVar(&f.lease, "lease", def.Lease, "lease")
 	fl.DurationVar(&f.settle, "settle", 0, "settle delay")
 	fl.StringVar(&f.backoff, "backoff", fmt.Sprintf("%v..%v", def.MinBackoff, def.MaxBackoff), "polling backoff range MIN..MAX")
-	fl.StringVar(&f.stale, "stale", "observed", "staleness rule: observed or wallclock")
+	fl.StringVar(&f.stale, "stale-rule", "observed", "staleness rule: observed or wallclock (as for cryolock run)")
+	fl.StringVar(&f.stale, "stale", "observed", "old name of --stale-rule")
+	_ = fl.MarkDeprecated("stale", "use --stale-rule")
 	fl.BoolVar(&f.noLostCheck, "no-lost-check", false, "the workload ignores Lock.Lost (outside the fault model)")
 	fl.StringVar(&f.hold, "hold", fmt.Sprintf("%v..%v", def.HoldMin, def.HoldMax), "short hold range MIN..MAX")
 	fl.Float64Var(&f.longHold, "long-hold", def.LongHold, "probability that a hold is long (negative: never)")
@@ -117,28 +118,6 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 	fl.IntVar(&f.limit, "limit", 0, "exhaustive: stop after this many schedules (0: none)")
 	cmd.AddCommand(newSimAuditCmd())
 	return cmd
-}
-
-func init() { root.AddCommand(newSimCmd()) }
-
-// parseRange parses "MIN..MAX" (or a single duration).
-func parseRange(s string) (time.Duration, time.Duration, error) {
-	a, b, ok := strings.Cut(s, "..")
-	if !ok {
-		b = a
-	}
-	lo, err := time.ParseDuration(strings.TrimSpace(a))
-	if err != nil {
-		return 0, 0, err
-	}
-	hi, err := time.ParseDuration(strings.TrimSpace(b))
-	if err != nil {
-		return 0, 0, err
-	}
-	if hi < lo {
-		return 0, 0, fmt.Errorf("range %q: max below min", s)
-	}
-	return lo, hi, nil
 }
 
 func (f *simFlags) config() (sim.Config, error) {

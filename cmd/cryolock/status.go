@@ -40,10 +40,17 @@ Who holds it cannot be known for sure from one listing. Under the protocol's
 rules a contender that sees a live entry with a ticket at least its own
 withdraws at its next check, so an entry that stays while another is live
 has the higher ticket: the holder is the live entry with the LOWEST ticket,
-shown as "holder (likely)". It can be wrong for the few milliseconds in which
-a newcomer with a lower ticket has entered and not yet withdrawn, while two
-contenders race for a free lock, and with contenders following other rules
-(cryolock 1.x). The other live entries are shown as contending.
+shown as "holder (likely)". When that entry is a reader's (of a
+reader-writer lock, cryolock run --shared), every live reader holds with it
+and all of them are shown as holders; live writers' entries are then waiting.
+It can be wrong for the few milliseconds in which a newcomer with a lower
+ticket has entered and not yet withdrawn, while two contenders race for a
+free lock, and with contenders following other rules (cryolock 1.x). The
+other live entries are shown as contending. Each entry is labelled writer
+(an exclusive entry: a mutex, a writer, a semaphore slot) or reader.
+
+Names are printed as they are when they are plain text, and quoted with Go
+escapes (%q) when they hold control characters or escape sequences.
 
 Host and pid come from the owner "<host>_<pid>_<random>" that this program
 writes; owners written by other implementations show neither.
@@ -58,7 +65,9 @@ JSON (--json): one object with these keys, always present:
   state       "free", "held" or "blocked" (as the exit status)
   rule        "wallclock": how live/stale was judged
   now         this machine's clock at the listing (RFC 3339)
-  holder      the likely holder (an entry) or null
+  holder      the likely holder (an entry) or null; with readers holding,
+              the first of them
+  holders     every likely holder (one writer, or all live readers)
   contenders  the other live entries, by ticket
   stale       the stale entries, by ticket
   foreign     [{"name", "reason"}], by name
@@ -69,7 +78,7 @@ An entry is {"name", "owner", "ticket", "host" (string or null), "pid"
 (now - mtime; negative under clock skew), "lease" ("10s", "none" or
 "unknown"), "lease_seconds" (number, or null for none or unknown), "live",
 "shared" (true for a reader's entry of a reader-writer lock: readers hold
-together)}.
+together), "role" ("reader" or "writer")}.
 
 Exit status:
   0   free: no live entry (the directory may be missing, empty or hold only
@@ -85,7 +94,7 @@ const statusExample = `  cryolock status /shared/job.cryolock
   if cryolock status job.cryolock >/dev/null; then echo free; fi
   cryolock status --json job.cryolock | jq -r '.holder.host // "nobody"'`
 
-func init() {
+func newStatusCmd() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:     "status [--json] LOCKDIR",
@@ -103,7 +112,7 @@ func init() {
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (keys documented above)")
-	root.AddCommand(cmd)
+	return cmd
 }
 
 // statusReport is the JSON form of `cryolock status`; its keys are stable.
@@ -114,6 +123,7 @@ type statusReport struct {
 	Rule       string          `json:"rule"`
 	Now        time.Time       `json:"now"`
 	Holder     *statusEntry    `json:"holder"`
+	Holders    []statusEntry   `json:"holders"`
 	Contenders []statusEntry   `json:"contenders"`
 	Stale      []statusEntry   `json:"stale"`
 	Foreign    []statusForeign `json:"foreign"`
@@ -132,6 +142,7 @@ type statusEntry struct {
 	LeaseSeconds *float64  `json:"lease_seconds"`
 	Live         bool      `json:"live"`
 	Shared       bool      `json:"shared"`
+	Role         string    `json:"role"`
 
 	age time.Duration
 }
@@ -180,12 +191,14 @@ func report(snap protocol.Snapshot) statusReport {
 		Exists:     snap.Exists,
 		Rule:       stale.WallClock.String(),
 		Now:        snap.Now,
+		Holders:    []statusEntry{},
 		Contenders: []statusEntry{},
 		Stale:      []statusEntry{},
 		Foreign:    []statusForeign{},
 		Ignored:    append([]string{}, snap.Ignored...),
 	}
 	judge := stale.NewJudge(stale.WallClock)
+	var live []statusEntry
 	for _, e := range snap.Entries { // sorted by ticket
 		se := statusEntry{
 			Name:    e.Name,
@@ -210,15 +223,30 @@ func report(snap protocol.Snapshot) statusReport {
 			s := e.Lease.D.Seconds()
 			se.LeaseSeconds = &s
 		}
+		se.Role = "writer"
+		if se.Shared {
+			se.Role = "reader"
+		}
 		se.Live = !judge.Stale(e.Name, stale.Sighting{ModTime: e.ModTime, Size: e.Size, Now: snap.Now, Lease: lease})
-		switch {
-		case !se.Live:
+		if se.Live {
+			live = append(live, se)
+		} else {
 			r.Stale = append(r.Stale, se)
-		case r.Holder == nil:
-			r.Holder = &se
+		}
+	}
+	// The live entry with the lowest ticket holds; if it is a reader's,
+	// every live reader holds with it.
+	for i, se := range live {
+		switch {
+		case i == 0, live[0].Shared && se.Shared:
+			r.Holders = append(r.Holders, se)
 		default:
 			r.Contenders = append(r.Contenders, se)
 		}
+	}
+	if len(r.Holders) > 0 {
+		h := r.Holders[0]
+		r.Holder = &h
 	}
 	for _, f := range snap.Foreign {
 		r.Foreign = append(r.Foreign, statusForeign{Name: f.Name, Reason: f.Reason})
@@ -238,14 +266,21 @@ func report(snap protocol.Snapshot) statusReport {
 func writeStatus(w io.Writer, r statusReport) {
 	switch {
 	case !r.Exists:
-		fmt.Fprintf(w, "%s: free (the directory does not exist; the first contender creates it)\n", r.Path)
+		fmt.Fprintf(w, "%s: free (the directory does not exist; the first contender creates it)\n", quote(r.Path))
 	case r.State == "blocked":
-		fmt.Fprintf(w, "%s: blocked by foreign entries (no contender can acquire it until they are removed)\n", r.Path)
+		fmt.Fprintf(w, "%s: blocked by foreign entries (no contender can acquire it until they are removed)\n", quote(r.Path))
 	default:
-		fmt.Fprintf(w, "%s: %s\n", r.Path, r.State)
+		fmt.Fprintf(w, "%s: %s\n", quote(r.Path), r.State)
 	}
-	if r.Holder != nil {
-		fmt.Fprintf(w, "  holder (likely): %s\n", describe(*r.Holder))
+	switch len(r.Holders) {
+	case 0:
+	case 1:
+		fmt.Fprintf(w, "  holder (likely): %s\n", describe(r.Holders[0]))
+	default:
+		fmt.Fprintf(w, "  holders (likely, %d readers):\n", len(r.Holders))
+		for _, e := range r.Holders {
+			fmt.Fprintf(w, "    %s\n", describe(e))
+		}
 	}
 	section := func(title string, es []statusEntry) {
 		if len(es) == 0 {
@@ -261,7 +296,7 @@ func writeStatus(w io.Writer, r statusReport) {
 	if len(r.Foreign) > 0 {
 		fmt.Fprintf(w, "  foreign, never removed by cryolock (%d):\n", len(r.Foreign))
 		for _, f := range r.Foreign {
-			fmt.Fprintf(w, "    %s: %s\n", f.Name, f.Reason)
+			fmt.Fprintf(w, "    %s: %s\n", quote(f.Name), printable(f.Reason))
 		}
 	}
 	if r.Exists {
@@ -273,10 +308,10 @@ func writeStatus(w io.Writer, r statusReport) {
 // describe renders one entry on one line.
 func describe(e statusEntry) string {
 	var b strings.Builder
-	b.WriteString(e.Name)
-	b.WriteString(": ")
+	b.WriteString(quote(e.Name))
+	fmt.Fprintf(&b, ": %s, ", e.Role)
 	if e.Host != nil {
-		fmt.Fprintf(&b, "host %s, pid %d, ", *e.Host, *e.Pid)
+		fmt.Fprintf(&b, "host %s, pid %d, ", quote(*e.Host), *e.Pid)
 	} else {
 		b.WriteString("owner of unknown shape (no host or pid), ")
 	}
@@ -285,9 +320,6 @@ func describe(e statusEntry) string {
 		b.WriteString("live")
 	} else {
 		b.WriteString("stale")
-	}
-	if e.Shared {
-		b.WriteString(" (reader)")
 	}
 	return b.String()
 }

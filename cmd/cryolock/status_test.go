@@ -26,11 +26,11 @@ func statusJSON(t *testing.T, lock string) (int, statusReport) {
 		got = append(got, k)
 	}
 	slices.Sort(got)
-	want := []string{"contenders", "exists", "foreign", "holder", "ignored", "now", "path", "rule", "stale", "state"}
+	want := []string{"contenders", "exists", "foreign", "holder", "holders", "ignored", "now", "path", "rule", "stale", "state"}
 	if !slices.Equal(got, want) {
 		t.Errorf("status --json keys %v, want %v", got, want)
 	}
-	for _, k := range []string{"contenders", "stale", "foreign", "ignored"} {
+	for _, k := range []string{"holders", "contenders", "stale", "foreign", "ignored"} {
 		if string(keys[k]) == "null" {
 			t.Errorf("status --json: %s is null, want an array", k)
 		}
