@@ -34,12 +34,22 @@ var Forever = Lease{Forever: true}
 func For(d time.Duration) Lease { return Lease{D: d} }
 
 // String renders the lease as spec-file content: seconds in the shortest
-// decimal form ("10", "2.5") or "None".
+// exact decimal form ("10", "2.5", "0.000000001") or "None". [ParseContent]
+// gives back the same lease for every D from 0 to about 4.6·10⁹ s.
 func (l Lease) String() string {
 	if l.Forever {
 		return "None"
 	}
-	return strconv.FormatFloat(l.D.Seconds(), 'f', -1, 64)
+	sign, u := "", uint64(l.D)
+	if l.D < 0 {
+		sign, u = "-", -u
+	}
+	s := sign + strconv.FormatUint(u/uint64(time.Second), 10)
+	if ns := u % uint64(time.Second); ns != 0 {
+		frac := strconv.FormatUint(ns+uint64(time.Second), 10)[1:] // 9 digits
+		s += "." + strings.TrimRight(frac, "0")
+	}
+	return s
 }
 
 // Content is what a spec file holds, parsed.
@@ -116,11 +126,11 @@ func ParseContent(b []byte) (Lease, Content, error) {
 	}
 	switch scanNumber(s) {
 	case numComplete:
-		v, err := strconv.ParseFloat(s, 64)
-		if err != nil || v > maxLeaseSeconds {
+		d, ok := seconds(s)
+		if !ok {
 			return Lease{}, Garbage, fmt.Errorf("content %q is not a usable lease (above %.0f s)", clip(s), maxLeaseSeconds)
 		}
-		return Lease{D: time.Duration(math.Round(v * float64(time.Second)))}, Valid, nil
+		return Lease{D: d}, Valid, nil
 	case numPartial:
 		// A proper prefix, unless white space already ended it or no
 		// completion could be small enough.
@@ -201,6 +211,44 @@ func scanNumber(s string) numState {
 		return numPartial // "1e", "1e-"
 	}
 	return numComplete
+}
+
+// seconds converts a whole number (numComplete) to a duration, rounded to
+// the nanosecond; false if it exceeds maxLeaseSeconds. Without an exponent
+// it works in integers, so that every duration [Lease.String] writes comes
+// back exactly.
+func seconds(s string) (time.Duration, bool) {
+	if strings.ContainsAny(s, "eE") {
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil || v > maxLeaseSeconds {
+			return 0, false
+		}
+		return time.Duration(math.Round(v * float64(time.Second))), true
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	whole = strings.TrimLeft(whole, "0")
+	if len(whole) > 10 {
+		return 0, false
+	}
+	var sec uint64
+	for i := 0; i < len(whole); i++ {
+		sec = sec*10 + uint64(whole[i]-'0')
+	}
+	var ns uint64
+	for i := 0; i < 9; i++ {
+		ns *= 10
+		if i < len(frac) {
+			ns += uint64(frac[i] - '0')
+		}
+	}
+	if len(frac) > 9 && frac[9] >= '5' {
+		ns++ // round half up at the nanosecond
+	}
+	d := sec*uint64(time.Second) + ns
+	if sec > uint64(maxLeaseSeconds) || d > uint64(maxLeaseSeconds)*uint64(time.Second) {
+		return 0, false
+	}
+	return time.Duration(d), true
 }
 
 // minCompletion returns the smallest value of a number that the partial
