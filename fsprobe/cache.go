@@ -3,11 +3,14 @@ package fsprobe
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/cryolock-go/cryolock/protocol"
 )
 
 // MetaDir is the subdirectory of a lock directory that holds metadata such
@@ -18,11 +21,20 @@ const MetaDir = ".meta"
 // Report.Version; [Cached] ignores a cached report of another version.
 const ReportVersion = 1
 
+// MaxCacheSize bounds what [Cached] reads of a cached report: a report is a
+// few kilobytes, and a larger file is not one.
+const MaxCacheSize = 1 << 20
+
 // CachePath returns the file in which [Cached] keeps the report of lockDir
 // for the named host: lockDir/.meta/fsprobe-<host>.json. Each client keeps
 // its own, since what one client measures (its mount, its caches, its clock)
 // does not hold for another.
 func CachePath(lockDir, host string) string {
+	return filepath.Join(lockDir, MetaDir, cacheName(host))
+}
+
+// cacheName is the base name of the cache file of host.
+func cacheName(host string) string {
 	clean := strings.Map(func(r rune) rune {
 		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
 			return r
@@ -32,7 +44,7 @@ func CachePath(lockDir, host string) string {
 	if clean == "" {
 		clean = "_"
 	}
-	return filepath.Join(lockDir, MetaDir, "fsprobe-"+clean+".json")
+	return "fsprobe-" + clean + ".json"
 }
 
 // Cached returns a report of the lock directory lockDir without probing on
@@ -43,13 +55,24 @@ func CachePath(lockDir, host string) string {
 // the two-party mode, whatever Options.Peer says) in lockDir, which it
 // creates if missing, and caches the result.
 //
+// Cached never follows a symbolic link at lockDir, at lockDir/.meta or at the
+// cache file, never blocks opening the cache file (a named pipe planted there
+// is refused at once) and reads at most [MaxCacheSize] bytes. Anything there
+// that Cached did not write — a symbolic link, a named pipe, a device, a
+// file larger than MaxCacheSize, a .meta that is not a directory — is left
+// untouched and reported with an error that names its path and wraps
+// [protocol.ErrForeign] (or [protocol.ErrBadPath] for lockDir itself). A
+// cache that is merely stale, unreadable or corrupt is replaced.
+//
 // The report is cached only where the probe found that rename-over works:
-// the file is written with github.com/google/renameio (write a temporary
-// file, then rename it over the old one), so that a reader never sees a
-// partial report. Where rename does not work, or on platforms renameio
-// does not support, nothing is written and every call probes. A failure to
-// write the cache is not an error. The recommendation of a cached report
-// is recomputed with this package's [Recommend].
+// it is written to a temporary file in lockDir/.meta and renamed over the
+// old one, both relative to a handle on that directory opened without
+// following links (on Unix; elsewhere by path after checking each component
+// with Lstat, which a concurrent swap can defeat), so that a reader never
+// sees a partial report. Where rename does not work, or on Windows, nothing
+// is written and every call probes. A failure to write the cache is not an
+// error. The recommendation of a cached report is recomputed with this
+// package's [Recommend].
 //
 // Use it as
 //
@@ -64,51 +87,64 @@ func Cached(ctx context.Context, lockDir string, opts Options) (Report, error) {
 		return Report{}, fmt.Errorf("fsprobe: cached probe of %s: %w", lockDir, err)
 	}
 	host, _ := os.Hostname()
-	path := CachePath(abs, host)
-	if r, ok := loadCache(path, abs, host, o.CacheMaxAge); ok {
-		return r, nil
+	name := cacheName(host)
+	b, err := readCache(abs, name)
+	switch {
+	case err == nil:
+		if r, ok := decodeCache(b, abs, host, time.Now(), o.CacheMaxAge); ok && sameFilesystem(abs, r) {
+			return r, nil
+		}
+	case errors.Is(err, protocol.ErrForeign) || errors.Is(err, protocol.ErrBadPath):
+		return Report{}, fmt.Errorf("fsprobe: cached probe: %w", err)
 	}
-	d, err := o.FS.OpenDir(nil, abs, true, 0o777)
-	if err != nil {
+	if err := o.FS.MkdirAll(abs, 0o777); err != nil {
 		return Report{}, fmt.Errorf("fsprobe: cached probe: creating %s: %w", abs, err)
 	}
-	d.Close()
 	r, err := Probe(ctx, abs, o)
 	if err != nil {
 		return r, err
 	}
 	if r.Primitives.RenameOver.Works && canCache {
 		if b, err := json.MarshalIndent(r, "", "  "); err == nil {
-			if d, err := o.FS.OpenDir(nil, filepath.Dir(path), true, 0o777); err == nil {
-				d.Close()
-				writeCache(path, append(b, '\n'))
-			}
+			_ = writeCache(abs, name, append(b, '\n'))
 		}
 	}
 	return r, nil
 }
 
-// loadCache returns the report cached at path if it is usable for dir.
-func loadCache(path, dir, host string, maxAge time.Duration) (Report, bool) {
-	b, err := os.ReadFile(path)
-	if err != nil {
+// decodeCache returns the report encoded in b if it is usable for dir on
+// host at time now: it parses, has [ReportVersion], names dir and host, and
+// started no more than maxAge before now (nor more than a minute after). Its
+// recommendation is recomputed. Whether the filesystem is still the same is
+// left to [sameFilesystem].
+func decodeCache(b []byte, dir, host string, now time.Time, maxAge time.Duration) (Report, bool) {
+	if len(b) > MaxCacheSize {
 		return Report{}, false
 	}
 	var r Report
 	if err := json.Unmarshal(b, &r); err != nil {
 		return Report{}, false
 	}
-	age := time.Since(r.Started)
+	age := now.Sub(r.Started)
 	if r.Version != ReportVersion || r.Dir != dir || r.Host != host || age < -time.Minute || age > maxAge {
-		return Report{}, false
-	}
-	real, err := filepath.EvalSymlinks(dir)
-	if err != nil {
-		return Report{}, false
-	}
-	if f := identify(real); f.Type != r.Filesystem.Type || f.Magic != r.Filesystem.Magic {
 		return Report{}, false
 	}
 	r.Recommendation = Recommend(r)
 	return r, true
+}
+
+// sameFilesystem reports whether the filesystem under dir is still the one
+// report r describes.
+func sameFilesystem(dir string, r Report) bool {
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return false
+	}
+	f := identify(real)
+	return f.Type == r.Filesystem.Type && f.Magic == r.Filesystem.Magic
+}
+
+// foreignErr reports something at path that the cache did not put there.
+func foreignErr(path, what string) error {
+	return fmt.Errorf("%s: %w: %s (left untouched)", path, protocol.ErrForeign, what)
 }

@@ -106,6 +106,10 @@
 // [WithReport] turns a report into one protocol option; [Recommendation.Config]
 // and [Recommendation.Options] give the same as a Config or as options.
 // [Cached] probes a lock directory once and keeps the report in its .meta
-// subdirectory (which the lock protocol ignores), written atomically with
-// github.com/google/renameio where the probe found that rename works.
+// subdirectory (which the lock protocol ignores), written atomically (a
+// temporary file renamed over the old one, relative to a handle on .meta
+// opened without following links) where the probe found that rename works.
+// It never follows a symbolic link planted at the lock directory, .meta or
+// the cache file, never blocks on a named pipe there, and reads at most
+// [MaxCacheSize] bytes: anything it did not write is reported, untouched.
 package fsprobe

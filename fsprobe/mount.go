@@ -3,6 +3,7 @@ package fsprobe
 import (
 	"bufio"
 	"io"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -140,13 +141,17 @@ func option(opts []string, name string) (value string, present bool) {
 	return value, present
 }
 
+// maxOptSeconds bounds a cache time read from a mount option so that it
+// fits a time.Duration (about 292 years).
+const maxOptSeconds = float64(math.MaxInt64 / int64(time.Second))
+
 func optSeconds(opts []string, name string) (time.Duration, bool) {
 	v, ok := option(opts, name)
 	if !ok || v == "" {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(v, 64)
-	if err != nil || f < 0 {
+	if err != nil || !(f >= 0 && f <= maxOptSeconds) { // also NaN, +Inf
 		return 0, false
 	}
 	return time.Duration(f * float64(time.Second)), true

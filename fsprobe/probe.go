@@ -25,8 +25,9 @@ const (
 )
 
 // ScratchPrefix starts the name of the scratch directory [Probe] creates in
-// the probed directory (followed by a random suffix); [PeerDirName] is the
-// fixed scratch directory of the two-party mode.
+// the probed directory (followed by "<pid>-<unix seconds>-<16 hex
+// digits>-<host>"); [PeerDirName] is the fixed scratch directory of the
+// two-party mode.
 const (
 	ScratchPrefix = ".cryolock-probe-"
 	PeerDirName   = ".cryolock-probe-peer"
@@ -146,9 +147,16 @@ type prober struct {
 // derives a [Recommendation]. With Options.Peer it also runs [Peer].
 //
 // Probe works inside a scratch subdirectory of dir named [ScratchPrefix] plus
-// a random suffix, which it creates and always removes before returning,
-// also when ctx is cancelled or the time budget runs out; it touches nothing
-// else in dir (it never creates dir itself). It takes at most about
+// "<pid>-<unix seconds>-<random>-<host>", which it creates and always removes
+// before returning, also when ctx is cancelled or the time budget runs out
+// (it never creates dir itself). A probe that was killed cannot: so, with the
+// OS filesystem, Probe first removes the scratch directories of earlier
+// probes that are abandoned — made on this host by a process that no longer
+// exists, or older than [AbandonedAge] by both their name and their mtime —
+// and hold nothing but what a probe creates (directories named with the
+// older "<16 hex digits>" suffix: by mtime alone). It touches nothing else
+// in dir: not a link, not a directory holding anything else, not
+// [PeerDirName]. It takes at most about
 // Options.Timeout, plus the duration of one system call that a slow
 // filesystem will not interrupt.
 //
@@ -183,8 +191,11 @@ func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	defer cancel()
 	p := &prober{
 		parent: ctx, ctx: pctx, o: o, fs: o.FS, dir: abs, r: &r,
-		scratch: filepath.Join(abs, ScratchPrefix+randHex()),
+		scratch: filepath.Join(abs, scratchName(r.Host, os.Getpid(), start, randHex())),
 		budget:  o.Timeout / 8,
+	}
+	if o.osFS {
+		reapScratch(abs, r.Host, start)
 	}
 	err = p.run()
 	p.cleanup()

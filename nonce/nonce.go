@@ -139,12 +139,8 @@ func SharedOwner(owner string) string { return owner + SharedSuffix }
 // other owner — including every owner written by cryolock 1.x, which has no
 // readers — is exclusive.
 func IsShared(owner string) bool {
-	base, ok := strings.CutSuffix(owner, SharedSuffix)
-	if !ok {
-		return false
-	}
-	_, ok = ParseOwner(base)
-	return ok
+	info, ok := ParseOwner(owner)
+	return ok && info.Shared
 }
 
 // OwnerInfo is what an owner made by [NewOwner] says about its maker.
@@ -159,6 +155,9 @@ type OwnerInfo struct {
 // example cryolock 1.x's).
 func ParseOwner(owner string) (OwnerInfo, bool) {
 	if base, ok := strings.CutSuffix(owner, SharedSuffix); ok {
+		if strings.HasSuffix(base, SharedSuffix) {
+			return OwnerInfo{}, false // "…-r-r": no owner NewOwner makes
+		}
 		info, ok := ParseOwner(base)
 		info.Shared = ok
 		return info, ok

@@ -36,6 +36,66 @@ func TestParseContent(t *testing.T) {
 	}
 }
 
+// TestParseContentForeign is issue 11, item 4: content that no contender
+// could have written is foreign (Garbage), never "present, lease unknown" —
+// an Unknown entry is judged with the observer's lease and reaped.
+func TestParseContentForeign(t *testing.T) {
+	long := strings.Repeat(" ", MaxContentSize+1) // what a reader bounded at MaxContentSize+1 returns
+	for _, in := range []string{
+		long,                              // over the read limit, starting with spaces
+		strings.Repeat(" ", 5000) + "abc", // the whole file, if a reader read it all
+		"\u3000 0",                        // Unicode white space, formerly lease 0
+		"0\u3000",
+		"\u00a010",
+		"\u2028None",
+		"99999999999.", // no completion is a usable lease
+		"9999999999.",
+		"N ", "1. ", "1e- ", // white space ends a prefix: it can no longer grow
+		"1.e5", "12e3", "12.5e-3", ".e5", // exponent only after one digit and a whole mantissa
+		"1e+10", "5e+9", // complete but too large
+		"0x10", "1_0", "+1", "Inf", "\x00",
+	} {
+		if _, kind, err := ParseContent([]byte(in)); kind != Garbage || err == nil {
+			t.Errorf("ParseContent(%q) kind %v, want Garbage with an error", clip(in), kind)
+		}
+	}
+	// The largest usable prefixes stay Unknown.
+	for _, in := range []string{"4611686018.", "1e+", "1.5e-", strings.Repeat(" ", MaxContentSize)} {
+		if _, kind, err := ParseContent([]byte(in)); kind != Unknown {
+			t.Errorf("ParseContent(%q) kind %v (%v), want Unknown", clip(in), kind, err)
+		}
+	}
+}
+
+func TestParseEntrySize(t *testing.T) {
+	cases := []struct {
+		in   string
+		size int64
+		want Content
+	}{
+		{"10", 2, Valid},
+		{"10\n", 3, Valid},
+		{"1", 2, Unknown},  // torn read of "10": not a lease of one second
+		{"10", 1, Unknown}, // changed between read and stat
+		{"", 3, Unknown},   // write in progress
+		{"No", 4, Unknown}, // "None" in progress
+		{"", MaxContentSize, Unknown},
+		{"", MaxContentSize + 1, Garbage}, // grew past the limit after the read
+		{"10", 1 << 30, Garbage},          // a 1 GiB file is no entry
+		{"abc", 3, Garbage},
+		{strings.Repeat(" ", MaxContentSize+1), MaxContentSize + 1, Garbage},
+	}
+	for _, c := range cases {
+		_, kind, err := ParseEntry([]byte(c.in), c.size)
+		if kind != c.want || (kind == Garbage) != (err != nil) {
+			t.Errorf("ParseEntry(%q, %d) = %v, %v; want %v", clip(c.in), c.size, kind, err, c.want)
+		}
+	}
+	if l, kind, _ := ParseEntry([]byte("2.5"), 3); kind != Valid || l != For(2500*time.Millisecond) {
+		t.Errorf("ParseEntry(2.5, 3) = %v %v", l, kind)
+	}
+}
+
 func TestJudgeObserved(t *testing.T) {
 	j := NewJudge(Observed)
 	mt := time.Unix(1000, 0)

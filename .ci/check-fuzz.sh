@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Run every fuzz target (func FuzzXxx in a *_test.go file) for a short, fixed
+# time: `go test -fuzz` takes one package and one target per invocation.
+# The seed corpora (testdata/fuzz/FuzzXxx/) already run in plain `go test`;
+# this adds mutation. FUZZ_BUDGET seconds of fuzzing (default 66; builds add
+# about 1 s per target) are divided among the targets, at least 3 s each. A failure leaves its input
+# in the package's testdata/fuzz/FuzzXxx/ (commit it as a regression test
+# once fixed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+budget=${FUZZ_BUDGET:-66}
+
+targets=()
+while IFS= read -r line; do
+  file=${line%%:*}
+  name=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]*)\(.*/\1/' <<<"${line#*:}")
+  targets+=("$(dirname "$file") $name")
+done < <(grep -rE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' . | grep -v '^./.git/' | sort)
+
+n=${#targets[@]}
+if [ "$n" -eq 0 ]; then
+  echo "no fuzz targets found"; exit 1
+fi
+each=$(( budget / n ))
+[ "$each" -ge 3 ] || each=3
+echo "$n fuzz targets, ${each}s each"
+start=$SECONDS
+failed=0
+for t in "${targets[@]}"; do
+  read -r pkg name <<<"$t"
+  echo "-- $pkg $name"
+  if ! out=$(go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime="${each}s" -fuzzminimizetime=2s -parallel=1 2>&1); then
+    echo "$out" | tail -20
+    failed=1
+  else
+    echo "$out" | grep -E 'elapsed: .*execs' | tail -1 || true
+  fi
+done
+echo "fuzzing took $((SECONDS - start)) s"
+exit $failed
