@@ -97,9 +97,11 @@ func Cached(ctx context.Context, lockDir string, opts Options) (Report, error) {
 	case errors.Is(err, protocol.ErrForeign) || errors.Is(err, protocol.ErrBadPath):
 		return Report{}, fmt.Errorf("fsprobe: cached probe: %w", err)
 	}
-	if err := o.FS.MkdirAll(abs, 0o777); err != nil {
+	d, err := o.FS.OpenDir(nil, abs, true, 0o777)
+	if err != nil {
 		return Report{}, fmt.Errorf("fsprobe: cached probe: creating %s: %w", abs, err)
 	}
+	d.Close()
 	r, err := Probe(ctx, abs, o)
 	if err != nil {
 		return r, err

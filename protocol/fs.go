@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"errors"
+
+	"github.com/cryolock-go/cryolock/stale"
 	"io/fs"
 	"time"
 )
@@ -45,7 +47,9 @@ type FS interface {
 	// ReadFile opens the regular file name in d without blocking (a FIFO
 	// or device planted there must not hang the caller) and without
 	// following a symbolic link, and returns at most MaxRead+1 bytes of it
-	// with its FileInfo from the opened handle. Anything but a regular
+	// with its FileInfo from the opened handle, taken after the read (so
+	// that a size that differs from what was read shows a write in
+	// progress). Anything but a regular
 	// file is an error wrapping [ErrNotRegular]. On filesystems with
 	// close-to-open consistency (NFS) opening the file revalidates its
 	// attributes, so the FileInfo is fresh.
@@ -80,7 +84,7 @@ type Dir interface {
 // MaxRead bounds what [FS.ReadFile] returns: MaxRead+1 bytes at most, so
 // that a caller can tell a longer file. Entries and fencing slots are a few
 // bytes long.
-const MaxRead = 4096
+const MaxRead = stale.MaxContentSize
 
 // ErrNotRegular is wrapped by an [FS]'s error for a name that is not a
 // regular file (a symbolic link, FIFO, device, socket or directory) where

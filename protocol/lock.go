@@ -1007,10 +1007,8 @@ func readEntry(fsys FS, d Dir, name, path string) (readResult, error) {
 		return readResult{}, foreignErr(path, notRegular(fi.Mode))
 	case err != nil:
 		return readResult{}, fmt.Errorf("cryolock: reading %s: %w", path, err)
-	case len(b) > MaxRead:
-		return readResult{}, foreignErr(path, fmt.Sprintf("%d bytes or more of content; an entry holds a few", len(b)))
 	}
-	lease, kind, perr := stale.ParseContent(b)
+	lease, kind, perr := stale.ParseEntry(b, fi.Size)
 	if kind == stale.Garbage {
 		return readResult{}, foreignErr(path, perr.Error())
 	}

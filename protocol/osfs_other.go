@@ -102,7 +102,13 @@ func (osFS) ReadFile(d Dir, name string) ([]byte, FileInfo, error) {
 		return nil, fi, notRegularErr("read", path, st.Mode())
 	}
 	b, err := io.ReadAll(io.LimitReader(f, MaxRead+1))
-	return b, fi, mapErr(err)
+	if err != nil {
+		return nil, fi, mapErr(err)
+	}
+	if st, err = f.Stat(); err != nil {
+		return nil, fi, mapErr(err)
+	}
+	return b, FileInfo{Size: st.Size(), ModTime: st.ModTime(), Mode: st.Mode()}, nil
 }
 
 func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {

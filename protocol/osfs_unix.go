@@ -147,6 +147,12 @@ func (osFS) ReadFile(d Dir, name string) ([]byte, FileInfo, error) {
 		}
 		n += m
 	}
+	// Describe the file as of after the read: a size that differs from n
+	// tells a write in progress (stale.ParseEntry).
+	fi, err = fstatRegular(fd, "read", path)
+	if err != nil {
+		return nil, fi, err
+	}
 	return buf[:n], fi, nil
 }
 
