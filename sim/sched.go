@@ -306,6 +306,13 @@ func (w *world) injectFault(p *proc) bool {
 		w.event(p.id, -1, "PAUSE", d.String(), fmt.Sprintf("frozen until %s", fmtTime(p.frozenUntil)))
 		return true
 	}
+	if f.WallStepRate > 0 && w.wsteps < f.WallSteps && w.frng.Float64() < f.WallStepRate {
+		w.wsteps++
+		m := int64(f.WallStepMax)
+		d := time.Duration(w.frng.Int64N(2*m+1) - m)
+		p.clock.offset += d
+		w.event(p.id, -1, "WALLSTEP", d.String(), "its wall clock steps (its monotonic clock does not)")
+	}
 	return false
 }
 
