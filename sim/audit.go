@@ -139,7 +139,7 @@ type AuditRow struct {
 	// ModelErr says what is wrong with the row's configurations: the
 	// holding one outside the fault model ([Config.InModel]), or the
 	// dropped one inside it or outside it for another assumption.
-	ModelErr string
+	ModelErr       string
 	HoldsSchedules int
 	HoldsFailure   *Result // the first violation where it holds (nil: none)
 	DroppedRuns    int     // schedules run before the violation was found

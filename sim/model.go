@@ -114,6 +114,12 @@ func (c Config) InModel() error {
 		return out("A1", "listing lag %v × (1+ρ) > settle %v", f.CacheDelta, c.Settle)
 	case 5*f.MtimeGranularity >= 2*c.Lease:
 		return out("A6", "mtime granularity %v ≥ 0.4 × lease", f.MtimeGranularity)
+	case f.MtimeGranularity > 0 && f.WallSteps > 0 && f.WallStepRate > 0 && f.WallStepMax > 0:
+		// A wall clock stepped back can make a refresh store an mtime an
+		// observer saw before, with other refreshes in between that it
+		// missed (A, B, A): the Observed rule then counts a lease since
+		// its first sighting of A. Found by TestNewFaultsOutsideModel.
+		return out("A6", "wall-clock steps with %v mtimes: a refresh can repeat an mtime seen before", f.MtimeGranularity)
 	}
 	d, m := c.DelayBound(), c.Margin()
 	rule := "2D + 2ρL ≤ L/4"

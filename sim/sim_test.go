@@ -56,10 +56,12 @@ func inModel(r protocol.Rules) Config {
 
 // inModelAll is inModel with the tolerated faults too (audit row T3):
 // hung calls, wall-clock steps, offsets near one period, ticket ties and
-// TryLock.
+// TryLock — and fine mtimes, as wall-clock steps with coarse mtimes are
+// outside A6 (see TestNewFaultsOutsideModel).
 func inModelAll() Config {
 	c := inModel(protocol.RulesV1)
 	tolerated(&c)
+	c.Faults.MtimeGranularity = 0
 	if err := c.InModel(); err != nil {
 		panic(err)
 	}
@@ -320,10 +322,12 @@ func TestCheckerSeesOverlap(t *testing.T) {
 		p.hold = h
 		w.holds = append(w.holds, h)
 	}
+	tell := func(p *proc) { p.hold.WasLost, p.hold.Lost = true, w.now }
 	open(p0)
 	w.now = time.Second
-	w.endHold(p0, "lost") // told it lost the lock at 1 s: acts until 1.25 s
+	tell(p0) // told it lost the lock at 1 s: may act until 1.25 s
 	w.now = 1250 * time.Millisecond
+	w.endHold(p0, "unlock")
 	open(p1)
 	w.now = 2 * time.Second
 	w.endHold(p1, "unlock")
@@ -333,13 +337,27 @@ func TestCheckerSeesOverlap(t *testing.T) {
 	w.now = 3 * time.Second
 	open(p0)
 	w.now = 4 * time.Second
-	w.endHold(p0, "lost") // told at 4 s: still acting until 4.25 s
+	tell(p0) // told at 4 s: still acting until 4.25 s
 	w.now = 4200 * time.Millisecond
 	open(p1)
+	w.now = 4500 * time.Millisecond
+	w.endHold(p0, "unlock") // noticed late: counted until 4.25 s
 	w.now = 5 * time.Second
 	w.endHold(p1, "unlock")
-	if len(w.viol) != 1 || w.viol[0].OverlapStart != 4200*time.Millisecond || w.viol[0].OverlapEnd != 4250*time.Millisecond {
+	if len(w.viol) == 0 || w.viol[0].OverlapStart != 4200*time.Millisecond || w.viol[0].OverlapEnd != 4250*time.Millisecond {
 		t.Fatalf("a told holder's last D not counted: %+v", w.viol)
+	}
+	w.viol = nil
+	w.now = 6 * time.Second
+	open(p0)
+	tell(p0)
+	w.now = 6100 * time.Millisecond
+	w.endHold(p0, "unlock") // unlocked before the told delay ran out
+	open(p1)
+	w.now = 7 * time.Second
+	w.endHold(p1, "unlock")
+	if len(w.viol) != 0 {
+		t.Fatalf("a told hold counted after its unlock: %v", w.viol)
 	}
 	if d := Default(protocol.RulesV1).toldDelay(); d != Default(protocol.RulesV1).Margin()/2 || d <= 0 {
 		t.Fatalf("default told delay %v, want half the margin %v", d, Default(protocol.RulesV1).Margin())

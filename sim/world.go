@@ -98,6 +98,28 @@ type Stats struct {
 	WallSteps int
 }
 
+// CoverageGaps returns an error naming every coverage counter that is
+// zero: a batch inside the model should reach each situation.
+func (s Stats) CoverageGaps() error {
+	var zero []string
+	for _, c := range []struct {
+		name string
+		n    int
+	}{
+		{"holds told lost", s.Lost}, {"reaps of live entries", s.ReapsLive}, {"ticket ties", s.Ties},
+		{"failed stamps", s.FailedStamps}, {"hung calls", s.HungCalls}, {"TryLock wins", s.TryLockWins},
+		{"wall-clock steps", s.WallSteps},
+	} {
+		if c.n == 0 {
+			zero = append(zero, c.name)
+		}
+	}
+	if len(zero) > 0 {
+		return fmt.Errorf("sim: coverage: never happened: %s", strings.Join(zero, ", "))
+	}
+	return nil
+}
+
 // Result is the outcome of one run.
 type Result struct {
 	Seed       uint64
@@ -385,10 +407,17 @@ func (p *proc) workload() {
 		}
 		w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d%s, will hold %v", i+1, what, hold))
 		p.waiting, p.bypass = true, 0
-		try := c.TryLock > 0 && p.wrng.Float64() < c.TryLock
+		// A share of acquisitions try TryLock, a few times with random
+		// pauses (racing TryLocks may all fail: no liveness is promised),
+		// then fall back to Lock.
+		tries := 0
+		if c.TryLock > 0 && p.wrng.Float64() < c.TryLock {
+			tries = 5
+		}
 		for {
 			var err error
-			if try {
+			if tries > 0 {
+				tries--
 				var won bool
 				if won, err = p.lock.TryLock(ctx); err == nil {
 					if won {
@@ -396,7 +425,7 @@ func (p *proc) workload() {
 						break
 					}
 					w.event(p.id, g.id, "LOCK", "", "TryLock: busy")
-					_ = e.Sleep(ctx, c.MaxBackoff)
+					_ = e.Sleep(ctx, c.MaxBackoff/2+time.Duration(p.wrng.Int64N(int64(c.MaxBackoff)+1)))
 					continue
 				}
 			} else if err = p.lock.Lock(ctx); err == nil {
@@ -413,7 +442,7 @@ func (p *proc) workload() {
 			_ = e.Sleep(ctx, c.MaxBackoff)
 		}
 		p.acquired()
-		for left := hold; left > 0 && p.hold != nil; {
+		for left := hold; left > 0 && p.hold != nil && (c.NoLostCheck || !p.hold.WasLost); {
 			if w.trace != nil {
 				w.event(p.id, g.id, "touch", "", "in the critical section")
 			}
@@ -487,14 +516,26 @@ func (p *proc) checkLost() {
 	h.WasLost, h.Lost = true, w.now
 	w.stats.Lost++
 	w.event(p.id, -1, "LOST", h.Name, "Lost() closed")
-	if !w.cfg.NoLostCheck {
-		w.endHold(p, "lost")
+	if w.cfg.NoLostCheck {
+		return
 	}
+	if w.told <= 0 {
+		w.endHold(p, "lost")
+		return
+	}
+	// A3b: the told holder may act for up to the told delay more, unless it
+	// unlocks (or crashes) first.
+	w.timers = append(w.timers, timer{at: w.now + w.told, f: func() {
+		if p.hold == h {
+			w.endHold(p, "lost")
+		}
+	}})
 }
 
 // endHold closes p's open critical section (if any) and checks it against
-// every other hold. It ends now, except that a holder told it lost the
-// lock still acts for the told delay (A3b): its hold ends that much later.
+// every other hold. It ends now, except that a hold told it lost the lock
+// ends at the tell plus the told delay (A3b), or earlier if it unlocked or
+// crashed before.
 func (w *world) endHold(p *proc, by string) {
 	h := p.hold
 	if h == nil {
@@ -502,8 +543,8 @@ func (w *world) endHold(p *proc, by string) {
 	}
 	p.hold = nil
 	h.End, h.Open, h.EndBy = w.now, false, by
-	if by == "lost" {
-		h.End += w.told
+	if h.WasLost && !w.cfg.NoLostCheck {
+		h.End, h.EndBy = min(w.now, h.Lost+w.told), "lost"
 	}
 	if w.cfg.Kind == KindSemaphore {
 		w.checkSlots(h)
