@@ -74,7 +74,11 @@ func (c *client) noteRemove(p string, err error) {
 	}
 	o := w.owners[p]
 	delete(w.owners, p)
-	if o == nil || o == c.p || o.crashed || !slices.Contains(o.entries, p) {
+	if o == nil || o == c.p {
+		return
+	}
+	w.stats.Reaps++
+	if o.crashed || !slices.Contains(o.entries, p) {
 		return
 	}
 	w.stats.ReapsLive++

@@ -213,6 +213,7 @@ func (s *Stats) add(o Stats) {
 	s.Crashes += o.Crashes
 	s.Pauses += o.Pauses
 	s.MaxBypass = max(s.MaxBypass, o.MaxBypass)
+	s.Reaps += o.Reaps
 	s.ReapsLive += o.ReapsLive
 	s.Ties += o.Ties
 	s.FailedStamps += o.FailedStamps

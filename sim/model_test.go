@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 	"time"
 
@@ -118,7 +117,9 @@ func TestCoverage(t *testing.T) {
 	if err := cfg.InModel(); err != nil {
 		t.Fatal(err)
 	}
-	res := Explore(context.Background(), cfg, ExploreOptions{Schedules: count(2000)})
+	// A fixed batch, not scaled down under -race or -short: the counters
+	// must be non-zero in exactly this batch.
+	res := Explore(context.Background(), cfg, ExploreOptions{Schedules: 1000})
 	for _, f := range res.Failures {
 		t.Errorf("seed %d: %v", f.Seed, f.Violations[0])
 	}
@@ -215,7 +216,7 @@ func reapScope(kind string) Config {
 	c.Lease = time.Second
 	c.HoldMin, c.HoldMax = 3*time.Second, 3*time.Second
 	c.Step = 500 * time.Millisecond
-	c.Faults.Crashes, c.Faults.CrashRate = 1, 0.02
+	c.Faults.Crashes, c.Faults.CrashRate = 1, 0.1
 	return c.WithDefaults()
 }
 
@@ -254,19 +255,9 @@ func TestExhaustiveKindsAndReaping(t *testing.T) {
 		if res.Schedules < 10 {
 			t.Fatalf("%s: only %d schedules", s.name, res.Schedules)
 		}
-		if s.reaps && (res.Stats.Crashes == 0 || res.Stats.Acquired == 0) {
-			t.Fatalf("%s: no crash or no acquisition in %d schedules: %+v", s.name, res.Schedules, res.Stats)
+		if s.reaps && (res.Stats.Reaps == 0 || res.Stats.Acquired == 0) {
+			t.Fatalf("%s: no reap or no acquisition in %d schedules: %+v", s.name, res.Schedules, res.Stats)
 		}
 		t.Logf("%s: %d schedules (complete %v, %d pruned): %+v", s.name, res.Schedules, res.Complete, res.Pruned, res.Stats)
-	}
-	// The reaping scope really reaps: some schedule removes a crashed
-	// process's entry (the survivor acquires after the crash).
-	reaped := false
-	for seed := uint64(0); seed < 50 && !reaped; seed++ {
-		r := RunWith(reapScope(KindMutexLock), seed, RunOptions{Trace: true})
-		reaped = r.Stats.Crashes > 0 && strings.Contains(r.Trace.Text(), "Remove")
-	}
-	if !reaped {
-		t.Fatal("the reaping scope never reaps")
 	}
 }

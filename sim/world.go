@@ -80,6 +80,8 @@ type Stats struct {
 	Pauses    int
 	MaxBypass int // most acquisitions by others while one process waited
 
+	// Reaps counts removals of another process's entry (crashed or not).
+	Reaps int
 	// ReapsLive counts removals of another process's entry while that
 	// process was alive and still counted on it (paused, slow or hung:
 	// its heartbeat had to tell it).
