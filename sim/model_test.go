@@ -75,11 +75,13 @@ func TestInModel(t *testing.T) {
 			c.Faults.Pauses, c.Faults.PauseRate, c.Faults.PauseMax = 2, 0.01, 250*time.Millisecond
 		}},
 		{"A5", func(c *Config) { c.Stale = stale.WallClock }}, // drift over the run
-		{"A5", func(c *Config) { c.Stale, c.Faults.ClockDrift, c.Faults.ClockOffset = stale.WallClock, 0, 2 * time.Second }},
+		{"A5", func(c *Config) {
+			c.Stale, c.Faults.ClockDrift, c.Faults.ClockOffset = stale.WallClock, 0, 2*time.Second
+		}},
 		{"", func(c *Config) { c.Stale, c.Faults.ClockDrift, c.Faults.ClockOffset = stale.WallClock, 0, time.Second }},
 		{"A5", func(c *Config) {
 			c.Stale, c.Faults.ClockDrift, c.Faults.ClockOffset = stale.WallClock, 0, 0
-			c.Faults.WallSteps, c.Faults.WallStepRate, c.Faults.WallStepMax = 1, 0.01, 5 * time.Second
+			c.Faults.WallSteps, c.Faults.WallStepRate, c.Faults.WallStepMax = 1, 0.01, 5*time.Second
 		}},
 		{"", func(c *Config) { c.Faults.WallSteps, c.Faults.WallStepRate, c.Faults.WallStepMax = 1, 0.01, time.Hour }},
 		{"", func(c *Config) { c.Faults.Hangs, c.Faults.HangRate, c.Faults.HangMax = 3, 0.01, time.Minute }},
