@@ -184,10 +184,11 @@ type world struct {
 	chooser Chooser
 	frng    *rand.Rand
 
-	gs    []*gor
-	nextG int
-	cur   *gor
-	back  chan struct{}
+	gs       []*gor
+	runnable []*gor // the scheduler's scratch list
+	nextG    int
+	cur      *gor
+	back     chan struct{}
 
 	timers   []timer
 	steps    int
