@@ -42,9 +42,9 @@ type gor struct {
 	main   bool // the process's workload goroutine (not a heartbeat)
 	wake   chan struct{}
 	state  gstate
-	until  time.Duration // virtual wake-up time while sleeping
+	until  time.Duration   // virtual wake-up time while sleeping
 	done   <-chan struct{} // its sleep's ctx.Done(), while sleeping
-	byCtx  bool // woken because ctx was done
+	byCtx  bool            // woken because ctx was done
 	killed bool
 	f      func()
 	pend   pending // the primitive it is parked before (zero: none)
