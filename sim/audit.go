@@ -65,7 +65,7 @@ func Assumptions() []Assumption {
 		{
 			ID: "A5", Name: "clock skew within the margin (wall-clock rule; no drift)",
 			Holds:   with(func(c *Config) { c.Stale, c.Faults.ClockOffset, c.Faults.ClockDrift = stale.WallClock, c.Lease/10, 0 }),
-			Dropped: ptr(with(func(c *Config) { c.Stale, c.Faults.ClockOffset = stale.WallClock, 2*c.Lease })),
+			Dropped: ptr(with(func(c *Config) { c.Stale, c.Faults.ClockOffset, c.Faults.ClockDrift = stale.WallClock, 2*c.Lease, 0 })),
 		},
 		{
 			ID: "A6", Name: "mtime granularity ≪ lease",
