@@ -22,6 +22,7 @@ type ModelError struct {
 	Reason     string
 }
 
+// Error says "sim: outside the fault model: <assumption>: <reason>".
 func (e *ModelError) Error() string {
 	return "sim: outside the fault model: " + e.Assumption + ": " + e.Reason
 }
