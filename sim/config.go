@@ -56,6 +56,9 @@ type Config struct {
 	// NoLostCheck makes the workload ignore Lock.Lost: it keeps touching the
 	// data until it calls Unlock. This is outside the fault model.
 	NoLostCheck bool
+	// TryLock is the share of acquisitions made with TryLock (retried after
+	// MaxBackoff until it wins) instead of Lock (default 0).
+	TryLock float64
 
 	// Faults are the injected faults (all off by default).
 	Faults Faults
@@ -118,6 +121,47 @@ type Faults struct {
 	// background goroutines (the heartbeat) last that many times longer:
 	// a starved heartbeat whose period exceeds the lease.
 	HeartbeatStretch float64
+
+	// Hangs is the most hung calls in a run: a primitive in HangOps (all
+	// primitives when HangOps is 0) hangs with probability HangRate, for
+	// a time drawn in [HangMin, HangMax], then takes effect — an NFS hard
+	// mount during a server outage. Inside the model (A3a): the heartbeat's
+	// watchdog tells a holder whose refresh hangs.
+	Hangs            int
+	HangRate         float64
+	HangMin, HangMax time.Duration
+	HangOps          Ops
+	// WallSteps is the most wall-clock steps in a run: each step of a
+	// process steps its wall clock (not its monotonic clock) with
+	// probability WallStepRate, by a duration drawn in
+	// [-WallStepMax, WallStepMax] (an NTP step, a human setting the date).
+	// Inside the model under the Observed rule, outside under WallClock.
+	WallSteps    int
+	WallStepRate float64
+	WallStepMax  time.Duration
+	// OffsetNearPeriod is the probability that a process's wall-clock
+	// offset is drawn within ±[0.4, 0.5] × lease (about one heartbeat
+	// period, where a coarse create mtime and the first refresh can
+	// collide) instead of within ±ClockOffset.
+	OffsetNearPeriod float64
+	// Tickets, if positive, narrows the ticket space to that many values
+	// (spread over the 32-bit range), so that ties happen. Inside the
+	// model: tickets are not a safety mechanism.
+	Tickets int
+	// ToldDelay is how long a holder told it lost the lock still acts on
+	// the protected data (A3b's D): the checker counts its hold until then.
+	// Zero: the largest D the model allows for this configuration (see
+	// [Config.Margin]), or the configuration's own delay bound when that
+	// is larger; negative: none.
+	ToldDelay time.Duration
+}
+
+// hangOps is the set of primitives that may hang.
+func (f Faults) hangOps() Ops {
+	if f.HangOps == 0 {
+		return AllOps
+	}
+	return f.HangOps
 }
 
 // Ops is a set of filesystem primitives.
@@ -236,6 +280,7 @@ func (c Config) WithDefaults() Config {
 	if c.LongHold == 0 {
 		c.LongHold = 0.2
 	}
+
 	def(&c.LongHoldMin, c.Lease*6/5)
 	def(&c.LongHoldMax, 2*c.Lease)
 	def(&c.Think, 2*time.Second)
@@ -277,6 +322,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: rates must lie in [0, 1]")
 	case f.CacheDelta < 0 || f.MtimeGranularity < 0 || f.ClockOffset < 0:
 		return fmt.Errorf("sim: negative fault durations")
+	case f.HangMax < f.HangMin || f.HangMin < 0 || f.Hangs < 0:
+		return fmt.Errorf("sim: bad hang bounds")
+	case f.WallStepMax < 0 || f.WallSteps < 0:
+		return fmt.Errorf("sim: bad wall-step bounds")
+	case f.HangRate < 0 || f.HangRate > 1 || f.WallStepRate < 0 || f.WallStepRate > 1 || f.OffsetNearPeriod < 0 || f.OffsetNearPeriod > 1 || c.TryLock < 0 || c.TryLock > 1:
+		return fmt.Errorf("sim: rates must lie in [0, 1]")
+	case f.Tickets < 0:
+		return fmt.Errorf("sim: %d tickets (want ≥ 0)", f.Tickets)
 	}
 	_, err := protocol.New("/sim/lock"+protocol.Suffix, c.lockOptions()...)
 	return err
@@ -302,6 +355,7 @@ func (c Config) maxTime() time.Duration {
 	t := time.Duration(c.Procs*c.Acquisitions) * per
 	t += time.Duration(c.Faults.Crashes+2) * 3 * c.Lease
 	t += time.Duration(c.Faults.Pauses) * c.Faults.PauseMax
+	t += time.Duration(c.Faults.Hangs) * c.Faults.HangMax
 	if c.Faults.HeartbeatStretch > 1 {
 		t = time.Duration(float64(t) * c.Faults.HeartbeatStretch)
 	}
@@ -360,6 +414,24 @@ func (c Config) Summary() string {
 	}
 	if f.HeartbeatStretch > 1 {
 		add("heartbeat×%g", f.HeartbeatStretch)
+	}
+	if c.TryLock > 0 {
+		add("trylock=%g", c.TryLock)
+	}
+	if f.Hangs > 0 && f.HangRate > 0 {
+		add("hangs≤%d of %v..%v on %v", f.Hangs, f.HangMin, f.HangMax, f.hangOps())
+	}
+	if f.WallSteps > 0 && f.WallStepRate > 0 {
+		add("wall-steps≤%d of ±%v", f.WallSteps, f.WallStepMax)
+	}
+	if f.OffsetNearPeriod > 0 {
+		add("offset-near-period=%g", f.OffsetNearPeriod)
+	}
+	if f.Tickets > 0 {
+		add("tickets=%d", f.Tickets)
+	}
+	if f.ToldDelay != 0 {
+		add("told-delay=%v", f.ToldDelay)
 	}
 	return strings.Join(s, " ")
 }

@@ -11,8 +11,9 @@
 // hold the critical section step by step checking Lock.Lost, Unlock, repeat.
 // Simulated goroutines are real goroutines passing a baton: exactly one runs
 // at a time. Every filesystem primitive and every Env.Sleep is a scheduling
-// point at which the goroutine hands the baton back to the scheduler, which
-// picks (with a seeded generator, or a [Chooser]) who runs next. Sleepers wait
+// point at which the goroutine runs the scheduler, which picks (with a
+// seeded generator, or a [Chooser]) who runs next, and hands the baton
+// straight to it. Sleepers wait
 // on virtual timers; virtual time advances only when no goroutine can run.
 // A sleep whose context is cancelled wakes at the next pick. A crashed process
 // never runs again; its goroutines are unwound at the end of the run by making
@@ -28,4 +29,13 @@
 // [Exhaustive] enumerates every schedule of a small scope depth-first, and
 // [Shrink] reduces a failing configuration to a minimal one. [Audit] runs the
 // assumption matrix of docs/PROOF.md.
+//
+// # The fault model
+//
+// [Config.InModel] is the one definition of "inside the fault model" of
+// docs/PROOF.md: it names the assumption a configuration drops. The
+// checker counts a holder told it lost the lock as holding for the told
+// delay (A3b), and [Stats] counts the dangerous situations a batch reached
+// (told holders, reaps of live entries, ties, failed stamps, hung calls,
+// TryLock wins, wall-clock steps; see [Stats.CoverageGaps]).
 package sim

@@ -75,7 +75,17 @@ func (e env) Sleep(ctx context.Context, d time.Duration) error {
 	return nil
 }
 
-func (e env) Uint64() uint64 { return e.p.rng.Uint64() }
+// Uint64 is the process's randomness. With Faults.Tickets it narrows the
+// high 32 bits (a ticket: nonce.Ticket) to that many values spread over the
+// range, so that tickets tie; the low bits (an owner's random part) stay.
+func (e env) Uint64() uint64 {
+	v := e.p.rng.Uint64()
+	if k := uint64(e.p.w.cfg.Faults.Tickets); k > 0 {
+		hi := (v >> 32) % k * ((1 << 32) / k)
+		v = hi<<32 | v&(1<<32-1)
+	}
+	return v
+}
 
 // AfterFunc spawns a simulated goroutine that sleeps d (a scheduling point,
 // in virtual time) and then runs f, unless stop came first.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path"
@@ -62,12 +63,20 @@ type ExploreResult struct {
 	// Schedules is how many seeds were run: all of them, or (when it
 	// stopped at MaxFailures) every seed up to the last failing one kept.
 	Schedules int
-	Steps     int64 // steps simulated (all runs, including discarded ones)
+	Steps     int64 // steps of the runs counted in Schedules
 	Elapsed   time.Duration
 	// Failures are the failing runs, by seed.
 	Failures []*Result
-	// Stats aggregates the runs: sums, except MaxBypass (the largest).
+	// Stats aggregates the runs counted in Schedules: sums, except
+	// MaxBypass (the largest). Like Schedules and Failures, it does not
+	// depend on Workers.
 	Stats Stats
+}
+
+// tally is one run's contribution to an exploration's totals.
+type tally struct {
+	steps int64
+	stats Stats
 }
 
 // Explore runs cfg from many seeds and collects the failing runs. It stops
@@ -92,10 +101,16 @@ func Explore(ctx context.Context, cfg Config, o ExploreOptions) *ExploreResult {
 		next  atomic.Int64 // next seed offset to hand out
 		limit atomic.Int64 // seeds at offsets ≥ limit are not needed
 		done  atomic.Int64
-		steps atomic.Int64
+		steps atomic.Int64 // all steps simulated, for progress reports
 		mu    sync.Mutex
 		fails []*Result
-		stats Stats
+		// The totals count exactly the seeds below the final limit, added
+		// in seed order (a seed is added once every lower one finished,
+		// when every failure at or below it is known), so that they do
+		// not depend on the number of workers.
+		pending = map[int64]tally{}
+		commit  int64
+		total   tally
 	)
 	limit.Store(int64(o.Schedules))
 	completed := make([]atomic.Bool, o.Schedules)
@@ -104,7 +119,6 @@ func Explore(ctx context.Context, cfg Config, o ExploreOptions) *ExploreResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var local Stats
 			for ctx.Err() == nil {
 				k := next.Add(1) - 1
 				if k >= limit.Load() {
@@ -112,26 +126,35 @@ func Explore(ctx context.Context, cfg Config, o ExploreOptions) *ExploreResult {
 				}
 				r := Run(cfg, o.Seed+uint64(k))
 				steps.Add(int64(r.Steps))
-				local.add(r.Stats)
+				mu.Lock()
 				if r.Failed() {
-					mu.Lock()
 					fails = append(fails, r)
 					if o.MaxFailures > 0 && len(fails) >= o.MaxFailures {
-						slices.SortFunc(fails, func(a, b *Result) int { return cmpU(a.Seed, b.Seed) })
+						slices.SortFunc(fails, func(a, b *Result) int { return cmp.Compare(a.Seed, b.Seed) })
 						fails = fails[:o.MaxFailures]
 						lim := int64(fails[len(fails)-1].Seed-o.Seed) + 1
 						if lim < limit.Load() {
 							limit.Store(lim)
 						}
 					}
-					mu.Unlock()
 				}
+				pending[k] = tally{int64(r.Steps), r.Stats}
+				for {
+					t, ok := pending[commit]
+					if !ok {
+						break
+					}
+					delete(pending, commit)
+					if commit < limit.Load() {
+						total.steps += t.steps
+						total.stats.add(t.stats)
+					}
+					commit++
+				}
+				mu.Unlock()
 				completed[k].Store(true)
 				done.Add(1)
 			}
-			mu.Lock()
-			stats.add(local)
-			mu.Unlock()
 		}()
 	}
 	stopProgress := make(chan struct{})
@@ -161,7 +184,7 @@ func Explore(ctx context.Context, cfg Config, o ExploreOptions) *ExploreResult {
 	wg.Wait()
 	close(stopProgress)
 	pwg.Wait()
-	slices.SortFunc(fails, func(a, b *Result) int { return cmpU(a.Seed, b.Seed) })
+	slices.SortFunc(fails, func(a, b *Result) int { return cmp.Compare(a.Seed, b.Seed) })
 	n := int(limit.Load())
 	// Count the seeds completed without a gap (all of them unless cancelled).
 	ran := 0
@@ -174,7 +197,7 @@ func Explore(ctx context.Context, cfg Config, o ExploreOptions) *ExploreResult {
 			kept = append(kept, f)
 		}
 	}
-	res := &ExploreResult{Config: cfg, FirstSeed: o.Seed, Schedules: ran, Steps: steps.Load(), Elapsed: time.Since(start), Failures: kept, Stats: stats}
+	res := &ExploreResult{Config: cfg, FirstSeed: o.Seed, Schedules: ran, Steps: total.steps, Elapsed: time.Since(start), Failures: kept, Stats: total.stats}
 	if o.Progress != nil {
 		p := snapshot()
 		p.Done, p.Total, p.Failures = ran, n, len(kept)
@@ -190,16 +213,13 @@ func (s *Stats) add(o Stats) {
 	s.Crashes += o.Crashes
 	s.Pauses += o.Pauses
 	s.MaxBypass = max(s.MaxBypass, o.MaxBypass)
-}
-
-func cmpU(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	s.Reaps += o.Reaps
+	s.ReapsLive += o.ReapsLive
+	s.Ties += o.Ties
+	s.FailedStamps += o.FailedStamps
+	s.HungCalls += o.HungCalls
+	s.TryLockWins += o.TryLockWins
+	s.WallSteps += o.WallSteps
 }
 
 // dfs is a Chooser that enumerates schedules depth-first: each run replays
@@ -376,6 +396,8 @@ type ExhaustiveResult struct {
 	Steps     int64
 	Elapsed   time.Duration
 	Failures  []*Result
+	// Stats aggregates the complete (not pruned) schedules.
+	Stats Stats
 	// Err reports nondeterminism detected while replaying (a simulator bug).
 	Err string
 }
@@ -396,6 +418,7 @@ func Exhaustive(ctx context.Context, cfg Config, o ExhaustiveOptions) *Exhaustiv
 			res.Pruned++
 		} else {
 			res.Schedules++
+			res.Stats.add(r.Stats)
 		}
 		res.Steps += int64(r.Steps)
 		res.MaxChoice = max(res.MaxChoice, len(d.stack))

@@ -172,11 +172,18 @@ func (c *client) begin(op Ops, p string) *gor {
 	g := w.cur
 	f := &w.cfg.Faults
 	g.pend = pending{op: op, path: p}
+	c.p.created = ""
+	var d time.Duration
 	if f.LatencyMax > 0 {
-		d := f.LatencyMin
+		d = f.LatencyMin
 		if f.LatencyMax > f.LatencyMin {
 			d += time.Duration(c.p.frng.Int64N(int64(f.LatencyMax - f.LatencyMin)))
 		}
+	}
+	if f.Hangs > 0 {
+		d += c.hang(op)
+	}
+	if d > 0 {
 		g.sleepUntil(nil, w.now+d)
 	} else {
 		g.yield()
@@ -289,7 +296,9 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 	if err != nil {
 		// A write that fails may have created the file.
 		if c.p.frng.IntN(2) == 0 {
-			_ = w.srv.create(p, c.now())
+			if w.srv.create(p, c.now()) == nil {
+				c.noteCreate(p)
+			}
 			c.own(p, true)
 			w.opEvent(c.p, g, "WriteFile", p, err, "created empty, then failed")
 			return err
@@ -304,14 +313,17 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 		if err != nil {
 			return err
 		}
+		c.noteCreate(p)
 		g = c.begin(OpWriteFile, p)
 		err = w.srv.write(p, data, c.now())
 		delete(c.attrs, p)
+		c.p.created = p
 		w.opEvent(c.p, g, "Write", p, err, "\""+string(data)+"\"")
 		return err
 	}
 	err = w.srv.create(p, c.now())
 	if err == nil {
+		c.noteCreate(p)
 		err = w.srv.write(p, data, c.now())
 	}
 	c.own(p, true)
@@ -370,6 +382,7 @@ func (c *client) Stat(p string) (protocol.FileInfo, error) {
 }
 
 func (c *client) Chtimes(p string, atime, mtime time.Time) error {
+	stamp := c.p.created == p
 	g := c.begin(OpChtimes, p)
 	w := c.p.w
 	err := c.fail(OpChtimes, "utimes", p)
@@ -382,6 +395,7 @@ func (c *client) Chtimes(p string, atime, mtime time.Time) error {
 		}
 		delete(c.attrs, p)
 	}
+	c.noteChtimes(stamp, err)
 	if w.trace != nil {
 		w.opEvent(c.p, g, "Chtimes", p, err, fmtWall(w.srv.stamp(mtime)))
 	}
@@ -398,6 +412,7 @@ func (c *client) Remove(p string) error {
 			c.own(p, false)
 		}
 	}
+	c.noteRemove(p, err)
 	w.opEvent(c.p, g, "Remove", p, err, "")
 	return err
 }

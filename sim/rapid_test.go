@@ -14,9 +14,12 @@ import (
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
-// genInModel draws a configuration inside the fault model: cache Δ ≤ settle/1.1,
-// pauses ≤ lease/5, drift ≤ 10 %, any clock offset, mtime granularity ≤
-// lease/5, non-atomic writes, transient errors, crashes.
+// genInModel draws a configuration inside the fault model
+// ([Config.InModel]): cache Δ × (1+ρ) ≤ settle, drift ≤ 10 %, any clock
+// offset (or one near a heartbeat period), mtime granularity ≤ lease/5,
+// pauses that stay within A3's margin even when they all chain on one
+// process, hung calls, wall-clock steps (with fine mtimes), narrow
+// tickets, TryLock, non-atomic writes, transient errors, crashes.
 func genInModel(t *rapid.T, rules protocol.Rules) Config {
 	c := Config{Rules: rules}
 	c.Procs = rapid.IntRange(2, 5).Draw(t, "procs")
@@ -31,16 +34,18 @@ func genInModel(t *rapid.T, rules protocol.Rules) Config {
 	c.LongHoldMin, c.LongHoldMax = c.Lease*6/5, 2*c.Lease
 	c.Think = time.Duration(rapid.IntRange(-1, 5).Draw(t, "think")) * c.Lease / 10
 	c.Step = c.Lease / 10
+	c.TryLock = rapid.SampledFrom([]float64{0, 0, 0.3}).Draw(t, "trylock")
 	f := &c.Faults
 	f.LatencyMax = time.Duration(rapid.IntRange(0, 20).Draw(t, "latency ms")) * time.Millisecond
+	f.ClockDrift = rapid.Float64Range(0, 0.1).Draw(t, "drift")
 	if c.Settle > 0 {
-		// Settle runs on the process's clock (up to 10% fast): the lag it
-		// covers in real time is Settle/1.1.
-		f.CacheDelta = time.Duration(rapid.Int64Range(0, int64(c.Settle)*10/11).Draw(t, "cache"))
+		// Settle runs on the process's clock (up to ρ fast): the lag it
+		// covers in real time is Settle/(1+ρ).
+		f.CacheDelta = time.Duration(rapid.Int64Range(0, int64(float64(c.Settle)/(1+f.ClockDrift))).Draw(t, "cache"))
 	}
 	f.MtimeGranularity = rapid.SampledFrom([]time.Duration{0, time.Millisecond, c.Lease / 10, c.Lease / 5}).Draw(t, "granularity")
 	f.ClockOffset = rapid.SampledFrom([]time.Duration{0, time.Second, time.Hour}).Draw(t, "offset")
-	f.ClockDrift = rapid.Float64Range(0, 0.1).Draw(t, "drift")
+	f.OffsetNearPeriod = rapid.SampledFrom([]float64{0, 0.5}).Draw(t, "offset near period")
 	f.NonAtomicWrite = rapid.Bool().Draw(t, "nonatomic")
 	f.ErrorRate = rapid.SampledFrom([]float64{0, 0.01, 0.05}).Draw(t, "errorrate")
 	f.ErrorOps = Ops(rapid.IntRange(0, int(AllOps)).Draw(t, "errorops"))
@@ -48,7 +53,20 @@ func genInModel(t *rapid.T, rules protocol.Rules) Config {
 	f.CrashRate = 0.005
 	f.Pauses = rapid.IntRange(0, 2).Draw(t, "pauses")
 	f.PauseRate = 0.01
-	f.PauseMin, f.PauseMax = c.Lease/100, c.Lease/5
+	if f.Pauses > 0 {
+		// All pauses may chain on one process: their sum and a call's
+		// latency must stay within half of A3's margin.
+		d := (c.Margin()/2 - f.LatencyMax) / time.Duration(f.Pauses)
+		f.PauseMax = time.Duration(rapid.Int64Range(0, int64(d)).Draw(t, "pausemax"))
+		f.PauseMin = f.PauseMax / 10
+	}
+	f.Hangs = rapid.IntRange(0, 2).Draw(t, "hangs")
+	f.HangRate, f.HangMin, f.HangMax = 0.005, c.Lease/2, 2*c.Lease
+	f.Tickets = rapid.SampledFrom([]int{0, 2, 5}).Draw(t, "tickets")
+	if f.MtimeGranularity == 0 {
+		f.WallSteps = rapid.IntRange(0, 2).Draw(t, "wallsteps")
+		f.WallStepRate, f.WallStepMax = 0.005, c.Lease
+	}
 	return c.WithDefaults()
 }
 
@@ -68,8 +86,8 @@ func TestRapidV1(t *testing.T) {
 	}
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := genInModel(t, protocol.RulesV1)
-		if err := cfg.Validate(); err != nil {
-			t.Fatalf("generated an invalid configuration: %v", err)
+		if err := cfg.InModel(); err != nil {
+			t.Fatalf("generated a configuration outside the model: %v", err)
 		}
 		seed := rapid.Uint64().Draw(t, "seed")
 		for i := 0; i < seeds; i++ {

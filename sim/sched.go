@@ -42,9 +42,9 @@ type gor struct {
 	main   bool // the process's workload goroutine (not a heartbeat)
 	wake   chan struct{}
 	state  gstate
-	until  time.Duration // virtual wake-up time while sleeping
-	ctx    context.Context
-	byCtx  bool // woken because ctx was done
+	until  time.Duration   // virtual wake-up time while sleeping
+	done   <-chan struct{} // its sleep's ctx.Done(), while sleeping
+	byCtx  bool            // woken because ctx was done
 	killed bool
 	f      func()
 	pend   pending // the primitive it is parked before (zero: none)
@@ -63,6 +63,17 @@ type pending struct {
 // that only repeats schedules already covered.
 type opChooser interface {
 	ChooseOps(gs []*gor) int
+}
+
+// closed reports whether c is closed, without blocking (cheaper than
+// ctx.Err, which takes a lock, on the scheduler's hot path).
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // timer is a virtual-time event run by the scheduler (virtual deadlines).
@@ -84,13 +95,21 @@ func (w *world) spawn(p *proc, main bool, f func()) *gor {
 func (g *gor) run() {
 	<-g.wake
 	defer func() {
+		w := g.w
+		killed := g.killed
 		if r := recover(); r != nil {
-			if _, ok := r.(killedPanic); !ok {
-				g.w.panicked = fmt.Sprintf("panic in p%d goroutine %d: %v\n%s", g.p.id, g.id, r, debug.Stack())
+			if _, ok := r.(killedPanic); ok {
+				killed = true
+			} else {
+				w.panicked = fmt.Sprintf("panic in p%d goroutine %d: %v\n%s", g.p.id, g.id, r, debug.Stack())
 			}
 		}
 		g.state = gDone
-		g.w.back <- struct{}{}
+		if killed {
+			w.back <- struct{}{} // unwound by cleanup: hand back to it
+			return
+		}
+		w.handOff(w.next(true))
 	}()
 	if g.killed {
 		return
@@ -101,17 +120,34 @@ func (g *gor) run() {
 	}
 }
 
-// park hands the baton back to the scheduler and waits to be picked again.
-// Only the goroutine holding the baton calls it, for itself.
+// park ends g's step: the scheduler's next decision runs right here, on
+// g's own stack, while g still holds the baton; then g hands the baton
+// straight to the goroutine picked (or keeps it, when picked itself, with
+// no switch at all) and waits to be picked again. Only the goroutine
+// holding the baton calls it, for itself.
 func (g *gor) park() {
 	if g.killed {
 		panic(errKilled)
 	}
-	g.w.back <- struct{}{}
-	<-g.wake
+	w := g.w
+	n := w.next(true)
+	if n != g {
+		w.handOff(n)
+		<-g.wake
+	}
 	if g.killed {
 		panic(errKilled)
 	}
+}
+
+// handOff passes the baton to n, or back to the run's caller when the run
+// is over (n nil). The caller must not touch the world afterwards.
+func (w *world) handOff(n *gor) {
+	if n == nil {
+		w.back <- struct{}{}
+		return
+	}
+	n.wake <- struct{}{}
 }
 
 // yield is a scheduling point that keeps g runnable.
@@ -124,20 +160,46 @@ func (g *gor) yield() {
 // whether ctx ended the sleep.
 func (g *gor) sleepUntil(ctx context.Context, t time.Duration) bool {
 	g.state, g.until, g.byCtx = gSleeping, t, false
-	g.ctx = nil
-	if ctx != nil && ctx.Done() != nil {
-		g.ctx = ctx
+	g.done = nil
+	if ctx != nil {
+		g.done = ctx.Done()
 	}
 	g.park()
-	g.ctx = nil
+	g.done = nil
 	return g.byCtx
 }
 
-// loop is the scheduler: it runs in the caller's goroutine until the run
-// ends, then kills every simulated goroutine left.
+// loop runs the run: it starts the first goroutine and waits until a
+// goroutine finds the run over (the goroutines pass the baton among
+// themselves, see [gor.park]), then kills every simulated goroutine left.
 func (w *world) loop() {
 	defer w.cleanup()
-	var runnable []*gor
+	w.handOff(w.next(false))
+	<-w.back
+}
+
+// next is the scheduler: it finishes the step that just ran (after: the
+// step count and the checks that end a run), then picks the goroutine that
+// steps next, advancing virtual time when none can run. It returns nil when
+// the run is over. It runs on the stack of whoever holds the baton.
+func (w *world) next(after bool) *gor {
+	if after {
+		g := w.cur
+		w.cur = nil
+		w.steps++
+		if w.panicked != "" {
+			w.violate(Violation{Kind: KindPanic, Time: w.now, Procs: []int{g.p.id}, Msg: w.panicked})
+			return nil
+		}
+		if w.active == 0 {
+			return nil
+		}
+		if w.steps >= w.cfg.MaxSteps {
+			w.progressViolation(fmt.Sprintf("step bound %d reached", w.cfg.MaxSteps))
+			return nil
+		}
+	}
+	runnable := w.runnable[:0]
 	for !w.stopped && w.active > 0 {
 		runnable = runnable[:0]
 		live := 0
@@ -154,7 +216,7 @@ func (w *world) loop() {
 			case gRunnable:
 				runnable = append(runnable, g)
 			case gSleeping:
-				if g.ctx != nil && g.ctx.Err() != nil {
+				if g.done != nil && closed(g.done) {
 					g.state, g.byCtx = gRunnable, true
 					runnable = append(runnable, g)
 				} else if g.until <= w.now {
@@ -168,7 +230,7 @@ func (w *world) loop() {
 		}
 		if len(runnable) == 0 {
 			if !w.advance() {
-				return
+				return nil
 			}
 			continue
 		}
@@ -177,7 +239,7 @@ func (w *world) loop() {
 			i = oc.ChooseOps(runnable)
 			if i < 0 {
 				w.pruned = true
-				return
+				return nil
 			}
 		} else if len(runnable) > 1 {
 			i = w.chooser.Choose(len(runnable))
@@ -189,23 +251,12 @@ func (w *world) loop() {
 		if w.injectFault(g.p) {
 			continue
 		}
+		w.runnable = runnable
 		w.cur = g
-		g.wake <- struct{}{}
-		<-w.back
-		w.cur = nil
-		w.steps++
-		if w.panicked != "" {
-			w.violate(Violation{Kind: KindPanic, Time: w.now, Procs: []int{g.p.id}, Msg: w.panicked})
-			return
-		}
-		if w.active == 0 {
-			return
-		}
-		if w.steps >= w.cfg.MaxSteps {
-			w.progressViolation(fmt.Sprintf("step bound %d reached", w.cfg.MaxSteps))
-			return
-		}
+		return g
 	}
+	w.runnable = runnable
+	return nil
 }
 
 // advance moves virtual time to the next event; it returns false when the
@@ -305,6 +356,13 @@ func (w *world) injectFault(p *proc) bool {
 		p.frozenUntil = w.now + d
 		w.event(p.id, -1, "PAUSE", d.String(), fmt.Sprintf("frozen until %s", fmtTime(p.frozenUntil)))
 		return true
+	}
+	if f.WallStepRate > 0 && w.wsteps < f.WallSteps && w.frng.Float64() < f.WallStepRate {
+		w.wsteps++
+		m := int64(f.WallStepMax)
+		d := time.Duration(w.frng.Int64N(2*m+1) - m)
+		p.clock.offset += d
+		w.event(p.id, -1, "WALLSTEP", d.String(), "its wall clock steps (its monotonic clock does not)")
 	}
 	return false
 }

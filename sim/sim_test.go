@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -25,9 +26,11 @@ func count(n int) int {
 	return max(n, 20)
 }
 
-// inModel is the default workload with every fault inside the fault model
-// switched on. Settle must cover the listing lag in real time, measured on
-// a clock that may run 10% fast: 1.2 s ≥ 1 s × 1.1.
+// inModel is the default workload with every fault of the proof's margin
+// switched on, at the model's edge: Settle covers the listing lag in real
+// time on a clock that may run 10% fast (1.2 s ≥ 1 s × 1.1), and two pauses
+// chained plus a call's latency stay within A3's D: 2 × (2 × 120 ms + 5 ms)
+// + 2 × 10% × 10 s ≤ 10 s / 4. Config.InModel must accept it.
 func inModel(r protocol.Rules) Config {
 	c := Default(r)
 	c.Settle = 1200 * time.Millisecond
@@ -40,9 +43,29 @@ func inModel(r protocol.Rules) Config {
 	c.Faults.ErrorOps = AllOps
 	c.Faults.Pauses = 2
 	c.Faults.PauseRate = 0.005
-	c.Faults.PauseMin = 100 * time.Millisecond
-	c.Faults.PauseMax = c.Lease / 5
-	return c.WithDefaults()
+	c.Faults.PauseMin = 10 * time.Millisecond
+	c.Faults.PauseMax = 120 * time.Millisecond
+	c = c.WithDefaults()
+	if r == protocol.RulesV1 {
+		if err := c.InModel(); err != nil {
+			panic(err)
+		}
+	}
+	return c
+}
+
+// inModelAll is inModel with the tolerated faults too (audit row T3):
+// hung calls, wall-clock steps, offsets near one period, ticket ties and
+// TryLock — and fine mtimes, as wall-clock steps with coarse mtimes are
+// outside A6 (see TestNewFaultsOutsideModel).
+func inModelAll() Config {
+	c := inModel(protocol.RulesV1)
+	tolerated(&c)
+	c.Faults.MtimeGranularity = 0
+	if err := c.InModel(); err != nil {
+		panic(err)
+	}
+	return c
 }
 
 func TestDeterminism(t *testing.T) {
@@ -82,7 +105,10 @@ func firstDiff(a, b string) string {
 }
 
 func TestV1NoViolationInsideFaultModel(t *testing.T) {
-	for _, cfg := range []Config{Default(protocol.RulesV1), inModel(protocol.RulesV1)} {
+	for _, cfg := range []Config{Default(protocol.RulesV1), inModel(protocol.RulesV1), inModelAll()} {
+		if err := cfg.InModel(); err != nil {
+			t.Fatal(err)
+		}
 		n := count(4000)
 		res := Explore(context.Background(), cfg, ExploreOptions{Schedules: n})
 		if res.Schedules != n {
@@ -287,9 +313,10 @@ func TestNoGoroutineLeak(t *testing.T) {
 }
 
 // TestCheckerSeesOverlap: the checker reports two overlapping holds, and
-// does not count a hold that was told it lost the lock.
+// counts a hold that was told it lost the lock for the told delay (A3b)
+// after the tell, not beyond.
 func TestCheckerSeesOverlap(t *testing.T) {
-	w := &world{cfg: Default(protocol.RulesV1), stopAtFirst: true}
+	w := &world{cfg: Default(protocol.RulesV1), stopAtFirst: true, told: 250 * time.Millisecond}
 	p0, p1 := &proc{w: w, id: 0}, &proc{w: w, id: 1}
 	w.procs = []*proc{p0, p1}
 	open := func(p *proc) {
@@ -297,15 +324,48 @@ func TestCheckerSeesOverlap(t *testing.T) {
 		p.hold = h
 		w.holds = append(w.holds, h)
 	}
+	tell := func(p *proc) { p.hold.WasLost, p.hold.Lost = true, w.now }
 	open(p0)
 	w.now = time.Second
-	w.endHold(p0, "lost") // told it lost the lock at 1 s
+	tell(p0) // told it lost the lock at 1 s: may act until 1.25 s
+	w.now = 1250 * time.Millisecond
+	w.endHold(p0, "unlock")
 	open(p1)
 	w.now = 2 * time.Second
 	w.endHold(p1, "unlock")
 	if len(w.viol) != 0 {
-		t.Fatalf("a hold ended by Lost counted: %v", w.viol)
+		t.Fatalf("a told hold counted beyond the told delay: %v", w.viol)
 	}
+	w.now = 3 * time.Second
+	open(p0)
+	w.now = 4 * time.Second
+	tell(p0) // told at 4 s: still acting until 4.25 s
+	w.now = 4200 * time.Millisecond
+	open(p1)
+	w.now = 4500 * time.Millisecond
+	w.endHold(p0, "unlock") // noticed late: counted until 4.25 s
+	w.now = 5 * time.Second
+	w.endHold(p1, "unlock")
+	if len(w.viol) == 0 || w.viol[0].OverlapStart != 4200*time.Millisecond || w.viol[0].OverlapEnd != 4250*time.Millisecond {
+		t.Fatalf("a told holder's last D not counted: %+v", w.viol)
+	}
+	w.viol = nil
+	w.now = 6 * time.Second
+	open(p0)
+	tell(p0)
+	w.now = 6100 * time.Millisecond
+	w.endHold(p0, "unlock") // unlocked before the told delay ran out
+	open(p1)
+	w.now = 7 * time.Second
+	w.endHold(p1, "unlock")
+	if len(w.viol) != 0 {
+		t.Fatalf("a told hold counted after its unlock: %v", w.viol)
+	}
+	if d := Default(protocol.RulesV1).toldDelay(); d != Default(protocol.RulesV1).Margin()/2 || d <= 0 {
+		t.Fatalf("default told delay %v, want half the margin %v", d, Default(protocol.RulesV1).Margin())
+	}
+	w.viol, w.holds = nil, nil
+	w.now = 0
 	open(p0)
 	w.now = 3 * time.Second
 	open(p1)
@@ -316,10 +376,13 @@ func TestCheckerSeesOverlap(t *testing.T) {
 	}
 }
 
+// TestAudit runs the matrix with few schedules: the "dropped" rows still
+// search at least minDropped schedules (with 50, row A8 — whose violation
+// takes 77 — once reported FAILED).
 func TestAudit(t *testing.T) {
 	n := 300
 	if raceEnabled || testing.Short() {
-		n = 100
+		n = 50
 	}
 	dir := t.TempDir()
 	rep, err := Audit(context.Background(), AuditOptions{Schedules: n, ShrinkTries: -1, Out: dir})
@@ -399,13 +462,13 @@ func TestExploreIndependentOfWorkers(t *testing.T) {
 	var got []string
 	for _, w := range []int{1, 2, 4} {
 		r := Explore(context.Background(), cfg, ExploreOptions{Schedules: 3000, Workers: w, MaxFailures: 3})
-		s := itoa(r.Schedules) + ":"
+		s := fmt.Sprintf("%d schedules, %d steps, %+v:", r.Schedules, r.Steps, r.Stats)
 		for _, f := range r.Failures {
-			s += " " + itoa(int(f.Seed))
+			s += fmt.Sprintf(" %d (%d steps, %+v)", f.Seed, f.Steps, f.Stats)
 		}
 		got = append(got, s)
 	}
-	if got[0] != got[1] || got[1] != got[2] || !strings.Contains(got[0], " ") {
+	if got[0] != got[1] || got[1] != got[2] || strings.Count(got[0], "steps") < 2 {
 		t.Fatalf("outcomes by worker count 1, 2, 4: %q", got)
 	}
 }

@@ -69,7 +69,9 @@ type Hold struct {
 	Shared     bool // a read hold of a KindRWLock run
 }
 
-// Stats are a run's counters.
+// Stats are a run's counters. The coverage counters (Lost, ReapsLive,
+// Ties, FailedStamps, HungCalls, TryLockWins, WallSteps) say which
+// dangerous situations a batch of runs actually reached.
 type Stats struct {
 	Acquired  int // successful Lock calls
 	LockErrs  int // Lock calls that returned an error
@@ -77,6 +79,47 @@ type Stats struct {
 	Crashes   int
 	Pauses    int
 	MaxBypass int // most acquisitions by others while one process waited
+
+	// Reaps counts removals of another process's entry (crashed or not).
+	Reaps int
+	// ReapsLive counts removals of another process's entry while that
+	// process was alive and still counted on it (paused, slow or hung:
+	// its heartbeat had to tell it).
+	ReapsLive int
+	// Ties counts entries created while another process's entry with the
+	// same ticket was present.
+	Ties int
+	// FailedStamps counts failures of the set-times that stamps a new
+	// entry right after its create.
+	FailedStamps int
+	// HungCalls counts primitives that hung (Faults.Hangs).
+	HungCalls int
+	// TryLockWins counts acquisitions won by TryLock.
+	TryLockWins int
+	// WallSteps counts wall-clock steps (Faults.WallSteps).
+	WallSteps int
+}
+
+// CoverageGaps returns an error naming every coverage counter that is
+// zero: a batch inside the model should reach each situation.
+func (s Stats) CoverageGaps() error {
+	var zero []string
+	for _, c := range []struct {
+		name string
+		n    int
+	}{
+		{"holds told lost", s.Lost}, {"reaps of live entries", s.ReapsLive}, {"ticket ties", s.Ties},
+		{"failed stamps", s.FailedStamps}, {"hung calls", s.HungCalls}, {"TryLock wins", s.TryLockWins},
+		{"wall-clock steps", s.WallSteps},
+	} {
+		if c.n == 0 {
+			zero = append(zero, c.name)
+		}
+	}
+	if len(zero) > 0 {
+		return fmt.Errorf("sim: coverage: never happened: %s", strings.Join(zero, ", "))
+	}
+	return nil
 }
 
 // Result is the outcome of one run.
@@ -123,6 +166,11 @@ type proc struct {
 	bypass      int
 
 	removeFailed bool // an injected error hit one of its removals
+	// entries are the paths of the entries it created and has not tried
+	// to remove: another process removing one reaps a live entry.
+	entries []string
+	// created is the entry its last primitive created (for FailedStamps).
+	created string
 }
 
 // world is one run.
@@ -136,10 +184,11 @@ type world struct {
 	chooser Chooser
 	frng    *rand.Rand
 
-	gs    []*gor
-	nextG int
-	cur   *gor
-	back  chan struct{}
+	gs       []*gor
+	runnable []*gor // the scheduler's scratch list
+	nextG    int
+	cur      *gor
+	back     chan struct{}
 
 	timers   []timer
 	steps    int
@@ -149,12 +198,16 @@ type world struct {
 	pruned   bool
 	crashes  int
 	pauses   int
+	hangs    int
+	wsteps   int
+	owners   map[string]*proc // who created each entry still on the server
 
 	holds       []*Hold
 	viol        []Violation
 	stats       Stats
 	trace       *Trace
 	stopAtFirst bool
+	told        time.Duration // the told delay of A3b (Config.toldDelay)
 }
 
 // RunOptions adjust one run.
@@ -178,6 +231,7 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 	cfg = cfg.WithDefaults()
 	w := &world{cfg: cfg, seed: seed, back: make(chan struct{}), stopAtFirst: !o.KeepGoing}
 	w.maxTime = cfg.maxTime()
+	w.told = cfg.toldDelay()
 	w.srv = newServer(cfg.Faults.MtimeGranularity)
 	w.frng = newRand(seed, 1)
 	w.chooser = o.Chooser
@@ -188,6 +242,7 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 		w.trace = &Trace{Procs: cfg.Procs, Config: cfg, Seed: seed}
 	}
 	crng := newRand(seed, 3)
+	nrng := newRand(seed, 4) // offsets near one period: a stream of their own
 	for i := 0; i < cfg.Procs; i++ {
 		p := &proc{w: w, id: i, name: "p" + strconv.Itoa(i)}
 		if cfg.Faults.ClockOffset > 0 {
@@ -197,6 +252,14 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 		if cfg.Faults.ClockDrift > 0 {
 			m := int64(cfg.Faults.ClockDrift * 1e6)
 			p.clock.ppm = crng.Int64N(2*m+1) - m
+		}
+		if f := cfg.Faults.OffsetNearPeriod; f > 0 && nrng.Float64() < f {
+			lo, hi := int64(cfg.Lease)*2/5, int64(cfg.Lease)/2
+			o := time.Duration(lo + nrng.Int64N(hi-lo+1))
+			if nrng.IntN(2) == 0 {
+				o = -o
+			}
+			p.clock.offset = o
 		}
 		if cfg.Faults.SameIdentity {
 			p.rng = newRand(seed, 100)
@@ -253,6 +316,7 @@ func (w *world) result() *Result {
 	}
 	r := &Result{Seed: w.seed, Config: w.cfg, Steps: w.steps, Time: w.now, Violations: w.viol, Stats: w.stats, Trace: w.trace, pruned: w.pruned}
 	r.Stats.Crashes, r.Stats.Pauses = w.crashes, w.pauses
+	r.Stats.HungCalls, r.Stats.WallSteps = w.hangs, w.wsteps
 	for _, h := range w.holds {
 		r.Holds = append(r.Holds, *h)
 	}
@@ -346,9 +410,28 @@ func (p *proc) workload() {
 		}
 		w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d%s, will hold %v", i+1, what, hold))
 		p.waiting, p.bypass = true, 0
+		// A share of acquisitions try TryLock, a few times with random
+		// pauses (racing TryLocks may all fail: no liveness is promised),
+		// then fall back to Lock.
+		tries := 0
+		if c.TryLock > 0 && p.wrng.Float64() < c.TryLock {
+			tries = 5
+		}
 		for {
-			err := p.lock.Lock(ctx)
-			if err == nil {
+			var err error
+			if tries > 0 {
+				tries--
+				var won bool
+				if won, err = p.lock.TryLock(ctx); err == nil {
+					if won {
+						w.stats.TryLockWins++
+						break
+					}
+					w.event(p.id, g.id, "LOCK", "", "TryLock: busy")
+					_ = e.Sleep(ctx, c.MaxBackoff/2+time.Duration(p.wrng.Int64N(int64(c.MaxBackoff)+1)))
+					continue
+				}
+			} else if err = p.lock.Lock(ctx); err == nil {
 				break
 			}
 			w.stats.LockErrs++
@@ -362,7 +445,7 @@ func (p *proc) workload() {
 			_ = e.Sleep(ctx, c.MaxBackoff)
 		}
 		p.acquired()
-		for left := hold; left > 0 && p.hold != nil; {
+		for left := hold; left > 0 && p.hold != nil && (c.NoLostCheck || !p.hold.WasLost); {
 			if w.trace != nil {
 				w.event(p.id, g.id, "touch", "", "in the critical section")
 			}
@@ -436,13 +519,26 @@ func (p *proc) checkLost() {
 	h.WasLost, h.Lost = true, w.now
 	w.stats.Lost++
 	w.event(p.id, -1, "LOST", h.Name, "Lost() closed")
-	if !w.cfg.NoLostCheck {
-		w.endHold(p, "lost")
+	if w.cfg.NoLostCheck {
+		return
 	}
+	if w.told <= 0 {
+		w.endHold(p, "lost")
+		return
+	}
+	// A3b: the told holder may act for up to the told delay more, unless it
+	// unlocks (or crashes) first.
+	w.timers = append(w.timers, timer{at: w.now + w.told, f: func() {
+		if p.hold == h {
+			w.endHold(p, "lost")
+		}
+	}})
 }
 
-// endHold closes p's open critical section (if any) at the current time and
-// checks it against every other hold.
+// endHold closes p's open critical section (if any) and checks it against
+// every other hold. It ends now, except that a hold told it lost the lock
+// ends at the tell plus the told delay (A3b), or earlier if it unlocked or
+// crashed before.
 func (w *world) endHold(p *proc, by string) {
 	h := p.hold
 	if h == nil {
@@ -450,6 +546,9 @@ func (w *world) endHold(p *proc, by string) {
 	}
 	p.hold = nil
 	h.End, h.Open, h.EndBy = w.now, false, by
+	if h.WasLost && !w.cfg.NoLostCheck {
+		h.End, h.EndBy = min(w.now, h.Lost+w.told), "lost"
+	}
 	if w.cfg.Kind == KindSemaphore {
 		w.checkSlots(h)
 		return
