@@ -49,6 +49,14 @@ const (
 	WallClock = stale.WallClock
 )
 
+// Bounds of Config.Lease. A shorter lease cannot be kept alive on a loaded
+// machine (the heartbeat must run every 0.4 × lease); a longer one would be
+// written as a number other contenders (and cryolock 1.x) may not parse.
+const (
+	MinLease = 10 * time.Millisecond
+	MaxLease = 24 * 365 * time.Hour
+)
+
 // Defaults of [Config].
 const (
 	DefaultLease      = 10 * time.Second
@@ -166,8 +174,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.Env = defaultEnv()
 	}
 	switch {
-	case !c.NoLease && c.Lease < time.Millisecond:
-		return c, fmt.Errorf("%w: lease %v is below 1ms", ErrConfig, c.Lease)
+	case !c.NoLease && (c.Lease < MinLease || c.Lease > MaxLease):
+		return c, fmt.Errorf("%w: lease %v is outside %v..%v", ErrConfig, c.Lease, MinLease, MaxLease)
 	case c.Settle < 0:
 		return c, fmt.Errorf("%w: negative settle delay %v", ErrConfig, c.Settle)
 	case !c.NoLease && c.Settle >= c.Lease/4:

@@ -11,7 +11,11 @@ import (
 // lock is lost (see [Lock.LockContext]), and releases the lock. It returns
 // fn's error, joined with an error wrapping [ErrLost] if the lock was lost
 // while fn ran — then fn's work may have overlapped another holder's.
-func Do(ctx context.Context, path string, fn func(ctx context.Context) error, opts ...Option) error {
+//
+// If fn panics (or calls runtime.Goexit), the lock is released first and the
+// panic goes on: a recovered panic higher up (net/http recovers handler
+// panics) does not leave the lock held for ever.
+func Do(ctx context.Context, path string, fn func(ctx context.Context) error, opts ...Option) (err error) {
 	l, err := New(path, opts...)
 	if err != nil {
 		return err
@@ -20,7 +24,14 @@ func Do(ctx context.Context, path string, fn func(ctx context.Context) error, op
 	if err != nil {
 		return err
 	}
+	returned := false
+	defer func() {
+		if !returned {
+			l.Unlock() // panicking: release, and let the panic go on
+		}
+	}()
 	ferr := fn(hctx)
+	returned = true
 	return errors.Join(ferr, l.Unlock())
 }
 
@@ -37,7 +48,12 @@ type Reentrant struct {
 	sem   chan struct{} // in-process ownership
 	mu    sync.Mutex
 	depth int
+	hold  *reentrantHold // the current hold; nil when not held
 }
+
+// reentrantHold identifies one hold (from the first Lock to the last
+// Unlock); a context carries the hold it was made by.
+type reentrantHold struct{ _ byte } // not zero-size: distinct holds get distinct pointers
 
 type reentrantKey struct{ r *Reentrant }
 
@@ -51,16 +67,19 @@ func NewReentrant(path string, opts ...Option) (*Reentrant, error) {
 }
 
 // Lock takes the lock, or one more level of it if ctx comes from a Lock of
-// this value that is still held. The returned context carries the hold and
-// is cancelled when the hold is lost or fully released.
+// this value whose hold is still the current one. The returned context
+// carries the hold and is cancelled when the hold is lost or fully released.
+// A context from an earlier hold, already released, does not re-enter a
+// later hold of another call chain: it waits like any other.
 func (r *Reentrant) Lock(ctx context.Context) (context.Context, error) {
-	if ctx.Value(reentrantKey{r}) != nil {
+	if h, _ := ctx.Value(reentrantKey{r}).(*reentrantHold); h != nil {
 		r.mu.Lock()
-		defer r.mu.Unlock()
-		if r.depth > 0 {
+		if r.depth > 0 && r.hold == h {
 			r.depth++
+			r.mu.Unlock()
 			return ctx, nil
 		}
+		r.mu.Unlock()
 		// The hold this context came from has been released: take anew.
 	}
 	select {
@@ -73,10 +92,11 @@ func (r *Reentrant) Lock(ctx context.Context) (context.Context, error) {
 		<-r.sem
 		return nil, err
 	}
+	h := new(reentrantHold)
 	r.mu.Lock()
-	r.depth = 1
+	r.depth, r.hold = 1, h
 	r.mu.Unlock()
-	return context.WithValue(hctx, reentrantKey{r}, true), nil
+	return context.WithValue(hctx, reentrantKey{r}, h), nil
 }
 
 // Unlock undoes one Lock; the last one releases the lock (see
@@ -89,6 +109,9 @@ func (r *Reentrant) Unlock() error {
 	}
 	r.depth--
 	last := r.depth == 0
+	if last {
+		r.hold = nil
+	}
 	r.mu.Unlock()
 	if !last {
 		return nil

@@ -37,6 +37,7 @@ const Suffix = ".cryolock"
 // touching what the lock protects.
 type Lock struct {
 	dir   string
+	abs   string // dir made absolute (LockAll's order)
 	cfg   Config
 	lease stale.Lease
 	body  []byte // spec-file content
@@ -87,7 +88,11 @@ func newLock(path string, r role, slots int, opts []Option) (*Lock, error) {
 	if slots < 1 {
 		return nil, fmt.Errorf("%w: %d slots; a semaphore needs at least 1", ErrConfig, slots)
 	}
-	l := &Lock{dir: dir, cfg: c, lease: c.lease(), role: r, slots: slots}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		abs = dir
+	}
+	l := &Lock{dir: dir, abs: abs, cfg: c, lease: c.lease(), role: r, slots: slots}
 	l.body = []byte(l.lease.String())
 	return l, nil
 }
@@ -161,13 +166,18 @@ func (l *Lock) Lost() <-chan struct{} {
 	return l.held.lost
 }
 
-// Held reports whether the Lock value holds the lock and has not been told
-// it was lost.
+// Held reports whether the Lock value holds the lock, has not been told it
+// was lost, and its last good heartbeat is younger than 0.75 × lease (so it
+// reports false as soon as the hold is overdue, even before the heartbeat's
+// watchdog gets to run on a starved machine).
 func (l *Lock) Held() bool {
 	l.mu.Lock()
 	e := l.held
 	l.mu.Unlock()
-	return e != nil && e.lostErr() == nil
+	if e == nil || e.lostErr() != nil {
+		return false
+	}
+	return l.lease.Forever || l.cfg.Env.Mono()-time.Duration(e.lastOK.Load()) < stale.OverdueAfter(l.lease.D)
 }
 
 // Name returns the spec-file name of the current hold ("" when not held).
@@ -526,9 +536,11 @@ func (a *attempt) enter() (*entry, error) {
 	start := env.Mono()
 	if err := l.cfg.FS.WriteFile(a.dir, e.name, l.body, l.cfg.FilePerm); err != nil {
 		// A failed create may still have left a file (a write that failed
-		// after the create): try to take it back.
-		if rerr := l.cfg.FS.Remove(a.dir, e.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			err = errors.Join(err, fmt.Errorf("and removing it failed: %w", rerr))
+		// after the create): if it did, take it back.
+		if _, serr := l.cfg.FS.Stat(a.dir, e.name); !errors.Is(serr, fs.ErrNotExist) {
+			if rerr := l.cfg.FS.Remove(a.dir, e.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, fmt.Errorf("the write failed after creating the entry, and removing it failed too (it holds nothing and goes stale after its lease): %w", rerr))
+			}
 		}
 		return nil, fmt.Errorf("cryolock: entering %s: %w", e.path, err)
 	}

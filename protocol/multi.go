@@ -15,14 +15,22 @@ import (
 // If any acquisition fails (including ctx being done), the locks already
 // taken are released and the error is returned.
 //
-// The order is by path as given (cleaned): two different paths to the same
-// directory (a symbolic link in a parent, two mounts) defeat it, so give every
-// process the same spelling. Locking the same directory twice is an error.
+// The order is by absolute path (relative paths are resolved against the
+// working directory when the lock was made), so "a.cryolock" and
+// "/work/a.cryolock" sort as one; two different paths to the same directory
+// through a symbolic link in a parent or two mounts still defeat it, so give
+// every process the same spelling. Locking the same directory twice, or a
+// nil lock, is an error wrapping [ErrConfig].
 func LockAll(ctx context.Context, locks ...*Lock) error {
+	for i, l := range locks {
+		if l == nil {
+			return fmt.Errorf("cryolock: LockAll: lock %d of %d is nil: %w", i+1, len(locks), ErrConfig)
+		}
+	}
 	s := sorted(locks)
 	for i := 1; i < len(s); i++ {
-		if s[i].dir == s[i-1].dir {
-			return fmt.Errorf("cryolock: LockAll: %s given twice: %w", s[i].dir, ErrConfig)
+		if s[i].abs == s[i-1].abs {
+			return fmt.Errorf("cryolock: LockAll: %s given twice (as %s and %s): %w", s[i].abs, s[i-1].dir, s[i].dir, ErrConfig)
 		}
 	}
 	for i, l := range s {
@@ -41,7 +49,7 @@ func LockAll(ctx context.Context, locks ...*Lock) error {
 // UnlockAll releases every lock (in reverse order) and returns the errors of
 // those that failed, joined.
 func UnlockAll(locks ...*Lock) error {
-	s := sorted(locks)
+	s := sorted(slices.DeleteFunc(slices.Clone(locks), func(l *Lock) bool { return l == nil }))
 	var err error
 	for i := len(s) - 1; i >= 0; i-- {
 		err = errors.Join(err, s[i].Unlock())
@@ -51,6 +59,6 @@ func UnlockAll(locks ...*Lock) error {
 
 func sorted(locks []*Lock) []*Lock {
 	s := slices.Clone(locks)
-	slices.SortFunc(s, func(a, b *Lock) int { return cmp.Compare(a.dir, b.dir) })
+	slices.SortFunc(s, func(a, b *Lock) int { return cmp.Compare(a.abs, b.abs) })
 	return s
 }

@@ -358,7 +358,7 @@ func CommandArgs(c Config, seed uint64) []string {
 		add("--backoff %v..%v", c.MinBackoff, c.MaxBackoff)
 	}
 	if c.Stale != stale.Observed {
-		add("--stale %v", c.Stale)
+		add("--stale-rule %v", c.Stale)
 	}
 	if c.NoLostCheck {
 		add("--no-lost-check")

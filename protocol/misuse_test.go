@@ -1,0 +1,160 @@
+package protocol_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cryolock-go/cryolock/protocol"
+)
+
+// TestReentrantOldContextDoesNotReenter: a context from an earlier hold,
+// already released, must not count as a level of a later hold by another
+// call chain (before, Lock checked only the depth, and both chains held).
+func TestReentrantOldContextDoesNotReenter(t *testing.T) {
+	r, err := protocol.NewReentrant(filepath.Join(t.TempDir(), "a.cryolock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxT(t, 30*time.Second)
+	old, err := r.Lock(ctx) // chain A
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Lock(ctx); err != nil { // chain B holds now
+		t.Fatal(err)
+	}
+	// Chain A again, with its old context (cancelled at the release), and
+	// with the old hold's values carried into a live context.
+	if _, err := r.Lock(old); err == nil {
+		t.Fatal("Lock with a released hold's context re-entered another chain's hold")
+	}
+	short, cancel := context.WithTimeout(context.WithoutCancel(old), 200*time.Millisecond)
+	defer cancel()
+	if _, err := r.Lock(short); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Lock with a released hold's values while another chain holds: %v, want to wait (deadline exceeded)", err)
+	}
+	if d := r.Depth(); d != 1 {
+		t.Fatalf("depth %d, want 1", d)
+	}
+	if err := r.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDoReleasesOnPanic: a panicking fn must not leave the lock held (a
+// server that recovers handler panics would otherwise block every later
+// request for ever).
+func TestDoReleasesOnPanic(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	ctx := ctxT(t, 30*time.Second)
+	func() {
+		defer func() {
+			if p := recover(); p != "boom" {
+				t.Fatalf("recovered %v, want the panic to go on", p)
+			}
+		}()
+		protocol.Do(ctx, dir, func(context.Context) error { panic("boom") })
+	}()
+	if names := listNames(t, dir); len(names) != 0 {
+		t.Fatalf("entries left after a panic in Do: %v", names)
+	}
+	l := newLock(t, dir)
+	if ok, err := l.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock after a panic in Do: %v, %v", ok, err)
+	}
+	l.Unlock()
+}
+
+// TestLockAllMisuse: a nil lock is an error, not a panic; one directory
+// spelled relative and absolute is the same directory.
+func TestLockAllMisuse(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	dir := t.TempDir()
+	a := newLock(t, filepath.Join(dir, "a.cryolock"))
+	if err := protocol.LockAll(ctx, a, nil); !errors.Is(err, protocol.ErrConfig) {
+		t.Fatalf("LockAll with a nil lock: %v, want ErrConfig", err)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := filepath.Rel(wd, filepath.Join(dir, "a.cryolock"))
+	if err != nil {
+		t.Skip(err)
+	}
+	b := newLock(t, rel)
+	if err := protocol.LockAll(ctx, a, b); !errors.Is(err, protocol.ErrConfig) || !strings.Contains(err.Error(), "twice") {
+		t.Fatalf("LockAll with one directory spelled two ways: %v, want ErrConfig (given twice)", err)
+	}
+	if a.Held() || b.Held() {
+		t.Fatal("LockAll failed but left a lock held")
+	}
+}
+
+// TestLeaseBounds: a lease too short to keep alive, or too long for other
+// contenders to parse, is refused with a clear error.
+func TestLeaseBounds(t *testing.T) {
+	for _, d := range []time.Duration{time.Millisecond, 2000000 * time.Hour} {
+		_, err := protocol.New(filepath.Join(t.TempDir(), "a.cryolock"), protocol.WithLease(d))
+		if !errors.Is(err, protocol.ErrConfig) || !strings.Contains(err.Error(), "outside") {
+			t.Errorf("lease %v: %v, want ErrConfig naming the range", d, err)
+		}
+	}
+}
+
+// monoEnv shifts the monotonic clock by skip.
+type monoEnv struct {
+	protocol.Env
+	skip atomic.Int64
+}
+
+func (e *monoEnv) Mono() time.Duration { return e.Env.Mono() + time.Duration(e.skip.Load()) }
+
+// TestHeldChecksHeartbeatAge: Held is false as soon as the hold is overdue,
+// even before the heartbeat's watchdog has run (a starved process).
+func TestHeldChecksHeartbeatAge(t *testing.T) {
+	env := &monoEnv{Env: protocol.OSEnv()}
+	l := newLock(t, filepath.Join(t.TempDir(), "a.cryolock"), protocol.WithLease(time.Hour), protocol.WithEnv(env))
+	if err := l.Lock(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	if !l.Held() {
+		t.Fatal("not Held right after Lock")
+	}
+	env.skip.Store(int64(45 * time.Minute)) // 0.75 × lease without a refresh
+	if l.Held() {
+		t.Fatal("Held although the last heartbeat is 0.75 × lease old")
+	}
+}
+
+// failCreateFS refuses every create without creating anything.
+type failCreateFS struct{ protocol.FS }
+
+func (failCreateFS) WriteFile(d protocol.Dir, name string, _ []byte, _ fs.FileMode) error {
+	return &fs.PathError{Op: "open", Path: d.Path() + "/" + name, Err: syscall.EACCES}
+}
+
+// TestFailedCreateMessage: a create that never succeeded does not claim that
+// removing the entry failed.
+func TestFailedCreateMessage(t *testing.T) {
+	l := newLock(t, filepath.Join(t.TempDir(), "a.cryolock"), protocol.WithFS(failCreateFS{protocol.OSFS()}))
+	err := l.Lock(ctxT(t, 30*time.Second))
+	if !errors.Is(err, fs.ErrPermission) {
+		t.Fatalf("Lock: %v, want EACCES", err)
+	}
+	if strings.Contains(err.Error(), "remov") {
+		t.Fatalf("error mentions a removal that never was needed: %v", err)
+	}
+}
