@@ -1,0 +1,226 @@
+package protocol
+
+// One entry of ours from creation to removal: rule C2 (enter and stamp),
+// H1 (the heartbeat, its watchdog and Invariant M of docs/PROOF.md) and
+// withdrawal.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cryolock-go/cryolock/nonce"
+	"github.com/cryolock-go/cryolock/stale"
+)
+
+// entry is one spec file of ours, from creation to removal.
+type entry struct {
+	dir    Dir // the lock directory, open for the entry's life
+	name   string
+	path   string // for messages
+	ticket int32
+	cancel context.CancelFunc // stops the heartbeat
+	lastOK atomic.Int64       // monotonic start of the last good refresh
+	lost   chan struct{}
+	once   sync.Once
+	why    atomic.Pointer[error]
+	token  uint64 // fencing token, 0 if none
+
+	hmu        sync.Mutex
+	cancelHold context.CancelCauseFunc // the LockContext context, if any
+}
+
+func (e *entry) markLost(err error) {
+	e.once.Do(func() {
+		e.why.Store(&err)
+		close(e.lost)
+		e.hmu.Lock()
+		if e.cancelHold != nil {
+			e.cancelHold(err)
+		}
+		e.hmu.Unlock()
+	})
+}
+
+// setHoldCancel registers the cancel function of a LockContext context; it
+// is called at once if the hold is already lost.
+func (e *entry) setHoldCancel(cancel context.CancelCauseFunc) {
+	e.hmu.Lock()
+	e.cancelHold = cancel
+	e.hmu.Unlock()
+	if err := e.lostErr(); err != nil {
+		cancel(err)
+	}
+}
+
+func (e *entry) endHold() {
+	e.hmu.Lock()
+	if e.cancelHold != nil {
+		e.cancelHold(ErrReleased)
+	}
+	e.hmu.Unlock()
+}
+
+func (e *entry) lostErr() error {
+	if p := e.why.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (e *entry) stop() {
+	if e.cancel != nil {
+		e.cancel()
+	}
+}
+
+// newEntry draws a fresh owner and ticket (F2): the name of a new entry.
+// Env is the nonce source, so the simulator replays the draws.
+func (l *Lock) newEntry() *entry {
+	host, pid := l.cfg.Env.Process()
+	owner := nonce.NewOwner(l.cfg.Env, host, pid)
+	if l.role == shared {
+		owner = nonce.SharedOwner(owner)
+	}
+	ticket := nonce.Ticket(l.cfg.Env)
+	name := nonce.FormatName(owner, ticket)
+	return &entry{name: name, path: l.dir + string(filepath.Separator) + name, ticket: ticket, lost: make(chan struct{})}
+}
+
+// enter writes a fresh spec file and starts its heartbeat (rule 2).
+func (a *attempt) enter() (*entry, error) {
+	l := a.l
+	env := l.cfg.Env
+	e := l.newEntry()
+	e.dir = a.dir
+	start := env.Mono()
+	if err := l.cfg.FS.WriteFile(a.dir, e.name, l.body, l.cfg.FilePerm); err != nil {
+		// A failed create may still have left a file (a write that failed
+		// after the create): if it did, take it back.
+		if _, serr := l.cfg.FS.Stat(a.dir, e.name); !errors.Is(serr, fs.ErrNotExist) {
+			if rerr := l.cfg.FS.Remove(a.dir, e.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, fmt.Errorf("the write failed after creating the entry, and removing it failed too (it holds nothing and goes stale after its lease): %w", rerr))
+			}
+		}
+		return nil, fmt.Errorf("cryolock: entering %s: %w", e.path, err)
+	}
+	e.lastOK.Store(int64(start))
+	if !l.lease.Forever {
+		// Rule C2: stamp the entry from our own clock at once, so that
+		// every mtime it ever has comes from one clock and refreshes
+		// differ by a whole period (guarded by TestEntryStampedFromOwnClock).
+		// The stamp is not best effort: an entry left with the file
+		// server's creation mtime can have its first refresh write the
+		// very same (coarse) mtime, and observers would see no heartbeat
+		// while we believe in one (Lemma R; TestFailedStampFailsEntry). So
+		// a failed stamp fails the entry: take it back and report.
+		now := env.Now()
+		err := l.cfg.FS.Chtimes(a.dir, e.name, now, now)
+		if errors.Is(err, fs.ErrNotExist) {
+			// Reaped already (judged from the server's mtime): start over.
+			l.cfg.Logger.Warn("cryolock: own entry was removed before it was stamped; starting over", "path", e.path)
+			return nil, errOwnGone
+		}
+		if err != nil {
+			if rerr := l.cfg.FS.Remove(a.dir, e.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, fmt.Errorf("removing the unstamped entry failed (it holds nothing and goes stale after its lease): %w", rerr))
+			}
+			return nil, fmt.Errorf("cryolock: stamping %s: %w", e.path, err)
+		}
+	}
+	l.cfg.Logger.Debug("cryolock: entered", "path", e.path)
+	a.startHeartbeat(e)
+	return e, nil
+}
+
+// startHeartbeat starts e's keeper. A refresh counts only if it changed the
+// mtime observers see (Lemma R), except under the legacy rules, which model
+// cryolock 1.x's heartbeat (legacy is set only by acquireLegacy).
+func (a *attempt) startHeartbeat(e *entry) { a.startKeeper(e, false) }
+
+func (a *attempt) startKeeper(e *entry, legacy bool) {
+	l := a.l
+	if l.lease.Forever {
+		return
+	}
+	env := l.cfg.Env
+	kctx, cancel := context.WithCancel(context.Background())
+	var seen time.Time // the latest mtime the keeper's Stat saw
+	k := &stale.Keeper{
+		Lease:  l.lease,
+		Clock:  env,
+		Jitter: func() float64 { return unit(env.Uint64()) },
+		LastOK: time.Duration(e.lastOK.Load()),
+		Touch: func() error {
+			// A lock directory that is no longer at its path (renamed,
+			// or swapped for another directory or a symbolic link)
+			// holds nothing any more: the entry is gone for the others.
+			if err := l.cfg.FS.Verify(e.dir); err != nil {
+				return goneErr{err}
+			}
+			// Never write an mtime at or before one already seen: with
+			// the wall clock stepped back, a refresh could store an
+			// mtime an observer saw before (A, B, A) and be judged by
+			// its first sighting (Invariant M).
+			now := env.Now()
+			if !now.After(seen) {
+				now = seen.Add(time.Microsecond)
+			}
+			return l.cfg.FS.Chtimes(e.dir, e.name, now, now)
+		},
+
+		OnRefresh: func(start time.Duration) { e.lastOK.Store(int64(start)) },
+		Go:        func(f func()) { env.AfterFunc(0, f) },
+		OnLost: func(err error) {
+			l.cfg.Logger.Warn("cryolock: heartbeat overdue", "path", e.path, "err", err)
+			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
+		},
+	}
+	if !legacy {
+		// A refresh counts only if observers can see it (Lemma R).
+		k.Stat = func() (time.Time, error) {
+			fi, err := l.cfg.FS.Stat(e.dir, e.name)
+			if err == nil && fi.ModTime.After(seen) {
+				seen = fi.ModTime
+			}
+			return fi.ModTime, err
+		}
+	}
+	// The keeper's goroutine starts when the first refresh can fall due
+	// (0.4 × lease): a short hold never starts one, and Unlock only stops a
+	// timer.
+	stop := env.AfterFunc(stale.Period(l.lease.D, 0), func() {
+		if err := k.Run(kctx); err != nil {
+			l.cfg.Logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
+			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
+		}
+	})
+	e.cancel = func() {
+		stop()
+		cancel()
+	}
+}
+
+// overdue reports whether e's heartbeat is too old to rely on.
+func (a *attempt) overdue(e *entry) bool {
+	if a.l.lease.Forever {
+		return false
+	}
+	return a.l.cfg.Env.Mono()-time.Duration(e.lastOK.Load()) >= stale.OverdueAfter(a.l.lease.D)
+}
+
+// withdraw stops e's heartbeat and removes its file.
+func (a *attempt) withdraw(e *entry) error {
+	e.stop()
+	err := a.l.cfg.FS.Remove(a.dir, e.name)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cryolock: withdrawing %s: %w", e.path, err)
+	}
+	a.l.cfg.Logger.Debug("cryolock: withdrew", "path", e.path)
+	return nil
+}

@@ -1,0 +1,285 @@
+package protocol
+
+// Listing and judging: rules S and J of docs/PROTOCOL.md (classify the
+// listed names, read and judge each entry, reap the stale ones). Scan and
+// Inspect share the classification and the reading.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/cryolock-go/cryolock/nonce"
+	"github.com/cryolock-go/cryolock/stale"
+)
+
+// memory is what a Lock value remembers of other entries between attempts:
+// the staleness judge (which keeps its own sightings) and one record per
+// entry name.
+type memory struct {
+	judge   *stale.Judge
+	entries map[string]*seen
+}
+
+// seen is what a Lock value knows of one entry of someone else.
+type seen struct {
+	lease      stale.Lease    // read from complete content, if leaseKnown
+	leaseKnown bool           //
+	alive      time.Duration  // when it was last judged alive (Mono), if aliveSet
+	aliveSet   bool           //
+	last       stale.Sighting // its latest sighting, if lastSet
+	lastSet    bool           //
+}
+
+// entry returns the record of name, creating it.
+func (m memory) entry(name string) *seen {
+	r := m.entries[name]
+	if r == nil {
+		r = &seen{}
+		m.entries[name] = r
+	}
+	return r
+}
+
+// forget drops everything known of name.
+func (m memory) forget(name string) {
+	m.judge.Forget(name)
+	delete(m.entries, name)
+}
+
+// classify sorts a listed entry the way the protocol does: ignored
+// (subdirectories, client artefacts: F7), foreign (with the reason: F8), or a
+// spec file's owner and ticket (F2). Scan and Inspect share it, so the lock
+// and `cryolock status` never disagree.
+func classify(d DirEntry) (owner string, ticket int32, ignore bool, foreign string) {
+	if d.Type.IsDir() || transient(d.Name) {
+		return "", 0, true, ""
+	}
+	owner, ticket, ok := nonce.ParseName(d.Name)
+	if !ok {
+		return "", 0, false, "the name is not <owner>.<ticket>"
+	}
+	if !d.Type.IsRegular() {
+		return "", 0, false, notRegular(d.Type)
+	}
+	return owner, ticket, false, ""
+}
+
+// goneErr makes an error count as fs.ErrNotExist for the heartbeat: the
+// entry is gone for everyone else.
+type goneErr struct{ err error }
+
+func (g goneErr) Error() string { return g.err.Error() }
+
+func (g goneErr) Unwrap() error { return g.err }
+
+func (g goneErr) Is(target error) bool { return target == fs.ErrNotExist }
+
+func notRegular(t fs.FileMode) string {
+	return fmt.Sprintf("a spec-file name on an entry that is not a regular file (%v)", t.Type())
+}
+
+// foreignErr is the error of a contender that meets a foreign entry.
+func foreignErr(path, reason string) error {
+	return &foreignError{path, reason}
+}
+
+type foreignError struct{ path, reason string }
+
+func (e *foreignError) Error() string {
+	return fmt.Sprintf("%v: %s: %s; it was left untouched, remove it by hand if it is junk", ErrForeign, e.path, e.reason)
+}
+
+func (e *foreignError) Unwrap() error { return ErrForeign }
+
+// foreignReason is the reason of a foreignErr.
+func foreignReason(err error, path string) string {
+	var fe *foreignError
+	if errors.As(err, &fe) {
+		return fe.reason
+	}
+	return err.Error()
+}
+
+// transient names are client-side artefacts some filesystems create in any
+// directory (NFS silly-renames, FUSE hidden files). They are not entries of
+// the protocol and are neither counted nor reported.
+func transient(name string) bool {
+	return strings.HasPrefix(name, ".nfs") || strings.HasPrefix(name, ".fuse_hidden")
+}
+
+// scan lists the lock directory, reaps stale spec files and returns the live
+// ones other than own (nil if none). If own is not empty and not listed it
+// returns errOwnGone.
+func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
+	l := a.l
+	if a.watch != nil {
+		a.seen = a.watch.Changes()
+	}
+	ents, err := l.cfg.FS.ReadDir(a.dir)
+	if err != nil {
+		return nil, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
+	}
+	var live []competitor
+	ownSeen := own == ""
+	for _, d := range ents {
+		if d.Name == own {
+			ownSeen = true
+			continue
+		}
+		owner, ticket, ignore, foreign := classify(d)
+		if ignore {
+			continue
+		}
+		path := filepath.Join(l.dir, d.Name)
+		if foreign != "" {
+			return nil, foreignErr(path, foreign)
+		}
+		alive, err := a.judge1(ctx, d.Name, path)
+		if err != nil {
+			return nil, err
+		}
+		if alive {
+			live = append(live, competitor{name: d.Name, ticket: ticket, shared: nonce.IsShared(owner)})
+		}
+	}
+	if !ownSeen {
+		return nil, errOwnGone
+	}
+	// Keep the memory bounded by the directory.
+	if len(ents) < len(a.entries) {
+		names := make(map[string]bool, len(ents))
+		for _, d := range ents {
+			names[d.Name] = true
+		}
+		a.judge.Retain(func(n string) bool { return names[n] })
+		for n := range a.entries {
+			if !names[n] {
+				delete(a.entries, n)
+			}
+		}
+	}
+	return live, nil
+}
+
+// judge1 decides whether the spec file name is alive, reaping it if it is
+// stale. A file that vanished is not alive.
+func (a *attempt) judge1(ctx context.Context, name, path string) (bool, error) {
+	l := a.l
+	// An entry judged alive a moment ago is still alive: staleness takes a
+	// lease to develop, so looking at its mtime every lease/8 only delays
+	// reaping by that much, and spares a stat per competitor per poll.
+	if r := a.entries[name]; r != nil && r.aliveSet {
+		lease := l.lease
+		if r.leaseKnown {
+			lease = r.lease
+		}
+		if lease.Forever || l.cfg.Env.Mono()-r.alive < lease.D/8 {
+			return true, nil
+		}
+	}
+	s, gone, err := a.sight(name, path, false)
+	if gone || err != nil {
+		return false, err
+	}
+	if !a.judge.Stale(name, s) {
+		r := a.entry(name)
+		r.alive, r.aliveSet = s.Mono, true
+		return true, nil
+	}
+	// About to break someone's lock: judge again from a fresh view. Reading
+	// the file first makes close-to-open filesystems (NFS) revalidate its
+	// attributes, and rereads a lease that may have been half-written.
+	s, gone, err = a.sight(name, path, true)
+	if gone || err != nil {
+		return false, err
+	}
+	if !a.judge.Stale(name, s) {
+		r := a.entry(name)
+		r.alive, r.aliveSet = s.Mono, true
+		return true, nil
+	}
+	err = l.cfg.FS.Remove(a.dir, name)
+	switch {
+	case err == nil:
+		l.cfg.Logger.Info("cryolock: reaped stale entry", "path", path, "mtime", s.ModTime, "lease", s.Lease.String(), "rule", l.cfg.Stale.String())
+	case errors.Is(err, fs.ErrNotExist):
+	default:
+		return false, fmt.Errorf("cryolock: removing stale spec file %s: %w", path, err)
+	}
+	a.forget(name)
+	return false, nil
+}
+
+// sight describes an entry: it reads the entry (its lease unknown, or
+// fresh set) and takes the FileInfo of the opened file, or stats it.
+func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone bool, err error) {
+	l := a.l
+	rec := a.entry(name)
+	lease, known := rec.lease, rec.leaseKnown
+	var fi FileInfo
+	if fresh || !known {
+		var r readResult
+		r, err = readEntry(l.cfg.FS, a.dir, name, path)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return s, true, nil
+		case err != nil:
+			return s, false, err
+		case r.kind == stale.Valid:
+			lease, known = r.lease, true
+			rec.lease, rec.leaseKnown = r.lease, true
+		default:
+			// Present, lease not written yet (or torn by a crash):
+			// presume the observer's own lease.
+			lease, known = l.lease, false
+		}
+		fi = r.fi
+	} else {
+		fi, err = l.cfg.FS.Stat(a.dir, name)
+		if errors.Is(err, fs.ErrNotExist) {
+			return s, true, nil
+		}
+		if err != nil {
+			return s, false, fmt.Errorf("cryolock: stat %s: %w", path, err)
+		}
+		if !fi.IsRegular() {
+			return s, false, foreignErr(path, notRegular(fi.Mode))
+		}
+	}
+	env := l.cfg.Env
+	s = stale.Sighting{ModTime: fi.ModTime, Size: fi.Size, Mono: env.Mono(), Now: env.Now(), Lease: lease}
+	rec.last, rec.lastSet = s, true
+	return s, false, nil
+}
+
+// readResult is what reading an entry tells.
+type readResult struct {
+	lease stale.Lease
+	kind  stale.Content // Valid or Unknown
+	fi    FileInfo      // of the opened file
+}
+
+// readEntry reads the entry name in d (F3): its lease if the content is
+// complete, stale.Unknown if it is a prefix a contender may still be
+// writing. Content no contender could have written, and anything but a
+// regular file, is an error wrapping ErrForeign; a vanished entry wraps
+// fs.ErrNotExist. Scan and Inspect share it.
+func readEntry(fsys FS, d Dir, name, path string) (readResult, error) {
+	b, fi, err := fsys.ReadFile(d, name)
+	switch {
+	case errors.Is(err, ErrNotRegular):
+		return readResult{}, foreignErr(path, notRegular(fi.Mode))
+	case err != nil:
+		return readResult{}, fmt.Errorf("cryolock: reading %s: %w", path, err)
+	}
+	lease, kind, perr := stale.ParseEntry(b, fi.Size)
+	if kind == stale.Garbage {
+		return readResult{}, foreignErr(path, perr.Error())
+	}
+	return readResult{lease: lease, kind: kind, fi: fi}, nil
+}
