@@ -150,7 +150,13 @@ func (s *session) cleanup() {
 	s.d.Close()
 	s.d = nil
 	// Fails while the other side's files remain; the last one out succeeds.
-	if parent, err := s.fs.OpenDir(nil, filepath.Dir(s.pd), false, 0); err == nil {
+	// The directory given may be a symbolic link (the peer mode accepts one);
+	// the lock's rule against following one applies to lock directories.
+	parentPath := filepath.Dir(s.pd)
+	if real, err := filepath.EvalSymlinks(parentPath); err == nil {
+		parentPath = real
+	}
+	if parent, err := s.fs.OpenDir(nil, parentPath, false, 0); err == nil {
 		s.fs.Remove(parent, filepath.Base(s.pd))
 		parent.Close()
 	}

@@ -112,9 +112,52 @@ type Config struct {
 // Option configures a [Lock].
 type Option func(*Config)
 
-// WithConfig replaces the whole configuration with c (zero fields take their
-// defaults); options after it adjust it further.
-func WithConfig(c Config) Option { return func(dst *Config) { *dst = c } }
+// WithConfig sets every field of c that is not zero (for example the
+// Config that fsprobe recommends), keeping what earlier options set for the
+// others; options after it adjust the result further. Zero fields take their
+// defaults unless an option sets them.
+func WithConfig(c Config) Option {
+	return func(dst *Config) {
+		for _, f := range []struct{ src, dst *time.Duration }{
+			{&c.Lease, &dst.Lease}, {&c.Settle, &dst.Settle},
+			{&c.MinBackoff, &dst.MinBackoff}, {&c.MaxBackoff, &dst.MaxBackoff},
+		} {
+			if *f.src != 0 {
+				*f.dst = *f.src
+			}
+		}
+		if c.NoLease {
+			dst.NoLease = true
+		}
+		if c.NoWatch {
+			dst.NoWatch = true
+		}
+		if c.Stale != 0 {
+			dst.Stale = c.Stale
+		}
+		if c.Rules != 0 {
+			dst.Rules = c.Rules
+		}
+		if c.DirPerm != 0 {
+			dst.DirPerm = c.DirPerm
+		}
+		if c.FilePerm != 0 {
+			dst.FilePerm = c.FilePerm
+		}
+		if c.Fencing != 0 {
+			dst.Fencing = c.Fencing
+		}
+		if c.Logger != nil {
+			dst.Logger = c.Logger
+		}
+		if c.FS != nil {
+			dst.FS = c.FS
+		}
+		if c.Env != nil {
+			dst.Env = c.Env
+		}
+	}
+}
 
 // WithLease sets the lease (see Config.Lease).
 func WithLease(d time.Duration) Option {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,8 @@ type entry struct {
 	once   sync.Once
 	why    atomic.Pointer[error]
 	token  uint64 // fencing token, 0 if none
+
+	leak *runtime.Cleanup // releases the entry if its Lock is dropped while holding
 
 	hmu        sync.Mutex
 	cancelHold context.CancelCauseFunc // the LockContext context, if any
@@ -144,15 +147,17 @@ func (a *attempt) enter() (*entry, error) {
 func (a *attempt) startHeartbeat(e *entry) { a.startKeeper(e, false) }
 
 func (a *attempt) startKeeper(e *entry, legacy bool) {
-	l := a.l
-	if l.lease.Forever {
+	// The heartbeat must not reach the Lock value (only e and these), so
+	// that a held Lock dropped without Unlock can be found by the garbage
+	// collector (see [Lock.Unlock]).
+	lease, fsys, logger, env := a.l.lease, a.l.cfg.FS, a.l.cfg.Logger, a.l.cfg.Env
+	if lease.Forever {
 		return
 	}
-	env := l.cfg.Env
 	kctx, cancel := context.WithCancel(context.Background())
 	var seen time.Time // the latest mtime the keeper's Stat saw
 	k := &stale.Keeper{
-		Lease:  l.lease,
+		Lease:  lease,
 		Clock:  env,
 		Jitter: func() float64 { return unit(env.Uint64()) },
 		LastOK: time.Duration(e.lastOK.Load()),
@@ -160,7 +165,7 @@ func (a *attempt) startKeeper(e *entry, legacy bool) {
 			// A lock directory that is no longer at its path (renamed,
 			// or swapped for another directory or a symbolic link)
 			// holds nothing any more: the entry is gone for the others.
-			if err := l.cfg.FS.Verify(e.dir); err != nil {
+			if err := fsys.Verify(e.dir); err != nil {
 				return goneErr{err}
 			}
 			// Never write an mtime at or before one already seen: with
@@ -171,20 +176,19 @@ func (a *attempt) startKeeper(e *entry, legacy bool) {
 			if !now.After(seen) {
 				now = seen.Add(time.Microsecond)
 			}
-			return l.cfg.FS.Chtimes(e.dir, e.name, now, now)
+			return fsys.Chtimes(e.dir, e.name, now, now)
 		},
-
 		OnRefresh: func(start time.Duration) { e.lastOK.Store(int64(start)) },
 		Go:        func(f func()) { env.AfterFunc(0, f) },
 		OnLost: func(err error) {
-			l.cfg.Logger.Warn("cryolock: heartbeat overdue", "path", e.path, "err", err)
+			logger.Warn("cryolock: heartbeat overdue", "path", e.path, "err", err)
 			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
 		},
 	}
 	if !legacy {
 		// A refresh counts only if observers can see it (Lemma R).
 		k.Stat = func() (time.Time, error) {
-			fi, err := l.cfg.FS.Stat(e.dir, e.name)
+			fi, err := fsys.Stat(e.dir, e.name)
 			if err == nil && fi.ModTime.After(seen) {
 				seen = fi.ModTime
 			}
@@ -194,9 +198,9 @@ func (a *attempt) startKeeper(e *entry, legacy bool) {
 	// The keeper's goroutine starts when the first refresh can fall due
 	// (0.4 × lease): a short hold never starts one, and Unlock only stops a
 	// timer.
-	stop := env.AfterFunc(stale.Period(l.lease.D, 0), func() {
+	stop := env.AfterFunc(stale.Period(lease.D, 0), func() {
 		if err := k.Run(kctx); err != nil {
-			l.cfg.Logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
+			logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
 			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
 		}
 	})

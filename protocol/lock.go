@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -119,42 +120,98 @@ func (l *Lock) TryLock(ctx context.Context) (bool, error) {
 }
 
 // Unlock releases the lock: it stops the heartbeat and removes the spec
-// file. If the lock was lost while held (see [Lock.Lost]) or the spec file
+// file. A Lock value (with the default Env) that becomes unreachable while
+// it holds the lock is released by the garbage collector, with an error
+// logged; do not rely on
+// it (like an os.File left open, it is a bug that only a crash-safe lease
+// makes harmless). If the lock was lost while held (see [Lock.Lost]) or the spec file
 // was already gone, Unlock returns an error wrapping [ErrLost]; the Lock
 // value is released either way and can be locked again.
 func (l *Lock) Unlock() error {
+	e, err := l.detach()
+	if err != nil {
+		return err
+	}
+	return l.cfg.release(e)
+}
+
+// UnlockContext releases the lock like [Lock.Unlock], but returns when ctx
+// is done even if the filesystem hangs (a hard NFS mount during an outage):
+// the Lock value is released at once and can be locked again, the heartbeat
+// is stopped, and the removal of the entry goes on in the background; the
+// error then wraps ctx.Err(). An entry whose removal never completes goes
+// stale after its lease and is reaped by the next contender.
+func (l *Lock) UnlockContext(ctx context.Context) error {
+	e, err := l.detach()
+	if err != nil {
+		return err
+	}
+	done := make(chan error, 1)
+	cfg := l.cfg
+	cfg.Env.AfterFunc(0, func() { done <- cfg.release(e) })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("cryolock: unlock %s: %w (the entry's removal goes on in the background)", e.path, ctx.Err())
+	}
+}
+
+// detach ends the Lock value's hold and returns it.
+func (l *Lock) detach() (*entry, error) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	e := l.held
 	if e == nil {
-		l.mu.Unlock()
-		return fmt.Errorf("cryolock: unlock %s: %w", l.dir, ErrNotHeld)
+		return nil, fmt.Errorf("cryolock: unlock %s: %w", l.dir, ErrNotHeld)
 	}
 	l.held, l.busy = nil, false
-	l.mu.Unlock()
+	if e.leak != nil {
+		e.leak.Stop()
+	}
+	return e, nil
+}
 
+// release stops e's heartbeat and removes it (rule U1).
+func (c Config) release(e *entry) error {
 	e.stop()
-	err := l.cfg.FS.Remove(e.dir, e.name)
+	err := c.FS.Remove(e.dir, e.name)
 	e.dir.Close()
 	e.endHold()
 	lostErr := e.lostErr()
 	switch {
 	case lostErr != nil:
-		l.cfg.Logger.Warn("cryolock: released a lost lock", "path", e.path, "reason", lostErr)
+		c.Logger.Warn("cryolock: released a lost lock", "path", e.path, "reason", lostErr)
 		return fmt.Errorf("cryolock: unlock: %w", lostErr)
 	case errors.Is(err, fs.ErrNotExist):
-		l.cfg.Logger.Warn("cryolock: spec file already gone at release", "path", e.path)
+		c.Logger.Warn("cryolock: spec file already gone at release", "path", e.path)
 		return fmt.Errorf("cryolock: unlock %s: %w: the spec file was already gone (removed by someone else)", e.path, ErrLost)
 	case err != nil:
 		return fmt.Errorf("cryolock: unlock: removing %s: %w", e.path, err)
 	}
-	l.cfg.Logger.Debug("cryolock: released", "path", e.path)
+	c.Logger.Debug("cryolock: released", "path", e.path)
 	return nil
+}
+
+// leaked is the cleanup of a Lock value that became unreachable while it
+// held the lock: without it the heartbeat would keep the entry alive, and
+// the lock held, for ever.
+func leaked(x leak) {
+	x.cfg.Logger.Error("cryolock: a held Lock became unreachable without Unlock; releasing its entry", "path", x.e.path)
+	x.cfg.release(x.e)
+}
+
+type leak struct {
+	cfg Config
+	e   *entry
 }
 
 // Lost returns a channel that is closed when the current hold is lost: the
 // spec file was removed by someone else, or the heartbeat could not refresh it
-// for 0.75 × lease. It returns nil (a channel that never fires) when the
-// Lock value does not hold the lock. Releasing with Unlock does not close it.
+// for 0.75 × lease. It returns nil when the Lock value does not hold the
+// lock; a receive from nil blocks for ever, so select on it together with a
+// channel of your own (or use the context of [Lock.LockContext], which is
+// also cancelled at release). Releasing with Unlock does not close it.
 func (l *Lock) Lost() <-chan struct{} {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -226,8 +283,15 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 		return false, err
 	}
 	l.held = e
+	if _, real := l.cfg.Env.(*osEnv); real {
+		// Only with the real environment: a simulator's Env and FS must
+		// not be called from the garbage collector's goroutine.
+		e.leak = ptr(runtime.AddCleanup(l, leaked, leak{l.cfg, e}))
+	}
 	return true, nil
 }
+
+func ptr[T any](v T) *T { return &v }
 
 // LockContext acquires the lock like [Lock.Lock] and returns a context,
 // derived from ctx, that is cancelled when the hold ends: with cause

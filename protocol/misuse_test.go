@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -156,5 +157,75 @@ func TestFailedCreateMessage(t *testing.T) {
 	}
 	if strings.Contains(err.Error(), "remov") {
 		t.Fatalf("error mentions a removal that never was needed: %v", err)
+	}
+}
+
+// TestDroppedHeldLockIsReleased: a held Lock value that becomes unreachable
+// without Unlock is released by the garbage collector (its heartbeat would
+// otherwise keep the lock held for ever).
+func TestDroppedHeldLockIsReleased(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	func() {
+		l := newLock(t, dir, protocol.WithLease(time.Hour))
+		if err := l.Lock(ctxT(t, 30*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	deadline := time.Now().Add(60 * time.Second)
+	for len(listNames(t, dir)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a dropped held Lock was never released: %v", listNames(t, dir))
+		}
+		runtime.GC()
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// hangFS hangs every Remove until release is closed.
+type hangFS struct {
+	protocol.FS
+	release chan struct{}
+}
+
+func (f hangFS) Remove(d protocol.Dir, name string) error {
+	<-f.release
+	return f.FS.Remove(d, name)
+}
+
+// TestUnlockContextBounded: a release through a hung filesystem returns when
+// its context is done; the value can be locked again; the removal completes
+// in the background once the filesystem answers.
+func TestUnlockContextBounded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	f := hangFS{protocol.OSFS(), make(chan struct{})}
+	l := newLock(t, dir, protocol.WithFS(f))
+	if err := l.Lock(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := l.UnlockContext(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("UnlockContext through a hung filesystem: %v, want context.Canceled", err)
+	}
+	if l.Held() {
+		t.Fatal("still Held after UnlockContext")
+	}
+	close(f.release)
+	deadline := time.Now().Add(60 * time.Second)
+	for len(listNames(t, dir)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the background removal never completed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestWithConfigKeepsEarlierOptions: WithConfig sets the fields it has and
+// keeps what earlier options set for the others.
+func TestWithConfigKeepsEarlierOptions(t *testing.T) {
+	l := newLock(t, filepath.Join(t.TempDir(), "a.cryolock"),
+		protocol.WithSettle(time.Second), protocol.WithConfig(protocol.Config{Lease: 20 * time.Second}))
+	if c := l.Config(); c.Settle != time.Second || c.Lease != 20*time.Second {
+		t.Fatalf("settle %v lease %v, want 1s (earlier option) and 20s (WithConfig)", c.Settle, c.Lease)
 	}
 }
