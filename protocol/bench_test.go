@@ -324,7 +324,7 @@ func BenchmarkReaders4(b *testing.B) {
 					l, _ := protocol.New(path)
 					lock, unlock = l.Lock, l.Unlock
 				} else {
-					rw, _ := protocol.NewRWLock(path)
+					rw, _ := newRW(path)
 					lock, unlock = rw.RLock, rw.RUnlock
 				}
 				wg.Add(1)

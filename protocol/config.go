@@ -98,6 +98,12 @@ type Config struct {
 	// creates and of spec files, before the umask (defaults 0777 and 0666,
 	// so that several users can share a lock directory).
 	DirPerm, FilePerm fs.FileMode
+	// Shared makes the Lock a reader (see [WithShared]).
+	Shared bool
+	// Slots makes the Lock one holder of a semaphore of Slots (see
+	// [WithSlots]); 0 and 1 mean a mutex.
+	Slots int
+	slotsSet bool // WithSlots was given (so 0 is an error, not a default)
 	// Fencing selects fencing tokens (default FencingOff; see [Fencing]).
 	Fencing Fencing
 	// Logger receives the protocol's events (debug: enter, withdraw, held;
@@ -143,6 +149,12 @@ func WithConfig(c Config) Option {
 		}
 		if c.FilePerm != 0 {
 			dst.FilePerm = c.FilePerm
+		}
+		if c.Shared {
+			dst.Shared = true
+		}
+		if c.Slots != 0 {
+			dst.Slots = c.Slots
 		}
 		if c.Fencing != 0 {
 			dst.Fencing = c.Fencing
@@ -223,6 +235,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: negative settle delay %v", ErrConfig, c.Settle)
 	case !c.NoLease && c.Settle >= c.Lease/4:
 		return c, fmt.Errorf("%w: settle delay %v must be below a quarter of the lease %v", ErrConfig, c.Settle, c.Lease)
+	case c.Slots < 0 || c.slotsSet && c.Slots < 1:
+		return c, fmt.Errorf("%w: %d slots; a semaphore needs at least 1", ErrConfig, c.Slots)
+	case c.Shared && c.Slots > 1:
+		return c, fmt.Errorf("%w: a reader (WithShared) cannot also be a semaphore (WithSlots %d)", ErrConfig, c.Slots)
 	case c.MinBackoff < 0 || c.MaxBackoff < c.MinBackoff:
 		return c, fmt.Errorf("%w: backoff bounds %v..%v", ErrConfig, c.MinBackoff, c.MaxBackoff)
 	case c.Stale != stale.Observed && c.Stale != stale.WallClock:

@@ -19,7 +19,8 @@
 // is cancelled when the lock is lost, so that work under the lock stops by
 // itself. Fencing tokens ([WithFencing], [Lock.Token]) let the protected
 // resource reject a holder that lost the lock without noticing. Beyond the
-// mutex there are [Semaphore], [RWLock], [LockAll] and [Reentrant].
+// mutex, [WithSlots] makes a semaphore and [WithShared] the readers of a
+// reader–writer lock; there are also [LockAll] and [Reentrant].
 //
 // # How it works
 //

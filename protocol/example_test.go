@@ -93,22 +93,24 @@ func ExampleNew_errors() {
 	// true
 }
 
-func ExampleRWLock() {
+// A reader–writer lock: readers are Locks made WithShared, writers plain
+// Locks on the same directory.
+func ExampleWithShared() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "cache.cryolock")
 	ctx := context.Background()
 
-	r1, _ := protocol.NewRWLock(path)
-	r2, _ := protocol.NewRWLock(path)
-	w, _ := protocol.NewRWLock(path)
-	r1.RLock(ctx)
-	ok, _ := r2.TryRLock(ctx)
+	r1, _ := protocol.New(path, protocol.WithShared())
+	r2, _ := protocol.New(path, protocol.WithShared())
+	w, _ := protocol.New(path)
+	r1.Lock(ctx)
+	ok, _ := r2.TryLock(ctx)
 	fmt.Println("second reader:", ok)
 	ok, _ = w.TryLock(ctx)
 	fmt.Println("writer beside readers:", ok)
-	r1.RUnlock()
-	r2.RUnlock()
+	r1.Unlock()
+	r2.Unlock()
 	ok, _ = w.TryLock(ctx)
 	fmt.Println("writer alone:", ok)
 	w.Unlock()
@@ -118,7 +120,8 @@ func ExampleRWLock() {
 	// writer alone: true
 }
 
-func ExampleSemaphore() {
+// A semaphore of 2: Locks made WithSlots(2) on one directory.
+func ExampleWithSlots() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "gpu.cryolock")
@@ -126,8 +129,8 @@ func ExampleSemaphore() {
 
 	var got []bool
 	for i := 0; i < 3; i++ {
-		s, _ := protocol.NewSemaphore(path, 2)
-		ok, _ := s.TryAcquire(ctx)
+		s, _ := protocol.New(path, protocol.WithSlots(2))
+		ok, _ := s.TryLock(ctx)
 		got = append(got, ok)
 	}
 	fmt.Println(got)

@@ -55,8 +55,20 @@ type Lock struct {
 // New returns a Lock on the lock directory path, which must end in
 // ".cryolock" and is created on first use if missing. New performs no I/O;
 // problems with the directory itself are reported by Lock and TryLock.
+//
+// With [WithShared] the Lock is a reader of a reader–writer lock, and with
+// [WithSlots] one of the holders of a semaphore; otherwise it is a mutex
+// (and a writer to the readers of its directory).
 func New(path string, opts ...Option) (*Lock, error) {
-	return newLock(path, exclusive, 1, opts)
+	var c Config
+	for _, o := range opts {
+		o(&c)
+	}
+	r := exclusive
+	if c.Shared {
+		r = shared
+	}
+	return newLock(path, r, max(c.Slots, 1), c)
 }
 
 // role is what an entry claims: the whole lock, or a share of it.
@@ -67,11 +79,7 @@ const (
 	shared                // a reader
 )
 
-func newLock(path string, r role, slots int, opts []Option) (*Lock, error) {
-	var c Config
-	for _, o := range opts {
-		o(&c)
-	}
+func newLock(path string, r role, slots int, c Config) (*Lock, error) {
 	c, err := c.withDefaults()
 	if err != nil {
 		return nil, err
@@ -83,9 +91,6 @@ func newLock(path string, r role, slots int, opts []Option) (*Lock, error) {
 	base := filepath.Base(dir)
 	if !strings.HasSuffix(base, Suffix) {
 		return nil, fmt.Errorf("%w: %s: the lock directory's name must end in %q", ErrBadPath, path, Suffix)
-	}
-	if slots < 1 {
-		return nil, fmt.Errorf("%w: %d slots; a semaphore needs at least 1", ErrConfig, slots)
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

@@ -150,20 +150,20 @@ func TestMixedKindsOnOneDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer m.Unlock()
-	var sems []*protocol.Semaphore
+	var sems []*protocol.Lock
 	for range 3 {
-		s, err := protocol.NewSemaphore(dir, 2)
+		s, err := newSem(dir, 2)
 		if err != nil {
 			t.Fatal(err)
 		}
 		sems = append(sems, s)
 	}
-	ok, err := sems[0].TryAcquire(ctx)
+	ok, err := sems[0].TryLock(ctx)
 	if err != nil || !ok {
 		t.Fatalf("semaphore of 2 beside a mutex holder: %v, %v; want held (the mutex counts as one of 2)", ok, err)
 	}
-	defer sems[0].Release()
-	if ok, err := sems[1].TryAcquire(ctx); err != nil || ok {
+	defer sems[0].Unlock()
+	if ok, err := sems[1].TryLock(ctx); err != nil || ok {
 		t.Fatalf("a third holder beside a mutex and a semaphore of 2: %v, %v; want refused", ok, err)
 	}
 	if !m.Held() {

@@ -274,16 +274,12 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 		var err error
 		switch cfg.Kind {
 		case KindRWLock:
-			var rw *protocol.RWLock
-			if rw, err = protocol.NewRWLock(LockDir, opts...); err == nil {
-				p.reader, p.writer = rw.Reader(), rw.Writer()
+			if p.reader, err = protocol.New(LockDir, append(opts, protocol.WithShared())...); err == nil {
+				p.writer, err = protocol.New(LockDir, opts...)
 				lk = p.writer
 			}
 		case KindSemaphore:
-			var sem *protocol.Semaphore
-			if sem, err = protocol.NewSemaphore(LockDir, cfg.Slots, opts...); err == nil {
-				lk = sem.Lock()
-			}
+			lk, err = protocol.New(LockDir, append(opts, protocol.WithSlots(cfg.Slots))...)
 		default:
 			lk, err = protocol.New(LockDir, opts...)
 		}

@@ -334,17 +334,9 @@ func (o *runOptions) newLock(path string, log *slog.Logger) (runLock, error) {
 	case o.slots < 1:
 		return nil, usageError(fmt.Errorf("--slots %d: want at least 1", o.slots))
 	case o.shared:
-		rw, err := protocol.NewRWLock(path, opts...)
-		if err != nil {
-			return nil, err
-		}
-		return rw.Reader(), nil
+		return protocol.New(path, append(opts, protocol.WithShared())...)
 	case o.slots > 1:
-		s, err := protocol.NewSemaphore(path, o.slots, opts...)
-		if err != nil {
-			return nil, err
-		}
-		return s.Lock(), nil
+		return protocol.New(path, append(opts, protocol.WithSlots(o.slots))...)
 	}
 	// An exclusive run hands CMD a fencing token.
 	return protocol.New(path, append(opts, protocol.WithFencing(protocol.FencingSlots))...)
