@@ -102,7 +102,7 @@ type Config struct {
 	Shared bool
 	// Slots makes the Lock one holder of a semaphore of Slots (see
 	// [WithSlots]); 0 and 1 mean a mutex.
-	Slots int
+	Slots    int
 	slotsSet bool // WithSlots was given (so 0 is an error, not a default)
 	// Fencing selects fencing tokens (default FencingOff; see [Fencing]).
 	Fencing Fencing
