@@ -144,11 +144,11 @@ func TestRecommend(t *testing.T) {
 // recommends.
 func TestWithReportKeepsOtherOptions(t *testing.T) {
 	rec := Recommend(Report{Filesystem: Filesystem{Type: "ext4"}, Primitives: allWork()})
-	l, err := protocol.New(filepath.Join(t.TempDir(), "x.cryolock"), protocol.WithRules(protocol.RulesLegacy), WithReport(Report{Recommendation: rec}), protocol.WithSettle(time.Millisecond))
+	l, err := protocol.New(filepath.Join(t.TempDir(), "x.cryolock"), protocol.WithFencing(protocol.FencingSlots), WithReport(Report{Recommendation: rec}), protocol.WithSettle(time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := l.Config(); c.Rules != protocol.RulesLegacy || c.Settle != time.Millisecond || c.Lease != rec.Lease.D() {
+	if c := l.Config(); c.Fencing != protocol.FencingSlots || c.Settle != time.Millisecond || c.Lease != rec.Lease.D() {
 		t.Errorf("config %+v", c)
 	}
 }

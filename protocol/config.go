@@ -9,33 +9,6 @@ import (
 	"github.com/cryolock-go/cryolock/stale"
 )
 
-// Rules selects the protocol's rules.
-type Rules int
-
-const (
-	// RulesV1 are the rules of this package, documented in
-	// docs/PROTOCOL.md. Always use them.
-	RulesV1 Rules = iota
-	// RulesLegacy model cryolock 1.x, defects included (no heartbeat
-	// while waiting, no reaping while waiting, wall-clock staleness, no
-	// check that the contender's own file survived, a poll interval equal
-	// to the last system call's duration, junk files that block forever).
-	// They exist so that the simulator can show those defects; never use
-	// them to guard data.
-	RulesLegacy
-)
-
-// String returns "v1" or "legacy".
-func (r Rules) String() string {
-	switch r {
-	case RulesV1:
-		return "v1"
-	case RulesLegacy:
-		return "legacy"
-	}
-	return fmt.Sprintf("Rules(%d)", int(r))
-}
-
 // The staleness rules (see package stale), re-declared so that ordinary use
 // needs only this package.
 const (
@@ -92,8 +65,6 @@ type Config struct {
 	NoWatch bool
 	// Stale is the staleness rule (default stale.Observed).
 	Stale stale.Rule
-	// Rules selects the protocol rules (default RulesV1).
-	Rules Rules
 	// DirPerm and FilePerm are the permissions of a lock directory the lock
 	// creates and of spec files, before the umask (defaults 0777 and 0666,
 	// so that several users can share a lock directory).
@@ -141,9 +112,6 @@ func WithConfig(c Config) Option {
 		if c.Stale != 0 {
 			dst.Stale = c.Stale
 		}
-		if c.Rules != 0 {
-			dst.Rules = c.Rules
-		}
 		if c.DirPerm != 0 {
 			dst.DirPerm = c.DirPerm
 		}
@@ -189,9 +157,6 @@ func WithBackoff(min, max time.Duration) Option {
 
 // WithStaleRule sets the staleness rule (see Config.Stale).
 func WithStaleRule(r stale.Rule) Option { return func(c *Config) { c.Stale = r } }
-
-// WithRules selects the protocol rules (see Config.Rules).
-func WithRules(r Rules) Option { return func(c *Config) { c.Rules = r } }
 
 // WithLogger sets the logger (see Config.Logger).
 func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }
@@ -245,8 +210,6 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: unknown staleness rule %v", ErrConfig, c.Stale)
 	case c.Fencing < FencingOff || c.Fencing > FencingSlots:
 		return c, fmt.Errorf("%w: unknown fencing mode %v", ErrConfig, c.Fencing)
-	case c.Rules != RulesV1 && c.Rules != RulesLegacy:
-		return c, fmt.Errorf("%w: unknown rules %v", ErrConfig, c.Rules)
 	}
 	return c, nil
 }

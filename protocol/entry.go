@@ -141,12 +141,9 @@ func (a *attempt) enter() (*entry, error) {
 	return e, nil
 }
 
-// startHeartbeat starts e's keeper. A refresh counts only if it changed the
-// mtime observers see (Lemma R), except under the legacy rules, which model
-// cryolock 1.x's heartbeat (legacy is set only by acquireLegacy).
-func (a *attempt) startHeartbeat(e *entry) { a.startKeeper(e, false) }
-
-func (a *attempt) startKeeper(e *entry, legacy bool) {
+// startHeartbeat starts e's keeper (rule H1). A refresh counts only if it
+// advanced the mtime observers see (Invariant M).
+func (a *attempt) startHeartbeat(e *entry) {
 	// The heartbeat must not reach the Lock value (only e and these), so
 	// that a held Lock dropped without Unlock can be found by the garbage
 	// collector (see [Lock.Unlock]).
@@ -185,15 +182,13 @@ func (a *attempt) startKeeper(e *entry, legacy bool) {
 			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
 		},
 	}
-	if !legacy {
-		// A refresh counts only if observers can see it (Lemma R).
-		k.Stat = func() (time.Time, error) {
-			fi, err := fsys.Stat(e.dir, e.name)
-			if err == nil && fi.ModTime.After(seen) {
-				seen = fi.ModTime
-			}
-			return fi.ModTime, err
+	// A refresh counts only if observers can see it (Lemma R).
+	k.Stat = func() (time.Time, error) {
+		fi, err := fsys.Stat(e.dir, e.name)
+		if err == nil && fi.ModTime.After(seen) {
+			seen = fi.ModTime
 		}
+		return fi.ModTime, err
 	}
 	// The keeper's goroutine starts when the first refresh can fall due
 	// (0.4 × lease): a short hold never starts one, and Unlock only stops a

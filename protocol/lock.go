@@ -262,21 +262,8 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 	var e *entry
 	d, err := l.openDir()
 	if err == nil {
-		if l.cfg.Rules == RulesLegacy {
-			e, err = l.acquireLegacy(ctx, d, try)
-		} else {
-			e, err = l.acquireV1(ctx, d, try)
-			l.lookFirst = err != nil
-		}
-	}
-	if e != nil && l.cfg.Rules == RulesLegacy && l.fences() {
-		if e.token, err = l.nextFence(d); err != nil {
-			e.stop()
-			if rerr := l.cfg.FS.Remove(d, e.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-				err = errors.Join(err, fmt.Errorf("releasing %s: %w", e.path, rerr))
-			}
-			e = nil
-		}
+		e, err = l.acquireV1(ctx, d, try)
+		l.lookFirst = err != nil
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

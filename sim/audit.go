@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -27,7 +26,7 @@ type Assumption struct {
 // Assumptions returns the assumption matrix of docs/PROOF.md, each row
 // built on the default workload ([Default]) with rules v1.
 func Assumptions() []Assumption {
-	base := Default(protocol.RulesV1)
+	base := Default(RulesV1)
 	with := func(f func(*Config)) Config {
 		c := base
 		f(&c)
@@ -88,7 +87,7 @@ func Assumptions() []Assumption {
 		{
 			ID: "A8", Name: "own-file check, heartbeat and reaping while waiting (the 1.x defects)",
 			Holds:   base,
-			Dropped: ptr(with(func(c *Config) { c.Rules = protocol.RulesLegacy })),
+			Dropped: ptr(with(func(c *Config) { c.Rules = RulesLegacy })),
 		},
 		{
 			ID: "T1", Name: "tolerated: create+write not atomic",

@@ -14,7 +14,7 @@ import (
 // (see [Default]); a Config is plain data and can be copied freely.
 type Config struct {
 	// Rules selects the protocol rules under test.
-	Rules protocol.Rules
+	Rules Rules
 	// Procs is the number of simulated processes (default 4).
 	Procs int
 	// Acquisitions is how many times each process takes the lock (default 2).
@@ -237,7 +237,7 @@ const (
 // longer than the lease, a crash in most runs (at most one), small
 // filesystem latency, clocks a little off — under which the legacy rules
 // fail within seconds and rules v1 must not.
-func Default(rules protocol.Rules) Config {
+func Default(rules Rules) Config {
 	c := Config{Rules: rules}
 	c.Faults = Faults{
 		LatencyMin:  200 * time.Microsecond,
@@ -302,7 +302,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: %d acquisitions (want ≥ 1)", c.Acquisitions)
 	case c.Kind != KindMutexLock && c.Kind != KindRWLock && c.Kind != KindSemaphore:
 		return fmt.Errorf("sim: lock kind %q (want %s, %s or %s)", c.Kind, KindMutexLock, KindRWLock, KindSemaphore)
-	case c.Kind != KindMutexLock && c.Rules != protocol.RulesV1:
+	case c.Kind != KindMutexLock && c.Rules != RulesV1:
 		return fmt.Errorf("sim: the %s kind exists only under rules v1", c.Kind)
 	case c.ReadFraction < 0 || c.ReadFraction > 1:
 		return fmt.Errorf("sim: read fraction %v (want 0..1)", c.ReadFraction)
@@ -337,7 +337,6 @@ func (c Config) Validate() error {
 
 func (c Config) lockOptions() []protocol.Option {
 	return []protocol.Option{
-		protocol.WithRules(c.Rules),
 		protocol.WithLease(c.Lease),
 		protocol.WithSettle(c.Settle),
 		protocol.WithBackoff(c.MinBackoff, c.MaxBackoff),

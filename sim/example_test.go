@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/sim"
 )
 
@@ -13,7 +12,7 @@ import (
 // the holder with a spec file that already looks dead, and the next
 // contender reaps it and enters too.
 func ExampleRun() {
-	cfg := sim.Default(protocol.RulesLegacy)
+	cfg := sim.Default(sim.RulesLegacy)
 	cfg.Procs = 2
 	cfg.Faults.Crashes = 0
 	res := sim.Run(cfg, 76)
@@ -21,7 +20,7 @@ func ExampleRun() {
 		fmt.Println(v.Kind, "between processes", v.Procs)
 	}
 	// The same seed under rules v1 is clean.
-	cfg.Rules = protocol.RulesV1
+	cfg.Rules = sim.RulesV1
 	fmt.Println("v1 violations:", len(sim.Run(cfg, 76).Violations))
 	// Output:
 	// mutual-exclusion between processes [0 1]
@@ -31,7 +30,7 @@ func ExampleRun() {
 // Explore many seeds in parallel; the outcome does not depend on the number
 // of workers.
 func ExampleExplore() {
-	res := sim.Explore(context.Background(), sim.Default(protocol.RulesV1), sim.ExploreOptions{Schedules: 200})
+	res := sim.Explore(context.Background(), sim.Default(sim.RulesV1), sim.ExploreOptions{Schedules: 200})
 	fmt.Println(res.Schedules, "schedules,", len(res.Failures), "failures")
 	// Output: 200 schedules, 0 failures
 }

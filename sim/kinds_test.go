@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/cryolock-go/cryolock/protocol"
 )
 
 func kindCfg(base Config, kind string) Config {
@@ -18,7 +16,7 @@ func kindCfg(base Config, kind string) Config {
 // writers never overlap each other, at most Slots hold the semaphore.
 func TestKindsNoViolationInsideFaultModel(t *testing.T) {
 	for _, kind := range []string{KindRWLock, KindSemaphore} {
-		for _, base := range []Config{Default(protocol.RulesV1), inModel(protocol.RulesV1)} {
+		for _, base := range []Config{Default(RulesV1), inModel(RulesV1)} {
 			cfg := kindCfg(base, kind)
 			n := count(2000)
 			res := Explore(context.Background(), cfg, ExploreOptions{Schedules: n})
@@ -40,9 +38,9 @@ func TestKindsNoViolationInsideFaultModel(t *testing.T) {
 // to excuse), semaphore holders really do overlap, and a semaphore checked
 // against a smaller bound than it enforces is caught.
 func TestKindsCheckersSeeSharing(t *testing.T) {
-	rw := kindCfg(Default(protocol.RulesV1), KindRWLock)
+	rw := kindCfg(Default(RulesV1), KindRWLock)
 	rw.Faults.Crashes = 0
-	sem := kindCfg(Default(protocol.RulesV1), KindSemaphore)
+	sem := kindCfg(Default(RulesV1), KindSemaphore)
 	sem.Slots = 3
 	sem.Faults.Crashes = 0
 	readPairs, semPairs := 0, 0
@@ -90,7 +88,7 @@ func overlaps(hs []Hold, pick func(a, b Hold) bool) int {
 // breaks the reader–writer lock and the semaphore too.
 func TestKindsOutsideModel(t *testing.T) {
 	for _, kind := range []string{KindRWLock, KindSemaphore} {
-		cfg := kindCfg(Default(protocol.RulesV1), kind)
+		cfg := kindCfg(Default(RulesV1), kind)
 		cfg.Faults.CacheDelta = 3 * time.Second
 		cfg.Procs = 5
 		res := Explore(context.Background(), cfg, ExploreOptions{Schedules: 3000})

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -101,7 +100,7 @@ func (c Config) InModel() error {
 	}
 	rho := f.ClockDrift
 	switch {
-	case c.Rules != protocol.RulesV1:
+	case c.Rules != RulesV1:
 		return out("A8", "rules %v drop the v1 rules", c.Rules)
 	case f.SameIdentity:
 		return out("A7", "every process has the same identity: names collide")

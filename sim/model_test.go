@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -15,7 +14,7 @@ import (
 // pauses of up to 2 s at ±10% drift, where v1 fails. It was once called
 // "inside the fault model"; A3's margin (2D + 2ρL ≤ L/4) excludes it.
 func seed10045() Config {
-	c := Default(protocol.RulesV1)
+	c := Default(RulesV1)
 	c.Procs, c.LongHold = 3, 0.8
 	c.Faults.ClockDrift = 0.1
 	c.Faults.Pauses, c.Faults.PauseRate = 2, 0.01
@@ -49,17 +48,17 @@ func TestInModel(t *testing.T) {
 	if res := Explore(context.Background(), seed10045(), ExploreOptions{Schedules: 5000}); len(res.Failures) == 0 {
 		t.Fatalf("seed 10045's configuration no longer fails in %d schedules: the test above guards nothing", res.Schedules)
 	}
-	for _, c := range []Config{Default(protocol.RulesV1), inModel(protocol.RulesV1), inModelAll(), small(protocol.RulesV1, 2, 1), reapScope(KindMutexLock)} {
+	for _, c := range []Config{Default(RulesV1), inModel(RulesV1), inModelAll(), small(RulesV1, 2, 1), reapScope(KindMutexLock)} {
 		if err := c.InModel(); err != nil {
 			t.Errorf("%s: %v", c.Summary(), err)
 		}
 	}
-	base := Default(protocol.RulesV1)
+	base := Default(RulesV1)
 	cases := []struct {
 		want string
 		f    func(*Config)
 	}{
-		{"A8", func(c *Config) { c.Rules = protocol.RulesLegacy }},
+		{"A8", func(c *Config) { c.Rules = RulesLegacy }},
 		{"A7", func(c *Config) { c.Faults.SameIdentity = true }},
 		{"A2", func(c *Config) { c.Faults.HeartbeatStretch = 2 }},
 		{"A3b", func(c *Config) { c.NoLostCheck = true }},
@@ -140,7 +139,7 @@ func TestCoverage(t *testing.T) {
 // ignored (no Lost check), the same situations break mutual exclusion —
 // the checker sees what the counters count.
 func TestTellAndReapHappen(t *testing.T) {
-	c := Default(protocol.RulesV1)
+	c := Default(RulesV1)
 	c.Faults.Hangs, c.Faults.HangRate, c.Faults.HangMin, c.Faults.HangMax = 3, 0.01, c.Lease, 3*c.Lease
 	c.Faults.HangOps = OpChtimes
 	c.LongHold = 0.8
@@ -170,7 +169,7 @@ func TestTellAndReapHappen(t *testing.T) {
 // a hung observer, then a backward step of the holder's wall clock; the
 // same configuration without the steps finds nothing in 3000 schedules).
 func TestNewFaultsOutsideModel(t *testing.T) {
-	c := Default(protocol.RulesV1)
+	c := Default(RulesV1)
 	c.Stale = stale.WallClock
 	c.Faults.ClockDrift = 0
 	c.Faults.WallSteps, c.Faults.WallStepRate, c.Faults.WallStepMax = 2, 0.01, 3*c.Lease
@@ -193,7 +192,7 @@ func TestNewFaultsOutsideModel(t *testing.T) {
 // one already seen and count only if the mtime advanced (Invariant M), so
 // the configuration is inside the model and clean.
 func TestABAInModel(t *testing.T) {
-	aba := Default(protocol.RulesV1)
+	aba := Default(RulesV1)
 	aba.Procs, aba.LongHold, aba.Faults.Crashes = 2, 0.8, 0
 	aba.Faults.MtimeGranularity = 2 * time.Second
 	aba.Faults.WallSteps, aba.Faults.WallStepRate, aba.Faults.WallStepMax = 4, 0.02, 6*time.Second
@@ -213,7 +212,7 @@ func TestABAInModel(t *testing.T) {
 
 // TestTicketsTie: a narrow ticket space makes ties, and TryLock wins.
 func TestTicketsTie(t *testing.T) {
-	c := Default(protocol.RulesV1)
+	c := Default(RulesV1)
 	c.Faults.Tickets = 2
 	c.TryLock = 0.5
 	res := Explore(context.Background(), c, ExploreOptions{Schedules: count(400)})
@@ -229,7 +228,7 @@ func TestTicketsTie(t *testing.T) {
 // reaped: a 1 s lease, 3 s holds (the heartbeat must run), and a crash,
 // so that a survivor must reap the crashed process's entry.
 func reapScope(kind string) Config {
-	c := small(protocol.RulesV1, 2, 1)
+	c := small(RulesV1, 2, 1)
 	c.Kind = kind
 	c.Lease = time.Second
 	c.HoldMin, c.HoldMax = 3*time.Second, 3*time.Second
@@ -248,9 +247,9 @@ func TestExhaustiveKindsAndReaping(t *testing.T) {
 		depth int
 		reaps bool
 	}
-	rw := small(protocol.RulesV1, 2, 1)
+	rw := small(RulesV1, 2, 1)
 	rw.Kind, rw.ReadFraction = KindRWLock, 0.5
-	sem := small(protocol.RulesV1, 3, 1)
+	sem := small(RulesV1, 3, 1)
 	sem.Kind, sem.Slots = KindSemaphore, 2
 	scopes := []scope{
 		{"rw 2×1", rw.WithDefaults(), 0, false},
@@ -286,7 +285,7 @@ func TestExhaustiveKindsAndReaping(t *testing.T) {
 // checks that the flags that exist parse back to the same run).
 func TestCommandForEveryField(t *testing.T) {
 	// Knobs that depend on a count or rate are active in the base.
-	base := Default(protocol.RulesV1)
+	base := Default(RulesV1)
 	base.Faults.Pauses, base.Faults.Hangs, base.Faults.WallSteps, base.Faults.ErrorRate = 1, 1, 1, 0.1
 	ref := CommandFor(base, 1)
 	check := func(name string, set func(c *Config, v reflect.Value)) {

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"pgregory.net/rapid"
-
-	"github.com/cryolock-go/cryolock/protocol"
 )
 
 // genInModel draws a configuration inside the fault model
@@ -20,7 +18,7 @@ import (
 // pauses that stay within A3's margin even when they all chain on one
 // process, hung calls, wall-clock steps (with fine mtimes), narrow
 // tickets, TryLock, non-atomic writes, transient errors, crashes.
-func genInModel(t *rapid.T, rules protocol.Rules) Config {
+func genInModel(t *rapid.T, rules Rules) Config {
 	c := Config{Rules: rules}
 	c.Procs = rapid.IntRange(2, 5).Draw(t, "procs")
 	c.Acquisitions = rapid.IntRange(1, 3).Draw(t, "acquisitions")
@@ -85,7 +83,7 @@ func TestRapidV1(t *testing.T) {
 		seeds = 1
 	}
 	rapid.Check(t, func(t *rapid.T) {
-		cfg := genInModel(t, protocol.RulesV1)
+		cfg := genInModel(t, RulesV1)
 		if err := cfg.InModel(); err != nil {
 			t.Fatalf("generated a configuration outside the model: %v", err)
 		}
@@ -152,7 +150,7 @@ func TestRapidLegacyFailsAndShrinks(t *testing.T) {
 	go func() {
 		defer close(done)
 		rapid.Check(rec, func(t *rapid.T) {
-			cfg := Default(protocol.RulesLegacy)
+			cfg := Default(RulesLegacy)
 			cfg.Procs = rapid.IntRange(2, 5).Draw(t, "procs")
 			cfg.Acquisitions = rapid.IntRange(1, 3).Draw(t, "acquisitions")
 			cfg.LongHold = rapid.Float64Range(0.1, 0.5).Draw(t, "longhold")

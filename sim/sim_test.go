@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -31,7 +30,7 @@ func count(n int) int {
 // time on a clock that may run 10% fast (1.2 s ≥ 1 s × 1.1), and two pauses
 // chained plus a call's latency stay within A3's D: 2 × (2 × 120 ms + 5 ms)
 // + 2 × 10% × 10 s ≤ 10 s / 4. Config.InModel must accept it.
-func inModel(r protocol.Rules) Config {
+func inModel(r Rules) Config {
 	c := Default(r)
 	c.Settle = 1200 * time.Millisecond
 	c.Faults.CacheDelta = time.Second
@@ -46,7 +45,7 @@ func inModel(r protocol.Rules) Config {
 	c.Faults.PauseMin = 10 * time.Millisecond
 	c.Faults.PauseMax = 120 * time.Millisecond
 	c = c.WithDefaults()
-	if r == protocol.RulesV1 {
+	if r == RulesV1 {
 		if err := c.InModel(); err != nil {
 			panic(err)
 		}
@@ -59,7 +58,7 @@ func inModel(r protocol.Rules) Config {
 // TryLock — and fine mtimes, as wall-clock steps with coarse mtimes are
 // outside A6 (see TestNewFaultsOutsideModel).
 func inModelAll() Config {
-	c := inModel(protocol.RulesV1)
+	c := inModel(RulesV1)
 	tolerated(&c)
 	c.Faults.MtimeGranularity = 0
 	if err := c.InModel(); err != nil {
@@ -69,7 +68,7 @@ func inModelAll() Config {
 }
 
 func TestDeterminism(t *testing.T) {
-	for _, cfg := range []Config{inModel(protocol.RulesV1), Default(protocol.RulesLegacy)} {
+	for _, cfg := range []Config{inModel(RulesV1), Default(RulesLegacy)} {
 		for _, seed := range []uint64{1, 76, 12345} {
 			a := RunWith(cfg, seed, RunOptions{Trace: true})
 			b := RunWith(cfg, seed, RunOptions{Trace: true})
@@ -105,7 +104,7 @@ func firstDiff(a, b string) string {
 }
 
 func TestV1NoViolationInsideFaultModel(t *testing.T) {
-	for _, cfg := range []Config{Default(protocol.RulesV1), inModel(protocol.RulesV1), inModelAll()} {
+	for _, cfg := range []Config{Default(RulesV1), inModel(RulesV1), inModelAll()} {
 		if err := cfg.InModel(); err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +136,7 @@ func tail(s string, n int) string {
 // TestLegacyViolates: the legacy rules fail under the default workload, from
 // random seeds, and the failure shrinks to a small trace.
 func TestLegacyViolates(t *testing.T) {
-	res := Explore(context.Background(), Default(protocol.RulesLegacy), ExploreOptions{Schedules: 5000})
+	res := Explore(context.Background(), Default(RulesLegacy), ExploreOptions{Schedules: 5000})
 	if len(res.Failures) == 0 {
 		t.Fatalf("no violation of the legacy rules in %d schedules", res.Schedules)
 	}
@@ -163,7 +162,7 @@ func TestLegacyViolates(t *testing.T) {
 // TestOutsideModelViolates: faults outside the model are caught (the
 // simulator is not blind).
 func TestOutsideModelViolates(t *testing.T) {
-	base := Default(protocol.RulesV1)
+	base := Default(RulesV1)
 	cases := map[string]func(*Config){
 		"pause>lease without Lost check": func(c *Config) {
 			c.NoLostCheck = true
@@ -199,7 +198,7 @@ func TestOutsideModelViolates(t *testing.T) {
 }
 
 // small is an exhaustive scope: no faults, no think time, one-second holds.
-func small(r protocol.Rules, procs, acq int) Config {
+func small(r Rules, procs, acq int) Config {
 	return Config{Rules: r, Procs: procs, Acquisitions: acq, Think: -1, LongHold: -1, HoldMin: time.Second, HoldMax: time.Second}
 }
 
@@ -213,7 +212,7 @@ func TestExhaustive(t *testing.T) {
 		scopes = append(scopes, scope{3, 1, 14, 5000})
 	}
 	for _, s := range scopes {
-		cfg := small(protocol.RulesV1, s.procs, s.acq)
+		cfg := small(RulesV1, s.procs, s.acq)
 		res := Exhaustive(context.Background(), cfg, ExhaustiveOptions{Depth: s.depth})
 		if res.Err != "" {
 			t.Fatal(res.Err)
@@ -232,7 +231,7 @@ func TestExhaustive(t *testing.T) {
 // TestExhaustiveFindsViolation: the exhaustive explorer finds the violation
 // that colliding owner names allow, and its replay reproduces it.
 func TestExhaustiveFindsViolation(t *testing.T) {
-	cfg := small(protocol.RulesV1, 2, 1)
+	cfg := small(RulesV1, 2, 1)
 	cfg.Faults.SameIdentity = true
 	res := Exhaustive(context.Background(), cfg, ExhaustiveOptions{})
 	if len(res.Failures) == 0 {
@@ -250,7 +249,7 @@ func TestExhaustiveFindsViolation(t *testing.T) {
 // and their results, in order) that random schedules produce must have been
 // produced by the search.
 func TestDFSCoversRandom(t *testing.T) {
-	cfg := small(protocol.RulesV1, 2, 1)
+	cfg := small(RulesV1, 2, 1)
 	cfg.Faults.SameIdentity = true // varied histories: some schedules fail
 	key := func(r *Result) string {
 		var b strings.Builder
@@ -294,7 +293,7 @@ func TestDFSCoversRandom(t *testing.T) {
 // TestNoGoroutineLeak: crashed processes' goroutines are unwound.
 func TestNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
-	cfg := inModel(protocol.RulesV1)
+	cfg := inModel(RulesV1)
 	cfg.Faults.Crashes, cfg.Faults.CrashRate = 3, 0.02
 	crashes := 0
 	for s := uint64(0); s < uint64(count(400)); s++ {
@@ -316,7 +315,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 // counts a hold that was told it lost the lock for the told delay (A3b)
 // after the tell, not beyond.
 func TestCheckerSeesOverlap(t *testing.T) {
-	w := &world{cfg: Default(protocol.RulesV1), stopAtFirst: true, told: 250 * time.Millisecond}
+	w := &world{cfg: Default(RulesV1), stopAtFirst: true, told: 250 * time.Millisecond}
 	p0, p1 := &proc{w: w, id: 0}, &proc{w: w, id: 1}
 	w.procs = []*proc{p0, p1}
 	open := func(p *proc) {
@@ -361,8 +360,8 @@ func TestCheckerSeesOverlap(t *testing.T) {
 	if len(w.viol) != 0 {
 		t.Fatalf("a told hold counted after its unlock: %v", w.viol)
 	}
-	if d := Default(protocol.RulesV1).toldDelay(); d != Default(protocol.RulesV1).Margin()/2 || d <= 0 {
-		t.Fatalf("default told delay %v, want half the margin %v", d, Default(protocol.RulesV1).Margin())
+	if d := Default(RulesV1).toldDelay(); d != Default(RulesV1).Margin()/2 || d <= 0 {
+		t.Fatalf("default told delay %v, want half the margin %v", d, Default(RulesV1).Margin())
 	}
 	w.viol, w.holds = nil, nil
 	w.now = 0
@@ -412,13 +411,13 @@ func TestConfigValidate(t *testing.T) {
 		func(c *Config) { c.Faults.ErrorRate = 2 },
 	}
 	for i, f := range bad {
-		c := Default(protocol.RulesV1)
+		c := Default(RulesV1)
 		f(&c)
 		if c.Validate() == nil {
 			t.Errorf("case %d: invalid configuration accepted", i)
 		}
 	}
-	if err := Default(protocol.RulesV1).Validate(); err != nil {
+	if err := Default(RulesV1).Validate(); err != nil {
 		t.Fatal(err)
 	}
 	o, err := ParseOps("readdir,Stat")
@@ -428,7 +427,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func BenchmarkRun(b *testing.B) {
-	for _, cfg := range []Config{Default(protocol.RulesV1), inModel(protocol.RulesV1)} {
+	for _, cfg := range []Config{Default(RulesV1), inModel(RulesV1)} {
 		name := "default"
 		if cfg.Faults.CacheDelta > 0 {
 			name = "in-model-faults"
@@ -447,7 +446,7 @@ func BenchmarkRun(b *testing.B) {
 }
 
 func BenchmarkExplore(b *testing.B) {
-	cfg := Default(protocol.RulesV1)
+	cfg := Default(RulesV1)
 	b.ResetTimer()
 	res := Explore(context.Background(), cfg, ExploreOptions{Schedules: b.N})
 	el := res.Elapsed.Seconds()
@@ -458,7 +457,7 @@ func BenchmarkExplore(b *testing.B) {
 // TestExploreIndependentOfWorkers: the failing seeds and the schedule count
 // do not depend on parallelism.
 func TestExploreIndependentOfWorkers(t *testing.T) {
-	cfg := Default(protocol.RulesLegacy)
+	cfg := Default(RulesLegacy)
 	var got []string
 	for _, w := range []int{1, 2, 4} {
 		r := Explore(context.Background(), cfg, ExploreOptions{Schedules: 3000, Workers: w, MaxFailures: 3})

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/cryolock-go/cryolock/protocol"
 )
 
 // stampConfig is the shrunk configuration of the failed-stamp bug: no drift,
@@ -17,7 +15,7 @@ import (
 // holder (seed 119 for the mutex, 1252 and 939 for the RW lock and the
 // semaphore with 5% errors on every primitive and 10% drift).
 func stampConfig(kind string) Config {
-	c := Config{Rules: protocol.RulesV1, Procs: 3, Kind: kind, LongHold: 0.6}
+	c := Config{Rules: RulesV1, Procs: 3, Kind: kind, LongHold: 0.6}
 	c.Faults = Faults{
 		MtimeGranularity: 2 * time.Second,
 		ClockOffset:      5 * time.Second,
@@ -66,7 +64,7 @@ func TestFailedStampOrUnchangedMtime(t *testing.T) {
 // enforced, this configuration violated mutual exclusion; see the A6 row for
 // the wall-clock rule, where it still does.)
 func TestCoarseMtimesCostOnlyLiveness(t *testing.T) {
-	c := Default(protocol.RulesV1)
+	c := Default(RulesV1)
 	c.Faults.MtimeGranularity = 2 * c.Lease
 	res := Explore(context.Background(), c, ExploreOptions{Schedules: 2000})
 	for _, f := range res.Failures {

@@ -151,7 +151,7 @@ type proc struct {
 	frng  *rand.Rand // its filesystem faults (latency, errors, cache)
 	wrng  *rand.Rand // its workload's choices (holds, thinks)
 	fs    *client
-	lock  *protocol.Lock // the lock of the current acquisition
+	lock  contender // the lock of the current acquisition
 	// reader and writer are the two sides of a KindRWLock process's
 	// RWLock (lock is one of them); nil for the other kinds.
 	reader, writer *protocol.Lock
@@ -270,15 +270,17 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 		p.frng = newRand(seed, 2000+uint64(i))
 		p.fs = newClient(p)
 		opts := append(cfg.lockOptions(), protocol.WithFS(dirFS{p.fs}), protocol.WithEnv(env{p}))
-		var lk *protocol.Lock
+		var lk contender
 		var err error
-		switch cfg.Kind {
-		case KindRWLock:
+		switch {
+		case cfg.Rules == RulesLegacy:
+			lk = newLegacy(LockDir, cfg, dirFS{p.fs}, env{p})
+		case cfg.Kind == KindRWLock:
 			if p.reader, err = protocol.New(LockDir, append(opts, protocol.WithShared())...); err == nil {
 				p.writer, err = protocol.New(LockDir, opts...)
 				lk = p.writer
 			}
-		case KindSemaphore:
+		case cfg.Kind == KindSemaphore:
 			lk, err = protocol.New(LockDir, append(opts, protocol.WithSlots(cfg.Slots))...)
 		default:
 			lk, err = protocol.New(LockDir, opts...)

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/sim"
 	"github.com/cryolock-go/cryolock/stale"
 )
@@ -72,7 +71,7 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSim(cmd, &f) },
 	}
 	fl := cmd.Flags()
-	def := sim.Default(protocol.RulesV1)
+	def := sim.Default(sim.RulesV1)
 	fl.StringVar(&f.rules, "rules", "v1", "protocol rules: v1 or legacy")
 	fl.Uint64Var(&f.seed, "seed", 0, "first seed (runs use seed, seed+1, ...)")
 	fl.IntVar(&f.schedules, "schedules", 10000, "number of schedules (seeds) to run")
@@ -121,12 +120,12 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 }
 
 func (f *simFlags) config() (sim.Config, error) {
-	var r protocol.Rules
+	var r sim.Rules
 	switch f.rules {
 	case "v1":
-		r = protocol.RulesV1
+		r = sim.RulesV1
 	case "legacy":
-		r = protocol.RulesLegacy
+		r = sim.RulesLegacy
 	default:
 		return sim.Config{}, fmt.Errorf("--rules %q: want v1 or legacy", f.rules)
 	}

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/sim"
 )
 
@@ -18,14 +17,14 @@ import (
 // the printed command for seed 10045 did not reproduce it). In-process:
 // it builds no binary.
 func TestSimCommandRoundTrip(t *testing.T) {
-	seed10045 := sim.Default(protocol.RulesV1)
+	seed10045 := sim.Default(sim.RulesV1)
 	seed10045.Procs, seed10045.LongHold = 3, 0.8
 	seed10045.Faults.ClockDrift = 0.1
 	seed10045.Faults.Pauses, seed10045.Faults.PauseRate = 2, 0.01
 	seed10045.Faults.PauseMin, seed10045.Faults.PauseMax = 1500*time.Millisecond, 2*time.Second
 	seed10045.Faults.ErrorOps, seed10045.Faults.ErrorRate = sim.OpChtimes, 0.7
 	seed10045.Faults.Crashes = 0
-	workload := sim.Default(protocol.RulesV1)
+	workload := sim.Default(sim.RulesV1)
 	workload.HoldMin, workload.HoldMax = 2*time.Second, 3*time.Second
 	workload.LongHold = -1
 	workload.LongHoldMin, workload.LongHoldMax = 5*time.Second, 7*time.Second
@@ -33,7 +32,7 @@ func TestSimCommandRoundTrip(t *testing.T) {
 	cfgs := []struct {
 		c    sim.Config
 		seed uint64
-	}{{seed10045, 10045}, {workload, 3}, {sim.Default(protocol.RulesLegacy), 76}}
+	}{{seed10045, 10045}, {workload, 3}, {sim.Default(sim.RulesLegacy), 76}}
 	for _, a := range sim.Assumptions() {
 		cfgs = append(cfgs, struct {
 			c    sim.Config

@@ -50,9 +50,6 @@ func worker() error {
 	if d := dur("CRYOLOCK_LEASE"); d > 0 {
 		opts = append(opts, protocol.WithLease(d))
 	}
-	if env("CRYOLOCK_RULES") == "legacy" {
-		opts = append(opts, protocol.WithRules(protocol.RulesLegacy))
-	}
 	if r := env("CRYOLOCK_STALE"); r != "" {
 		rule, err := stale.ParseRule(r)
 		if err != nil {
@@ -117,7 +114,6 @@ type counterRun struct {
 	KeepGoing  bool          // experiments: count lost locks, do not stop
 	Hold       time.Duration // slept inside each hold
 	Pause      time.Duration // slept between holds
-	Rules      string        // "legacy" for cryolock 1.x's rules
 	Stale      string        // staleness rule: "observed" or "wallclock"
 }
 
@@ -161,7 +157,7 @@ func runCounter(t *testing.T, name string, c counterRun) counterResult {
 			"CRYOLOCK_HISTORY="+filepath.Join(hist, fmt.Sprint("h", i)),
 			fmt.Sprintf("CRYOLOCK_WORKER=p%d@%s", i, filepath.Base(dir)),
 		)
-		cmd.Env = append(cmd.Env, "CRYOLOCK_HOLD="+c.Hold.String(), "CRYOLOCK_PAUSE="+c.Pause.String(), "CRYOLOCK_RULES="+c.Rules, "CRYOLOCK_STALE="+c.Stale)
+		cmd.Env = append(cmd.Env, "CRYOLOCK_HOLD="+c.Hold.String(), "CRYOLOCK_PAUSE="+c.Pause.String(), "CRYOLOCK_STALE="+c.Stale)
 		if c.KeepGoing {
 			cmd.Env = append(cmd.Env, "CRYOLOCK_KEEP_GOING=1")
 		}

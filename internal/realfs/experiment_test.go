@@ -39,7 +39,6 @@ func TestExperimentSSHFSUnsafe(t *testing.T) {
 		{"v1, settle 0, lease 60s, hold 100ms, pause 150ms", counterRun{Procs: 4, Each: 10, Lease: 60 * time.Second, Hold: 100 * time.Millisecond, Pause: 150 * time.Millisecond}},
 		{"v1, settle 0, lease 1s, hold 1.5s", counterRun{Procs: 4, Each: 4, Lease: time.Second, Hold: 1500 * time.Millisecond}},
 		{"v1 wallclock, settle 0, lease 1s, hold 1.5s", counterRun{Procs: 4, Each: 4, Lease: time.Second, Hold: 1500 * time.Millisecond, Stale: "wallclock"}},
-		{"legacy (1.x), lease 2s, hold 1s", counterRun{Procs: 4, Each: 4, Lease: 2 * time.Second, Hold: time.Second, Rules: "legacy"}},
 	}
 	for i, v := range variants {
 		c := v.c
