@@ -14,8 +14,8 @@ import (
 )
 
 // MetaDir is the subdirectory of a lock directory that holds metadata such
-// as the cached probe report. The lock protocol ignores subdirectories.
-const MetaDir = ".meta"
+// as the cached reports: [protocol.MetaDir], which the protocol ignores.
+const MetaDir = protocol.MetaDir
 
 // ReportVersion is the version of the report's schema, stored in
 // Report.Version; [Cached] ignores a cached report of another version.

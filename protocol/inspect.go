@@ -10,6 +10,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cryolock-go/cryolock/nonce"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -51,6 +52,22 @@ type Entry struct {
 	// (written just now, or torn by a crash): the entry is present and a
 	// contender judges it with its own lease.
 	LeaseKnown bool
+	// Host and Pid are the contender's host name and process id as its
+	// owner name records them (nonce.ParseOwner), when the owner is one
+	// this implementation makes; Pid is 0 otherwise.
+	Host string
+	Pid  int
+	// Shared reports a reader's entry (see [WithShared]).
+	Shared bool
+	// Age is how long before the snapshot's Now the entry's mtime (its
+	// last heartbeat) is.
+	Age time.Duration
+	// Live is the one-shot verdict of the wall-clock rule at Now: mtime +
+	// lease ≥ Now, with [DefaultLease] for an entry whose lease is not
+	// known yet. A contender judges by its own rule over time (the
+	// Observed rule watches an entry for a whole lease), so an entry
+	// called stale here may still be live to it, and reaped only later.
+	Live bool
 }
 
 // Foreign is an entry of the lock directory the protocol does not understand.
@@ -117,10 +134,19 @@ func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error)
 		case err != nil:
 			return snap, err
 		}
-		e := Entry{Name: de.Name, Owner: owner, Ticket: ticket, ModTime: r.fi.ModTime, Size: r.fi.Size}
+		e := Entry{Name: de.Name, Owner: owner, Ticket: ticket, ModTime: r.fi.ModTime, Size: r.fi.Size,
+			Age: snap.Now.Sub(r.fi.ModTime)}
+		lease := stale.For(DefaultLease)
 		if r.kind == stale.Valid {
 			e.Lease, e.LeaseKnown = r.lease, true
+			lease = r.lease
 		}
+		if info, ok := nonce.ParseOwner(owner); ok {
+			e.Host, e.Pid, e.Shared = info.Host, info.Pid, info.Shared
+		} else {
+			e.Shared = nonce.IsShared(owner)
+		}
+		e.Live = !stale.NewJudge(stale.WallClock).Stale(e.Name, stale.Sighting{ModTime: e.ModTime, Size: e.Size, Now: snap.Now, Lease: lease})
 		snap.Entries = append(snap.Entries, e)
 	}
 	slices.SortFunc(snap.Entries, func(a, b Entry) int {
@@ -129,4 +155,44 @@ func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error)
 	slices.SortFunc(snap.Foreign, func(a, b Foreign) int { return cmp.Compare(a.Name, b.Name) })
 	slices.Sort(snap.Ignored)
 	return snap, nil
+}
+
+// Holders returns the entries that most likely hold the lock: the live entry
+// with the lowest ticket and, if it is a reader's, every live reader with it
+// (in ticket order). It is a guess from one look — contenders decide from
+// listings of their own — but it is the guess `cryolock status` prints.
+func (s Snapshot) Holders() []Entry {
+	var out []Entry
+	for _, e := range s.Entries { // sorted by ticket
+		if !e.Live {
+			continue
+		}
+		if len(out) == 0 || out[0].Shared && e.Shared {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Contenders returns the live entries that are not [Snapshot.Holders].
+func (s Snapshot) Contenders() []Entry {
+	h := s.Holders()
+	var out []Entry
+	for _, e := range s.Entries {
+		if e.Live && !slices.ContainsFunc(h, func(x Entry) bool { return x.Name == e.Name }) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// Stale returns the entries that are stale by the wall-clock rule at Now.
+func (s Snapshot) Stale() []Entry {
+	var out []Entry
+	for _, e := range s.Entries {
+		if !e.Live {
+			out = append(out, e)
+		}
+	}
+	return out
 }

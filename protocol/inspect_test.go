@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,5 +101,36 @@ func TestInspectBadPath(t *testing.T) {
 	}
 	if _, err := protocol.Inspect(ctx, file); !errors.Is(err, protocol.ErrBadPath) {
 		t.Errorf("regular file: %v, want ErrBadPath", err)
+	}
+}
+
+// TestInspectSaysWhoHolds: the snapshot answers "who holds it?" as the CLI
+// prints it — two readers sharing hold together, a waiting writer contends,
+// and host and pid come from the owner names.
+func TestInspectSaysWhoHolds(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	ctx := ctxT(t, 30*time.Second)
+	var readers []*protocol.Lock
+	for range 2 {
+		r := newLock(t, dir, protocol.WithShared())
+		if err := r.Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		defer r.Unlock()
+		readers = append(readers, r)
+	}
+	snap, err := protocol.Inspect(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := snap.Holders()
+	if len(h) != 2 || !h[0].Shared || !h[1].Shared || len(snap.Contenders()) != 0 || len(snap.Stale()) != 0 {
+		t.Fatalf("holders %+v contenders %+v stale %+v, want both readers holding", h, snap.Contenders(), snap.Stale())
+	}
+	host, _ := os.Hostname()
+	for _, e := range h {
+		if e.Pid != os.Getpid() || !strings.HasPrefix(host, e.Host) || !e.Live || e.Age < 0 {
+			t.Fatalf("entry %+v: want this process (%s/%d), live", e, host, os.Getpid())
+		}
 	}
 }

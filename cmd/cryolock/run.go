@@ -419,9 +419,6 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return lockError(err)
 	}
-	if err := checkLockDir(l.Path()); err != nil {
-		return err
-	}
 
 	// From here on, the forwarded signals are ours: while waiting they
 	// abandon the attempt, while CMD runs they go to CMD's group.
@@ -433,21 +430,6 @@ func (o *runOptions) run(cmd *cobra.Command, args []string) error {
 	}
 	log.Info("cryolock: acquired", "path", l.Path(), "entry", l.Name())
 	return o.runHeld(l, argv, sigc, stdio{cmd.InOrStdin(), cmd.OutOrStdout(), stderr}, log)
-}
-
-// checkLockDir rejects a LOCKDIR that exists and is not a directory before
-// anything else happens (the lock would reject it too, as a bad path).
-func checkLockDir(path string) error {
-	fi, err := os.Lstat(path)
-	switch {
-	case err != nil:
-		return nil // missing (created by the lock) or reported by it
-	case fi.Mode()&fs.ModeSymlink != 0:
-		return usageError(fmt.Errorf("%s is a symbolic link; give the real directory", quote(path)))
-	case !fi.IsDir():
-		return usageError(fmt.Errorf("%s exists and is not a directory", quote(path)))
-	}
-	return nil
 }
 
 // acquire takes the lock. It returns code -1 once held; otherwise the exit

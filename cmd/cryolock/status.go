@@ -11,7 +11,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cryolock-go/cryolock/nonce"
 	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/stale"
 )
@@ -197,25 +196,16 @@ func report(snap protocol.Snapshot) statusReport {
 		Foreign:    []statusForeign{},
 		Ignored:    append([]string{}, snap.Ignored...),
 	}
-	judge := stale.NewJudge(stale.WallClock)
-	var live []statusEntry
-	for _, e := range snap.Entries { // sorted by ticket
-		se := statusEntry{
-			Name:    e.Name,
-			Owner:   e.Owner,
-			Ticket:  e.Ticket,
-			ModTime: e.ModTime,
-			age:     snap.Now.Sub(e.ModTime),
+	entry := func(e protocol.Entry) statusEntry {
+		se := statusEntry{Name: e.Name, Owner: e.Owner, Ticket: e.Ticket, ModTime: e.ModTime,
+			age: e.Age, AgeSeconds: e.Age.Seconds(), Shared: e.Shared, Live: e.Live}
+		if e.Pid != 0 {
+			host, pid := e.Host, e.Pid
+			se.Host, se.Pid = &host, &pid
 		}
-		se.AgeSeconds = se.age.Seconds()
-		if info, ok := nonce.ParseOwner(e.Owner); ok {
-			se.Host, se.Pid, se.Shared = &info.Host, &info.Pid, info.Shared
-		}
-		lease := e.Lease
 		switch {
 		case !e.LeaseKnown:
 			se.Lease = "unknown"
-			lease = stale.For(protocol.DefaultLease)
 		case e.Lease.Forever:
 			se.Lease = "none"
 		default:
@@ -227,22 +217,16 @@ func report(snap protocol.Snapshot) statusReport {
 		if se.Shared {
 			se.Role = "reader"
 		}
-		se.Live = !judge.Stale(e.Name, stale.Sighting{ModTime: e.ModTime, Size: e.Size, Now: snap.Now, Lease: lease})
-		if se.Live {
-			live = append(live, se)
-		} else {
-			r.Stale = append(r.Stale, se)
-		}
+		return se
 	}
-	// The live entry with the lowest ticket holds; if it is a reader's,
-	// every live reader holds with it.
-	for i, se := range live {
-		switch {
-		case i == 0, live[0].Shared && se.Shared:
-			r.Holders = append(r.Holders, se)
-		default:
-			r.Contenders = append(r.Contenders, se)
-		}
+	for _, e := range snap.Holders() {
+		r.Holders = append(r.Holders, entry(e))
+	}
+	for _, e := range snap.Contenders() {
+		r.Contenders = append(r.Contenders, entry(e))
+	}
+	for _, e := range snap.Stale() {
+		r.Stale = append(r.Stale, entry(e))
 	}
 	if len(r.Holders) > 0 {
 		h := r.Holders[0]

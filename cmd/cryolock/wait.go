@@ -163,6 +163,5 @@ var ownHost = sync.OnceValue(func() string {
 
 // isOwn reports whether e is an entry of this process.
 func isOwn(e protocol.Entry) bool {
-	info, ok := nonce.ParseOwner(e.Owner)
-	return ok && info.Pid == os.Getpid() && info.Host == ownHost()
+	return e.Pid == os.Getpid() && e.Host == ownHost()
 }
