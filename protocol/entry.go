@@ -190,10 +190,15 @@ func (a *attempt) startHeartbeat(e *entry) {
 		}
 		return fi.ModTime, err
 	}
-	// The keeper's goroutine starts when the first refresh can fall due
-	// (0.4 × lease): a short hold never starts one, and Unlock only stops a
-	// timer.
-	stop := env.AfterFunc(stale.Period(lease.D, 0), func() {
+	// The keeper's goroutine starts when the first refresh can fall due:
+	// 0.4 × lease after LastOK (taken before the create), not after the
+	// stamp returned — a stamp that hung must not push the first refresh,
+	// and with it the overdue check and the watchdog, past the point where
+	// observers may judge the entry stale (found by the timed model's trace
+	// conformance check, sim/timedmodel_test.go). A short hold never starts
+	// one, and Unlock only stops a timer.
+	first := time.Duration(e.lastOK.Load()) + stale.Period(lease.D, 0) - env.Mono()
+	stop := env.AfterFunc(max(first, 0), func() {
 		if err := k.Run(kctx); err != nil {
 			logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
 			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
