@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -308,12 +307,6 @@ func (c *conformance) checkUrgent(e Event) {
 			continue
 		}
 		bound := stale.OverdueAfter(c.cfg.Lease) + c.local(en.owner, da) + time.Millisecond
-		// Known divergence (docs/model/README.md): the code starts the
-		// heartbeat 0.4 L after the stamp returns, not 0.4 L after LastOK,
-		// so a stamp that returns late delays the first due point.
-		if late := c.local(en.owner, en.stampT) + stale.Period(c.cfg.Lease, 0) - c.local(en.owner, en.hi); late > stale.OverdueAfter(c.cfg.Lease) {
-			bound = late + c.local(en.owner, da) + time.Millisecond
-		}
 		if got := c.local(en.owner, e.T) - c.local(en.owner, en.hi); got > bound {
 			c.fail(e, "holder of %s not told %v after LastOK on its clock (model: within 0.75 L + DA = %v)", name, got, bound)
 			en.told = true // report once
@@ -337,7 +330,7 @@ func wallAfter(a, b string) bool {
 // advance the mtime), hung set-times (the watchdog) and long holds (reaps of
 // told holders).
 func conformanceConfig() Config {
-	c := inModel(protocol.RulesV1)
+	c := inModel(RulesV1)
 	c.LongHold = 0.5
 	c.Faults.LatencyMin, c.Faults.LatencyMax = 0, 0
 	c.Faults.MtimeGranularity = 5 * time.Second // coarser than some periods: unchanged refreshes
