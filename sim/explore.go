@@ -482,6 +482,20 @@ type ShrinkOptions struct {
 	// compared to pick the shortest trace (default 20).
 	Shortest int
 	Workers  int
+	// Progress, if set, is called about every ProgressEvery (default 2 s)
+	// from a separate goroutine while Shrink runs, and once at the end. It
+	// only observes: the result does not depend on it.
+	Progress      func(ShrinkProgress)
+	ProgressEvery time.Duration
+}
+
+// ShrinkProgress is a snapshot of a running [Shrink].
+type ShrinkProgress struct {
+	Tried     int    // smaller configurations tried (or being tried)
+	Schedules int    // schedules run so far, over every configuration tried
+	Config    Config // the smallest failing configuration so far
+	Steps     int    // steps of the shortest failing run so far
+	Elapsed   time.Duration
 }
 
 // Shrink looks for a smaller failure of the same kind as failed: fewer
@@ -502,11 +516,57 @@ func Shrink(ctx context.Context, failed *Result, o ShrinkOptions) *Result {
 	kind := failed.Violations[0].Kind
 	best := failed
 	cfg := failed.Config
+	// Progress reports only read this state, under mu.
+	var (
+		mu                sync.Mutex
+		tried, ran, inTry int
+		start             = time.Now()
+	)
+	snapshot := func() ShrinkProgress {
+		mu.Lock()
+		defer mu.Unlock()
+		return ShrinkProgress{Tried: tried, Schedules: ran + inTry, Config: cfg, Steps: best.Steps, Elapsed: time.Since(start)}
+	}
+	set := func(f func()) {
+		mu.Lock()
+		f()
+		mu.Unlock()
+	}
+	var eo ExploreOptions
+	if o.Progress != nil {
+		eo.Progress = func(p Progress) { set(func() { inTry = p.Done }) }
+		if o.ProgressEvery <= 0 {
+			o.ProgressEvery = 2 * time.Second
+		}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(o.ProgressEvery)
+			defer t.Stop()
+			for {
+				select {
+				case <-stop:
+					return
+				case <-t.C:
+					o.Progress(snapshot())
+				}
+			}
+		}()
+		defer func() {
+			close(stop)
+			wg.Wait()
+			o.Progress(snapshot())
+		}()
+	}
 	try := func(c Config, n int) []*Result {
 		if c.Validate() != nil {
 			return nil
 		}
-		r := Explore(ctx, c, ExploreOptions{Schedules: o.Tries, Workers: o.Workers, MaxFailures: n})
+		set(func() { tried++ })
+		r := Explore(ctx, c, ExploreOptions{Schedules: o.Tries, Workers: o.Workers, MaxFailures: n, Progress: eo.Progress})
+		set(func() { ran, inTry = ran+r.Schedules, 0 })
 		var out []*Result
 		for _, f := range r.Failures {
 			if f.Violations[0].Kind == kind {
@@ -519,14 +579,15 @@ func Shrink(ctx context.Context, failed *Result, o ShrinkOptions) *Result {
 		changed = false
 		for _, m := range reductions(cfg) {
 			if fs := try(m, 1); len(fs) > 0 {
-				cfg, best, changed = m, fs[0], true
+				set(func() { cfg, best = m, fs[0] })
+				changed = true
 				break
 			}
 		}
 	}
 	for _, f := range try(cfg, o.Shortest) {
 		if f.Steps < best.Steps {
-			best = f
+			set(func() { best = f })
 		}
 	}
 	return Replay(best)

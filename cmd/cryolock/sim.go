@@ -265,10 +265,19 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 			if f.noShrink {
 				fail = sim.Replay(fail)
 			} else {
+				so := sim.ShrinkOptions{Tries: f.shrinkTries, Workers: f.workers}
+				// Shrinking can take tens of seconds: say how it goes, in
+				// place on a terminal, else one line every few seconds.
+				so.Progress, so.ProgressEvery = func(p sim.ShrinkProgress) { shrinkLine(stderr, p, "\n") }, 3*time.Second
 				if tty {
 					fmt.Fprintf(stderr, "shrinking...\n")
+					so.Progress = func(p sim.ShrinkProgress) { shrinkLine(stderr, p, "   \r") }
+					so.ProgressEvery = 250 * time.Millisecond
 				}
-				fail = sim.Shrink(ctx, fail, sim.ShrinkOptions{Tries: f.shrinkTries, Workers: f.workers})
+				fail = sim.Shrink(ctx, fail, so)
+				if tty {
+					fmt.Fprintln(stderr)
+				}
 			}
 		} else if f.trace && res.Schedules > 0 {
 			r := sim.RunWith(cfg, f.seed, sim.RunOptions{Trace: true})
@@ -321,6 +330,12 @@ func runSim(cmd *cobra.Command, f *simFlags) error {
 		}
 	}
 	return exitCode(exitFail, fmt.Errorf("sim: %s violation found (seed %d)", v.Kind, fail.Seed))
+}
+
+// shrinkLine prints one progress report of sim.Shrink, ended by end.
+func shrinkLine(w io.Writer, p sim.ShrinkProgress, end string) {
+	fmt.Fprintf(w, "shrinking: %d configurations tried (%d schedules, %v), now %d procs, %d acquisitions, shortest failure %d steps%s",
+		p.Tried, p.Schedules, p.Elapsed.Round(time.Second), p.Config.Procs, p.Config.Acquisitions, p.Steps, end)
 }
 
 func writeJSON(w io.Writer, v any) error {
