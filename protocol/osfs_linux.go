@@ -104,9 +104,13 @@ func indexNUL(b []byte) int {
 // returns nil. The watch is on the handle's own directory (through
 // /proc/self/fd), not on whatever its path names now.
 func (osFS) Watch(d Dir) (DirWatch, error) {
-	p := asFD(d)
+	p, dfd, err := use(d)
+	if err != nil {
+		return nil, err
+	}
+	defer p.done()
 	var st unix.Statfs_t
-	if err := unix.Fstatfs(p.fd, &st); err != nil {
+	if err := unix.Fstatfs(dfd, &st); err != nil {
 		return nil, &fs.PathError{Op: "fstatfs", Path: p.path, Err: err}
 	}
 	if !localMagic[int64(st.Type)] {
@@ -118,7 +122,7 @@ func (osFS) Watch(d Dir) (DirWatch, error) {
 	}
 	const mask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
 		unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
-	if _, err := unix.InotifyAddWatch(fd, "/proc/self/fd/"+strconv.Itoa(p.fd), mask); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, "/proc/self/fd/"+strconv.Itoa(dfd), mask); err != nil {
 		unix.Close(fd)
 		return nil, &fs.PathError{Op: "inotify_add_watch", Path: p.path, Err: err}
 	}

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,19 +20,37 @@ func isELOOP(err error) bool   { return errors.Is(err, syscall.ELOOP) || errors.
 func isENOTDIR(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
 
 // fdDir is a directory handle: an O_DIRECTORY|O_NOFOLLOW descriptor and the
-// identity (device, inode) it had when opened.
+// identity (device, inode) it had when opened. Close does not close the
+// descriptor under a call in flight (a heartbeat's refresh racing a
+// release): the last user closes it, so a descriptor number is never reused
+// by a call that meant the lock directory.
 type fdDir struct {
-	fd       int
 	path     string
 	dev, ino uint64
+
+	mu     sync.Mutex
+	fd     int
+	refs   int // calls in flight
+	closed bool
 }
 
 func (d *fdDir) Path() string { return d.path }
 
 func (d *fdDir) Close() error {
-	if d.fd < 0 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
 		return nil
 	}
+	d.closed = true
+	if d.refs > 0 {
+		return nil // the last call in flight closes it
+	}
+	return d.closeFD()
+}
+
+// closeFD closes the descriptor; d.mu is held.
+func (d *fdDir) closeFD() error {
 	err := unix.Close(d.fd)
 	d.fd = -1
 	if err != nil {
@@ -42,12 +61,28 @@ func (d *fdDir) Close() error {
 
 func (d *fdDir) join(name string) string { return d.path + "/" + name }
 
-func asFD(d Dir) *fdDir {
-	fd, ok := d.(*fdDir)
+// use returns d's handle and its descriptor for one call, or an error
+// wrapping fs.ErrClosed; the caller calls d.done after the call.
+func use(dir Dir) (*fdDir, int, error) {
+	d, ok := dir.(*fdDir)
 	if !ok {
 		panic("protocol: a Dir of another FS passed to OSFS")
 	}
-	return fd
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, -1, &fs.PathError{Op: "use", Path: d.path, Err: fs.ErrClosed}
+	}
+	d.refs++
+	return d, d.fd, nil
+}
+
+func (d *fdDir) done() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.refs--; d.refs == 0 && d.closed {
+		d.closeFD()
+	}
 }
 
 const dirFlags = unix.O_RDONLY | unix.O_DIRECTORY | unix.O_NOFOLLOW | unix.O_NONBLOCK | unix.O_CLOEXEC
@@ -68,8 +103,12 @@ func openat(dirfd int, name string, flags int, perm uint32) (int, error) {
 func (osFS) OpenDir(parent Dir, name string, create bool, perm fs.FileMode) (Dir, error) {
 	dirfd, path := unix.AT_FDCWD, filepath.Clean(name)
 	if parent != nil {
-		p := asFD(parent)
-		dirfd, path = p.fd, p.join(name)
+		p, fd, err := use(parent)
+		if err != nil {
+			return nil, err
+		}
+		defer p.done()
+		dirfd, path = fd, p.join(name)
 	}
 	open := func() (int, error) { return openat(dirfd, name, dirFlags, 0) }
 	fd, err := open()
@@ -115,8 +154,12 @@ func unwrapPath(err error) error {
 }
 
 func (osFS) ReadDir(d Dir) ([]DirEntry, error) {
-	p := asFD(d)
-	fd, err := openat(p.fd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	p, dfd, err := use(d)
+	if err != nil {
+		return nil, err
+	}
+	defer p.done()
+	fd, err := openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, mapErr(&fs.PathError{Op: "open", Path: p.path, Err: err})
 	}
@@ -124,9 +167,13 @@ func (osFS) ReadDir(d Dir) ([]DirEntry, error) {
 }
 
 func (osFS) ReadFile(d Dir, name string) ([]byte, FileInfo, error) {
-	p := asFD(d)
+	p, dfd, err := use(d)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	defer p.done()
 	path := p.join(name)
-	fd, err := openat(p.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	fd, err := openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, FileInfo{}, mapErr(nofollowErr("open", path, err))
 	}
@@ -176,11 +223,15 @@ func fileInfo(st *unix.Stat_t) FileInfo {
 }
 
 func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {
-	p := asFD(d)
+	p, dfd, err := use(d)
+	if err != nil {
+		return err
+	}
+	defer p.done()
 	path := p.join(name)
 	// No O_TRUNC at open: a FIFO or device planted at the name is refused
 	// by the fstat below before anything happens to it.
-	fd, err := openat(p.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, uint32(perm.Perm()))
+	fd, err := openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, uint32(perm.Perm()))
 	if err == unix.ENXIO {
 		// O_WRONLY|O_NONBLOCK on a FIFO (or socket) with no reader.
 		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (a FIFO or socket)", ErrNotRegular)}
@@ -215,30 +266,42 @@ func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {
 }
 
 func (osFS) Stat(d Dir, name string) (FileInfo, error) {
-	p := asFD(d)
+	p, dfd, err := use(d)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer p.done()
 	var st unix.Stat_t
-	if err := unix.Fstatat(p.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return FileInfo{}, mapErr(&fs.PathError{Op: "lstat", Path: p.join(name), Err: err})
 	}
 	return fileInfo(&st), nil
 }
 
 func (osFS) Chtimes(d Dir, name string, atime, mtime time.Time) error {
-	p := asFD(d)
+	p, dfd, err := use(d)
+	if err != nil {
+		return err
+	}
+	defer p.done()
 	ts := []unix.Timespec{unix.NsecToTimespec(atime.UnixNano()), unix.NsecToTimespec(mtime.UnixNano())}
-	if err := unix.UtimesNanoAt(p.fd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := unix.UtimesNanoAt(dfd, name, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return mapErr(&fs.PathError{Op: "chtimes", Path: p.join(name), Err: err})
 	}
 	return nil
 }
 
 func (osFS) Remove(d Dir, name string) error {
-	p := asFD(d)
-	err := unix.Unlinkat(p.fd, name, 0)
+	p, dfd, err := use(d)
+	if err != nil {
+		return err
+	}
+	defer p.done()
+	err = unix.Unlinkat(dfd, name, 0)
 	if err == unix.EISDIR || err == unix.EPERM {
 		var st unix.Stat_t
-		if unix.Fstatat(p.fd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
-			err = unix.Unlinkat(p.fd, name, unix.AT_REMOVEDIR)
+		if unix.Fstatat(dfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFDIR {
+			err = unix.Unlinkat(dfd, name, unix.AT_REMOVEDIR)
 		}
 	}
 	if err != nil {
@@ -248,7 +311,10 @@ func (osFS) Remove(d Dir, name string) error {
 }
 
 func (osFS) Verify(d Dir) error {
-	p := asFD(d)
+	p, ok := d.(*fdDir)
+	if !ok {
+		panic("protocol: a Dir of another FS passed to OSFS")
+	}
 	var st unix.Stat_t
 	err := unix.Lstat(p.path, &st)
 	if err == nil && uint64(st.Dev) == p.dev && uint64(st.Ino) == p.ino {
