@@ -46,7 +46,10 @@ func fromTerminal(s os.Signal) bool { return s == syscall.SIGINT || s == syscall
 // process group of the terminal on stdin, stdout or stderr. CMD is started in
 // the same process group, so the terminal's own signals reach it directly.
 func foregroundOfTerminal() bool {
-	pgrp := unix.Getpgrp()
+	pgrp, err := unix.Getpgid(0) // Getpgrp's signature differs on solaris
+	if err != nil {
+		return false
+	}
 	for fd := 0; fd <= 2; fd++ {
 		fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
 		if err == nil {
