@@ -114,7 +114,7 @@ func NewOwner(src Source, host string, pid int) string {
 		b.WriteByte(c)
 	}
 	b.WriteByte('_')
-	if pid < 0 || pid > 9_999_999_999 {
+	if pid < 0 || int64(pid) > 9_999_999_999 { // int64: int is 32 bits on 386 and arm
 		pid = 0
 	}
 	b.WriteString(strconv.Itoa(pid))

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -279,13 +278,6 @@ func waiter() error {
 		fmt.Println("released")
 	}
 	return in.Err()
-}
-
-// selfCPU is this process's CPU time so far (user + system).
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // childCPU reads a running child's CPU time from /proc/PID/stat.

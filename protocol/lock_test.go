@@ -213,46 +213,75 @@ func TestLostWhenSpecRemoved(t *testing.T) {
 	}
 }
 
+// TestHeartbeatKeepsHolderAlive: a holder whose heartbeat runs is not reaped
+// by a waiter that waits two and a half leases (three refreshes). On a loaded
+// machine a goroutine starved for 3/4 of the lease loses the lock, rightly:
+// the test then checks that the holder was told, and why, and skips. The
+// timing property itself is sim's TestHeartbeatKeepsHolderAlive.
 func TestHeartbeatKeepsHolderAlive(t *testing.T) {
-	// A holder that holds for many leases is never reaped by a waiter.
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "a.cryolock")
-	lease := 100 * time.Millisecond
+	const lease = time.Second
 	a := newLock(t, dir, protocol.WithLease(lease))
 	b := newLock(t, dir, protocol.WithLease(lease))
-	ctx := ctxT(t, 10*time.Second)
-	if err := a.Lock(ctx); err != nil {
+	ctx := ctxT(t, 30*time.Second)
+	hold, err := a.LockContext(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
-	wait, cancel := context.WithTimeout(ctx, 8*lease)
-	defer cancel()
-	if err := b.Lock(wait); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("waiter: %v; want to still be waiting after 8 leases", err)
-	}
-	select {
-	case <-a.Lost():
-		t.Fatal("holder lost its lock although its heartbeat ran")
-	default:
+	wait, cancel := context.WithTimeout(ctx, 2*lease+lease/2)
+	err = b.Lock(wait)
+	cancel()
+	switch {
+	case err == nil:
+		defer b.Unlock()
+		starvedOrFail(t, hold, lease, "the waiter got in")
+	case !errors.Is(err, context.DeadlineExceeded):
+		t.Fatalf("waiter: %v; want to still be waiting after 2.5 leases", err)
+	case hold.Err() != nil:
+		starvedOrFail(t, hold, lease, "the holder lost its lock")
 	}
 	if err := a.Unlock(); err != nil {
 		t.Fatal(err)
 	}
 }
 
+// starvedOrFail is called when a hold (the context of LockContext) was, or
+// may have been, broken by another contender: exclusion allows that only if
+// the holder's heartbeat missed its deadline (a goroutine starved on a
+// loaded machine), and then the holder is told so within a lease. It skips
+// the test in that case and fails it otherwise: a holder whose entry was
+// removed while its heartbeat ran, or that is never told.
+func starvedOrFail(t *testing.T, hold context.Context, lease time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-hold.Done():
+	case <-time.After(lease + 10*time.Second):
+		t.Fatalf("%s, and the holder was never told it lost the lock", what)
+	}
+	cause := context.Cause(hold)
+	if !errors.Is(cause, stale.ErrOverdue) {
+		t.Fatalf("%s while the holder's heartbeat ran: %v", what, cause)
+	}
+	t.Skipf("%s: the holder's heartbeat was starved for 3/4 of its %v lease on this loaded machine (%v); the timing property is checked in virtual time by package sim", what, lease, cause)
+}
+
 func TestStaleEntryReaped(t *testing.T) {
 	for _, rule := range []stale.Rule{stale.Observed, stale.WallClock} {
 		t.Run(rule.String(), func(t *testing.T) {
+			t.Parallel()
 			dir := filepath.Join(t.TempDir(), "a.cryolock")
 			if err := os.Mkdir(dir, 0o777); err != nil {
 				t.Fatal(err)
 			}
 			dead := filepath.Join(dir, "deadowner.42")
-			if err := os.WriteFile(dead, []byte("0.2"), 0o666); err != nil {
+			if err := os.WriteFile(dead, []byte("1"), 0o666); err != nil {
 				t.Fatal(err)
 			}
 			old := time.Now().Add(-time.Hour)
 			os.Chtimes(dead, old, old)
-			l := newLock(t, dir, protocol.WithLease(200*time.Millisecond), protocol.WithStaleRule(rule))
-			if err := l.Lock(ctxT(t, 10*time.Second)); err != nil {
+			l := newLock(t, dir, protocol.WithLease(time.Second), protocol.WithStaleRule(rule))
+			if err := l.Lock(ctxT(t, 30*time.Second)); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
@@ -401,19 +430,21 @@ func TestConfigValidation(t *testing.T) {
 // is one TryLock per process): TryLock watches an entry that looks dead by
 // the wall clock for a lease, reaps it, and takes the lock.
 func TestTryLockClearsDeadEntry(t *testing.T) {
+	t.Parallel()
+	const lease = time.Second
 	dir := filepath.Join(t.TempDir(), "a.cryolock")
 	os.Mkdir(dir, 0o777)
 	dead := filepath.Join(dir, "crashed.5")
-	os.WriteFile(dead, []byte("0.3"), 0o666)
+	os.WriteFile(dead, []byte("1"), 0o666)
 	old := time.Now().Add(-time.Hour)
 	os.Chtimes(dead, old, old)
-	l := newLock(t, dir, protocol.WithLease(300*time.Millisecond))
+	l := newLock(t, dir, protocol.WithLease(lease))
 	start := time.Now()
-	ok, err := l.TryLock(ctxT(t, 10*time.Second))
+	ok, err := l.TryLock(ctxT(t, 30*time.Second))
 	if !ok || err != nil {
 		t.Fatalf("TryLock over a dead entry: %v %v", ok, err)
 	}
-	if took := time.Since(start); took < 300*time.Millisecond {
+	if took := time.Since(start); took < lease {
 		t.Errorf("took over after %v, before a whole lease of watching", took)
 	}
 	if _, err := os.Stat(dead); !errors.Is(err, fs.ErrNotExist) {
@@ -421,14 +452,20 @@ func TestTryLockClearsDeadEntry(t *testing.T) {
 	}
 	l.Unlock()
 
-	// A live holder (fresh mtime) still makes TryLock return false at once.
-	h := newLock(t, dir, protocol.WithLease(300*time.Millisecond))
-	if err := h.Lock(ctxT(t, 10*time.Second)); err != nil {
+	// A live holder (fresh mtime) still makes TryLock return false.
+	h := newLock(t, dir, protocol.WithLease(lease))
+	hold, err := h.LockContext(ctxT(t, 30*time.Second))
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Unlock()
-	if ok, err := l.TryLock(ctxT(t, 10*time.Second)); ok || err != nil {
-		t.Fatalf("TryLock beside a live holder: %v %v", ok, err)
+	ok, err = l.TryLock(ctxT(t, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok {
+		defer l.Unlock()
+		starvedOrFail(t, hold, lease, "TryLock got in beside a live holder")
 	}
 }
 

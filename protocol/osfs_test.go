@@ -1,3 +1,5 @@
+//go:build unix
+
 package protocol
 
 import (
@@ -8,9 +10,10 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestOSFSMatchesOS checks the OS filesystem's listing against the standard
@@ -20,7 +23,7 @@ func TestOSFSMatchesOS(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "reg.1"), []byte("10"), 0o666)
 	os.Mkdir(filepath.Join(dir, ".meta"), 0o777)
 	os.Symlink("reg.1", filepath.Join(dir, "link.2"))
-	syscall.Mkfifo(filepath.Join(dir, "fifo.3"), 0o666)
+	unix.Mkfifo(filepath.Join(dir, "fifo.3"), 0o666)
 	for i := 0; i < 300; i++ { // more than one getdents buffer
 		os.WriteFile(filepath.Join(dir, "n"+strings.Repeat("x", 40)+"_"+string(rune('a'+i%26))+filepath.Base(t.Name())+"."+strconv.Itoa(i)), nil, 0o666)
 	}
@@ -77,12 +80,5 @@ func TestOSFSMatchesOS(t *testing.T) {
 	}
 	if _, err := fsys.OpenDir(d, "link.2", false, 0); !errors.Is(err, ErrBadPath) || !strings.Contains(err.Error(), "symbolic link") {
 		t.Errorf("OpenDir of a symlink: %v, want ErrBadPath naming the symbolic link", err)
-	}
-}
-
-func TestESTALEIsNotExist(t *testing.T) {
-	err := mapErr(&fs.PathError{Op: "stat", Path: "/x", Err: syscall.ESTALE})
-	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "/x") {
-		t.Fatalf("mapErr(ESTALE) = %v", err)
 	}
 }

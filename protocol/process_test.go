@@ -130,10 +130,13 @@ func TestProcessesExclude(t *testing.T) {
 
 // TestCrashedHolderReaped: a holder is SIGKILLed; this process then gets the
 // lock once the dead holder's entry is stale — not before one lease of
-// watching (the Observed rule), and within lease + one heartbeat period plus
-// scheduling slack — and the dead holder's file is gone.
+// watching (the Observed rule) — and the dead holder's file is gone. How
+// soon after the lease it gets in depends on the machine's load, so that
+// upper bound is checked in virtual time (sim's
+// TestCrashedHolderReapedInTime) and only logged here.
 func TestCrashedHolderReaped(t *testing.T) {
-	const lease = 400 * time.Millisecond
+	t.Parallel()
+	const lease = time.Second
 	dir := t.TempDir()
 	path := filepath.Join(dir, "c.cryolock")
 	cmd := helperCmd(t, "hold", "CRYOLOCK_LOCK="+path, "CRYOLOCK_LEASE="+lease.String())
@@ -156,7 +159,7 @@ func TestCrashedHolderReaped(t *testing.T) {
 	killed := time.Now()
 
 	l := newLock(t, path, protocol.WithLease(lease))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := l.Lock(ctx); err != nil {
 		t.Fatal(err)
@@ -169,8 +172,5 @@ func TestCrashedHolderReaped(t *testing.T) {
 	}
 	if took < lease {
 		t.Errorf("acquired after %v, before one lease (%v) of watching: the dead holder was judged too early", took, lease)
-	}
-	if bound := lease + lease/2 + 2*time.Second; took > bound {
-		t.Errorf("acquired after %v, beyond lease + heartbeat period + 2s slack (%v)", took, bound)
 	}
 }

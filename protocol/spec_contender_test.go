@@ -34,6 +34,7 @@ type specContender struct {
 	start  time.Time     // monotonic origin
 	lastOK atomic.Int64  // ns since start: begin of the last good refresh (H1)
 	lost   atomic.Bool   // H2
+	late   atomic.Bool   // the loss was H1's overdue check (a starved heartbeat)
 	stop   chan struct{} // stops the heartbeat
 	hbDone chan struct{}
 }
@@ -204,6 +205,7 @@ func (c *specContender) heartbeat() {
 		}
 		start := c.mono()
 		if start-last >= overdue {
+			c.late.Store(true)
 			c.lost.Store(true)
 			return
 		}
@@ -272,6 +274,7 @@ func (c *specContender) Lock(ctx context.Context) error {
 		c.path = filepath.Join(c.dir, name)
 		c.lastOK.Store(int64(c.mono()))
 		c.lost.Store(false)
+		c.late.Store(false)
 		content := strconv.FormatFloat(c.lease.Seconds(), 'f', -1, 64)
 		if err := os.WriteFile(c.path, []byte(content), 0o666); err != nil {
 			os.Remove(c.path)
@@ -385,10 +388,13 @@ func TestSpecContenderExcludesLibrary(t *testing.T) {
 
 // TestSpecContenderReapsAndIsReaped: each side breaks the other's stale entry
 // (a crashed contender: an entry nobody refreshes) and neither touches a
-// live one or a foreign file.
+// live one or a foreign file. A side that gets in beside a holder is a
+// violation unless the holder's heartbeat was starved past its deadline on a
+// loaded machine (then the test skips; package sim checks the timing).
 func TestSpecContenderReapsAndIsReaped(t *testing.T) {
-	lease := 300 * time.Millisecond
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Parallel()
+	const lease = time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
 	// A dead library-made entry is reaped by the spec contender.
@@ -397,7 +403,7 @@ func TestSpecContenderReapsAndIsReaped(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := filepath.Join(dir, "host_1_aaaaaaaaaaaa.-7")
-	if err := os.WriteFile(dead, []byte("0.3"), 0o666); err != nil {
+	if err := os.WriteFile(dead, []byte("1"), 0o666); err != nil {
 		t.Fatal(err)
 	}
 	sc := newSpecContender(dir, lease, 1)
@@ -411,18 +417,21 @@ func TestSpecContenderReapsAndIsReaped(t *testing.T) {
 	if d := time.Since(begin); d < lease {
 		t.Fatalf("reaped after %v, before a whole lease", d)
 	}
-	// While the spec contender holds, the library must not get in.
+	// While the spec contender holds, the library must not get in: it
+	// tries for two leases, long enough to reap an entry nobody refreshes.
 	l, err := protocol.New(dir, protocol.WithLease(lease))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tctx, tcancel := context.WithTimeout(ctx, 3*lease)
-	if err := l.Lock(tctx); err == nil {
-		t.Fatal("library acquired while the spec contender held (heartbeat not honoured)")
-	}
+	tctx, tcancel := context.WithTimeout(ctx, 2*lease)
+	err = l.Lock(tctx)
 	tcancel()
+	if err == nil {
+		l.Unlock()
+		specStarvedOrFail(t, sc, lease, "the library got in while the spec contender held")
+	}
 	if err := sc.Unlock(); err != nil {
-		t.Fatal(err)
+		specStarvedOrFail(t, sc, lease, fmt.Sprintf("the spec contender's Unlock failed (%v)", err))
 	}
 
 	// A dead spec-made entry is reaped by the library.
@@ -436,9 +445,11 @@ func TestSpecContenderReapsAndIsReaped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := l2.Lock(ctx); err != nil {
+	hold, err := l2.LockContext(ctx)
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer l2.Unlock()
 	if _, err := os.Stat(sc2.path); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("crashed spec entry not reaped: %v", err)
 	}
@@ -455,12 +466,29 @@ func TestSpecContenderReapsAndIsReaped(t *testing.T) {
 	if err := os.Remove(foreign); err != nil {
 		t.Fatal(err)
 	}
-	tctx, tcancel = context.WithTimeout(ctx, 3*lease)
-	if err := sc3.Lock(tctx); err == nil {
-		t.Fatal("spec contender acquired while the library held")
-	}
+	tctx, tcancel = context.WithTimeout(ctx, 2*lease)
+	err = sc3.Lock(tctx)
 	tcancel()
-	if err := l2.Unlock(); err != nil {
-		t.Fatal(err)
+	if err == nil {
+		sc3.Unlock()
+		starvedOrFail(t, hold, lease, "the spec contender got in while the library held")
 	}
+	if hold.Err() != nil {
+		starvedOrFail(t, hold, lease, "the library lost its lock")
+	}
+}
+
+// specStarvedOrFail is starvedOrFail for a spec contender that held: being
+// broken is allowed only if its heartbeat found itself overdue (H1) first.
+func specStarvedOrFail(t *testing.T, c *specContender, lease time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-c.hbDone:
+	case <-time.After(lease + 10*time.Second):
+		t.Fatalf("%s, and the spec contender's heartbeat never noticed", what)
+	}
+	if !c.late.Load() {
+		t.Fatalf("%s while the spec contender's heartbeat ran (lost: %v)", what, c.lost.Load())
+	}
+	t.Skipf("%s: the spec contender's heartbeat was starved for 3/4 of its %v lease on this loaded machine; the timing property is checked in virtual time by package sim", what, lease)
 }

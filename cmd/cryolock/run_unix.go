@@ -54,7 +54,10 @@ func foregroundOfTerminal() bool { return terminalFD() >= 0 }
 // terminalFD returns the descriptor (0, 1 or 2) of the controlling terminal
 // whose foreground process group this process is in, or -1.
 func terminalFD() int {
-	pgrp := unix.Getpgrp()
+	pgrp, err := unix.Getpgid(0) // Getpgrp's signature differs on solaris
+	if err != nil {
+		return -1
+	}
 	for fd := 0; fd <= 2; fd++ {
 		fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
 		if err == nil {

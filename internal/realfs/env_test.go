@@ -18,13 +18,17 @@ import (
 )
 
 // TestMain turns the test binary into a helper process when the environment
-// asks for one (the counter tests re-execute it on the mounts), and otherwise
+// asks for one (the counter tests re-execute it on the mounts). Otherwise it
+// runs no test unless the suite was asked for (CRYOLOCK_REALFS=1), and then
 // makes sure the filesystems are there: in CI .ci/setup-realfs.sh started
 // them and exported their places; a developer's run starts them itself with
 // scripts/up.sh (as root, with the tools installed) and stops them after.
 func TestMain(m *testing.M) {
 	if mode := os.Getenv(helperVar); mode != "" {
 		os.Exit(helperMain(mode))
+	}
+	if !realfs.SkipUnlessRequested("internal/realfs") {
+		os.Exit(m.Run())
 	}
 	down := setUp()
 	code := m.Run()

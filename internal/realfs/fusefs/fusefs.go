@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !386 && !arm && !mips && !mipsle
 
 // Package fusefs is a loopback FUSE filesystem for the lock's tests on real
 // restrictive filesystems: it serves a backing directory through a FUSE
@@ -29,6 +29,9 @@
 //     lock capabilities are never negotiated): the kernel keeps them local to
 //     the mount's own inodes, so a lock taken through one mount does not
 //     exclude a lock taken through another mount or in the backing directory.
+//
+// It builds on 64-bit Linux only: go-fuse does not compile where int is 32
+// bits (its splice package).
 package fusefs
 
 import (

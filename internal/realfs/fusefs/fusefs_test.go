@@ -1,11 +1,13 @@
-//go:build linux
+//go:build linux && !386 && !arm && !mips && !mipsle
 
 package fusefs_test
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,12 +16,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// TestMain runs no test unless the real-filesystem suite was asked for
+// (CRYOLOCK_REALFS=1): the tests mount FUSE filesystems.
+func TestMain(m *testing.M) {
+	realfs.SkipUnlessRequested("internal/realfs/fusefs")
+	os.Exit(m.Run())
+}
+
 // mountTwice serves one backing directory at two mount points in this
-// process, or skips (fails in CI) where FUSE cannot be mounted.
+// process, or skips (fails in CI) where FUSE cannot be mounted: it needs
+// /dev/fuse, root and fusermount3 or fusermount (go-fuse mounts and unmounts
+// through them).
 func mountTwice(t *testing.T, o fusefs.Options) (backing, a, b string) {
 	t.Helper()
-	if _, err := os.Stat("/dev/fuse"); err != nil || os.Geteuid() != 0 {
-		msg := "needs /dev/fuse and root to mount FUSE"
+	var missing []string
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		missing = append(missing, "/dev/fuse")
+	}
+	if os.Geteuid() != 0 {
+		missing = append(missing, "root")
+	}
+	if !haveFusermount() {
+		missing = append(missing, "fusermount3 or fusermount (Debian: apt-get install fuse3)")
+	}
+	if len(missing) > 0 {
+		msg := "mounting FUSE needs " + strings.Join(missing, ", ")
 		if realfs.InCI() {
 			t.Fatal(msg)
 		}
@@ -44,6 +65,20 @@ func mountTwice(t *testing.T, o fusefs.Options) (backing, a, b string) {
 		})
 	}
 	return backing, a, b
+}
+
+// haveFusermount reports whether go-fuse can find its helper: fusermount3
+// or fusermount, in PATH or in /bin.
+func haveFusermount() bool {
+	for _, name := range []string{"fusermount3", "fusermount"} {
+		if _, err := exec.LookPath(name); err == nil {
+			return true
+		}
+		if _, err := exec.LookPath("/bin/" + name); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 func names(t *testing.T, dir string) []string {

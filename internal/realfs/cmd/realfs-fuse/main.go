@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux && !386 && !arm && !mips && !mipsle
 
 // Command realfs-fuse mounts a directory through the test FUSE filesystem of
 // package fusefs (a loopback with configurable kernel caches and no
