@@ -4,7 +4,6 @@ go 1.24.0
 
 require (
 	github.com/gofrs/flock v0.12.1
-	github.com/google/renameio/v2 v2.0.1
 	github.com/hanwen/go-fuse/v2 v2.12.1
 	github.com/spf13/cobra v1.10.1
 	golang.org/x/sys v0.38.0

@@ -3,8 +3,6 @@ package sim
 import (
 	"testing"
 	"time"
-
-	"github.com/cryolock-go/cryolock/protocol"
 )
 
 // The timing properties of the heartbeat, in virtual time: the real-process
@@ -18,7 +16,7 @@ import (
 // whole process (at most an eighth of a lease, inside the quarter lease
 // between "overdue" and "stale").
 func heartbeatConfig(procs, holdLeases int) Config {
-	c := Config{Rules: protocol.RulesV1, Procs: procs, Acquisitions: 2}
+	c := Config{Rules: RulesV1, Procs: procs, Acquisitions: 2}
 	c.Lease = 10 * time.Second
 	hold := time.Duration(holdLeases) * c.Lease
 	c.HoldMin, c.HoldMax = hold, hold
