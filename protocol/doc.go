@@ -40,19 +40,24 @@
 //
 // At most one contender holds the lock without having been told it lost it
 // (through [Lock.Lost], the LockContext context, or Unlock's [ErrLost]),
-// provided that:
+// provided that (the exact bounds are stated once, in docs/PROOF.md §0 of
+// the module):
 //
 //   - a listing shows every entry created before it started and none removed
-//     before it started — or the filesystem's listing lag between clients is
-//     at most Config.Settle (`cryolock probe --peer` measures it);
-//   - a holder is never stopped for longer than a fraction of the lease
-//     without its heartbeat noticing (a process suspended past its lease
-//     learns it lost the lock only when it runs again — use fencing tokens
-//     when that matters);
-//   - under the default Observed staleness rule, clocks tick at roughly the
-//     same rate (drift well under 25%); under the WallClock rule, the clocks
-//     of every client and of the file server agree to well within the lease;
-//   - owner names are unique per attempt (they carry 60 random bits).
+//     before it started — or the filesystem's listing lag λ between clients
+//     is covered: Config.Settle ≥ λ·(1+ρ) (`cryolock probe --peer` measures
+//     it);
+//   - a holder is never stalled by more than D (its heartbeat's wake-up
+//     late, or its work going on after it was told), with
+//     2D + 2ρL ≤ L/4 for lease L — D ≤ 0.25 s at L = 10 s and ρ = 10% (a
+//     process suspended past its lease learns it lost the lock only when it
+//     runs again: use fencing tokens when that matters);
+//   - clocks tick at the same rate within ρ ≤ 12.5% (the default Observed
+//     rule never compares the clocks of different machines); under the
+//     WallClock rule the clocks of every client and of the file server, and
+//     the mtime granularity, also fit the margin;
+//   - every contender of a directory uses the same lease, and owner names
+//     are unique per attempt (they carry 60 random bits).
 //
 // Liveness: with random tickets, contenders do not deadlock (with
 // probability 1); a crashed holder's lock is taken over within about one

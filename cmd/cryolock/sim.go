@@ -363,7 +363,9 @@ default workload under rules v1 once where the assumption holds (no
 violation allowed in --schedules schedules) and once where it is dropped (a
 violation must be found; its minimal trace is saved under --out). It prints
 the markdown table docs/PROOF.md quotes (--update docs/PROOF.md writes it
-there).
+there). The guarantee and its bounds (settle, drift, lease margin) are
+stated once, in docs/PROOF.md §0; every "holds" configuration is inside the
+fault model that enforces them (sim.Config.InModel).
 
 Exit status: 0 when every "holds" run is clean and every "dropped" run found
 a violation, 1 otherwise.`,
