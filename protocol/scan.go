@@ -226,6 +226,8 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 		var r readResult
 		r, err = readEntry(l.cfg.FS, a.dir, name, path)
 		switch {
+		case isStaleHandle(err):
+			return s, false, staleHandleErr(path, err)
 		case errors.Is(err, fs.ErrNotExist):
 			return s, true, nil
 		case err != nil:
@@ -241,6 +243,9 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 		fi = r.fi
 	} else {
 		fi, err = l.cfg.FS.Stat(a.dir, name)
+		if isStaleHandle(err) {
+			return s, false, staleHandleErr(path, err)
+		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return s, true, nil
 		}
@@ -282,4 +287,18 @@ func readEntry(fsys FS, d Dir, name, path string) (readResult, error) {
 		return readResult{}, foreignErr(path, perr.Error())
 	}
 	return readResult{lease: lease, kind: kind, fi: fi}, nil
+}
+
+// isStaleHandle reports NFS's ESTALE (which reads as fs.ErrNotExist
+// elsewhere). A listed entry that answers ESTALE is not judged gone: on a
+// server failover a live entry can answer ESTALE, and counting it out would
+// let this contender hold beside its owner (PROOF.md, A0c). The attempt
+// fails instead, and the caller's next attempt looks again.
+func isStaleHandle(err error) bool {
+	var sh staleHandle
+	return errors.As(err, &sh)
+}
+
+func staleHandleErr(path string, err error) error {
+	return fmt.Errorf("cryolock: %s answered a stale file handle (ESTALE: a server failover?); not judged gone: %w", path, err)
 }
