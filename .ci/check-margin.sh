@@ -7,13 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v z3 >/dev/null 2>&1; then
-  echo "z3 not found: installing the Debian package z3"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq z3 >/dev/null
-fi
+# shellcheck source=.ci/lib.sh
+source .ci/lib.sh
+need_pkg z3 z3
 
 out=$(timeout 300 z3 -T:240 docs/model/margin.smt2)
 status=0 n=0 name="" want=""

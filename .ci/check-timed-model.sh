@@ -8,13 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v spin >/dev/null 2>&1; then
-  echo "spin not found: installing the Debian package spin"
-  SUDO=""
-  if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq spin >/dev/null
-fi
+# shellcheck source=.ci/lib.sh
+source .ci/lib.sh
+need_pkg spin spin
 command -v gcc >/dev/null 2>&1 || { echo "check-timed-model: gcc is required" >&2; exit 1; }
 
 work=$(mktemp -d)
