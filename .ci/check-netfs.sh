@@ -15,7 +15,8 @@
 #                              the full 4 x 100 holds, 10-25 min under emulation)
 #   NETFS_CACHE, NETFS_STATE   see internal/netfs/scripts/common.sh
 set -euo pipefail
-cd "$(dirname "$0")/.."
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$self")/.."
 export PATH="$PATH:/usr/local/go/bin"
 S=internal/netfs/scripts
 if [ -z "${NETFS_STATE:-}" ]; then
@@ -30,7 +31,7 @@ export NETFS_STATE
 if [ -z "${__CRYOLOCK_NETFS_BODY:-}" ]; then
   t0=$SECONDS
   rc=0
-  __CRYOLOCK_NETFS_BODY=1 timeout -k 30 "${CRYOLOCK_NETFS_TIMEOUT:-1200}" bash "$0" "$@" || rc=$?
+  __CRYOLOCK_NETFS_BODY=1 timeout -k 30 "${CRYOLOCK_NETFS_TIMEOUT:-1200}" bash "$self" "$@" || rc=$?
   [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "netfs: FAILED: hard timeout (${CRYOLOCK_NETFS_TIMEOUT:-1200} s)"
   bash "$S/down.sh" || echo "netfs: WARNING: teardown incomplete"
   echo "netfs: done in $((SECONDS - t0)) s, exit $rc"
@@ -55,15 +56,15 @@ CGO_ENABLED=0 go test -c -o "$NETFS_STATE/netfs.test" ./internal/netfs
 bash "$S/vm-up.sh" >"$NETFS_STATE/vm-up.log" 2>&1 &
 vmup=$!
 
+# ... and the rclone pairs are tested on the host, at the same time.
 out=$(bash "$S/rclone-up.sh") || { log "FAILED: rclone mounts"; fail=1; out=; }
 eval "$out"
+hostpid=
 if [ -n "${CRYOLOCK_NETFS_RCLONE_PAIRS:-}" ]; then
   log "host tests: rclone pairs (mount options: $CRYOLOCK_NETFS_RCLONE_OPTS)"
   CRYOLOCK_NETFS_PAIRS="$CRYOLOCK_NETFS_RCLONE_PAIRS" CRYOLOCK_NETFS_REQUIRE="rclone-sftp rclone-local" \
-    timeout -k 10 780 "$NETFS_STATE/netfs.test" -test.v -test.timeout 12m \
-    >"$NETFS_STATE/host.out" 2>&1 || { log "FAILED: host tests"; fail=1; }
-  grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic)' "$NETFS_STATE/host.out" || true
-  bash "$S/rclone-down.sh" || true
+    timeout -k 10 780 "$NETFS_STATE/netfs.test" -test.v -test.timeout 12m >"$NETFS_STATE/host.out" 2>&1 &
+  hostpid=$!
 fi
 
 if wait "$vmup"; then
@@ -71,12 +72,19 @@ if wait "$vmup"; then
   log "guest tests: nfs3 nfs4 cifs pairs"
   CRYOLOCK_NETFS_REQUIRE="nfs3 nfs4 cifs" bash "$S/vm-run.sh" -t 780 "$NETFS_STATE/netfs.test" -test.v -test.timeout 12m \
     >"$NETFS_STATE/guest.out" 2>&1 || { log "FAILED: guest tests"; fail=1; }
+  log "guest tests done"
   grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic|\[netfs)' "$NETFS_STATE/guest.out" || true
 else
   log "FAILED: the VM did not come up:"
   tail -n 60 "$NETFS_STATE/vm-up.log" >&2 || true
   fail=1
 fi
+if [ -n "$hostpid" ]; then
+  wait "$hostpid" || { log "FAILED: host tests"; fail=1; }
+  log "host tests done"
+  grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic)' "$NETFS_STATE/host.out" || true
+fi
+bash "$S/rclone-down.sh" || true
 
 bash "$S/findings.sh" "$NETFS_STATE"/host.out "$NETFS_STATE"/guest.out >"$NETFS_STATE/FINDINGS.md" || true
 if [ "${CRYOLOCK_NETFS_WRITE_FINDINGS:-}" = 1 ]; then cp "$NETFS_STATE/FINDINGS.md" internal/netfs/FINDINGS.md; fi

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -222,7 +221,7 @@ func gate(t *testing.T, p pair, s settings) {
 	}
 	took := time.Since(start)
 	var all []locktest.Interval
-	lockErrs := 0
+	var st workStats
 	for i := range cmds {
 		h := filepath.Join(hist, strconv.Itoa(i))
 		iv, err := locktest.ReadHistory(h)
@@ -231,12 +230,23 @@ func gate(t *testing.T, p pair, s settings) {
 		}
 		all = append(all, iv...)
 		if b, err := os.ReadFile(h + ".errs"); err == nil {
-			n, _ := strconv.Atoi(string(b))
-			lockErrs += n
+			var w workStats
+			fmt.Sscanf(string(b), "%d %d %d %d", &w.lockErrs, &w.readRetries, &w.maxWait, &w.cutShort)
+			st.lockErrs += w.lockErrs
+			st.readRetries += w.readRetries
+			st.maxWait = max(st.maxWait, w.maxWait)
+			st.cutShort += w.cutShort
 		}
 	}
 	overlaps := locktest.Check(all)
-	counter, cerr := locktest.ReadCounter(filepath.Join(p.A, "counter"))
+	var counter int
+	var cerr error
+	for try := 0; try < 5; try++ { // rclone: EIO on a file rewritten through the other mount
+		if counter, cerr = locktest.ReadCounter(filepath.Join(p.A, "counter")); !errors.Is(cerr, syscall.EIO) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	if cerr != nil {
 		errs = append(errs, fmt.Errorf("reading the counter through mount A: %w", cerr))
 	}
@@ -245,7 +255,8 @@ func gate(t *testing.T, p pair, s settings) {
 		want = len(all) // time-boxed: every hold started must have finished
 	}
 	result(p, "gate", "holds", fmt.Sprintf("%d/%d", len(all), procs*each), "overlaps", len(overlaps),
-		"counter", fmt.Sprintf("%d/%d", counter, want), "lock_errors", lockErrs, "took", took.Round(100*time.Millisecond),
+		"counter", fmt.Sprintf("%d/%d", counter, want), "lock_errors", st.lockErrs, "read_retries", st.readRetries,
+		"max_wait", st.maxWait.Round(10*time.Millisecond), "waits_cut_short", st.cutShort, "took", took.Round(100*time.Millisecond),
 		"settle", s.Settle, "lease", s.Lease)
 	for _, err := range errs {
 		t.Error(err)
@@ -370,42 +381,67 @@ func helperMain(mode string) error {
 		fmt.Println("held")
 		select {}
 	case "worker":
-		ctx, cancel := context.WithTimeout(context.Background(), dur("CRYOLOCK_NETFS_DEADLINE_D"))
-		defer cancel()
 		n, _ := strconv.Atoi(env("CRYOLOCK_NETFS_N"))
+		deadline := time.Now().Add(dur("CRYOLOCK_NETFS_DEADLINE_D"))
 		var stopAt time.Time
 		if ns, err := strconv.ParseInt(env("CRYOLOCK_NETFS_STOP_AT"), 10, 64); err == nil {
+			// time-boxed: a wait that began before the box closed may
+			// go on for a grace period, then the worker stops
 			stopAt = time.Unix(0, ns)
+			deadline = stopAt.Add(gateGrace)
 		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
 		var iv []locktest.Interval
-		var lockErrs int
-		runErr := work(ctx, l, n, stopAt, env("CRYOLOCK_NETFS_COUNTER"), dur("CRYOLOCK_NETFS_HOLD_D"), env("CRYOLOCK_NETFS_WORKER"), &iv, &lockErrs)
+		var st workStats
+		runErr := work(ctx, l, n, stopAt, env("CRYOLOCK_NETFS_COUNTER"), dur("CRYOLOCK_NETFS_HOLD_D"), env("CRYOLOCK_NETFS_WORKER"), &iv, &st)
 		h := env("CRYOLOCK_NETFS_HISTORY")
-		return errors.Join(runErr, locktest.WriteHistory(h, iv), os.WriteFile(h+".errs", []byte(strconv.Itoa(lockErrs)), 0o644))
+		return errors.Join(runErr, locktest.WriteHistory(h, iv),
+			os.WriteFile(h+".errs", fmt.Appendf(nil, "%d %d %d %d", st.lockErrs, st.readRetries, st.maxWait, st.cutShort), 0o644))
 	}
 	return fmt.Errorf("unknown mode %q", mode)
 }
 
-// work takes l n times (or until stopAt, if set); inside each hold it increments the counter file and
-// sleeps hold. An error from Lock or Unlock is counted in *lockErrs and the
-// worker goes on (rclone, for one, answers EIO when a file it is reading is
-// removed through another mount; the protocol looks first after an error);
-// it stops after 50 of them, and at the first counter error or lost hold.
-func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counter string, hold time.Duration, name string, iv *[]locktest.Interval, lockErrs *int) error {
+// gateGrace is how long a time-boxed gate's worker may still wait for the
+// lock after the box closed.
+const gateGrace = 90 * time.Second
+
+// workStats are what a worker counts besides its holds.
+type workStats struct {
+	lockErrs    int           // failed Lock or Unlock calls (retried)
+	readRetries int           // counter reads retried after EIO
+	maxWait     time.Duration // longest Lock call
+	cutShort    int           // 1 if a wait was cut short by the time box's grace
+}
+
+// work takes l n times (or until stopAt, if set); inside each hold it
+// increments the counter file and sleeps hold. An error from Lock or Unlock
+// is counted and the worker goes on (rclone, for one, answers EIO when a
+// file it is reading is removed through another mount; the protocol looks
+// first after an error); it stops after 50 of them, and at the first counter
+// error or lost hold.
+func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counter string, hold time.Duration, name string, iv *[]locktest.Interval, st *workStats) error {
 	for i := 0; i < n; {
 		if !stopAt.IsZero() && time.Now().After(stopAt) {
 			return nil
 		}
-		if err := l.Lock(ctx); err != nil {
-			if ctx.Err() != nil || *lockErrs >= 50 {
+		t0 := time.Now()
+		err := l.Lock(ctx)
+		st.maxWait = max(st.maxWait, time.Since(t0))
+		if err != nil {
+			if !stopAt.IsZero() && ctx.Err() != nil {
+				st.cutShort = 1
+				return nil
+			}
+			if ctx.Err() != nil || st.lockErrs >= 50 {
 				return fmt.Errorf("acquisition %d: %w", i, err)
 			}
-			*lockErrs++
+			st.lockErrs++
 			fmt.Fprintf(os.Stderr, "netfs worker %s: acquisition %d: %v (going on)\n", name, i, err)
 			continue
 		}
 		start := locktest.Now()
-		ierr := increment(counter)
+		ierr := increment(counter, &st.readRetries)
 		time.Sleep(hold)
 		if !l.Held() {
 			ierr = errors.Join(ierr, fmt.Errorf("acquisition %d: lost during the hold", i))
@@ -417,7 +453,7 @@ func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counte
 			return fmt.Errorf("acquisition %d: %w", i, ierr)
 		}
 		if err := l.Unlock(); err != nil {
-			*lockErrs++
+			st.lockErrs++
 			fmt.Fprintf(os.Stderr, "netfs worker %s: release %d: %v (going on)\n", name, i, err)
 		}
 	}
@@ -429,20 +465,26 @@ func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counte
 // rewrite, fsync and close before releasing it. It is deliberately not
 // atomic: two holders at once would lose an update. The file is rewritten
 // through O_TRUNC, not O_RDWR, as rclone without a VFS cache cannot open a
-// file for reading and writing.
-func increment(path string) error {
-	f, err := os.Open(path)
+// file for reading and writing. A read that fails with EIO is tried again
+// (up to 5 times, 50 ms apart; counted in *retries): rclone's local backend
+// answers EIO to the first read of a file another mount has just rewritten.
+func increment(path string, retries *int) error {
+	var b []byte
+	var err error
+	for try := 0; ; try++ {
+		b, err = os.ReadFile(path)
+		if !errors.Is(err, syscall.EIO) || try == 5 {
+			break
+		}
+		*retries++
+		time.Sleep(50 * time.Millisecond)
+	}
 	v := 0
 	switch {
 	case errors.Is(err, os.ErrNotExist):
 	case err != nil:
-		return err
+		return fmt.Errorf("counter %s: %w", path, err)
 	default:
-		b, rerr := io.ReadAll(f)
-		f.Close()
-		if rerr != nil {
-			return fmt.Errorf("counter %s: %w", path, rerr)
-		}
 		if s := strings.TrimSpace(string(b)); s != "" {
 			if v, err = strconv.Atoi(s); err != nil {
 				return fmt.Errorf("counter %s: %w", path, err)
@@ -458,11 +500,11 @@ func increment(path string) error {
 	return errors.Join(werr, serr, w.Close())
 }
 
-// listingLag measures what the settle must cover: how long after a
-// create through one mount the other mount's listing shows the new name
-// (the other mount listed the directory just before, so a cached listing
-// would show). Both directions, 10 samples each; a sample gives up after
-// 60 s. Nothing is asserted beyond the measurement finishing; the lags are
+// listingLag measures what the settle must cover: how long after a create
+// through one mount the other mount's listing shows the new name (the other
+// mount listed the directory just before, so a cached listing would show).
+// Both directions, 10 samples each; a sample gives up after 15 s.
+// Nothing is asserted beyond the measurement finishing; the lags are
 // reported next to the settle the other tests use.
 func listingLag(t *testing.T, p pair, s settings) {
 	var lags []time.Duration
@@ -487,7 +529,7 @@ func listingLag(t *testing.T, p pair, s settings) {
 			if slices.ContainsFunc(ents, func(e os.DirEntry) bool { return e.Name() == name }) {
 				break
 			}
-			if time.Since(t0) > time.Minute {
+			if time.Since(t0) > 15*time.Second {
 				t.Fatalf("%s: %s never listed through %s", p.Name, name, to)
 			}
 			time.Sleep(2 * time.Millisecond)

@@ -14,7 +14,9 @@ directory with separate caches: NFSv3 and NFSv4.2 (kernel client,
 of an sftp remote (`rclone serve sftp` on 127.0.0.1) and of a local path, on the
 host, with the mount options in the table.
 
-- gate: 4 processes × 100 holds of ~4 ms, processes alternating between mount A
+- gate: 4 processes × 100 holds of ~4 ms (in CI time-boxed: no new
+  acquisition after `CRYOLOCK_NETFS_GATE_BUDGET`, default 150 s; every hold
+  begun must finish), processes alternating between mount A
   and mount B; overlaps counted by `internal/locktest`; the counter is a plain
   file read and rewritten in every hold (opened after acquiring, fsynced and
   closed before releasing), so it is exact only if no two holds overlapped;
@@ -36,7 +38,7 @@ function kv(line, key,   n, i, f, a) {
   p = kv($0, "pair"); t = kv($0, "test")
   if (!(p in seen)) { seen[p] = 1; order[++np] = p }
   if (t == "gate") {
-    gate[p] = kv($0, "holds") " | " kv($0, "overlaps") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "took")
+    gate[p] = kv($0, "holds") " | " kv($0, "overlaps") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "max_wait") " | " kv($0, "took")
     set[p] = kv($0, "settle") " / " kv($0, "lease")
   } else if (t == "recovery") {
     rec[p] = kv($0, "recovery")
@@ -48,11 +50,11 @@ function kv(line, key,   n, i, f, a) {
   }
 }
 END {
-  print "| pair | settle / lease used | holds | overlaps | counter | lock errors | gate took | recovery after SIGKILL | listing lag median / max | probe (each mount) |"
-  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  print "| pair | settle / lease used | holds done / expected | overlaps | counter / holds | lock errors | longest wait | gate took | recovery after SIGKILL | listing lag median / max | probe (each mount) |"
+  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for (i = 1; i <= np; i++) {
     p = order[i]
-    g = (p in gate) ? gate[p] : "— | — | — | — | —"
+    g = (p in gate) ? gate[p] : "— | — | — | — | — | —"
     print "| " p " | " ((p in set) ? set[p] : "—") " | " g " | " ((p in rec) ? rec[p] : "—") " | " ((p in lag) ? lag[p] : "—") " | " ((p in probe) ? probe[p] : "—") " |"
   }
 }'
