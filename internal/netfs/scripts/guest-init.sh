@@ -60,6 +60,13 @@ cat >/etc/samba/smb.conf <<'SMB'
   path = /srv/smb
   read only = no
   force user = root
+  # No oplocks or leases: with them, opens of a file the other mount had
+  # just used waited on lease breaks, and one lost break stalled an open for
+  # minutes (kernel client under emulation; /proc/fs/cifs/Stats
+  # "OplockBreaks: .. failed"). Attribute caching (actimeo=1) is unchanged.
+  oplocks = no
+  level2 oplocks = no
+  smb2 leases = no
 SMB
 printf 'netfs\nnetfs\n' | smbpasswd -a -s root >/dev/null || fail smbpasswd
 smbd -D || fail smbd
