@@ -11,7 +11,7 @@
 # internal/netfs/FINDINGS.md with CRYOLOCK_NETFS_WRITE_FINDINGS=1), and tears
 # down what it started (by recorded pid). A component that cannot start fails.
 #   CRYOLOCK_NETFS_TIMEOUT=s   hard limit of the whole check (default 1200)
-#   CRYOLOCK_NETFS_GATE_BUDGET time box of each pair's gate (default 150s; empty:
+#   CRYOLOCK_NETFS_GATE_BUDGET time box of each pair's gate (default 120s; empty:
 #                              the full 4 x 100 holds, 10-25 min under emulation)
 #   NETFS_CACHE, NETFS_STATE   see internal/netfs/scripts/common.sh
 set -euo pipefail
@@ -39,7 +39,7 @@ if [ -z "${__CRYOLOCK_NETFS_BODY:-}" ]; then
 fi
 
 source "$S/common.sh"
-export CRYOLOCK_NETFS_GATE_BUDGET="${CRYOLOCK_NETFS_GATE_BUDGET-150s}"
+export CRYOLOCK_NETFS_GATE_BUDGET="${CRYOLOCK_NETFS_GATE_BUDGET-120s}"
 t0=$SECONDS
 mkdir -p "$NETFS_STATE"
 fail=0
