@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# The lock on the filesystems users have: NFSv3, NFSv4.2 and SMB3 through the
+# kernel's own clients (two mounts of each, in a QEMU guest under software
+# emulation), and rclone FUSE mounts on this host (an sftp remote served by
+# `rclone serve sftp` on 127.0.0.1, and a local path; two mounts of each).
+# Sets everything up from a bare machine (apt, VM image build, boot; the image
+# is cached under /var/cache/cryolock-ci/netfs so the next run only boots),
+# runs internal/netfs's tests on every pair (a static test binary: in the
+# guest for nfs3/nfs4/cifs, here for rclone), prints one line per pair and
+# test, writes them to $NETFS_STATE/FINDINGS.md (and to
+# internal/netfs/FINDINGS.md with CRYOLOCK_NETFS_WRITE_FINDINGS=1), and tears
+# down what it started (by recorded pid). A component that cannot start fails.
+#   CRYOLOCK_NETFS_TIMEOUT=s   hard limit of the whole check (default 1200)
+#   CRYOLOCK_NETFS_GATE_BUDGET time box of each pair's gate (default 120s; empty:
+#                              the full 4 x 100 holds, 10-25 min under emulation)
+#   NETFS_CACHE, NETFS_STATE   see internal/netfs/scripts/common.sh
+set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
+cd "$(dirname "$self")/.."
+export PATH="$PATH:/usr/local/go/bin"
+S=internal/netfs/scripts
+if [ -z "${NETFS_STATE:-}" ]; then
+  NETFS_STATE="${CRYOLOCK_CI_STATE:-$(mktemp -d /tmp/cryolock-ci.XXXXXX)}/netfs"
+fi
+export NETFS_STATE
+
+# The body runs under a hard timeout (timeout signals its whole process
+# group: the test binaries and their workers); the VM and the rclone mounts
+# live in sessions of their own and are stopped here, after it, whatever
+# happened.
+if [ -z "${__CRYOLOCK_NETFS_BODY:-}" ]; then
+  t0=$SECONDS
+  rc=0
+  __CRYOLOCK_NETFS_BODY=1 timeout -k 30 "${CRYOLOCK_NETFS_TIMEOUT:-1200}" bash "$self" "$@" || rc=$?
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "netfs: FAILED: hard timeout (${CRYOLOCK_NETFS_TIMEOUT:-1200} s)"
+  bash "$S/down.sh" || echo "netfs: WARNING: teardown incomplete"
+  echo "netfs: done in $((SECONDS - t0)) s, exit $rc"
+  exit $rc
+fi
+
+source "$S/common.sh"
+export CRYOLOCK_NETFS_GATE_BUDGET="${CRYOLOCK_NETFS_GATE_BUDGET-120s}"
+t0=$SECONDS
+mkdir -p "$NETFS_STATE"
+fail=0
+[ "$(id -u)" = 0 ] || { log "FAILED: needs root (FUSE mounts, apt, /var/cache)"; exit 1; }
+
+log "packages"
+need_pkgs qemu-system-x86 busybox-static kmod cpio mmdebstrap e2fsprogs xz-utils rclone fuse3
+
+log "static test binary"
+CGO_ENABLED=0 go test -c -o "$NETFS_STATE/netfs.test" ./internal/netfs
+
+# The VM boots (building its image first on a cold cache) while the rclone
+# pairs are tested on the host.
+bash "$S/vm-up.sh" >"$NETFS_STATE/vm-up.log" 2>&1 &
+vmup=$!
+
+# ... and the rclone pairs are tested on the host, at the same time.
+out=$(bash "$S/rclone-up.sh") || { log "FAILED: rclone mounts"; fail=1; out=; }
+eval "$out"
+hostpid=
+if [ -n "${CRYOLOCK_NETFS_RCLONE_PAIRS:-}" ]; then
+  log "host tests: rclone pairs (mount options: $CRYOLOCK_NETFS_RCLONE_OPTS)"
+  CRYOLOCK_NETFS_PAIRS="$CRYOLOCK_NETFS_RCLONE_PAIRS" CRYOLOCK_NETFS_REQUIRE="rclone-sftp rclone-local" \
+    timeout -k 10 780 "$NETFS_STATE/netfs.test" -test.v -test.timeout 12m >"$NETFS_STATE/host.out" 2>&1 &
+  hostpid=$!
+fi
+
+if wait "$vmup"; then
+  grep -E 'VM ready|built|vm-up done' "$NETFS_STATE/vm-up.log" >&2 || true
+  log "guest tests: nfs3 nfs4 cifs pairs"
+  CRYOLOCK_NETFS_REQUIRE="nfs3 nfs4 cifs" bash "$S/vm-run.sh" -t 780 "$NETFS_STATE/netfs.test" -test.v -test.timeout 12m \
+    >"$NETFS_STATE/guest.out" 2>&1 || { log "FAILED: guest tests"; fail=1; }
+  log "guest tests done"
+  grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic|\[netfs)' "$NETFS_STATE/guest.out" || true
+else
+  log "FAILED: the VM did not come up:"
+  tail -n 60 "$NETFS_STATE/vm-up.log" >&2 || true
+  fail=1
+fi
+if [ -n "$hostpid" ]; then
+  wait "$hostpid" || { log "FAILED: host tests"; fail=1; }
+  log "host tests done"
+  grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic)' "$NETFS_STATE/host.out" || true
+fi
+bash "$S/rclone-down.sh" || true
+
+bash "$S/findings.sh" "$NETFS_STATE"/host.out "$NETFS_STATE"/guest.out >"$NETFS_STATE/FINDINGS.md" || true
+if [ "${CRYOLOCK_NETFS_WRITE_FINDINGS:-}" = 1 ]; then cp "$NETFS_STATE/FINDINGS.md" internal/netfs/FINDINGS.md; fi
+log "netfs body done in $((SECONDS - t0)) s"
+[ $fail = 0 ] || { log "FAILED (logs under $NETFS_STATE)"; exit 1; }

@@ -1,0 +1,545 @@
+//go:build linux
+
+package netfs_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cryolock-go/cryolock/fsprobe"
+	"github.com/cryolock-go/cryolock/internal/locktest"
+	"github.com/cryolock-go/cryolock/protocol"
+)
+
+const helperVar = "CRYOLOCK_NETFS_HELPER"
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperVar); mode != "" {
+		if err := helperMain(mode); err != nil {
+			fmt.Fprintf(os.Stderr, "netfs helper %s: %v\n", mode, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// pair is two mounts of one directory, each with caches of its own.
+type pair struct {
+	Name string // nfs3, nfs4, cifs, rclone-sftp, rclone-local
+	A, B string
+}
+
+// settings are the lock settings a pair's tests use: safe on that
+// filesystem (settle covers its listing lag between clients, see
+// FINDINGS.md) and quick enough for CI.
+type settings struct {
+	Settle, Lease, MaxBackoff time.Duration
+	// FSType is the filesystem type the probe must name.
+	FSType string
+}
+
+// defaults per kind of pair; CRYOLOCK_NETFS_SETTLE ("nfs3=1s,cifs=2s")
+// overrides the settle.
+func settingsFor(t *testing.T, name string) settings {
+	t.Helper()
+	var s settings
+	switch {
+	case name == "nfs3":
+		s = settings{Settle: 500 * time.Millisecond, FSType: "nfs"}
+	case name == "nfs4":
+		s = settings{Settle: 500 * time.Millisecond, FSType: "nfs4"}
+	case name == "cifs":
+		s = settings{Settle: time.Second, FSType: "cifs"}
+	case strings.HasPrefix(name, "rclone"):
+		s = settings{Settle: 500 * time.Millisecond, FSType: "fuse.rclone"}
+	default:
+		t.Fatalf("unknown pair kind %q", name)
+	}
+	s.Lease, s.MaxBackoff = 12*time.Second, 50*time.Millisecond
+	for _, kv := range strings.Split(os.Getenv("CRYOLOCK_NETFS_SETTLE"), ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok && k == name {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				t.Fatalf("CRYOLOCK_NETFS_SETTLE: %v", err)
+			}
+			s.Settle = d
+		}
+	}
+	return s
+}
+
+func (s settings) options() []protocol.Option {
+	return []protocol.Option{protocol.WithSettle(s.Settle), protocol.WithLease(s.Lease), protocol.WithBackoff(time.Millisecond, s.MaxBackoff)}
+}
+
+// pairs returns the pairs of CRYOLOCK_NETFS_PAIRS, failing the test if one
+// named in CRYOLOCK_NETFS_REQUIRE is missing and skipping it if none is set.
+func pairs(t *testing.T) []pair {
+	t.Helper()
+	var out []pair
+	for _, f := range strings.Fields(os.Getenv("CRYOLOCK_NETFS_PAIRS")) {
+		p := strings.SplitN(f, ":", 3)
+		if len(p) != 3 {
+			t.Fatalf("CRYOLOCK_NETFS_PAIRS: %q is not name:mountA:mountB", f)
+		}
+		out = append(out, pair{p[0], p[1], p[2]})
+	}
+	for _, req := range strings.Fields(os.Getenv("CRYOLOCK_NETFS_REQUIRE")) {
+		if !slices.ContainsFunc(out, func(p pair) bool { return p.Name == req }) {
+			t.Errorf("pair %s is required (CRYOLOCK_NETFS_REQUIRE) but not in CRYOLOCK_NETFS_PAIRS", req)
+		}
+	}
+	if len(out) == 0 {
+		t.Skip("no network filesystem pairs: set CRYOLOCK_NETFS_PAIRS (bash .ci/check-netfs.sh sets them up)")
+	}
+	return out
+}
+
+// TestPairs runs, on every pair at once (each pair in parallel with the
+// others, its tests one after another, each in a fresh subdirectory made
+// through mount A and seen through mount B): the listing lag, the probe,
+// the gate and the recovery from a killed holder.
+func TestPairs(t *testing.T) {
+	tests := []struct {
+		name string
+		f    func(t *testing.T, p pair, s settings)
+	}{{"lag", listingLag}, {"probe", probe}, {"gate", gate}, {"recovery", recovery}}
+	for _, p := range pairs(t) {
+		t.Run(p.Name, func(t *testing.T) {
+			t.Parallel()
+			s := settingsFor(t, p.Name)
+			for _, tc := range tests {
+				t.Run(tc.name, func(t *testing.T) {
+					sub := fmt.Sprintf("%s-%s-%d-%d", tc.name, p.Name, os.Getpid(), time.Now().UnixNano())
+					if err := os.Mkdir(filepath.Join(p.A, sub), 0o777); err != nil {
+						t.Fatalf("pair %s: %v", p.Name, err)
+					}
+					t.Cleanup(func() { os.RemoveAll(filepath.Join(p.A, sub)) })
+					q := pair{p.Name, filepath.Join(p.A, sub), filepath.Join(p.B, sub)}
+					waitVisible(t, q.B)
+					tc.f(t, q, s)
+				})
+			}
+		})
+	}
+}
+
+// waitVisible waits (up to a minute: a negative lookup may be cached for
+// 30 s on NFS) until path is seen.
+func waitVisible(t *testing.T, path string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if _, err := os.Stat(path); err == nil {
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("mount B never saw %s: %v", path, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// result prints one machine-readable line for .ci/check-netfs.sh.
+func result(p pair, test string, kv ...any) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "netfs-result pair=%s test=%s", p.Name, test)
+	for i := 0; i+1 < len(kv); i += 2 {
+		fmt.Fprintf(&b, " %v=%v", kv[i], strings.ReplaceAll(fmt.Sprint(kv[i+1]), " ", "_"))
+	}
+	fmt.Println(b.String())
+}
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil && v > 0 {
+		return v
+	}
+	return def
+}
+
+// gate is the peer's release gate and more: 4 processes × 100 holds of
+// about 4 ms, processes alternating between mount A and mount B; inside each
+// hold a plain-file counter on the holder's own mount is read and rewritten
+// (opened after acquiring, fsynced and closed before releasing: NFS's
+// close-to-open consistency). Mutual exclusion means no overlapping holds
+// and an exact counter. With CRYOLOCK_NETFS_GATE_BUDGET (a duration) the
+// workers start no new acquisition after that long: the holds done are then
+// reported against the 400 expected (CI's time box; each acquisition costs
+// at least the settle, and a filesystem operation in the emulated guest
+// tens of milliseconds).
+func gate(t *testing.T, p pair, s settings) {
+	procs, each := envInt("CRYOLOCK_NETFS_PROCS", 4), envInt("CRYOLOCK_NETFS_HOLDS", 100)
+	stopAt := ""
+	if b, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_GATE_BUDGET")); err == nil && b > 0 {
+		stopAt = strconv.FormatInt(time.Now().Add(b).UnixNano(), 10)
+	}
+	hist := t.TempDir()
+	start := time.Now()
+	cmds := make([]*exec.Cmd, procs)
+	for i := range cmds {
+		dir := p.A
+		if i%2 == 1 {
+			dir = p.B
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), helperVar+"=worker",
+			"CRYOLOCK_NETFS_LOCK="+filepath.Join(dir, "gate.cryolock"),
+			"CRYOLOCK_NETFS_COUNTER="+filepath.Join(dir, "counter"),
+			"CRYOLOCK_NETFS_N="+strconv.Itoa(each),
+			"CRYOLOCK_NETFS_SETTLE_D="+s.Settle.String(),
+			"CRYOLOCK_NETFS_LEASE_D="+s.Lease.String(),
+			"CRYOLOCK_NETFS_BACKOFF_D="+s.MaxBackoff.String(),
+			"CRYOLOCK_NETFS_HOLD_D=4ms",
+			"CRYOLOCK_NETFS_DEADLINE_D=20m",
+			"CRYOLOCK_NETFS_HISTORY="+filepath.Join(hist, strconv.Itoa(i)),
+			"CRYOLOCK_NETFS_STOP_AT="+stopAt,
+			fmt.Sprintf("CRYOLOCK_NETFS_WORKER=p%d@%s", i, filepath.Base(filepath.Dir(dir))),
+		)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds[i] = cmd
+	}
+	var errs []error
+	for i, cmd := range cmds {
+		if err := cmd.Wait(); err != nil {
+			errs = append(errs, fmt.Errorf("worker %d: %w", i, err))
+		}
+	}
+	took := time.Since(start)
+	var all []locktest.Interval
+	var st workStats
+	for i := range cmds {
+		h := filepath.Join(hist, strconv.Itoa(i))
+		iv, err := locktest.ReadHistory(h)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		all = append(all, iv...)
+		if b, err := os.ReadFile(h + ".errs"); err == nil {
+			var w workStats
+			fmt.Sscanf(string(b), "%d %d %d %d", &w.lockErrs, &w.readRetries, &w.maxWait, &w.cutShort)
+			st.lockErrs += w.lockErrs
+			st.readRetries += w.readRetries
+			st.maxWait = max(st.maxWait, w.maxWait)
+			st.cutShort += w.cutShort
+		}
+	}
+	overlaps := locktest.Check(all)
+	var counter int
+	var cerr error
+	for try := 0; try < 5; try++ { // rclone: EIO on a file rewritten through the other mount
+		if counter, cerr = locktest.ReadCounter(filepath.Join(p.A, "counter")); !errors.Is(cerr, syscall.EIO) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if cerr != nil {
+		errs = append(errs, fmt.Errorf("reading the counter through mount A: %w", cerr))
+	}
+	want := procs * each
+	if stopAt != "" {
+		want = len(all) // time-boxed: every hold started must have finished
+	}
+	result(p, "gate", "holds", fmt.Sprintf("%d/%d", len(all), procs*each), "overlaps", len(overlaps),
+		"counter", fmt.Sprintf("%d/%d", counter, want), "lock_errors", st.lockErrs, "read_retries", st.readRetries,
+		"max_wait", st.maxWait.Round(10*time.Millisecond), "waits_cut_short", st.cutShort, "took", took.Round(100*time.Millisecond),
+		"settle", s.Settle, "lease", s.Lease)
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if len(all) != want || counter != want {
+		t.Errorf("%s: holds %d, counter %d; want %d each (a lost update means two holders)", p.Name, len(all), counter, want)
+	}
+	if len(overlaps) > 0 {
+		t.Errorf("%s: %d overlapping holds; first: %+v", p.Name, len(overlaps), overlaps[0])
+	}
+	if len(all) == 0 {
+		t.Errorf("%s: no hold at all", p.Name)
+	}
+}
+
+// recovery SIGKILLs a holder on mount A and measures how long a
+// contender on mount B takes to acquire: the lease plus a heartbeat and the
+// time for B to see the holder's last mtime. Only a generous bound is
+// asserted (the machine is shared); the time is reported.
+func recovery(t *testing.T, p pair, s settings) {
+	lockA, lockB := filepath.Join(p.A, "rec.cryolock"), filepath.Join(p.B, "rec.cryolock")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperVar+"=holder",
+		"CRYOLOCK_NETFS_LOCK="+lockA,
+		"CRYOLOCK_NETFS_SETTLE_D="+s.Settle.String(),
+		"CRYOLOCK_NETFS_LEASE_D="+s.Lease.String(),
+		"CRYOLOCK_NETFS_BACKOFF_D="+s.MaxBackoff.String())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || strings.TrimSpace(line) != "held" {
+		t.Fatalf("holder on A: %q, %v", line, err)
+	}
+	// B must see the live holder before it dies: TryLock fails.
+	lb, err := protocol.New(lockB, s.options()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ok, err := lb.TryLock(ctx)
+	if err != nil || ok {
+		if ok {
+			lb.Unlock()
+		}
+		t.Fatalf("TryLock on B while A holds: ok=%v err=%v; want false", ok, err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	cmd.Wait()
+	if err := lb.Lock(ctx); err != nil {
+		t.Fatalf("Lock on B after the holder on A was killed: %v", err)
+	}
+	rec := time.Since(killed)
+	if !lb.Held() {
+		t.Errorf("B acquired but Held() is false")
+	}
+	if err := lb.Unlock(); err != nil {
+		t.Errorf("Unlock on B: %v", err)
+	}
+	bound := 3*s.Lease + s.Settle + 90*time.Second // lease, a heartbeat, B's attribute cache (NFS acregmax 60 s)
+	result(p, "recovery", "recovery", rec.Round(100*time.Millisecond), "lease", s.Lease, "bound", bound)
+	if rec > bound {
+		t.Errorf("%s: B took %v to take over from a killed holder; want < %v", p.Name, rec, bound)
+	}
+}
+
+// probe runs the probe on each mount of the pair: it must name the
+// filesystem, and find the directory usable; its recommendation is reported.
+func probe(t *testing.T, p pair, s settings) {
+	for _, side := range []struct{ name, dir string }{{"A", p.A}, {"B", p.B}} {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		r, err := fsprobe.Probe(ctx, side.dir, fsprobe.Options{Timeout: time.Minute})
+		cancel()
+		if err != nil {
+			t.Errorf("probe of %s (%s): %v", side.dir, side.name, err)
+			continue
+		}
+		rec := r.Recommendation
+		result(p, "probe", "side", side.name, "fstype", r.Filesystem.Type, "remote", r.Filesystem.Remote,
+			"attr_cache", r.Filesystem.AttrCache, "dir_cache", r.Filesystem.DirCache,
+			"usable", rec.Usable, "rec_settle", rec.Settle, "rec_lease", rec.Lease,
+			"rec_backoff", fmt.Sprintf("%v-%v", rec.MinBackoff, rec.MaxBackoff))
+		if r.Filesystem.Type != s.FSType {
+			t.Errorf("probe of %s: filesystem %q; want %q", side.dir, r.Filesystem.Type, s.FSType)
+		}
+		if !rec.Usable {
+			t.Errorf("probe of %s: not usable: %v", side.dir, rec.Warnings)
+		}
+	}
+}
+
+// helperMain is a re-executed test binary: "worker" takes the lock N times
+// (see TestGate), "holder" takes it once, says "held" and waits to be killed.
+func helperMain(mode string) error {
+	env := os.Getenv
+	dur := func(k string) time.Duration { d, _ := time.ParseDuration(env(k)); return d }
+	opts := []protocol.Option{protocol.WithSettle(dur("CRYOLOCK_NETFS_SETTLE_D")), protocol.WithLease(dur("CRYOLOCK_NETFS_LEASE_D")),
+		protocol.WithBackoff(time.Millisecond, dur("CRYOLOCK_NETFS_BACKOFF_D"))}
+	if env("CRYOLOCK_NETFS_DEBUG") != "" {
+		h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
+		opts = append(opts, protocol.WithLogger(slog.New(h).With("worker", env("CRYOLOCK_NETFS_WORKER"))))
+	}
+	l, err := protocol.New(env("CRYOLOCK_NETFS_LOCK"), opts...)
+	if err != nil {
+		return err
+	}
+	switch mode {
+	case "holder":
+		if err := l.Lock(context.Background()); err != nil {
+			return err
+		}
+		fmt.Println("held")
+		select {}
+	case "worker":
+		n, _ := strconv.Atoi(env("CRYOLOCK_NETFS_N"))
+		deadline := time.Now().Add(dur("CRYOLOCK_NETFS_DEADLINE_D"))
+		var stopAt time.Time
+		if ns, err := strconv.ParseInt(env("CRYOLOCK_NETFS_STOP_AT"), 10, 64); err == nil {
+			// time-boxed: a wait that began before the box closed may
+			// go on for a grace period, then the worker stops
+			stopAt = time.Unix(0, ns)
+			deadline = stopAt.Add(gateGrace)
+		}
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		var iv []locktest.Interval
+		var st workStats
+		runErr := work(ctx, l, n, stopAt, env("CRYOLOCK_NETFS_COUNTER"), dur("CRYOLOCK_NETFS_HOLD_D"), env("CRYOLOCK_NETFS_WORKER"), &iv, &st)
+		h := env("CRYOLOCK_NETFS_HISTORY")
+		return errors.Join(runErr, locktest.WriteHistory(h, iv),
+			os.WriteFile(h+".errs", fmt.Appendf(nil, "%d %d %d %d", st.lockErrs, st.readRetries, st.maxWait, st.cutShort), 0o644))
+	}
+	return fmt.Errorf("unknown mode %q", mode)
+}
+
+// gateGrace is how long a time-boxed gate's worker may still wait for the
+// lock after the box closed.
+const gateGrace = 90 * time.Second
+
+// workStats are what a worker counts besides its holds.
+type workStats struct {
+	lockErrs    int           // failed Lock or Unlock calls (retried)
+	readRetries int           // counter reads retried after EIO
+	maxWait     time.Duration // longest Lock call
+	cutShort    int           // 1 if a wait was cut short by the time box's grace
+}
+
+// work takes l n times (or until stopAt, if set); inside each hold it
+// increments the counter file and sleeps hold. An error from Lock or Unlock
+// is counted and the worker goes on (rclone, for one, answers EIO when a
+// file it is reading is removed through another mount; the protocol looks
+// first after an error); it stops after 50 of them, and at the first counter
+// error or lost hold.
+func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counter string, hold time.Duration, name string, iv *[]locktest.Interval, st *workStats) error {
+	for i := 0; i < n; {
+		if !stopAt.IsZero() && time.Now().After(stopAt) {
+			return nil
+		}
+		t0 := time.Now()
+		err := l.Lock(ctx)
+		st.maxWait = max(st.maxWait, time.Since(t0))
+		if err != nil {
+			if !stopAt.IsZero() && ctx.Err() != nil {
+				st.cutShort = 1
+				return nil
+			}
+			if ctx.Err() != nil || st.lockErrs >= 50 {
+				return fmt.Errorf("acquisition %d: %w", i, err)
+			}
+			st.lockErrs++
+			fmt.Fprintf(os.Stderr, "netfs worker %s: acquisition %d: %v (going on)\n", name, i, err)
+			continue
+		}
+		start := locktest.Now()
+		ierr := increment(counter, &st.readRetries)
+		time.Sleep(hold)
+		if !l.Held() {
+			ierr = errors.Join(ierr, fmt.Errorf("acquisition %d: lost during the hold", i))
+		}
+		*iv = append(*iv, locktest.Interval{Worker: name, Start: start, End: locktest.Now()})
+		i++
+		if ierr != nil {
+			l.Unlock()
+			return fmt.Errorf("acquisition %d: %w", i, ierr)
+		}
+		if err := l.Unlock(); err != nil {
+			st.lockErrs++
+			fmt.Fprintf(os.Stderr, "netfs worker %s: release %d: %v (going on)\n", name, i, err)
+		}
+	}
+	return nil
+}
+
+// increment adds one to the decimal counter in path, the way that is exact
+// on NFS (close-to-open consistency): open after acquiring the lock, read,
+// rewrite, fsync and close before releasing it. It is deliberately not
+// atomic: two holders at once would lose an update. The file is rewritten
+// through O_TRUNC, not O_RDWR, as rclone without a VFS cache cannot open a
+// file for reading and writing. A read that fails with EIO is tried again
+// (up to 5 times, 50 ms apart; counted in *retries): rclone's local backend
+// answers EIO to the first read of a file another mount has just rewritten.
+func increment(path string, retries *int) error {
+	var b []byte
+	var err error
+	for try := 0; ; try++ {
+		b, err = os.ReadFile(path)
+		if !errors.Is(err, syscall.EIO) || try == 5 {
+			break
+		}
+		*retries++
+		time.Sleep(50 * time.Millisecond)
+	}
+	v := 0
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("counter %s: %w", path, err)
+	default:
+		if s := strings.TrimSpace(string(b)); s != "" {
+			if v, err = strconv.Atoi(s); err != nil {
+				return fmt.Errorf("counter %s: %w", path, err)
+			}
+		}
+	}
+	w, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o666)
+	if err != nil {
+		return err
+	}
+	_, werr := w.WriteString(strconv.Itoa(v + 1))
+	serr := w.Sync()
+	return errors.Join(werr, serr, w.Close())
+}
+
+// listingLag measures what the settle must cover: how long after a create
+// through one mount the other mount's listing shows the new name (the other
+// mount listed the directory just before, so a cached listing would show).
+// Both directions, 10 samples each; a sample gives up after 15 s.
+// Nothing is asserted beyond the measurement finishing; the lags are
+// reported next to the settle the other tests use.
+func listingLag(t *testing.T, p pair, s settings) {
+	var lags []time.Duration
+	for i := 0; i < 20; i++ {
+		from, to := p.A, p.B
+		if i%2 == 1 {
+			from, to = p.B, p.A
+		}
+		if _, err := os.ReadDir(to); err != nil {
+			t.Fatal(err)
+		}
+		name := fmt.Sprintf("lag%d", i)
+		if err := os.WriteFile(filepath.Join(from, name), nil, 0o666); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		for {
+			ents, err := os.ReadDir(to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if slices.ContainsFunc(ents, func(e os.DirEntry) bool { return e.Name() == name }) {
+				break
+			}
+			if time.Since(t0) > 15*time.Second {
+				t.Fatalf("%s: %s never listed through %s", p.Name, name, to)
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		lags = append(lags, time.Since(t0))
+	}
+	slices.Sort(lags)
+	maxLag := lags[len(lags)-1]
+	result(p, "listing-lag", "median", lags[len(lags)/2].Round(time.Millisecond), "max", maxLag.Round(time.Millisecond), "settle", s.Settle)
+	if maxLag >= s.Settle {
+		t.Logf("WARNING: %s: a listing lagged %v, not covered by the settle %v", p.Name, maxLag, s.Settle)
+	}
+}
