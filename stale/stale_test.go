@@ -210,32 +210,50 @@ func (p pausing) Sleep(ctx context.Context, d time.Duration) error {
 // TestKeeperWatchdog: a refresh stuck in Touch (a hung mount) is reported as
 // lost at 0.75 × lease by the watchdog, while Run is still waiting.
 func TestKeeperWatchdog(t *testing.T) {
-	c := &realishClock{start: time.Now()}
-	stuck := make(chan struct{})
-	lost := make(chan error, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	k := &Keeper{Lease: For(80 * time.Millisecond), Clock: c, Jitter: func() float64 { return 0 },
-		Touch:  func() error { <-stuck; return nil },
-		Go:     func(f func()) { go f() },
-		OnLost: func(err error) { lost <- err },
-	}
-	done := make(chan error, 1)
-	go func() { done <- k.Run(ctx) }()
-	select {
-	case err := <-lost:
-		if !errors.Is(err, ErrOverdue) {
-			t.Fatalf("watchdog: %v", err)
+	// The scenario needs Run to reach Touch before the overdue point; on a
+	// starved machine Run may wake past it and report the pause itself
+	// without touching (correct, but not what this test is about): then
+	// run the scenario again. Whether the watchdog fires is not a matter
+	// of timing once Touch is stuck: nothing else can report.
+	const lease = 200 * time.Millisecond
+	for try := 0; try < 5; try++ {
+		c := &realishClock{start: time.Now()}
+		stuck, entered := make(chan struct{}), make(chan struct{})
+		lost := make(chan error, 1)
+		ctx, cancel := context.WithCancel(context.Background())
+		k := &Keeper{Lease: For(lease), Clock: c, Jitter: func() float64 { return 0 },
+			Touch:  func() error { close(entered); <-stuck; return nil },
+			Go:     func(f func()) { go f() },
+			OnLost: func(err error) { lost <- err },
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("a refresh stuck in Touch was never reported")
+		done := make(chan error, 1)
+		go func() { done <- k.Run(ctx) }()
+		select {
+		case err := <-done: // Run woke past the overdue point: starved
+			cancel()
+			if !errors.Is(err, ErrOverdue) {
+				t.Fatalf("Run: %v, want ErrOverdue", err)
+			}
+			continue
+		case <-entered:
+		}
+		select {
+		case err := <-lost:
+			if !errors.Is(err, ErrOverdue) {
+				t.Fatalf("watchdog: %v", err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("a refresh stuck in Touch was never reported")
+		}
+		if el := c.Mono(); el < OverdueAfter(lease) {
+			t.Fatalf("reported after %v, before 0.75 × lease", el)
+		}
+		close(stuck)
+		cancel()
+		<-done
+		return
 	}
-	if el := c.Mono(); el < OverdueAfter(80*time.Millisecond) {
-		t.Fatalf("reported after %v, before 0.75 × lease", el)
-	}
-	close(stuck)
-	cancel()
-	<-done
+	t.Skip("the machine starved the keeper past its overdue point in every try")
 }
 
 // realishClock is the real clock, as a Clock.
