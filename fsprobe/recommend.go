@@ -19,6 +19,23 @@ const (
 	skewUnsafe     = time.Second
 )
 
+// unknownType is [Filesystem.Type] for a filesystem the probe could not
+// identify.
+const unknownType = "unknown"
+
+// unknownDirCache is the listing cache assumed where nothing is known of
+// one: a filesystem the probe could not identify, or a network filesystem
+// whose client caches are not visible to it. It is the Windows SMB
+// client's default directory cache ([smbClientCache]), longer than the
+// CIFS default on Linux (1 s) and NFS's close-to-open revalidation; only
+// sshfs's default (20 s) is longer, and sshfs is identified on Linux.
+const unknownDirCache = smbClientCache
+
+// smbClientCache is the Windows SMB client's default lifetime of its
+// directory and file-information caches (DirectoryCacheLifetime,
+// FileInfoCacheLifetime).
+const smbClientCache = 10 * time.Second
+
 // Recommend derives a recommendation from the measurements in r (r's own
 // Recommendation is ignored), so that a caller can recompute it, for
 // example after attaching a peer measurement (see [Report.WithPeer]). r
@@ -29,8 +46,11 @@ const (
 //     round trip when a peer was measured; else 1.5 × this client's own lag
 //     if even its own listings lagged; else, on a remote filesystem, 1.25 ×
 //     the listing cache its mount options or defaults declare (with a
-//     warning to run the two-party mode); else 0 (a local filesystem whose
-//     listings were coherent).
+//     warning to run the two-party mode); else, on a filesystem that could
+//     not be identified, the conservative 1.25 × 10 s (with a warning: it
+//     may be a network share); else 0 (a local filesystem whose listings
+//     were coherent). A filesystem that could not be identified never gets
+//     a settle below the conservative one unless a peer measured it.
 //   - The lease is the largest of: the default (10 s); 5 × settle (the lock
 //     requires settle < lease/4); 3 × the time an observer may see a stale
 //     mtime (the peer's read-then-stat round trip when measured, else the
@@ -58,6 +78,8 @@ func Recommend(r Report) Recommendation {
 	}
 	pr := r.Primitives
 	f := r.Filesystem
+	unidentified := f.Type == "" || f.Type == unknownType
+	conservative := roundUp(time.Duration(float64(unknownDirCache)*cacheSettle), 10*time.Millisecond)
 
 	var opMax time.Duration
 	for _, p := range pr.Required() {
@@ -95,6 +117,10 @@ func Recommend(r Report) Recommendation {
 			settle = roundUp(time.Duration(float64(f.DirCache)*cacheSettle), 10*time.Millisecond)
 			why += sprintf(", raised to 1.25 × the listing cache of %v [%s]", f.DirCache, f.DirCacheSource)
 		}
+		if unidentified && conservative > settle {
+			settle = conservative
+			why += sprintf(", raised to %v because the filesystem could not be identified (the conservative setting: 1.25 × a %v listing cache)", settle, unknownDirCache)
+		}
 		reason("settle", settle.String(), "%s", why)
 		warn("listings are not coherent even from one client (lag up to %v): the settle delay is essential here", lag)
 	case f.Remote:
@@ -105,6 +131,10 @@ func Recommend(r Report) Recommendation {
 			reason("settle", settle.String(), "no listing cache is declared for %s [%s] and this client's listings were coherent", f.Type, orNA(f.DirCacheSource))
 		}
 		warn("%s is shared through other clients' caches, whose listing lag one client cannot see: run `cryolock probe --peer` on two clients (or two mounts) of this directory at the same time to measure it", f.Type)
+	case unidentified:
+		settle = conservative
+		reason("settle", settle.String(), "the filesystem could not be identified, so it may be a network share whose clients serve cached listings; settle is the conservative setting, 1.25 × a %v listing cache (the Windows SMB client's default, longer than those of NFS and CIFS on Linux)", unknownDirCache)
+		warn("the filesystem could not be identified: the settle delay of %v is a conservative guess, not a measurement; run `cryolock probe --peer` on two clients of this directory at the same time to measure the listing lag, or set the settle yourself if you know the filesystem is local", settle)
 	default:
 		reason("settle", "0s", "local filesystem (%s): one kernel serves every process, and this client's listings were coherent at once", f.Type)
 	}

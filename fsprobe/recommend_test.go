@@ -80,6 +80,14 @@ func TestRecommend(t *testing.T) {
 			settle: 25 * s, lease: 125 * s, warnings: []string{"cryolock probe --peer"}},
 		{name: "no flock", r: Report{Filesystem: local, Primitives: noFlock, Listing: coherent},
 			lease: 10 * s, warnings: []string{"flock does not work reliably here"}},
+		{name: "unidentified filesystem", r: Report{Filesystem: Filesystem{Type: "unknown"}, Primitives: allWork(), Listing: coherent},
+			settle: 12500 * ms, lease: 63 * s, warnings: []string{"could not be identified", "cryolock probe --peer"}},
+		{name: "unidentified filesystem, own listings lagged", r: Report{Filesystem: Filesystem{Type: "unknown"}, Primitives: allWork(),
+			Listing: Listing{Samples: 5, CreateListedAtOnce: false, RemoveGoneAtOnce: true, Lag: Stats{Samples: 2, Max: Duration(200 * ms)}}},
+			settle: 12500 * ms, lease: 63 * s, warnings: []string{"not coherent even from one client"}},
+		{name: "unidentified filesystem, peer measured", r: Report{Filesystem: Filesystem{Type: "unknown"}, Primitives: allWork(), Listing: coherent,
+			Peer: sampled(&PeerReport{Rounds: 2, ListingLag: Duration(100 * ms)})},
+			settle: 150 * ms, lease: 10 * s},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			rec := Recommend(c.r)
@@ -137,6 +145,27 @@ func TestRecommend(t *testing.T) {
 				t.Errorf("heartbeat %v..%v for lease %v", rec.HeartbeatMin, rec.HeartbeatMax, rec.Lease)
 			}
 		})
+	}
+}
+
+// TestRecommendUnidentified: a filesystem the probe could not identify
+// (off Linux before issue 13, every one) is never given settle 0: it may be
+// a network share whose clients serve cached listings.
+func TestRecommendUnidentified(t *testing.T) {
+	for _, typ := range []string{"unknown", ""} {
+		rec := Recommend(Report{Filesystem: Filesystem{Type: typ}, Primitives: allWork(), Listing: Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}})
+		if rec.Settle.D() <= 0 {
+			t.Errorf("type %q: settle %v, want the conservative setting (> 0)", typ, rec.Settle)
+		}
+		var why string
+		for _, r := range rec.Reasons {
+			if r.Setting == "settle" {
+				why = r.Why
+			}
+		}
+		if !strings.Contains(why, "could not be identified") || !strings.Contains(why, "conservative") {
+			t.Errorf("type %q: settle reason %q, want it to say the filesystem could not be identified and the setting is conservative", typ, why)
+		}
 	}
 }
 

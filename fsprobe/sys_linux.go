@@ -27,7 +27,7 @@ func identify(dir string) Filesystem {
 	case f.MagicName != "":
 		f.Type = f.MagicName
 	default:
-		f.Type = "unknown"
+		f.Type = unknownType
 	}
 	f.Remote = isRemote(f.Type) || isRemote(f.MagicName)
 	cacheTimes(&f)

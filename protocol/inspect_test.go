@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -43,6 +44,12 @@ func TestInspect(t *testing.T) {
 	if err := os.Symlink("nowhere", filepath.Join(dir, "link.3")); err != nil {
 		t.Fatal(err)
 	}
+	wantForeign, wantEntries := []string{"garbage.12", "junk.txt", "link.3"}, 7
+	if fi, err := os.Lstat(filepath.Join(dir, "link.3")); err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+		// Wine 8 hides a dangling host symbolic link from every listing.
+		t.Logf("the dangling symbolic link is invisible here (%v): not expected in the listing", err)
+		wantForeign, wantEntries = wantForeign[:2], 6
+	}
 
 	snap, err = protocol.Inspect(ctx, dir)
 	if err != nil {
@@ -77,15 +84,15 @@ func TestInspect(t *testing.T) {
 			t.Errorf("foreign %s without a reason", f.Name)
 		}
 	}
-	if want := []string{"garbage.12", "junk.txt", "link.3"}; !slices.Equal(foreign, want) {
-		t.Errorf("foreign %v, want %v", foreign, want)
+	if !slices.Equal(foreign, wantForeign) {
+		t.Errorf("foreign %v, want %v", foreign, wantForeign)
 	}
 	if want := []string{".meta"}; !slices.Equal(snap.Ignored, want) {
 		t.Errorf("ignored %v, want %v", snap.Ignored, want)
 	}
 	// Inspect changed nothing.
-	if got := len(listNames(t, dir)); got != 7 {
-		t.Errorf("lock dir holds %d entries after Inspect, want 7", got)
+	if got := len(listNames(t, dir)); got != wantEntries {
+		t.Errorf("lock dir holds %d entries after Inspect, want %d", got, wantEntries)
 	}
 }
 

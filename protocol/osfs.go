@@ -14,8 +14,28 @@ import (
 // directory handle (openat, fstatat and utimensat with AT_SYMLINK_NOFOLLOW,
 // unlinkat, mkdirat; listings read the handle itself), files are opened with
 // O_NOFOLLOW|O_NONBLOCK and checked with fstat to be regular files before
-// anything is read or written, and reads are bounded by [MaxRead]. Elsewhere
-// (Windows, WASI, js, Plan 9) the primitives take paths built from the
+// anything is read or written, and reads are bounded by [MaxRead].
+//
+// On Windows the directory handle is opened with FILE_FLAG_BACKUP_SEMANTICS
+// and FILE_FLAG_OPEN_REPARSE_POINT and refused if it is a reparse point
+// (symbolic link, junction, mount point); every entry is opened with
+// NtCreateFile relative to it and FILE_OPEN_REPARSE_POINT, checked through
+// its handle (GetFileInformationByHandle) to be a regular file before it is
+// read or written, stamped through its handle (SetFileTime) and removed
+// through its handle (FileDispositionInformationEx with POSIX semantics);
+// listings read a new handle to the same directory; any reparse point is
+// listed as a symbolic link. Verify compares the volume serial number and
+// the 64-bit file index (on ReFS, whose identifiers are 128 bits, two
+// directories could in principle share one). Residual risks: where POSIX
+// deletion is missing (Windows before 10 1607, FAT, Wine 8, some SMB
+// servers) a removed entry stays listed, though no longer openable, until
+// every handle to it is closed (a contender reading it at that moment);
+// and another program that opens an entry without FILE_SHARE_DELETE (the C
+// runtime's open, the Go os package, virus scanners) makes its removal fail
+// with a sharing violation while it has it open (Remove tries again for
+// about 130 ms).
+//
+// Elsewhere (WASI, js, Plan 9) the primitives take paths built from the
 // directory's path: a lock directory swapped for a symbolic link between two
 // calls there can redirect the calls that follow until [FS.Verify] notices
 // (at the next heartbeat), and a symbolic link planted as an entry is

@@ -1,4 +1,4 @@
-//go:build !unix
+//go:build !unix && !windows
 
 package protocol
 
@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// On platforms without the *at system calls (Windows, WASI, js, Plan 9) a
+// On platforms without the *at system calls (WASI, js, Plan 9) a
 // directory handle is its path and the identity it had when opened; every
 // primitive builds a path from it. See OSFS for the residual risk.
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"path/filepath"
 	"time"
 
 	"github.com/cryolock-go/cryolock/protocol"
@@ -24,7 +25,9 @@ func (d simDir) Close() error { return nil }
 func (f dirFS) join(d protocol.Dir, name string) string { return path.Join(d.Path(), name) }
 
 func (f dirFS) OpenDir(parent protocol.Dir, name string, create bool, perm fs.FileMode) (protocol.Dir, error) {
-	p := path.Clean(name)
+	// The model's paths are slash-separated; protocol.New has cleaned the
+	// lock's path with the platform's separator (backslashes on Windows).
+	p := path.Clean(filepath.ToSlash(name))
 	if parent != nil {
 		p = f.join(parent, name)
 	}

@@ -1,0 +1,58 @@
+//go:build darwin || dragonfly || freebsd || netbsd || openbsd
+
+package fsprobe
+
+import "strings"
+
+// identify fills what statfs (statvfs on NetBSD) says about dir: the
+// filesystem's type name (f_fstypename: "apfs", "hfs", "ufs", "zfs",
+// "nfs", "smbfs", "macfuse", ...), its mount point and source, and whether
+// it is local (MNT_LOCAL). A filesystem that is not local, or whose type is
+// a network or FUSE one, is remote.
+func identify(dir string) Filesystem {
+	st, err := statMount(dir)
+	if err != nil || st.fstype == "" {
+		return Filesystem{Type: unknownType}
+	}
+	f := Filesystem{
+		Type:  st.fstype,
+		Mount: &Mount{MountPoint: st.onName, Root: "/", FSType: st.fstype, Source: st.fromName},
+	}
+	f.Remote = !st.local || isRemote(st.fstype) || bsdRemote(st.fstype)
+	cacheTimes(&f)
+	if f.Remote && f.DirCacheSource == "" {
+		// What this client caches (macOS smbfs, webdav, afpfs; FUSE
+		// daemons) is not visible here: assume the conservative default.
+		f.AttrCache, f.AttrCacheSource = Duration(unknownDirCache), "assumed: the "+st.fstype+" client's caches are not visible to this probe"
+		f.DirCache, f.DirCacheSource = f.AttrCache, f.AttrCacheSource
+	}
+	return f
+}
+
+// bsdRemote reports the BSD and macOS names of network and FUSE
+// filesystems that isRemote (Linux's names) does not know.
+func bsdRemote(t string) bool {
+	switch t {
+	case "smbfs", "afpfs", "webdav", "ftp", "nfs", "macfuse", "osxfuse", "fusefs", "puffs", "p2k", "9p":
+		return true
+	}
+	return strings.HasPrefix(t, "fusefs.") || strings.HasPrefix(t, "macfuse") || strings.HasPrefix(t, "osxfuse")
+}
+
+// mountStat is what statfs says of the mount holding a path.
+type mountStat struct {
+	fstype, onName, fromName string
+	local                    bool
+}
+
+// cstr is a NUL-terminated byte array as a string.
+func cstr[T ~byte | ~int8](b []T) string {
+	s := make([]byte, 0, len(b))
+	for _, c := range b {
+		if c == 0 {
+			break
+		}
+		s = append(s, byte(c))
+	}
+	return string(s)
+}
