@@ -42,9 +42,9 @@ func heartbeatConfig(procs, holdLeases int) Config {
 func TestHeartbeatKeepsHolderAlive(t *testing.T) {
 	const holdLeases = 8
 	cfg := heartbeatConfig(3, holdLeases)
-	seeds := 60
+	seeds := 30
 	if testing.Short() {
-		seeds = 15
+		seeds = 10
 	}
 	// The workload holds for HoldMin on its own clock, which may run fast.
 	minHold := time.Duration(float64(cfg.HoldMin) / (1 + cfg.Faults.ClockDrift))
