@@ -88,15 +88,10 @@ func (p *proc) groupAlive() bool {
 // finish takes the terminal back from CMD's group, if run gave it away.
 func (p *proc) finish() {
 	if p.fg >= 0 {
-		takeTerminal(p.fg, unix.Getpgrp())
+		if pgrp, err := unix.Getpgid(0); err == nil { // Getpgrp's signature differs on solaris
+			takeTerminal(p.fg, pgrp)
+		}
 	}
-}
-
-// takeTerminal makes pgrp the foreground process group of the terminal fd.
-// SIGTTOU is ignored (from giving the terminal away on) so that a process
-// in the background may do it.
-func takeTerminal(fd, pgrp int) {
-	_ = unix.IoctlSetPointerInt(fd, unix.TIOCSPGRP, pgrp)
 }
 
 // shellCommand is the argv that runs line through the shell (-c).
