@@ -40,13 +40,21 @@ func (osFS) Watch(d Dir) (DirWatch, error) {
 	w := newHintWatch()
 	w.stop = func() error { return windows.SetEvent(stop) }
 	w.after = func() { windows.CloseHandle(stop) } // after the loop: SetEvent never meets a closed handle
-	go changesLoop(w, h, done, stop)
+	// Changes are collected only once the first ReadDirectoryChangesW is
+	// issued: return when it is, so that a change right after Watch
+	// returns is not missed.
+	ready := make(chan struct{})
+	go changesLoop(w, h, done, stop, ready)
+	select {
+	case <-ready:
+	case <-w.done:
+	}
 	return w, nil
 }
 
 // changesLoop blocks a thread waiting for ReadDirectoryChangesW to
 // complete (a hint: look again) or for Close to signal stop.
-func changesLoop(w *hintWatch, h, done, stop windows.Handle) {
+func changesLoop(w *hintWatch, h, done, stop windows.Handle, ready chan struct{}) {
 	defer close(w.done)
 	defer windows.CloseHandle(done)
 	defer windows.CloseHandle(h)
@@ -59,6 +67,10 @@ func changesLoop(w *hintWatch, h, done, stop windows.Handle) {
 		if err := windows.ReadDirectoryChanges(h, (*byte)(unsafe.Pointer(&buf[0])), uint32(4*len(buf)), false, mask, nil, ov, 0); err != nil {
 			w.fire() // the directory is gone, or cannot be watched: look again
 			return
+		}
+		if ready != nil {
+			close(ready)
+			ready = nil
 		}
 		ev, err := windows.WaitForMultipleObjects([]windows.Handle{done, stop}, false, windows.INFINITE)
 		if err != nil || ev != windows.WAIT_OBJECT_0 {
