@@ -347,15 +347,15 @@ func (a *attempt) watchSuspects(live []competitor) bool {
 }
 
 // backoff sleeps for a randomised, exponentially growing delay between
-// MinBackoff and MaxBackoff.
+// MinBackoff and MaxBackoff (or DefaultIdleBackoff: see Config.ceiling).
 func (a *attempt) backoff(ctx context.Context) error {
-	c := a.l.cfg
+	c := &a.l.cfg
+	a.startWatch()
 	if a.delay == 0 {
 		a.delay = c.MinBackoff
 	} else {
-		a.delay = min(a.delay*2, c.MaxBackoff)
+		a.delay = min(a.delay*2, c.ceiling(a.watch != nil))
 	}
-	a.startWatch()
 	a.waited = true
 	delay := a.delay
 	if a.watch != nil {

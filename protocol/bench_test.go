@@ -349,3 +349,113 @@ func BenchmarkReaders4(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWaiters200 parks 200 waiting Lock values of one process on a held
+// lock and reports what they cost: OS threads and inotify descriptors of the
+// process while they wait (watched: the lock directory is on a local
+// filesystem), and listings per second per waiter on a filesystem that
+// cannot be watched (the same directory through an FS that offers no
+// Watcher), after the waiters have waited 3 s.
+//
+//	go test -run '^$' -bench Waiters200 -benchtime 1x ./protocol/
+func BenchmarkWaiters200(b *testing.B) {
+	const waiters = 200
+	for _, watched := range []bool{true, false} {
+		name := "watched"
+		if !watched {
+			name = "unwatched"
+		}
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "w.cryolock")
+			holder, err := protocol.New(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if err := holder.Lock(ctx); err != nil {
+				b.Fatal(err)
+			}
+			threads0, inotify0 := procThreads(b), inotifyFDs(b)
+			cfs := &countingFS{FS: protocol.OSFS()}
+			var fsys protocol.FS = cfs
+			if watched {
+				fsys = watchingCountingFS{cfs}
+			}
+			var wg sync.WaitGroup
+			for i := 0; i < waiters; i++ {
+				l, err := protocol.New(path, protocol.WithFS(fsys))
+				if err != nil {
+					b.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := l.Lock(ctx); err == nil {
+						b.Error("a waiter acquired a held lock")
+					}
+				}()
+			}
+			time.Sleep(3 * time.Second)
+			threads, inotify := procThreads(b), inotifyFDs(b)
+			n0 := cfs.listings.Load()
+			const window = 3 * time.Second
+			time.Sleep(window)
+			n := cfs.listings.Load() - n0
+			cancel()
+			wg.Wait()
+			holder.Unlock()
+			b.ReportMetric(float64(threads-threads0), "extra-threads")
+			b.ReportMetric(float64(inotify-inotify0), "inotify-fds")
+			b.ReportMetric(float64(n)/window.Seconds()/waiters, "listings/s/waiter")
+		})
+	}
+}
+
+// countingFS counts listings; it offers no Watcher.
+type countingFS struct {
+	protocol.FS
+	listings atomic.Int64
+}
+
+func (c *countingFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
+	c.listings.Add(1)
+	return c.FS.ReadDir(d)
+}
+
+// watchingCountingFS is countingFS with the OS filesystem's Watcher.
+type watchingCountingFS struct{ *countingFS }
+
+func (w watchingCountingFS) Watch(d protocol.Dir) (protocol.DirWatch, error) {
+	return w.FS.(protocol.Watcher).Watch(d)
+}
+
+// procThreads is the number of OS threads of this process.
+func procThreads(b *testing.B) int {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc")
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	b.Fatal("no Threads line in /proc/self/status")
+	return 0
+}
+
+// inotifyFDs counts this process's inotify descriptors.
+func inotifyFDs(b *testing.B) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		b.Skip("no /proc")
+	}
+	n := 0
+	for _, e := range ents {
+		if t, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && t == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
+}

@@ -33,6 +33,19 @@ type DirWatch interface {
 	Close() error
 }
 
+// RemovalWatch is an optional interface of a [DirWatch] whose events name
+// the entries that changed (inotify on Linux). A waiter blocked by some live
+// entries sleeps until one of them is removed — not at every creation or
+// removal by other waiters — which keeps a crowd of waiters from listing
+// the directory at every change.
+type RemovalWatch interface {
+	// ArmRemovals is like Arm, but the context is cancelled only when one
+	// of names was removed after the change numbered since (at once if that
+	// happened already), or when the watch lost track of changes (an event
+	// queue overflow, the directory itself moved).
+	ArmRemovals(ctx context.Context, since uint64, names []string) (context.Context, context.CancelFunc)
+}
+
 // WatchedPoll is the longest a waiting contender sleeps between listings
 // while a [Watcher] watches the lock directory for it.
 const WatchedPoll = 250 * time.Millisecond
