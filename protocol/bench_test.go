@@ -459,3 +459,61 @@ func inotifyFDs(b *testing.B) int {
 	}
 	return n
 }
+
+// BenchmarkTryLockRace: rounds of 8 goroutines, each with its own Lock
+// value, calling TryLock on a free lock at the same instant. It reports in
+// how many of the rounds exactly one won and in how many nobody did; two
+// winners in a round would break mutual exclusion and fail the benchmark.
+// b.N is the number of rounds (-benchtime 300x for the figure).
+func BenchmarkTryLockRace(b *testing.B) {
+	const racers = 8
+	path := filepath.Join(b.TempDir(), "t.cryolock")
+	ls := make([]*protocol.Lock, racers)
+	for i := range ls {
+		l, err := protocol.New(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ls[i] = l
+	}
+	ctx := context.Background()
+	one, none := 0, 0
+	for round := 0; round < b.N; round++ {
+		start := make(chan struct{})
+		won := make([]bool, racers)
+		var wg sync.WaitGroup
+		for i, l := range ls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				ok, err := l.TryLock(ctx)
+				if err != nil {
+					b.Error(err)
+				}
+				won[i] = ok
+			}()
+		}
+		close(start)
+		wg.Wait()
+		n := 0
+		for i, w := range won {
+			if w {
+				n++
+				if err := ls[i].Unlock(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		switch n {
+		case 0:
+			none++
+		case 1:
+			one++
+		default:
+			b.Fatalf("round %d: %d TryLock winners at once", round, n)
+		}
+	}
+	b.ReportMetric(float64(one), "rounds-one-winner")
+	b.ReportMetric(float64(none), "rounds-no-winner")
+}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,6 +73,10 @@ func (osFS) Watch(d Dir) (DirWatch, error) {
 		w.changes.Store(1)
 		in.byKey[key] = w
 		in.byWD[w.wd] = w
+	}
+	if w.refs == 0 && w.linger != nil {
+		w.linger.Stop()
+		w.linger = nil
 	}
 	w.refs++
 	return &watchRef{w: w}, nil
@@ -214,8 +219,9 @@ func (in *inotifyInstance) overflow() {
 type sharedWatch struct {
 	in      *inotifyInstance
 	key     dirKey
-	wd      int32 // -1 once the kernel dropped the watch (guarded by hub.mu)
-	refs    int   // guarded by hub.mu
+	wd      int32       // -1 once the kernel dropped the watch (guarded by hub.mu)
+	refs    int         // guarded by hub.mu
+	linger  *time.Timer // ends the watch, unless watched again (guarded by hub.mu)
 	changes atomic.Uint64
 
 	mu    sync.Mutex
@@ -312,6 +318,23 @@ func (w *sharedWatch) release() {
 	if w.refs > 0 {
 		return
 	}
+	// A contender that just acquired is often back for more a moment
+	// later: keep the watch (and its events) that long.
+	w.linger = time.AfterFunc(watchLinger, func() {
+		hub.mu.Lock()
+		defer hub.mu.Unlock()
+		if w.refs == 0 && w.linger != nil {
+			w.linger = nil
+			w.end()
+		}
+	})
+}
+
+// watchLinger is how long a watch nobody uses any more stays.
+const watchLinger = 2 * time.Second
+
+// end removes the watch (with hub.mu held).
+func (w *sharedWatch) end() {
 	in := w.in
 	if in.byKey[w.key] == w {
 		delete(in.byKey, w.key)
@@ -352,4 +375,29 @@ func (r *watchRef) Close() error {
 		r.w.release()
 	}
 	return nil
+}
+
+// changesSince reports the names created and removed after the change
+// numbered since, and the current number; ok is false when the watch does
+// not know them all (an overflow, an older change than it remembers).
+func (r *watchRef) changesSince(since uint64) (created, removed []string, now uint64, ok bool) {
+	w := r.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now = w.changes.Load()
+	if since == 0 || now-since >= watchLog {
+		return nil, nil, now, false
+	}
+	for s := since + 1; s <= now; s++ {
+		c := w.log[s%watchLog]
+		switch {
+		case c.seq != s || c.name == "":
+			return nil, nil, now, false
+		case c.removed:
+			removed = append(removed, c.name)
+		default:
+			created = append(created, c.name)
+		}
+	}
+	return created, removed, now, true
 }
