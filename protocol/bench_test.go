@@ -18,9 +18,17 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/cryolock-go/cryolock/internal/bench/harness"
 	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/protocol"
 )
+
+// The scale benchmark's workers are this test binary, re-executed.
+func init() {
+	if harness.IsWorker() {
+		harness.WorkerMain()
+	}
+}
 
 // The benchmarks compare, in one run, the lock with the primitives it is
 // made of and with github.com/gofrs/flock (flock(2): a kernel lock that is
@@ -516,4 +524,40 @@ func BenchmarkTryLockRace(b *testing.B) {
 	}
 	b.ReportMetric(float64(one), "rounds-one-winner")
 	b.ReportMetric(float64(none), "rounds-no-winner")
+}
+
+// BenchmarkScale runs N processes (2 to 64) on /dev/shm, each looping
+// acquire → 1 ms hold → release for 3 s, for cryolock and gofrs/flock in the
+// same run, and reports acquisitions and true hand-offs per second, CPU
+// seconds per 1000 acquisitions, Jain's index of the per-process counts and
+// the longest single wait. The whole comparison table, with ratios, is
+// `go run ./internal/bench`.
+//
+//	go test -run '^$' -bench Scale -benchtime 1x ./protocol/
+func BenchmarkScale(b *testing.B) {
+	base := "/dev/shm"
+	if _, err := os.Stat(base); err != nil {
+		base = b.TempDir()
+	}
+	spawn := func(env ...string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stderr = os.Stderr
+		return cmd
+	}
+	for _, n := range []int{2, 4, 8, 16, 32, 64} {
+		for _, kind := range []string{harness.Cryolock, harness.Flock} {
+			b.Run(fmt.Sprintf("%s/N=%d", kind, n), func(b *testing.B) {
+				r, err := harness.Loop(spawn, base, kind, n, time.Millisecond, 3*time.Second)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(r.AcqPerS, "acq/s")
+				b.ReportMetric(r.HandoffsPerS, "handoffs/s")
+				b.ReportMetric(r.CPUPer1000, "cpu-s/1000acq")
+				b.ReportMetric(r.Jain, "jain")
+				b.ReportMetric(float64(r.Longest.Microseconds())/1000, "max-wait-ms")
+			})
+		}
+	}
 }
