@@ -40,18 +40,18 @@ type attempt struct {
 
 	// Waiters of a mutex (or writers) queue by ticket: see drawTicket.
 	queue       bool
-	start       time.Duration // Mono when the attempt began
-	listed      bool          // the entry about to be made follows a listing
-	highest     int32         // the highest exclusive ticket of that listing (-1: none)
-	staggered   bool          // the look before this one staggered
-	displaced   int           // how often a queued entry of this attempt withdrew before a higher ticket
-	woke        bool          // the latest sleep was ended by the watch
-	polite      bool          // the value's previous acquisition met others a moment ago
-	sawOthers   bool          // a listing of this attempt showed live entries of others
-	prevSingle  string        // the lone exclusive entry of the previous look (\"\" if not one)
-	interrupted bool          // the latest stagger was cut short by a change
-	blockers    []competitor  // the live entries that keep a waiting looker out
-	enteredAt   time.Time     // wall clock when the latest entry's check began
+	start       time.Duration   // Mono when the attempt began
+	listed      bool            // the entry about to be made follows a listing
+	highest     int32           // the highest exclusive ticket of that listing (-1: none)
+	staggered   bool            // the look before this one staggered
+	displaced   int             // how often a queued entry of this attempt withdrew before a higher ticket
+	woke        bool            // the latest sleep was ended by the watch
+	polite      bool            // the value's previous acquisition met others a moment ago
+	sawOthers   bool            // a listing of this attempt showed live entries of others
+	behind      map[string]bool // exclusive entries the previous look showed beside other exclusive ones
+	interrupted bool            // the latest stagger was cut short by a change
+	blockers    []competitor    // the live entries that keep a waiting looker out
+	enteredAt   time.Time       // wall clock when the latest entry's check began
 }
 
 // newAttempt starts an acquisition. What the Lock value has seen of other
@@ -108,13 +108,13 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			}
 			a.highest = highestExclusive(live)
 			a.sawOthers = a.sawOthers || len(live) > 0
-			// The place behind a lone entry is taken only when two looks
-			// in a row showed it alone: right after its holder left it
-			// may be the next in line that has not checked yet, and an
-			// entry above it would make it withdraw.
+			// The place behind a lone entry is not taken at once if the
+			// previous look showed it with others: its holder may just
+			// have left, and it may be the next in line that has not
+			// checked yet; an entry above it would make it withdraw.
 			single := singleExclusive(live)
-			confirmed := single == "" || single == a.prevSingle
-			a.prevSingle = single
+			confirmed := single == "" || !a.behind[single]
+			a.behind = behindOthers(live)
 			if a.queue && !try {
 				// A waiting mutex contender (or writer) enters as soon
 				// as the only exclusive entry left is the holder's, with
@@ -573,6 +573,27 @@ func highestExclusive(live []competitor) int32 {
 	return h
 }
 
+// behindOthers are the exclusive entries of live if there are two or more.
+func behindOthers(live []competitor) map[string]bool {
+	var m map[string]bool
+	n := 0
+	for _, c := range live {
+		if !c.shared {
+			n++
+		}
+	}
+	if n < 2 {
+		return nil
+	}
+	m = make(map[string]bool, n)
+	for _, c := range live {
+		if !c.shared {
+			m[c.name] = true
+		}
+	}
+	return m
+}
+
 // singleExclusive is the name of the only exclusive entry in live ("" if
 // there are none or several).
 func singleExclusive(live []competitor) string {
@@ -600,7 +621,7 @@ func names(live []competitor) []string {
 // staggerMax bounds the stagger of a contender that has not waited yet;
 // staggerRef is how long a wait halves it.
 const (
-	staggerMax = 4 * time.Millisecond
+	staggerMax = 2 * time.Millisecond
 	staggerRef = 100 * time.Millisecond
 )
 
