@@ -81,7 +81,7 @@ func main() {
 }
 
 func uncontended(self string, cycles int) {
-	fmt.Println("Uncontended lock+unlock cycle (one process):")
+	fmt.Print("Uncontended lock+unlock cycle (one process):\n\n")
 	fmt.Println("| fs | cryolock µs | floor µs | flock µs | O_EXCL µs | cryolock/floor | cryolock/flock | syscalls/cycle cryolock / flock / O_EXCL |")
 	fmt.Println("|---|---|---|---|---|---|---|---|")
 	for _, base := range []string{os.TempDir(), "/dev/shm"} {
@@ -112,7 +112,7 @@ func uncontended(self string, cycles int) {
 }
 
 func idle(spawn harness.Spawn, quick bool) {
-	fmt.Printf("\nIdle waiter (one process holds %v, another waits; /dev/shm):\n", 2*time.Second)
+	fmt.Printf("\nIdle waiter (one process holds %v, another waits; /dev/shm):\n\n", 2*time.Second)
 	fmt.Println("| lock | waiter CPU % of a core | wake-up median | wake-up max |")
 	fmt.Println("|---|---|---|---|")
 	rounds := 5
@@ -130,7 +130,7 @@ func idle(spawn harness.Spawn, quick bool) {
 }
 
 func contended(spawn harness.Spawn, ns []int, hold, dur time.Duration) {
-	fmt.Printf("\nContended: N processes on /dev/shm, each looping acquire → %v hold → release for %v:\n", hold, dur)
+	fmt.Printf("\nContended: N processes on /dev/shm, each looping acquire → %v hold → release for %v:\n\n", hold, dur)
 	fmt.Println("| N | lock | acq/s | hand-offs/s | CPU-s/1000 acq | Jain | longest wait | acq/s vs flock | CPU vs flock |")
 	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	for _, n := range ns {
