@@ -115,7 +115,13 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			single := singleExclusive(live)
 			confirmed := single == "" || !a.behind[single]
 			a.behind = behindOthers(live)
-			if a.queue && !try {
+			if a.queue && !try && a.watch != nil {
+				// Only where a watch reports changes (a local filesystem,
+				// whose listings are coherent): with listings cached for
+				// seconds (FUSE, sshfs) contenders on two mounts
+				// leapfrogged each other, and waiting 8 times longer on
+				// sshfs is no price for order.
+				//
 				// A waiting mutex contender (or writer) enters as soon
 				// as the only exclusive entry left is the holder's, with
 				// a ticket above it, and waits there to be next; others
@@ -126,9 +132,8 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 				// instead of entering and withdrawing together; without a
 				// watch, polls are spread out already.
 				// Leapfrogging needs a window between an entry and its
-				// check: a settle. Without one, a lone entry seen twice in
-				// a row has checked (and holds) or withdrawn.
-				plain := a.displaced >= maxDisplaced && l.cfg.Settle > 0
+				// check: here, a settle delay.
+				plain := l.cfg.Settle > 0 && a.displaced >= maxDisplaced
 				if plain && l.blocked(live) || !plain && a.queueFull(live) {
 					a.staggered = false
 					a.blockers = live
@@ -142,19 +147,6 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 					a.staggered = true
 					a.blockers = live
 					if err := a.stagger(ctx); err != nil {
-						return nil, l.ctxErr(err)
-					}
-					continue
-				}
-				if a.watch == nil && a.polite && !a.waited {
-					// No watch: those waiting poll at random times, up to
-					// one backoff ceiling apart, and take the place behind
-					// a lone entry after two polls. Back for more right
-					// after a hold, give them that long to take their turn.
-					a.waited = true
-					c := &l.cfg
-					d := c.ceiling(false)
-					if err := c.Env.Sleep(ctx, 2*d+time.Duration(unit(c.Env.Uint64())*float64(d))); err != nil {
 						return nil, l.ctxErr(err)
 					}
 					continue
@@ -647,7 +639,8 @@ func (a *attempt) stagger(ctx context.Context) error {
 }
 
 // maxDisplaced is how often an attempt's queued entry may be made to
-// withdraw by a higher ticket before the attempt stops queueing.
+// withdraw by a higher ticket, on a watched directory with a settle delay,
+// before the attempt stops queueing.
 const maxDisplaced = 3
 
 // lastSeen is when the value last knew its previous acquisition's
