@@ -15,10 +15,12 @@ package nonce
 
 import (
 	crand "crypto/rand"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Source is a stream of random 64-bit values. Implementations must be safe
@@ -211,4 +213,56 @@ func ParseName(name string) (owner string, ticket int32, ok bool) {
 		return "", 0, false
 	}
 	return owner, int32(v), true
+}
+
+// Tickets that give waiters an order. Only the ticket rule of a contender's
+// check uses them (withdraw before any ticket ≥ mine, wait on lower ones):
+// they break symmetry and never decide safety, so any int32 is valid and a
+// contender drawing uniformly at random (Ticket, cryolock 1.x) stays safe
+// beside them.
+//
+//   - An entrant that has not listed the directory (the first round of an
+//     acquisition) draws a blind ticket, below zero: it yields to every
+//     waiter that entered from a listing.
+//   - An entrant that listed the directory and saw live entries draws a
+//     queued ticket above all of them, so that it waits behind the holder
+//     instead of withdrawing, plus an offset that grows with how long it
+//     has already waited, so that of two contenders entering together the
+//     one that waited longer wins.
+
+// BlindTicket draws a ticket uniformly from [-2³¹, 0).
+func BlindTicket(src Source) int32 {
+	return int32(-1 - int64(src.Uint64()>>33))
+}
+
+// waitedUnit and waitedCap scale QueuedTicket's offset: one step per
+// millisecond waited, at most 2¹⁶ steps (about 65 s), times 2⁶ random
+// values, so the offset is below 2²².
+const (
+	waitedUnit   = time.Millisecond
+	waitedCap    = 1 << 16
+	offsetRandom = 6
+)
+
+// QueuedTicket draws a ticket for an entrant whose listing showed live
+// entries with tickets up to highest (pass any value below 0 when it saw
+// none), after waiting for waited: above max(highest, -1) by 1 + an offset
+// that grows with waited and has 6 random low bits. It reports false when
+// that would overflow int32 (the holder's ticket is too close to the top):
+// the entrant should then wait for the directory to empty rather than
+// enter with a lower ticket and withdraw again at once.
+func QueuedTicket(src Source, highest int32, waited time.Duration) (int32, bool) {
+	steps := int64(waited / waitedUnit)
+	steps = max(0, min(steps, waitedCap-1))
+	off := steps<<offsetRandom | int64(src.Uint64()>>(64-offsetRandom))
+	t := int64(max(highest, -1)) + 1 + off
+	if t > math.MaxInt32 {
+		return 0, false
+	}
+	return int32(t), true
+}
+
+// QueueRoom reports whether QueuedTicket above highest can never overflow.
+func QueueRoom(highest int32) bool {
+	return int64(max(highest, -1))+1+(waitedCap<<offsetRandom) <= math.MaxInt32
 }

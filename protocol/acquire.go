@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/cryolock-go/cryolock/nonce"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -34,7 +35,23 @@ type attempt struct {
 
 	watch      DirWatch // wakes the backoff early, if the FS can watch
 	watchTried bool
-	seen       uint64 // watch.Changes() when the last listing began
+	seen       uint64   // watch.Changes() when the last listing began
+	wake       []string // the next sleep ends when one of these is removed (nil: at any change)
+
+	// Waiters of a mutex (or writers) queue by ticket: see drawTicket.
+	queue       bool
+	start       time.Duration   // Mono when the attempt began
+	listed      bool            // the entry about to be made follows a listing
+	highest     int32           // the highest exclusive ticket of that listing (-1: none)
+	staggered   bool            // the look before this one staggered
+	displaced   int             // how often a queued entry of this attempt withdrew before a higher ticket
+	woke        bool            // the latest sleep was ended by the watch
+	polite      bool            // the value's previous acquisition met others a moment ago
+	sawOthers   bool            // a listing of this attempt showed live entries of others
+	behind      map[string]bool // exclusive entries the previous look showed beside other exclusive ones
+	interrupted bool            // the latest stagger was cut short by a change
+	blockers    []competitor    // the live entries that keep a waiting looker out
+	enteredAt   time.Time       // wall clock when the latest entry's check began
 }
 
 // newAttempt starts an acquisition. What the Lock value has seen of other
@@ -49,7 +66,7 @@ func (l *Lock) newAttempt(d Dir) *attempt {
 			entries: make(map[string]*seen),
 		}
 	}
-	return &attempt{l: l, dir: d, memory: l.mem}
+	return &attempt{l: l, dir: d, memory: l.mem, queue: l.role == exclusive && l.slots == 1, start: l.cfg.Env.Mono(), highest: -1}
 }
 
 func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
@@ -64,19 +81,97 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 	// withdrawing and nobody wins. So after an error the next attempt of the
 	// value looks first.
 	look := l.lookFirst
+	// A value whose previous acquisition met others, a moment ago, looks
+	// before entering, and lets those waiting go first: on a busy lock its
+	// blind entry would only withdraw again (two more changes that every
+	// waiter's watch reports), or barge in ahead of them.
+	if m := &l.mem; m.contendedSet && l.cfg.Env.Mono()-m.lastSeen() < max(contendedFor, l.lease.D) {
+		look, a.polite = true, true
+		a.startWatch()
+	}
+	var got *entry
+	defer func() {
+		l.mem.contendedSet, l.mem.held = false, nil
+		if a.sawOthers {
+			l.mem.contended, l.mem.contendedSet, l.mem.held = l.cfg.Env.Mono(), true, got
+		}
+	}()
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, l.ctxErr(err)
 		}
+		a.listed = look
 		if look {
-			live, err := a.scan(ctx, "")
+			live, fromLog, err := a.look(ctx)
 			if err != nil {
 				return nil, err
 			}
-			if l.blocked(live) {
+			a.highest = highestExclusive(live)
+			a.sawOthers = a.sawOthers || len(live) > 0
+			// The place behind a lone entry is not taken at once if the
+			// previous look showed it with others: its holder may just
+			// have left, and it may be the next in line that has not
+			// checked yet; an entry above it would make it withdraw.
+			single := singleExclusive(live)
+			confirmed := single == "" || !a.behind[single]
+			a.behind = behindOthers(live)
+			if a.queue && !try && a.watch != nil {
+				// Only where a watch reports changes (a local filesystem,
+				// whose listings are coherent): with listings cached for
+				// seconds (FUSE, sshfs) contenders on two mounts
+				// leapfrogged each other, and waiting 8 times longer on
+				// sshfs is no price for order.
+				//
+				// A waiting mutex contender (or writer) enters as soon
+				// as the only exclusive entry left is the holder's, with
+				// a ticket above it, and waits there to be next; others
+				// sleep until one of those entries is removed. Where a
+				// watch wakes a crowd at once, it staggers a moment before
+				// it enters (shorter the longer it has waited), so that the
+				// first to enter is seen by the rest, who go back to sleep
+				// instead of entering and withdrawing together; without a
+				// watch, polls are spread out already.
+				// Leapfrogging needs a window between an entry and its
+				// check: here, a settle delay.
+				plain := l.cfg.Settle > 0 && a.displaced >= maxDisplaced
+				if plain && l.blocked(live) || !plain && a.queueFull(live) {
+					a.staggered = false
+					a.blockers = live
+					a.wake = names(live)
+					if err := a.backoff(ctx); err != nil {
+						return nil, l.ctxErr(err)
+					}
+					continue
+				}
+				if !a.staggered && a.watch != nil && (len(live) > 0 || a.waited || a.polite) {
+					a.staggered = true
+					a.blockers = live
+					if err := a.stagger(ctx); err != nil {
+						return nil, l.ctxErr(err)
+					}
+					continue
+				}
+				if !confirmed {
+					a.wake = nil
+					if err := a.backoff(ctx); err != nil {
+						return nil, l.ctxErr(err)
+					}
+					continue
+				}
+				if fromLog {
+					// The watch's names say the way is clear: see for
+					// ourselves before entering (after a new stagger if
+					// the last one was cut short by a change).
+					a.staggered = a.staggered && !a.interrupted
+					a.blockers = nil
+					continue
+				}
+				a.staggered = false
+			} else if l.blocked(live) {
 				if try && !a.watchSuspects(live) {
 					return nil, nil
 				}
+				a.wake = names(live)
 				if err := a.backoff(ctx); err != nil {
 					return nil, l.ctxErr(err)
 				}
@@ -84,6 +179,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			}
 		}
 		look = true
+		a.blockers = nil
 		e, err := a.enter()
 		if errors.Is(err, errOwnGone) {
 			if err := a.backoff(ctx); err != nil {
@@ -105,6 +201,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			}
 			if out == held {
 				a.delay = 0
+				got = e
 				return e, nil
 			}
 		}
@@ -148,6 +245,8 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 	if err := l.cfg.Env.Sleep(ctx, l.cfg.Settle); err != nil {
 		return fail(l.ctxErr(err))
 	}
+	a.enteredAt = l.cfg.Env.Now()
+	raceUntil := l.cfg.Env.Mono() + raceWait + l.cfg.Settle
 	for {
 		live, err := a.scan(ctx, e.name)
 		if errors.Is(err, errOwnGone) {
@@ -165,17 +264,45 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 			return fail(nil)
 		}
 		a.live = live
+		a.sawOthers = a.sawOthers || len(live) > 0
 		switch l.decide(live, e.ticket) {
 		case held:
 			l.cfg.Logger.Debug("cryolock: held", "path", e.path)
 			return held, nil
 		case withdrawn:
+			if a.queue && e.ticket >= 0 {
+				// A queued entry made to withdraw by a higher one. After
+				// maxDisplaced of those this attempt enters only on a
+				// listing without live entries, as an unqueued contender,
+				// so waiters cannot leapfrog each other forever while
+				// nobody holds (the simulator found that with a long
+				// settle: each saw only the other's entry and entered
+				// above it).
+				a.displaced++
+			}
 			if _, err := fail(nil); err != nil {
 				return withdrawn, err
 			}
 			return withdrawn, nil
 		}
+		a.wake = names(live)
 		if try {
+			// Only lower tickets: they withdraw (they see ours), unless
+			// one of them holds. Racers that entered at about the same
+			// time are given a moment to withdraw, so that of TryLocks
+			// racing on a free lock one wins instead of none; an entry
+			// older than that is a holder, and TryLock gives up at once.
+			if left := raceUntil - l.cfg.Env.Mono(); left > 0 && a.racers(live) {
+				a.startWatch()
+				d := min(left, max(l.cfg.MinBackoff, time.Millisecond))
+				if a.watch != nil {
+					d = left
+				}
+				if err := a.sleepBackoff(ctx, d); err != nil {
+					return fail(l.ctxErr(err))
+				}
+				continue
+			}
 			if _, err := fail(nil); err != nil {
 				return withdrawn, err
 			}
@@ -347,15 +474,15 @@ func (a *attempt) watchSuspects(live []competitor) bool {
 }
 
 // backoff sleeps for a randomised, exponentially growing delay between
-// MinBackoff and MaxBackoff.
+// MinBackoff and MaxBackoff (or DefaultIdleBackoff: see Config.ceiling).
 func (a *attempt) backoff(ctx context.Context) error {
-	c := a.l.cfg
+	c := &a.l.cfg
+	a.startWatch()
 	if a.delay == 0 {
 		a.delay = c.MinBackoff
 	} else {
-		a.delay = min(a.delay*2, c.MaxBackoff)
+		a.delay = min(a.delay*2, c.ceiling(a.watch != nil))
 	}
-	a.startWatch()
 	a.waited = true
 	delay := a.delay
 	if a.watch != nil {
@@ -368,3 +495,210 @@ func (a *attempt) backoff(ctx context.Context) error {
 
 // unit maps 64 random bits to a float64 uniform in [0, 1).
 func unit(v uint64) float64 { return float64(v>>11) / (1 << 53) }
+
+// raceWait is how long a TryLock whose entry sees only lower tickets of
+// entries made at about the same time waits for them to withdraw; raceAge is
+// how much older than its own entry such an entry may look (by its mtime).
+const (
+	raceWait = 20 * time.Millisecond
+	raceAge  = 2 * time.Second
+)
+
+// racers reports whether every competitor in live looks like a contender
+// that entered at about the same time as ours (not a holder that has been
+// there for a while): its latest mtime is no older than raceAge before our
+// entry. Only a hint for how long TryLock looks; decisions are the check's.
+func (a *attempt) racers(live []competitor) bool {
+	for _, c := range live {
+		r := a.entries[c.name]
+		if r == nil || !r.lastSet || r.last.ModTime.Before(a.enteredAt.Add(-raceAge)) {
+			return false
+		}
+	}
+	return true
+}
+
+// drawTicket is the ticket of the entry about to be made. A mutex
+// contender (or writer) draws a blind ticket (below zero) when it enters
+// without having listed the directory, and a queued one (above every live
+// exclusive ticket it listed, more so the longer it has waited) when it
+// enters from a listing: it then waits behind the holder rather than
+// withdrawing, and newcomers that enter blind yield to it, so waiters are
+// served roughly in order of arrival. Tickets only break symmetry; safety
+// never depends on them (docs/PROOF.md). Other kinds draw uniformly.
+func (a *attempt) drawTicket() int32 {
+	env := a.l.cfg.Env
+	if !a.queue {
+		return nonce.Ticket(env)
+	}
+	if a.listed {
+		if t, ok := nonce.QueuedTicket(env, a.highest, env.Mono()-a.start); ok {
+			return t
+		}
+	}
+	return nonce.BlindTicket(env)
+}
+
+// queueFull reports whether a waiting mutex contender should keep out: two
+// or more exclusive entries are live (a holder and the next in line, or
+// contenders still sorting themselves out), or the holder's ticket leaves
+// no room above it.
+func (a *attempt) queueFull(live []competitor) bool {
+	n := 0
+	for _, c := range live {
+		if !c.shared {
+			n++
+		}
+	}
+	return n >= 2 || !nonce.QueueRoom(a.highest)
+}
+
+// highestExclusive is the highest ticket of the exclusive entries in live
+// (-1 if none).
+func highestExclusive(live []competitor) int32 {
+	h := int32(-1)
+	for _, c := range live {
+		if !c.shared && c.ticket > h {
+			h = c.ticket
+		}
+	}
+	return h
+}
+
+// behindOthers are the exclusive entries of live if there are two or more.
+func behindOthers(live []competitor) map[string]bool {
+	var m map[string]bool
+	n := 0
+	for _, c := range live {
+		if !c.shared {
+			n++
+		}
+	}
+	if n < 2 {
+		return nil
+	}
+	m = make(map[string]bool, n)
+	for _, c := range live {
+		if !c.shared {
+			m[c.name] = true
+		}
+	}
+	return m
+}
+
+// singleExclusive is the name of the only exclusive entry in live ("" if
+// there are none or several).
+func singleExclusive(live []competitor) string {
+	name := ""
+	for _, c := range live {
+		if !c.shared {
+			if name != "" {
+				return ""
+			}
+			name = c.name
+		}
+	}
+	return name
+}
+
+// names are the names of live.
+func names(live []competitor) []string {
+	n := make([]string, len(live))
+	for i, c := range live {
+		n[i] = c.name
+	}
+	return n
+}
+
+// staggerMax bounds the stagger of a contender that has not waited yet;
+// staggerRef is how long a wait halves it.
+const (
+	staggerMax = 2 * time.Millisecond
+	staggerRef = 100 * time.Millisecond
+)
+
+// stagger sleeps a random moment before a waiting mutex contender enters,
+// shorter the longer it has waited, or until the directory changes.
+func (a *attempt) stagger(ctx context.Context) error {
+	a.startWatch()
+	env := a.l.cfg.Env
+	// A contender that has not waited yet (one that just released, back
+	// for more) staggers longest, so that those woken by its release go
+	// first.
+	d := staggerMax
+	if a.waited {
+		waited := max(env.Mono()-a.start, 0)
+		scale := float64(staggerRef) / float64(staggerRef+waited)
+		d = time.Duration(unit(env.Uint64()) * float64(staggerMax) * scale)
+	}
+	a.waited = true
+	a.wake = nil
+	err := a.sleepBackoff(ctx, d)
+	a.interrupted = a.woke
+	return err
+}
+
+// maxDisplaced is how often an attempt's queued entry may be made to
+// withdraw by a higher ticket, on a watched directory with a settle delay,
+// before the attempt stops queueing.
+const maxDisplaced = 3
+
+// lastSeen is when the value last knew its previous acquisition's
+// contention to be current: its end, or the last good heartbeat of the
+// hold it gave (which runs every half lease until the release).
+func (m *memory) lastSeen() time.Duration {
+	t := m.contended
+	if m.held != nil {
+		t = max(t, time.Duration(m.held.lastOK.Load()))
+	}
+	return t
+}
+
+// contendedFor (or the lease, if longer) is how long after an acquisition
+// that met others the next acquisition of the same value looks before
+// entering.
+const contendedFor = time.Second
+
+// look is rule C1's listing. A waiting mutex contender woken by the removal
+// of an entry that kept it out may instead take the live entries from what
+// it last listed and the names the watch saw created and removed since:
+// only a hint for whether to go on sleeping — it lists before it enters.
+// fromLog tells which.
+func (a *attempt) look(ctx context.Context) (live []competitor, fromLog bool, err error) {
+	woke := a.woke
+	a.woke = false
+	if woke && a.blockers != nil {
+		if cl, ok := a.watch.(changeLog); ok {
+			if created, removed, now, ok := cl.changesSince(a.seen); ok {
+				a.seen = now
+				return applyChanges(a.blockers, created, removed), true, nil
+			}
+		}
+	}
+	live, err = a.scan(ctx, "")
+	return live, false, err
+}
+
+// applyChanges is live with the names removed dropped and the entry names
+// created added (names that do not parse are ignored: a hint).
+func applyChanges(live []competitor, created, removed []string) []competitor {
+	out := make([]competitor, 0, len(live)+len(created))
+	gone := make(map[string]bool, len(removed))
+	for _, n := range removed {
+		gone[n] = true
+	}
+	for _, c := range live {
+		if !gone[c.name] {
+			out = append(out, c)
+		}
+	}
+	for _, n := range created {
+		if gone[n] {
+			continue
+		}
+		if owner, ticket, ok := nonce.ParseName(n); ok {
+			out = append(out, competitor{name: n, ticket: ticket, shared: nonce.IsShared(owner)})
+		}
+	}
+	return out
+}

@@ -17,9 +17,17 @@ import (
 
 	"github.com/gofrs/flock"
 
+	"github.com/cryolock-go/cryolock/internal/bench/harness"
 	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/protocol"
 )
+
+// The scale benchmark's workers are this test binary, re-executed.
+func init() {
+	if harness.IsWorker() {
+		harness.WorkerMain()
+	}
+}
 
 // The benchmarks compare, in one run, the lock with the primitives it is
 // made of and with github.com/gofrs/flock (flock(2): a kernel lock that is
@@ -326,5 +334,209 @@ func BenchmarkReaders4(b *testing.B) {
 			}
 			wg.Wait()
 		})
+	}
+}
+
+// BenchmarkWaiters200 parks 200 waiting Lock values of one process on a held
+// lock and reports what they cost: OS threads and inotify descriptors of the
+// process while they wait (watched: the lock directory is on a local
+// filesystem), and listings per second per waiter on a filesystem that
+// cannot be watched (the same directory through an FS that offers no
+// Watcher), after the waiters have waited 3 s.
+//
+//	go test -run '^$' -bench Waiters200 -benchtime 1x ./protocol/
+func BenchmarkWaiters200(b *testing.B) {
+	const waiters = 200
+	for _, watched := range []bool{true, false} {
+		name := "watched"
+		if !watched {
+			name = "unwatched"
+		}
+		b.Run(name, func(b *testing.B) {
+			path := filepath.Join(b.TempDir(), "w.cryolock")
+			holder, err := protocol.New(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			if err := holder.Lock(ctx); err != nil {
+				b.Fatal(err)
+			}
+			threads0, inotify0 := procThreads(b), inotifyFDs(b)
+			cfs := &countingFS{FS: protocol.OSFS()}
+			var fsys protocol.FS = cfs
+			if watched {
+				fsys = watchingCountingFS{cfs}
+			}
+			var wg sync.WaitGroup
+			for i := 0; i < waiters; i++ {
+				l, err := protocol.New(path, protocol.WithFS(fsys))
+				if err != nil {
+					b.Fatal(err)
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := l.Lock(ctx); err == nil {
+						b.Error("a waiter acquired a held lock")
+					}
+				}()
+			}
+			time.Sleep(3 * time.Second)
+			threads, inotify := procThreads(b), inotifyFDs(b)
+			n0 := cfs.listings.Load()
+			const window = 3 * time.Second
+			time.Sleep(window)
+			n := cfs.listings.Load() - n0
+			cancel()
+			wg.Wait()
+			holder.Unlock()
+			b.ReportMetric(float64(threads-threads0), "extra-threads")
+			b.ReportMetric(float64(inotify-inotify0), "inotify-fds")
+			b.ReportMetric(float64(n)/window.Seconds()/waiters, "listings/s/waiter")
+		})
+	}
+}
+
+// countingFS counts listings; it offers no Watcher.
+type countingFS struct {
+	protocol.FS
+	listings atomic.Int64
+}
+
+func (c *countingFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
+	c.listings.Add(1)
+	return c.FS.ReadDir(d)
+}
+
+// watchingCountingFS is countingFS with the OS filesystem's Watcher.
+type watchingCountingFS struct{ *countingFS }
+
+func (w watchingCountingFS) Watch(d protocol.Dir) (protocol.DirWatch, error) {
+	return w.FS.(protocol.Watcher).Watch(d)
+}
+
+// procThreads is the number of OS threads of this process.
+func procThreads(b *testing.B) int {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Skip("no /proc")
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	b.Fatal("no Threads line in /proc/self/status")
+	return 0
+}
+
+// inotifyFDs counts this process's inotify descriptors.
+func inotifyFDs(b *testing.B) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		b.Skip("no /proc")
+	}
+	n := 0
+	for _, e := range ents {
+		if t, err := os.Readlink(filepath.Join("/proc/self/fd", e.Name())); err == nil && t == "anon_inode:inotify" {
+			n++
+		}
+	}
+	return n
+}
+
+// BenchmarkTryLockRace: rounds of 8 goroutines, each with its own Lock
+// value, calling TryLock on a free lock at the same instant. It reports in
+// how many of the rounds exactly one won and in how many nobody did; two
+// winners in a round would break mutual exclusion and fail the benchmark.
+// b.N is the number of rounds (-benchtime 300x for the issue's figure).
+func BenchmarkTryLockRace(b *testing.B) {
+	const racers = 8
+	path := filepath.Join(b.TempDir(), "t.cryolock")
+	ls := make([]*protocol.Lock, racers)
+	for i := range ls {
+		l, err := protocol.New(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ls[i] = l
+	}
+	ctx := context.Background()
+	one, none := 0, 0
+	for round := 0; round < b.N; round++ {
+		start := make(chan struct{})
+		won := make([]bool, racers)
+		var wg sync.WaitGroup
+		for i, l := range ls {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				ok, err := l.TryLock(ctx)
+				if err != nil {
+					b.Error(err)
+				}
+				won[i] = ok
+			}()
+		}
+		close(start)
+		wg.Wait()
+		n := 0
+		for i, w := range won {
+			if w {
+				n++
+				if err := ls[i].Unlock(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		switch n {
+		case 0:
+			none++
+		case 1:
+			one++
+		default:
+			b.Fatalf("round %d: %d TryLock winners at once", round, n)
+		}
+	}
+	b.ReportMetric(float64(one), "rounds-one-winner")
+	b.ReportMetric(float64(none), "rounds-no-winner")
+}
+
+// BenchmarkScale runs N processes (2 to 64) on /dev/shm, each looping
+// acquire → 1 ms hold → release for 3 s, for cryolock and gofrs/flock in the
+// same run, and reports acquisitions and true hand-offs per second, CPU
+// seconds per 1000 acquisitions, Jain's index of the per-process counts and
+// the longest single wait. The whole comparison table, with ratios, is
+// `go run ./internal/bench`.
+//
+//	go test -run '^$' -bench Scale -benchtime 1x ./protocol/
+func BenchmarkScale(b *testing.B) {
+	base := "/dev/shm"
+	if _, err := os.Stat(base); err != nil {
+		base = b.TempDir()
+	}
+	spawn := func(env ...string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stderr = os.Stderr
+		return cmd
+	}
+	for _, n := range []int{2, 4, 8, 16, 32, 64} {
+		for _, kind := range []string{harness.Cryolock, harness.Flock} {
+			b.Run(fmt.Sprintf("%s/N=%d", kind, n), func(b *testing.B) {
+				r, err := harness.Loop(spawn, base, kind, n, time.Millisecond, 3*time.Second)
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(r.AcqPerS, "acq/s")
+				b.ReportMetric(r.HandoffsPerS, "handoffs/s")
+				b.ReportMetric(r.CPUPer1000, "cpu-s/1000acq")
+				b.ReportMetric(r.Jain, "jain")
+				b.ReportMetric(float64(r.Longest.Microseconds())/1000, "max-wait-ms")
+			})
+		}
 	}
 }

@@ -85,21 +85,27 @@ func (e *entry) stop() {
 // newEntry draws a fresh owner and ticket (F2): the name of a new entry.
 // Env is the nonce source, so the simulator replays the draws.
 func (l *Lock) newEntry() *entry {
+	return l.newEntryTicket(func() int32 { return nonce.Ticket(l.cfg.Env) })
+}
+
+// newEntryTicket is newEntry with the ticket drawn by ticket (after the
+// owner, from the same source).
+func (l *Lock) newEntryTicket(ticket func() int32) *entry {
 	host, pid := l.cfg.Env.Process()
 	owner := nonce.NewOwner(l.cfg.Env, host, pid)
 	if l.role == shared {
 		owner = nonce.SharedOwner(owner)
 	}
-	ticket := nonce.Ticket(l.cfg.Env)
-	name := nonce.FormatName(owner, ticket)
-	return &entry{name: name, path: l.dir + string(filepath.Separator) + name, ticket: ticket, lost: make(chan struct{})}
+	t := ticket()
+	name := nonce.FormatName(owner, t)
+	return &entry{name: name, path: l.dir + string(filepath.Separator) + name, ticket: t, lost: make(chan struct{})}
 }
 
 // enter writes a fresh spec file and starts its heartbeat (rule 2).
 func (a *attempt) enter() (*entry, error) {
 	l := a.l
 	env := l.cfg.Env
-	e := l.newEntry()
+	e := l.newEntryTicket(a.drawTicket)
 	e.dir = a.dir
 	start := env.Mono()
 	if err := l.cfg.FS.WriteFile(a.dir, e.name, l.body, l.cfg.FilePerm); err != nil {

@@ -23,6 +23,11 @@ import (
 type memory struct {
 	judge   *stale.Judge
 	entries map[string]*seen
+	// contended is when an acquisition of this value last had to wait
+	// (Mono), if contendedSet: its next acquisition looks before entering.
+	contended    time.Duration
+	contendedSet bool
+	held         *entry // the entry of that acquisition, if it succeeded
 }
 
 // seen is what a Lock value knows of one entry of someone else.

@@ -33,6 +33,26 @@ type DirWatch interface {
 	Close() error
 }
 
+// RemovalWatch is an optional interface of a [DirWatch] whose events name
+// the entries that changed (inotify on Linux). A waiter blocked by some live
+// entries sleeps until one of them is removed — not at every creation or
+// removal by other waiters — which keeps a crowd of waiters from listing
+// the directory at every change.
+type RemovalWatch interface {
+	// ArmRemovals is like Arm, but the context is cancelled only when one
+	// of names was removed after the change numbered since (at once if that
+	// happened already), or when the watch lost track of changes (an event
+	// queue overflow, the directory itself moved).
+	ArmRemovals(ctx context.Context, since uint64, names []string) (context.Context, context.CancelFunc)
+}
+
+// changeLog is an optional interface of a DirWatch that remembers the
+// names of recent changes: a waiter woken by a removal can then tell from
+// them, without listing, whether it is still blocked.
+type changeLog interface {
+	changesSince(since uint64) (created, removed []string, now uint64, ok bool)
+}
+
 // WatchedPoll is the longest a waiting contender sleeps between listings
 // while a [Watcher] watches the lock directory for it.
 const WatchedPoll = 250 * time.Millisecond
@@ -41,13 +61,24 @@ const WatchedPoll = 250 * time.Millisecond
 // active. A wake-up by a change is not an error.
 func (a *attempt) sleepBackoff(ctx context.Context, d time.Duration) error {
 	env := a.l.cfg.Env
+	defer func() { a.wake = nil }()
+	a.woke = false
 	if a.watch == nil {
 		return env.Sleep(ctx, d)
 	}
-	// Any change since the last listing began ends the sleep.
-	// A sleep cut short by a change is not an error; only ctx's is.
-	wctx, cancel := a.watch.Arm(ctx, a.seen)
+	// Any change since the last listing began ends the sleep — or, when
+	// the contender knows which entries keep it waiting and the watch can
+	// tell, only the removal of one of them. A sleep cut short by a change
+	// is not an error; only ctx's is.
+	var wctx context.Context
+	var cancel context.CancelFunc
+	if rw, ok := a.watch.(RemovalWatch); ok && a.wake != nil {
+		wctx, cancel = rw.ArmRemovals(ctx, a.seen, a.wake)
+	} else {
+		wctx, cancel = a.watch.Arm(ctx, a.seen)
+	}
 	_ = env.Sleep(wctx, d)
+	a.woke = wctx.Err() != nil && ctx.Err() == nil
 	cancel()
 	return ctx.Err()
 }

@@ -73,3 +73,87 @@ func TestInotifyWatch(t *testing.T) {
 		t.Fatal("NFS or FUSE listed as local")
 	}
 }
+
+// TestSharedWatch: watches of one directory share one inotify watch (and
+// the process one inotify instance), counted by reference; a waiter armed
+// for removals wakes only for the names it waits on.
+func TestSharedWatch(t *testing.T) {
+	dir := t.TempDir()
+	var ws []DirWatch
+	for i := 0; i < 3; i++ {
+		d, err := OSFS().OpenDir(nil, dir, false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer d.Close()
+		w, err := OSFS().(Watcher).Watch(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w == nil {
+			t.Skip("the temp dir is not on a local filesystem inotify can watch")
+		}
+		ws = append(ws, w)
+	}
+	sw := ws[0].(*watchRef).w
+	for _, w := range ws[1:] {
+		if w.(*watchRef).w != sw {
+			t.Fatal("two watches of one directory do not share their inotify watch")
+		}
+	}
+	hub.mu.Lock()
+	refs := sw.refs
+	hub.mu.Unlock()
+	if refs != 3 {
+		t.Fatalf("refs = %d, want 3", refs)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rw := ws[1].(RemovalWatch)
+	since := ws[1].Changes()
+	waitA, doneA := rw.ArmRemovals(ctx, since, []string{"a.1"})
+	defer doneA()
+	for _, step := range []func() error{
+		func() error { return os.WriteFile(filepath.Join(dir, "a.1"), nil, 0o666) },
+		func() error { return os.WriteFile(filepath.Join(dir, "b.1"), nil, 0o666) },
+		func() error { return os.Remove(filepath.Join(dir, "b.1")) },
+	} {
+		any, done := ws[2].Arm(ctx, ws[2].Changes())
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		<-any.Done() // the event has been dispatched
+		done()
+		if ctx.Err() != nil {
+			t.Fatal("no event for a change in the watched directory")
+		}
+		if waitA.Err() != nil {
+			t.Fatal("a waiter armed for the removal of a.1 woke for another change")
+		}
+	}
+	// A removal that happened after since but before arming fires at once.
+	if err := os.Remove(filepath.Join(dir, "a.1")); err != nil {
+		t.Fatal(err)
+	}
+	<-waitA.Done()
+	if ctx.Err() != nil {
+		t.Fatal("the removal of a.1 did not wake its waiter")
+	}
+	late, doneLate := rw.ArmRemovals(ctx, since, []string{"a.1"})
+	if late.Err() == nil {
+		t.Fatal("arming after a removal it waits for did not fire at once")
+	}
+	doneLate()
+
+	for _, w := range ws {
+		w.Close()
+	}
+	ws[0].Close() // closing twice releases once
+	// The watch lingers (watchLinger) for a contender back for more.
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if sw.refs != 0 || sw.linger == nil {
+		t.Fatalf("after every Close: refs %d, linger %v", sw.refs, sw.linger != nil)
+	}
+}

@@ -1,0 +1,188 @@
+// Command bench prints the whole comparison of issue 15 in one run:
+// cryolock beside github.com/gofrs/flock (flock(2)) and a naive O_EXCL lock
+// file, with ratios, measured with real processes on this machine.
+//
+//	go run ./internal/bench            # the whole table (a few minutes)
+//	go run ./internal/bench -quick     # shorter runs, fewer points
+//
+// It re-executes itself as the worker processes.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cryolock-go/cryolock/internal/bench/harness"
+)
+
+func main() {
+	if harness.IsWorker() {
+		harness.WorkerMain()
+	}
+	quick := flag.Bool("quick", false, "shorter runs and fewer scale points")
+	dur := flag.Duration("dur", 3*time.Second, "length of each contended run")
+	hold := flag.Duration("hold", time.Millisecond, "hold time in contended runs")
+	only := flag.String("only", "", "run only this part: uncontended, idle or contended")
+	kinds := flag.String("kinds", "", "comma-separated kinds to run (default cryolock,gofrs-flock,o_excl)")
+	nlist := flag.String("n", "", "comma-separated process counts of the contended runs (default 2,4,8,16,32,64)")
+	flag.Parse()
+	ns := []int{2, 4, 8, 16, 32, 64}
+	cycles := 5000
+	if *quick {
+		*dur = time.Second
+		ns = []int{2, 8, 32}
+		cycles = 1000
+	}
+	if *nlist != "" {
+		ns = nil
+		for _, f := range strings.Split(*nlist, ",") {
+			n, err := strconv.Atoi(f)
+			if err != nil || n < 1 {
+				fail(fmt.Errorf("bad -n %q", *nlist))
+			}
+			ns = append(ns, n)
+		}
+	}
+	if *kinds != "" {
+		harness.Kinds = strings.Split(*kinds, ",")
+	}
+	part := func(p string) bool { return *only == "" || *only == p }
+	self, err := os.Executable()
+	if err != nil {
+		fail(err)
+	}
+	spawn := func(env ...string) *exec.Cmd {
+		cmd := exec.Command(self)
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stderr = os.Stderr
+		return cmd
+	}
+	host, _ := os.Hostname()
+	fmt.Printf("cryolock comparison, %s, %s, %s/%s, %d CPUs, load %s\n", time.Now().UTC().Format("2006-01-02 15:04 MST"),
+		cpuModel(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), load())
+	_ = host
+	fmt.Printf("command: go run ./internal/bench%s\n\n", flags())
+
+	if part("uncontended") {
+		uncontended(self, cycles)
+	}
+	if part("idle") {
+		idle(spawn, *quick)
+	}
+	if part("contended") {
+		contended(spawn, ns, *hold, *dur)
+	}
+}
+
+func uncontended(self string, cycles int) {
+	fmt.Print("Uncontended lock+unlock cycle (one process):\n\n")
+	fmt.Println("| fs | cryolock µs | floor µs | flock µs | O_EXCL µs | cryolock/floor | cryolock/flock | syscalls/cycle cryolock / flock / O_EXCL |")
+	fmt.Println("|---|---|---|---|---|---|---|---|")
+	for _, base := range []string{os.TempDir(), "/dev/shm"} {
+		if _, err := os.Stat(base); err != nil {
+			continue
+		}
+		us := map[string]float64{}
+		sys := map[string]string{}
+		for _, k := range []string{harness.Cryolock, "floor", harness.Flock, harness.Excl} {
+			d, err := harness.Uncontended(base, k, cycles)
+			if err != nil {
+				fail(err)
+			}
+			us[k] = float64(d.Nanoseconds()) / 1000
+			sys[k] = "–"
+			if k != "floor" {
+				if n, err := harness.Syscalls([]string{self}, base, k, 200); err == nil {
+					sys[k] = fmt.Sprintf("%.0f", n)
+				}
+			}
+		}
+		fmt.Printf("| %s | %.1f | %.1f | %.1f | %.1f | %.2f× | %.1f× | %s / %s / %s |\n", base,
+			us[harness.Cryolock], us["floor"], us[harness.Flock], us[harness.Excl],
+			us[harness.Cryolock]/us["floor"], us[harness.Cryolock]/us[harness.Flock],
+			sys[harness.Cryolock], sys[harness.Flock], sys[harness.Excl])
+	}
+
+}
+
+func idle(spawn harness.Spawn, quick bool) {
+	fmt.Printf("\nIdle waiter (one process holds %v, another waits; /dev/shm):\n\n", 2*time.Second)
+	fmt.Println("| lock | waiter CPU % of a core | wake-up median | wake-up max |")
+	fmt.Println("|---|---|---|---|")
+	rounds := 5
+	if quick {
+		rounds = 2
+	}
+	for _, k := range harness.Kinds {
+		r, err := harness.Idle(spawn, "/dev/shm", k, rounds, 2*time.Second)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Printf("| %s | %.2f | %v | %v |\n", k, r.WaiterCPUPercent, r.WakeMedian.Round(time.Microsecond), r.WakeMax.Round(time.Microsecond))
+	}
+
+}
+
+func contended(spawn harness.Spawn, ns []int, hold, dur time.Duration) {
+	fmt.Printf("\nContended: N processes on /dev/shm, each looping acquire → %v hold → release for %v:\n\n", hold, dur)
+	fmt.Println("| N | lock | acq/s | hand-offs/s | CPU-s/1000 acq | Jain | longest wait | acq/s vs flock | CPU vs flock |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for _, n := range ns {
+		res := map[string]harness.LoopResult{}
+		for _, k := range harness.Kinds {
+			r, err := harness.Loop(spawn, "/dev/shm", k, n, hold, dur)
+			if err != nil {
+				fail(err)
+			}
+			res[k] = r
+		}
+		f, ok := res[harness.Flock]
+		if !ok {
+			f = res[harness.Kinds[0]]
+		}
+		for _, k := range harness.Kinds {
+			r := res[k]
+			fmt.Printf("| %d | %s | %.0f | %.0f | %.2f | %.2f | %v | %.2f | %.2f× |\n", n, k, r.AcqPerS, r.HandoffsPerS,
+				r.CPUPer1000, r.Jain, r.Longest.Round(time.Millisecond), r.AcqPerS/f.AcqPerS, r.CPUPer1000/f.CPUPer1000)
+		}
+	}
+}
+
+func flags() string {
+	if len(os.Args) == 1 {
+		return ""
+	}
+	return " " + strings.Join(os.Args[1:], " ")
+}
+
+func cpuModel() string {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown CPU"
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+		}
+	}
+	return "unknown CPU"
+}
+
+func load() string {
+	raw, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	return strings.Join(strings.Fields(string(raw))[:3], " ")
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}

@@ -1,0 +1,24 @@
+package protocol
+
+import "time"
+
+// DefaultIdleBackoff is how far the backoff of a waiter that cannot watch
+// the lock directory (a network or FUSE filesystem, or NoWatch) keeps
+// doubling when MaxBackoff is left at its default: from MinBackoff through
+// DefaultMaxBackoff (so the first polls after a contender starts waiting
+// stay quick) up to this, after which the waiter lists the directory about
+// 1.3 times a second (it sleeps uniformly in [d/2, d)). An explicit
+// MaxBackoff other than the default is used as given: set it, for example
+// from fsprobe's recommendation, where hand-off latency matters more than
+// listings per second at the file server.
+const DefaultIdleBackoff = time.Second
+
+// ceiling is the largest backoff delay of a waiter: MaxBackoff, or
+// DefaultIdleBackoff when nothing watches the directory and MaxBackoff is
+// the default.
+func (c *Config) ceiling(watched bool) time.Duration {
+	if !watched && c.MaxBackoff == DefaultMaxBackoff {
+		return max(c.MaxBackoff, DefaultIdleBackoff)
+	}
+	return c.MaxBackoff
+}

@@ -1,0 +1,407 @@
+//go:build linux
+
+package protocol
+
+import (
+	"context"
+	"encoding/binary"
+	"io/fs"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// One inotify instance per process, one poll thread, one inotify watch per
+// directory (keyed by device and inode of the directory handle) shared by
+// every waiting Lock value of the process, reference-counted: 200 waiters
+// on one directory cost one descriptor and one thread, not 200 of each
+// (the per-user limit on inotify instances is often 128). When the last
+// watch is closed, the instance and its thread go away.
+
+// Watch watches the directory d with inotify when it lives on a local
+// filesystem, whose inotify events report every change whoever makes it; on
+// network and FUSE filesystems (which report only this client's changes) it
+// returns nil. The watch is on the handle's own directory (through
+// /proc/self/fd), not on whatever its path names now. Watches of one
+// directory within a process share one inotify watch.
+func (osFS) Watch(d Dir) (DirWatch, error) {
+	p, dfd, err := use(d)
+	if err != nil {
+		return nil, err
+	}
+	defer p.done()
+	var sfs unix.Statfs_t
+	if err := unix.Fstatfs(dfd, &sfs); err != nil {
+		return nil, &fs.PathError{Op: "fstatfs", Path: p.path, Err: err}
+	}
+	if !localMagic[int64(sfs.Type)] {
+		return nil, nil
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(dfd, &st); err != nil {
+		return nil, &fs.PathError{Op: "fstat", Path: p.path, Err: err}
+	}
+	key := dirKey{dev: uint64(st.Dev), ino: st.Ino}
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	in := hub.cur
+	if in == nil {
+		var err error
+		if in, err = newInotify(p.path); err != nil {
+			return nil, err
+		}
+		hub.cur = in
+	}
+	w := in.byKey[key]
+	if w != nil && w.wd < 0 {
+		// The kernel dropped that watch (its directory was removed; a new
+		// one may have its inode): its holders poll, new ones watch anew.
+		delete(in.byKey, key)
+		w = nil
+	}
+	if w == nil {
+		const mask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
+			unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
+		wd, err := unix.InotifyAddWatch(in.fd, "/proc/self/fd/"+strconv.Itoa(dfd), mask)
+		if err != nil {
+			if len(in.byKey) == 0 {
+				in.stop()
+				hub.cur = nil
+			}
+			return nil, &fs.PathError{Op: "inotify_add_watch", Path: p.path, Err: err}
+		}
+		w = &sharedWatch{in: in, key: key, wd: int32(wd), armed: make(map[*armed]struct{})}
+		w.changes.Store(1)
+		in.byKey[key] = w
+		in.byWD[w.wd] = w
+	}
+	if w.refs == 0 && w.linger != nil {
+		w.linger.Stop()
+		w.linger = nil
+	}
+	w.refs++
+	return &watchRef{w: w}, nil
+}
+
+// localMagic are the statfs types of local filesystems, where inotify sees
+// every change.
+var localMagic = map[int64]bool{
+	0xEF53:     true, // ext2/3/4
+	0x58465342: true, // xfs
+	0x9123683E: true, // btrfs
+	0x01021994: true, // tmpfs
+	0xF2F52010: true, // f2fs
+	0x2FC12FC1: true, // zfs
+	0x794c7630: true, // overlayfs
+}
+
+// hub holds the process's inotify instance, if any watch is open. Its mutex
+// also guards every instance's maps and every shared watch's refs.
+var hub struct {
+	mu  sync.Mutex
+	cur *inotifyInstance
+}
+
+type dirKey struct{ dev, ino uint64 }
+
+// inotifyInstance is one inotify descriptor and the goroutine that reads it.
+// That goroutine blocks a thread in poll(2) on the descriptor and an eventfd
+// that stop writes to. (Parking it in the runtime's network poller instead
+// costs no thread, but an idle program's poller is often only looked at by
+// sysmon, every 10 ms: a wake-up took 5-20 ms instead of well under one.)
+// One thread per process, whatever the number of waiters and directories.
+type inotifyInstance struct {
+	fd, efd int // the loop closes both when it ends
+	byKey   map[dirKey]*sharedWatch
+	byWD    map[int32]*sharedWatch
+}
+
+func newInotify(path string) (*inotifyInstance, error) {
+	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	if err != nil {
+		return nil, &fs.PathError{Op: "inotify_init", Path: path, Err: err}
+	}
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		unix.Close(fd)
+		return nil, &fs.PathError{Op: "eventfd", Path: path, Err: err}
+	}
+	in := &inotifyInstance{fd: fd, efd: efd, byKey: make(map[dirKey]*sharedWatch), byWD: make(map[int32]*sharedWatch)}
+	go in.loop()
+	return in, nil
+}
+
+// stop ends the loop (called with hub.mu held, once no watch is left).
+func (in *inotifyInstance) stop() {
+	one := [8]byte{1}
+	unix.Write(in.efd, one[:])
+}
+
+func (in *inotifyInstance) loop() {
+	defer unix.Close(in.efd)
+	defer unix.Close(in.fd)
+	buf := make([]byte, 16384)
+	fds := []unix.PollFd{{Fd: int32(in.fd), Events: unix.POLLIN}, {Fd: int32(in.efd), Events: unix.POLLIN}}
+	for {
+		_, err := unix.Poll(fds, -1)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || fds[1].Revents != 0 || fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+			in.overflow() // the end: every waiter looks again
+			return
+		}
+		for {
+			n, err := unix.Read(in.fd, buf)
+			if n <= 0 || err != nil {
+				break
+			}
+			in.dispatch(buf[:n])
+		}
+	}
+}
+
+// dispatch hands a buffer of inotify events to the watches they concern.
+func (in *inotifyInstance) dispatch(b []byte) {
+	for len(b) >= unix.SizeofInotifyEvent {
+		wd := int32(binary.NativeEndian.Uint32(b[0:]))
+		mask := binary.NativeEndian.Uint32(b[4:])
+		n := int(binary.NativeEndian.Uint32(b[12:]))
+		end := unix.SizeofInotifyEvent + n
+		if end > len(b) {
+			break
+		}
+		name := b[unix.SizeofInotifyEvent:end]
+		if i := indexNUL(name); i >= 0 {
+			name = name[:i]
+		}
+		b = b[end:]
+		if mask&unix.IN_Q_OVERFLOW != 0 {
+			in.overflow()
+			continue
+		}
+		hub.mu.Lock()
+		w := in.byWD[wd]
+		if w != nil && mask&unix.IN_IGNORED != 0 {
+			// The directory is gone (or the watch was removed): forget
+			// the wd; the watch's holders fall back to polling.
+			delete(in.byWD, wd)
+			w.wd = -1
+		}
+		hub.mu.Unlock()
+		if w == nil {
+			continue
+		}
+		switch {
+		case mask&(unix.IN_DELETE|unix.IN_MOVED_FROM) != 0:
+			w.note(string(name), true)
+		case mask&(unix.IN_CREATE|unix.IN_MOVED_TO) != 0:
+			w.note(string(name), false)
+		default: // the directory itself moved, was removed, or the watch ended
+			w.note("", true)
+		}
+	}
+}
+
+// overflow tells every watch that events were lost.
+func (in *inotifyInstance) overflow() {
+	hub.mu.Lock()
+	ws := make([]*sharedWatch, 0, len(in.byKey))
+	for _, w := range in.byKey {
+		ws = append(ws, w)
+	}
+	hub.mu.Unlock()
+	for _, w := range ws {
+		w.note("", true)
+	}
+}
+
+// sharedWatch is the one watch of a directory in this process.
+type sharedWatch struct {
+	in      *inotifyInstance
+	key     dirKey
+	wd      int32       // -1 once the kernel dropped the watch (guarded by hub.mu)
+	refs    int         // guarded by hub.mu
+	linger  *time.Timer // ends the watch, unless watched again (guarded by hub.mu)
+	changes atomic.Uint64
+
+	mu    sync.Mutex
+	log   [watchLog]change // the latest changes, by sequence number
+	armed map[*armed]struct{}
+}
+
+// watchLog is how many changes a watch remembers for waiters that ask
+// which names changed since their last listing.
+const watchLog = 256
+
+// change is one event: a name created or removed ("" with removed set:
+// unknown changes, as after an overflow).
+type change struct {
+	seq     uint64
+	name    string
+	removed bool
+}
+
+// armed is one sleeping waiter.
+type armed struct {
+	cancel context.CancelFunc
+	names  map[string]bool // wake only on the removal of one of these; nil: on any change
+}
+
+func (a *armed) wants(c change) bool {
+	if a.names == nil || c.name == "" {
+		return true
+	}
+	return c.removed && a.names[c.name]
+}
+
+// note records a change and wakes the waiters it concerns.
+func (w *sharedWatch) note(name string, removed bool) {
+	w.mu.Lock()
+	seq := w.changes.Add(1)
+	c := change{seq: seq, name: name, removed: removed}
+	w.log[seq%watchLog] = c
+	for a := range w.armed {
+		if a.wants(c) {
+			a.cancel()
+			delete(w.armed, a)
+		}
+	}
+	w.mu.Unlock()
+}
+
+// arm registers a waiter; it fires at once if a change it wants happened
+// after since.
+func (w *sharedWatch) arm(ctx context.Context, since uint64, names []string) (context.Context, context.CancelFunc) {
+	c, cancel := context.WithCancel(ctx)
+	a := &armed{cancel: cancel}
+	if names != nil {
+		a.names = make(map[string]bool, len(names))
+		for _, n := range names {
+			a.names[n] = true
+		}
+	}
+	w.mu.Lock()
+	now := w.changes.Load()
+	fire := false
+	if now != since {
+		if a.names == nil || now-since >= watchLog || since == 0 {
+			fire = true
+		} else {
+			for s := since + 1; s <= now; s++ {
+				if a.wants(w.log[s%watchLog]) {
+					fire = true
+					break
+				}
+			}
+		}
+	}
+	if fire {
+		cancel()
+	} else {
+		w.armed[a] = struct{}{}
+	}
+	w.mu.Unlock()
+	return c, func() {
+		w.mu.Lock()
+		delete(w.armed, a)
+		w.mu.Unlock()
+		cancel()
+	}
+}
+
+// release drops one reference; the last removes the inotify watch, and the
+// last watch of the instance ends it.
+func (w *sharedWatch) release() {
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	w.refs--
+	if w.refs > 0 {
+		return
+	}
+	// A contender that just acquired is often back for more a moment
+	// later: keep the watch (and its events) that long.
+	w.linger = time.AfterFunc(watchLinger, func() {
+		hub.mu.Lock()
+		defer hub.mu.Unlock()
+		if w.refs == 0 && w.linger != nil {
+			w.linger = nil
+			w.end()
+		}
+	})
+}
+
+// watchLinger is how long a watch nobody uses any more stays.
+const watchLinger = 2 * time.Second
+
+// end removes the watch (with hub.mu held).
+func (w *sharedWatch) end() {
+	in := w.in
+	if in.byKey[w.key] == w {
+		delete(in.byKey, w.key)
+	}
+	if w.wd >= 0 {
+		delete(in.byWD, w.wd)
+		unix.InotifyRmWatch(in.fd, uint32(w.wd))
+	}
+	if len(in.byKey) == 0 {
+		in.stop()
+		if hub.cur == in {
+			hub.cur = nil
+		}
+	}
+}
+
+// watchRef is one holder's reference to a shared watch.
+type watchRef struct {
+	w      *sharedWatch
+	closed atomic.Bool
+}
+
+func (r *watchRef) Changes() uint64 { return r.w.changes.Load() }
+
+func (r *watchRef) Arm(ctx context.Context, since uint64) (context.Context, context.CancelFunc) {
+	return r.w.arm(ctx, since, nil)
+}
+
+func (r *watchRef) ArmRemovals(ctx context.Context, since uint64, names []string) (context.Context, context.CancelFunc) {
+	if names == nil {
+		names = []string{}
+	}
+	return r.w.arm(ctx, since, names)
+}
+
+func (r *watchRef) Close() error {
+	if !r.closed.Swap(true) {
+		r.w.release()
+	}
+	return nil
+}
+
+// changesSince reports the names created and removed after the change
+// numbered since, and the current number; ok is false when the watch does
+// not know them all (an overflow, an older change than it remembers).
+func (r *watchRef) changesSince(since uint64) (created, removed []string, now uint64, ok bool) {
+	w := r.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	now = w.changes.Load()
+	if since == 0 || now-since >= watchLog {
+		return nil, nil, now, false
+	}
+	for s := since + 1; s <= now; s++ {
+		c := w.log[s%watchLog]
+		switch {
+		case c.seq != s || c.name == "":
+			return nil, nil, now, false
+		case c.removed:
+			removed = append(removed, c.name)
+		default:
+			created = append(created, c.name)
+		}
+	}
+	return created, removed, now, true
+}
