@@ -38,12 +38,14 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -61,6 +63,7 @@ type options struct {
 	list     bool
 	keep     bool
 	scale    float64
+	logDir   string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -75,6 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&o.out, "o", "", "also write the report as markdown to this file (docs/MUTANTS.md)")
 	fl.BoolVar(&o.list, "list", false, "list the mutants and check their definitions, run nothing")
 	fl.BoolVar(&o.keep, "keep", false, "keep the scratch copies")
+	fl.StringVar(&o.logDir, "log", "", "write each mutant's killing output (or the baseline's) to DIR/<id>.log")
 	fl.Float64Var(&o.scale, "time-scale", 1, "multiply every check's time limit by this")
 	if err := fl.Parse(args); err != nil {
 		return 2
@@ -272,8 +276,10 @@ type result struct {
 	timedOut bool
 	toKill   time.Duration // from the mutant's start to its kill (or to the end)
 	checks   map[string]time.Duration
-	output   string // of the killing check, trimmed
-	defErr   error  // the mutant is broken (stale, or does not compile)
+	output   string   // of the killing check, trimmed
+	full     string   // of the killing check
+	flaky    []string // tests that failed but not alone, skipped
+	defErr   error    // the mutant is broken (stale, or does not compile)
 }
 
 type report struct {
@@ -314,6 +320,10 @@ func runAll(root string, sel []Mutant, o options, log io.Writer) (*report, error
 	}
 	close(queue)
 	rep := &report{jobs: jobs}
+	// An interrupt stops the checks (and their process groups) and still
+	// removes the scratch copies.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now()
@@ -327,7 +337,16 @@ func runAll(root string, sel []Mutant, o options, log io.Writer) (*report, error
 		go func() {
 			defer wg.Done()
 			for m := range queue {
-				r := runOne(dir, m, o.scale, log)
+				r := runOne(ctx, dir, m, o.scale, log)
+				if o.logDir != "" && r.full != "" {
+					id := "baseline"
+					if m != nil {
+						id = m.ID
+					}
+					if err := os.WriteFile(filepath.Join(o.logDir, id+".log"), []byte(r.full), 0o666); err != nil {
+						fmt.Fprintln(log, "mutate:", err)
+					}
+				}
 				mu.Lock()
 				if m == nil {
 					rep.baseline = r
@@ -345,6 +364,9 @@ func runAll(root string, sel []Mutant, o options, log io.Writer) (*report, error
 	rep.wall = time.Since(start)
 	if setupErr != nil {
 		return nil, setupErr
+	}
+	if ctx.Err() != nil {
+		return nil, errors.New("interrupted")
 	}
 	order := map[string]int{}
 	for i, m := range sel {
@@ -402,9 +424,20 @@ func copyFiles(root, dst string, files []string) error {
 
 // runOne applies m (nil: the baseline) to the copy in dir, runs the checks
 // until one fails, and restores the copy.
-func runOne(dir string, m *Mutant, scale float64, log io.Writer) *result {
+//
+// A failing test counts only when rerunning it alone confirms it: it fails
+// twice more with the mutant and passes on the unmutated copy. A test that
+// passes alone with the mutant, or fails alone without it, failed for
+// another reason (a timing-dependent test on a loaded machine): it is noted
+// as flaky, skipped, and the check runs again without it. The baseline's
+// failing tests are rerun alone once: passing, they are flaky and skipped;
+// failing, the baseline is red.
+func runOne(ctx context.Context, dir string, m *Mutant, scale float64, log io.Writer) *result {
 	r := &result{checks: map[string]time.Duration{}}
 	name := "baseline"
+	var path string
+	var orig []byte
+	mutate := func(on bool) error { return nil }
 	if m != nil {
 		r.m = *m
 		name = m.ID
@@ -414,50 +447,141 @@ func runOne(dir string, m *Mutant, scale float64, log io.Writer) *result {
 			return r
 		}
 		r.file = file
-		path := filepath.Join(dir, file)
-		orig, err := os.ReadFile(path)
-		if err != nil {
+		path = filepath.Join(dir, file)
+		if orig, err = os.ReadFile(path); err != nil {
 			r.defErr = err
 			return r
 		}
-		mutated := strings.Replace(string(orig), m.Find, m.Replace, 1)
-		if err := os.WriteFile(path, []byte(mutated), 0o666); err != nil {
+		mutated := []byte(strings.Replace(string(orig), m.Find, m.Replace, 1))
+		mutate = func(on bool) error {
+			if on {
+				return os.WriteFile(path, mutated, 0o666)
+			}
+			return os.WriteFile(path, orig, 0o666)
+		}
+		if err := mutate(true); err != nil {
 			r.defErr = err
 			return r
 		}
-		defer os.WriteFile(path, orig, 0o666)
+		defer mutate(false)
 	}
 	start := time.Now()
 	for _, c := range checks {
 		t0 := time.Now()
-		out, timedOut, err := runCheck(dir, c, scale)
-		r.checks[c.name] = time.Since(t0)
-		if err == nil {
-			continue
-		}
-		r.toKill = time.Since(start)
-		if c.name == "build" {
-			r.defErr = fmt.Errorf("%s does not compile:\n%s", name, trim(out, 20))
-			fmt.Fprintf(log, "mutate: %-30s DOES NOT COMPILE\n", name)
+		var skip []string
+		for {
+			out, timedOut, err := runCheck(ctx, dir, c, skip, scale)
+			r.checks[c.name] = time.Since(t0)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				r.defErr = ctx.Err()
+				return r
+			}
+			if c.name == "build" {
+				r.toKill = time.Since(start)
+				r.defErr = fmt.Errorf("%s does not compile:\n%s", name, trim(out, 20))
+				fmt.Fprintf(log, "mutate: %-30s DOES NOT COMPILE\n", name)
+				return r
+			}
+			test, after := culprit(c.name, out)
+			if top := topTest(test); top != "" && !timedOut && !contains(skip, top) {
+				withMutant, without := confirm(ctx, dir, c, test, m != nil, mutate, scale)
+				genuine := withMutant && without // fails with the mutant only
+				if m == nil {
+					genuine = !without // the baseline fails it alone too
+				}
+				if !genuine {
+					fmt.Fprintf(log, "mutate: %-30s %s failed in check %s but alone it fails with the mutant: %v, without: %v: flaky, skipped\n",
+						name, test, c.name, withMutant, !without)
+					r.flaky = append(r.flaky, test)
+					skip = append(skip, top)
+					continue
+				}
+			}
+			r.toKill = time.Since(start)
+			r.killedBy, r.timedOut, r.output, r.full = c.name, timedOut, trim(out, 40), out
+			r.test, r.after = test, after
+			fmt.Fprintf(log, "mutate: %-30s killed by %s (%s) in %s\n", name, c.name, r.test, r.toKill.Round(time.Second))
 			return r
 		}
-		r.killedBy, r.timedOut, r.output = c.name, timedOut, trim(out, 40)
-		r.test, r.after = culprit(c.name, out)
-		fmt.Fprintf(log, "mutate: %-30s killed by %s (%s) in %s\n", name, c.name, r.test, r.toKill.Round(time.Second))
-		return r
 	}
 	r.toKill = time.Since(start)
 	fmt.Fprintf(log, "mutate: %-30s survived every check (%s)\n", name, r.toKill.Round(time.Second))
 	return r
 }
 
-// runCheck runs c's commands in dir, stopping at the first failure.
-func runCheck(dir string, c check, scale float64) (string, bool, error) {
+// topTest is the top-level test of a culprit ("" if it is not a test).
+func topTest(test string) string {
+	if !strings.HasPrefix(test, "Test") && !strings.HasPrefix(test, "Example") && !strings.HasPrefix(test, "Fuzz") {
+		return ""
+	}
+	top, _, _ := strings.Cut(test, "/")
+	return top
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// confirm reruns the failing test alone, twice with the mutant (if any)
+// and once without: it reports whether the test failed with the mutant (true for
+// the baseline, which has none) and passed without it.
+func confirm(ctx context.Context, dir string, c check, test string, isMutant bool, mutate func(bool) error, scale float64) (failsWith, passesWithout bool) {
+	var pkgs []string
+	for _, argv := range c.cmds {
+		if len(argv) > 1 && argv[0] == "go" && argv[1] == "test" {
+			for _, a := range argv[2:] {
+				if strings.HasPrefix(a, "./") {
+					pkgs = append(pkgs, a)
+				}
+			}
+		}
+	}
+	var pat []string
+	for _, part := range strings.Split(test, "/") {
+		pat = append(pat, "^"+regexp.QuoteMeta(part)+"$")
+	}
+	alone := check{name: c.name, limit: c.limit, cmds: [][]string{append([]string{"go", "test", "-count=1", "-run", strings.Join(pat, "/")}, pkgs...)}}
+	failsWith = true
+	if isMutant {
+		// Twice: a timing-dependent test on a loaded machine can fail
+		// alone once by chance.
+		for range 2 {
+			if _, _, err := runCheck(ctx, dir, alone, nil, scale); err == nil {
+				return false, true
+			}
+		}
+		if mutate(false) != nil {
+			return failsWith, false
+		}
+		defer mutate(true)
+	}
+	_, _, err := runCheck(ctx, dir, alone, nil, scale)
+	return failsWith, err == nil
+}
+
+// runCheck runs c's commands in dir, stopping at the first failure; go test
+// commands skip the top-level tests named in skip.
+func runCheck(ctx context.Context, dir string, c check, skip []string, scale float64) (string, bool, error) {
 	limit := time.Duration(float64(c.limit) * scale)
-	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	var all bytes.Buffer
 	for _, argv := range c.cmds {
+		if len(skip) > 0 && len(argv) > 1 && argv[0] == "go" && argv[1] == "test" {
+			q := make([]string, len(skip))
+			for i, s := range skip {
+				q[i] = regexp.QuoteMeta(s)
+			}
+			argv = append([]string{"go", "test", "-skip", "^(" + strings.Join(q, "|") + ")$"}, argv[2:]...)
+		}
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Dir = dir
 		cmd.Stdout, cmd.Stderr = &all, &all
@@ -594,6 +718,9 @@ func (r *report) markdown() string {
 			}
 			t = "(all checks: " + x.toKill.Round(time.Second).String() + ")"
 		}
+		if len(x.flaky) > 0 {
+			test += " (failed but not alone, skipped: " + strings.Join(x.flaky, ", ") + ")"
+		}
 		fmt.Fprintf(&b, "| `%s` — %s | %s | %s | %s | %s | %s | %s | %s |\n", x.m.ID, x.m.What, x.m.Pkg, x.m.Rule, lb, by, test, after, t)
 	}
 	fmt.Fprintf(&b, "\n%d mutants: %d killed, %d survived; wall time %s with %d at a time",
@@ -605,6 +732,9 @@ func (r *report) markdown() string {
 			parts = append(parts, fmt.Sprintf("%s %s", c.name, r.baseline.checks[c.name].Round(time.Second)))
 		}
 		fmt.Fprintf(&b, ": %s)", strings.Join(parts, ", "))
+		if len(r.baseline.flaky) > 0 {
+			fmt.Fprintf(&b, ".\nOn the unmutated copy these tests failed in the full run but passed alone (timing-dependent on a loaded machine), and were skipped there: %s", strings.Join(r.baseline.flaky, ", "))
+		}
 	}
 	fmt.Fprintf(&b, ".\n")
 	return b.String()

@@ -131,7 +131,7 @@ var mutants = []Mutant{
 		ID: "rw-writers-look-shared", Pkg: "nonce", Rule: "F2, §7 RW",
 		What:        "nonce.IsShared calls every owner made by NewOwner a reader, so readers ignore writers",
 		Find:        `return ok && info.Shared`,
-		Replace:     `return ok`,
+		Replace:     `return ok || info.Shared`,
 		LoadBearing: true,
 	},
 	{
