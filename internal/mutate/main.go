@@ -256,8 +256,8 @@ var checks = []check{
 	{"build", 5 * time.Minute, [][]string{{"go", "build", "./..."}}},
 	{"vet", 5 * time.Minute, [][]string{{"go", "vet", "./..."}}},
 	{"unit", 6 * time.Minute, [][]string{{"go", "test", "-short", "-count=1", "-failfast", "-timeout=5m", "./stale", "./nonce", "./protocol"}}},
-	{"sim", 10 * time.Minute, [][]string{
-		{"go", "test", "-count=1", "-failfast", "-timeout=8m", "./sim"},
+	{"sim", 14 * time.Minute, [][]string{
+		{"go", "test", "-count=1", "-failfast", "-timeout=12m", "./sim"},
 		{"go", "test", "-count=1", "-timeout=4m", "-run", "^TestSim(V1Clean|LegacyFails|Exhaustive|Audit)$", "./cmd/cryolock"},
 	}},
 	{"audit", 5 * time.Minute, [][]string{
@@ -486,7 +486,7 @@ func runOne(ctx context.Context, dir string, m *Mutant, scale float64, log io.Wr
 				return r
 			}
 			test, after := culprit(c.name, out)
-			if top := topTest(test); top != "" && !timedOut && !contains(skip, top) {
+			if top := topTest(test); top != "" && !contains(skip, top) {
 				withMutant, without := confirm(ctx, dir, c, test, m != nil, mutate, scale)
 				genuine := withMutant && without // fails with the mutant only
 				if m == nil {
@@ -548,7 +548,7 @@ func confirm(ctx context.Context, dir string, c check, test string, isMutant boo
 	for _, part := range strings.Split(test, "/") {
 		pat = append(pat, "^"+regexp.QuoteMeta(part)+"$")
 	}
-	alone := check{name: c.name, limit: c.limit, cmds: [][]string{append([]string{"go", "test", "-count=1", "-run", strings.Join(pat, "/")}, pkgs...)}}
+	alone := check{name: c.name, limit: c.limit, cmds: [][]string{append([]string{"go", "test", "-count=1", "-timeout=3m", "-run", strings.Join(pat, "/")}, pkgs...)}}
 	failsWith = true
 	if isMutant {
 		// Twice: a timing-dependent test on a loaded machine can fail
@@ -600,10 +600,11 @@ func runCheck(ctx context.Context, dir string, c check, skip []string, scale flo
 }
 
 var (
-	failRE  = regexp.MustCompile(`--- FAIL: (\S+)`)
-	seedRE  = regexp.MustCompile(`\bseed (\d+)`)
-	schedRE = regexp.MustCompile(`\b(\d+) schedules\b`)
-	rowRE   = regexp.MustCompile(`(?m)^\| (\w+) \|.*\*\*FAILED\*\*`)
+	failRE    = regexp.MustCompile(`--- FAIL: (\S+)`)
+	seedRE    = regexp.MustCompile(`\bseed (\d+)`)
+	schedRE   = regexp.MustCompile(`\b(\d+) schedules\b`)
+	runningRE = regexp.MustCompile(`running tests:\s+(\S+) \(`)
+	rowRE     = regexp.MustCompile(`(?m)^\| (\w+) \|.*\*\*FAILED\*\*`)
 )
 
 // culprit names what failed in a check's output: the first failing test
@@ -630,7 +631,11 @@ func culprit(check, out string) (what, after string) {
 		what = out[m[2]:m[3]]
 		i = m[0]
 	} else if strings.Contains(out, "panic: test timed out") {
+		// The test that hung: go test lists the running ones.
 		what = "test timed out"
+		if m := runningRE.FindStringSubmatch(out); m != nil {
+			what = m[1]
+		}
 	} else if strings.Contains(out, "ran out of its") {
 		what = "time limit"
 	} else {

@@ -101,7 +101,7 @@ func TestCulprit(t *testing.T) {
 	if what, after := culprit("audit", audit); what != "row A3" || after != "seed 42" {
 		t.Errorf("audit: got %q %q", what, after)
 	}
-	if what, _ := culprit("unit", "panic: test timed out after 5m0s\n"); what != "test timed out" {
+	if what, _ := culprit("unit", "panic: test timed out after 5m0s\n\trunning tests:\n\t\tTestHang (5m0s)\n"); what != "TestHang" {
 		t.Errorf("timeout: got %q", what)
 	}
 }
