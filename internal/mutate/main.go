@@ -426,12 +426,13 @@ func copyFiles(root, dst string, files []string) error {
 // until one fails, and restores the copy.
 //
 // A failing test counts only when rerunning it alone confirms it: it fails
-// twice more with the mutant and passes on the unmutated copy. A test that
+// twice more with the mutant and passes (once in up to three tries) on the
+// unmutated copy. A test that
 // passes alone with the mutant, or fails alone without it, failed for
 // another reason (a timing-dependent test on a loaded machine): it is noted
 // as flaky, skipped, and the check runs again without it. The baseline's
-// failing tests are rerun alone once: passing, they are flaky and skipped;
-// failing, the baseline is red.
+// failing tests are rerun alone up to three times: passing once, they are
+// flaky and skipped; failing every time, the baseline is red.
 func runOne(ctx context.Context, dir string, m *Mutant, scale float64, log io.Writer) *result {
 	r := &result{checks: map[string]time.Duration{}}
 	name := "baseline"
@@ -531,7 +532,7 @@ func contains(l []string, s string) bool {
 }
 
 // confirm reruns the failing test alone, twice with the mutant (if any)
-// and once without: it reports whether the test failed with the mutant (true for
+// and up to three times without: it reports whether the test failed with the mutant (true for
 // the baseline, which has none) and passed without it.
 func confirm(ctx context.Context, dir string, c check, test string, isMutant bool, mutate func(bool) error, scale float64) (failsWith, passesWithout bool) {
 	var pkgs []string
@@ -563,8 +564,14 @@ func confirm(ctx context.Context, dir string, c check, test string, isMutant boo
 		}
 		defer mutate(true)
 	}
-	_, _, err := runCheck(ctx, dir, alone, nil, scale)
-	return failsWith, err == nil
+	// Up to three times: a test that passes once alone without the mutant
+	// is not broken by the unmutated code.
+	for range 3 {
+		if _, _, err := runCheck(ctx, dir, alone, nil, scale); err == nil {
+			return failsWith, true
+		}
+	}
+	return failsWith, false
 }
 
 // runCheck runs c's commands in dir, stopping at the first failure; go test
