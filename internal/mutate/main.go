@@ -735,6 +735,17 @@ func (r *report) markdown() string {
 		}
 		fmt.Fprintf(&b, "| `%s` — %s | %s | %s | %s | %s | %s | %s | %s |\n", x.m.ID, x.m.What, x.m.Pkg, x.m.Rule, lb, by, test, after, t)
 	}
+	notes := false
+	for _, x := range r.results {
+		if x.m.Note == "" {
+			continue
+		}
+		if !notes {
+			fmt.Fprintf(&b, "\nNotes:\n\n")
+			notes = true
+		}
+		fmt.Fprintf(&b, "- `%s`: %s\n", x.m.ID, x.m.Note)
+	}
 	fmt.Fprintf(&b, "\n%d mutants: %d killed, %d survived; wall time %s with %d at a time",
 		len(r.results), killed, survived, r.wall.Round(time.Second), r.jobs)
 	if r.baseline != nil {
