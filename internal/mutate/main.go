@@ -593,8 +593,9 @@ func runCheck(ctx context.Context, dir string, c check, skip []string, scale flo
 		cmd.Dir = dir
 		cmd.Stdout, cmd.Stderr = &all, &all
 		cmd.WaitDelay = 10 * time.Second
-		killGroup(cmd)
+		reap := killGroup(cmd)
 		err := cmd.Run()
+		reap()
 		if ctx.Err() != nil {
 			fmt.Fprintf(&all, "\n(the check ran out of its %v)\n", limit)
 			return all.String(), true, ctx.Err()
