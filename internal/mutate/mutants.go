@@ -152,6 +152,8 @@ var mutants = []Mutant{
 		Find:        `return len(live) >= l.slots`,
 		Replace:     `return len(live) > l.slots`,
 		LoadBearing: false, Breaks: "efficiency only: pointless entries under contention (C1 is not a safety step, PROOF.md §3 Remark 1)",
+		Note: "For a mutex (n = 1) too, so every contender enters beside a holder: the exhaustive search of sim's TestExhaustive grows past its time limit. " +
+			"A kill by time, not by a violation.",
 	},
 	{
 		ID: "withdraw-on-greater", Pkg: "protocol", Rule: "C4.5",
@@ -159,6 +161,7 @@ var mutants = []Mutant{
 		Find:        `if higher >= l.slots {`,
 		Replace:     `if higher > l.slots {`,
 		LoadBearing: false, Breaks: "liveness: two contenders wait for each other (tickets only break symmetry, PROOF.md §3 Remark 2)",
+		Note: "Killed by a hang: the real-process test's contenders wait for each other until go test's time limit, so the kill takes the whole limit.",
 	},
 	{
 		ID: "keeper-stat-off", Pkg: "protocol", Rule: "H1, Invariant M",
