@@ -219,7 +219,9 @@ var mutants = []Mutant{
 		What:        "the check trusts a listing although the own heartbeat is overdue (only a reported loss counts)",
 		Find:        `if a.overdue(e) || e.lostErr() != nil {`,
 		Replace:     `if e.lostErr() != nil {`,
-		LoadBearing: true,
+		LoadBearing: true, Redundant: "PROOF.md §3, Lemma R, steps 3–4 (step 3 has the heartbeat tell A before r₁, so step 4's lost flag suffices; the overdue computation is a second way)",
+		Note: "Survives every check, the simulator's included: inside the model the watchdog or the heartbeat's overdue wake-up sets the lost flag before anyone can reap the entry (Lemma R step 3), " +
+			"so C4.3's own computation never decides. It is defence in depth against a heartbeat goroutine starved beyond A3's D; PROOF.md could say so next to the own-file check's remark.",
 	},
 	{
 		ID: "observed-never-restarts", Pkg: "stale", Rule: "T2",
