@@ -1,0 +1,272 @@
+package main
+
+// Mutant is one planted bug: a small edit of one package's source. Find must
+// occur exactly once among the package's non-test .go files; it is replaced
+// by Replace. Files are not named, so that code moved verbatim between files
+// of a package keeps its mutants; a Find that no longer occurs (code
+// rewritten) makes the tool report the mutant as a stale definition and fail.
+type Mutant struct {
+	ID      string
+	Pkg     string // protocol, stale or nonce
+	Rule    string // rule of docs/PROTOCOL.md, or Invariant M / Lemma R of docs/PROOF.md
+	What    string // the bug, in words
+	Find    string
+	Replace string
+	// LoadBearing: the mutant breaks safety (mutual exclusion, the
+	// semaphore's bound, reader–writer exclusion, or fencing tokens'
+	// order) in some execution inside the fault model. Such a mutant must
+	// be killed by CI's checks, unless Redundant says where docs/PROOF.md
+	// shows that the proof does not use the broken rule.
+	LoadBearing bool
+	// Redundant points to the paragraph of docs/PROOF.md that shows the
+	// rule unused by the safety proof ("" if it is not).
+	Redundant string
+	// Breaks says what a non-load-bearing mutant costs (liveness, an API
+	// promise, efficiency), for the table.
+	Breaks string
+	// Note, if set, is printed under the table (what else kills it, why a
+	// kill is incidental).
+	Note string
+}
+
+// mutants is the list the tool runs, in a fixed order (the rotating CI
+// subset is a window of it).
+var mutants = []Mutant{
+	{
+		ID: "tie-not-blocking", Pkg: "protocol", Rule: "C4.5",
+		What:        "an equal ticket no longer makes an entry withdraw (decide counts `>` instead of `>=`)",
+		Find:        `if !c.shared && c.ticket >= mine {`,
+		Replace:     `if !c.shared && c.ticket > mine {`,
+		LoadBearing: false, Breaks: "liveness: two tied entries wait for each other forever (PROOF.md §3 Remark 2)",
+	},
+	{
+		ID: "no-fresh-revalidation", Pkg: "protocol", Rule: "J4, T4",
+		What: "an entry is reaped on the first stale verdict, without the fresh read, stat and second verdict",
+		Find: `	s, gone, err = a.sight(name, path, true)
+	if gone || err != nil {
+		return false, err
+	}
+	if !a.judge.Stale(name, s) {
+		a.alive[name] = s.Mono
+		return true, nil
+	}
+	err = l.cfg.FS.Remove(a.dir, name)`,
+		Replace:     `	err = l.cfg.FS.Remove(a.dir, name)`,
+		LoadBearing: true,
+		Note: "TestInModel kills it first, incidentally: the configuration of issue 10's seed 10045 (outside the model) no longer fails in 5000 schedules. " +
+			"sim's TestReapNeedsFreshVerdict (sim/mutant_kill_test.go) kills it for the reason that matters: a live holder reaped from a cached stat, two holders (seed 213).",
+	},
+	{
+		ID: "second-verdict-ignored", Pkg: "protocol", Rule: "T4",
+		What: "the fresh sighting is taken but its verdict ignored: reaped unless gone",
+		Find: `	s, gone, err = a.sight(name, path, true)
+	if gone || err != nil {
+		return false, err
+	}
+	if !a.judge.Stale(name, s) {`,
+		Replace: `	s, gone, err = a.sight(name, path, true)
+	if gone || err != nil {
+		return false, err
+	}
+	if false && !a.judge.Stale(name, s) {`,
+		LoadBearing: true,
+	},
+	{
+		ID: "no-watchdog", Pkg: "stale", Rule: "H1 (watchdog), A3a",
+		What:        "the heartbeat's watchdog never starts: a refresh stuck in the filesystem tells nobody",
+		Find:        `if !watching && k.Go != nil && k.OnLost != nil {`,
+		Replace:     `if false && !watching && k.Go != nil && k.OnLost != nil {`,
+		LoadBearing: true,
+	},
+	{
+		ID: "overdue-at-1.0", Pkg: "stale", Rule: "H1, C4.3 (Lemma R step 3)",
+		What:        "stale.OverdueAfter is 1.0 × lease instead of 0.75 × lease",
+		Find:        `func OverdueAfter(d time.Duration) time.Duration { return d / overdueDen * overdueNum }`,
+		Replace:     `func OverdueAfter(d time.Duration) time.Duration { return d }`,
+		LoadBearing: true,
+	},
+	{
+		ID: "no-stamp", Pkg: "protocol", Rule: "C2, Invariant M",
+		What:        "the stamp after create is removed: the entry keeps the file server's creation mtime",
+		Find:        `err := l.cfg.FS.Chtimes(a.dir, e.name, now, now)`,
+		Replace:     `err := error(nil); _ = now`,
+		LoadBearing: true,
+	},
+	{
+		ID: "trylock-no-check", Pkg: "protocol", Rule: "C4 (TryLock)",
+		What: "TryLock holds right after entering, without settle and check",
+		Find: `		out, err := a.check(ctx, e, try)`,
+		Replace: `		out, err := held, error(nil)
+		if !try {
+			out, err = a.check(ctx, e, try)
+		}`,
+		LoadBearing: true,
+	},
+	{
+		ID: "trylock-holds-over-lower", Pkg: "protocol", Rule: "C4.6 (TryLock)",
+		What: "TryLock holds when only lower tickets are live, instead of withdrawing",
+		Find: `		if try {
+			if _, err := fail(nil); err != nil {
+				return withdrawn, err
+			}
+			return busy, nil
+		}`,
+		Replace: `		if try {
+			return held, nil
+		}`,
+		LoadBearing: true,
+	},
+	{
+		ID: "rw-reader-look-ignores-writer", Pkg: "protocol", Rule: "§7 RW (C1)",
+		What:        "readers enter while a writer waits (rule C1's look ignores writers)",
+		Find:        `return true // a writer holds or waits: readers keep out`,
+		Replace:     `return false // a writer holds or waits: readers keep out`,
+		LoadBearing: false, Breaks: "liveness: a stream of readers can starve a writer (C1 is not a safety step, PROOF.md §3 Remark 1)",
+	},
+	{
+		ID: "rw-reader-holds-beside-writer", Pkg: "protocol", Rule: "§7 RW (C4)",
+		What: "a reader holds beside a live writer whose ticket is lower than its own",
+		Find: `			if !c.shared {
+				return withdrawn`,
+		Replace: `			if !c.shared && c.ticket >= mine {
+				return withdrawn`,
+		LoadBearing: true,
+	},
+	{
+		ID: "rw-writers-look-shared", Pkg: "nonce", Rule: "F2, §7 RW",
+		What:        "nonce.IsShared calls every owner made by NewOwner a reader, so readers ignore writers",
+		Find:        `return ok && info.Shared`,
+		Replace:     `return ok || info.Shared`,
+		LoadBearing: true,
+	},
+	{
+		ID: "sem-off-by-one", Pkg: "protocol", Rule: "§7 semaphore (C4.4)",
+		What:        "a semaphore contender (n > 1) holds beside n live others",
+		Find:        `if len(live) < l.slots {`,
+		Replace:     `if len(live) < l.slots || (l.slots > 1 && len(live) == l.slots) {`,
+		LoadBearing: true,
+	},
+	{
+		ID: "sem-look-off-by-one", Pkg: "protocol", Rule: "§7 semaphore (C1)",
+		What:        "rule C1 backs off only when more than n entries are live",
+		Find:        `return len(live) >= l.slots`,
+		Replace:     `return len(live) > l.slots`,
+		LoadBearing: false, Breaks: "efficiency only: pointless entries under contention (C1 is not a safety step, PROOF.md §3 Remark 1)",
+		Note: "For a mutex (n = 1) too, so every contender enters beside a holder: the exhaustive search of sim's TestExhaustive grows past its time limit. " +
+			"A kill by time, not by a violation.",
+	},
+	{
+		ID: "withdraw-on-greater", Pkg: "protocol", Rule: "C4.5",
+		What:        "an entry withdraws only when more than n (not at least n) entries with tickets ≥ its own are live",
+		Find:        `if higher >= l.slots {`,
+		Replace:     `if higher > l.slots {`,
+		LoadBearing: false, Breaks: "liveness: two contenders wait for each other (tickets only break symmetry, PROOF.md §3 Remark 2)",
+		Note: "Killed by a hang: the real-process test's contenders wait for each other until go test's time limit, so the kill takes the whole limit.",
+	},
+	{
+		ID: "keeper-stat-off", Pkg: "protocol", Rule: "H1, Invariant M",
+		What:        "a refresh counts without the keeper's stat showing the mtime advanced",
+		Find:        `	if !legacy {`,
+		Replace:     `	if false && !legacy {`,
+		LoadBearing: true,
+	},
+	{
+		ID: "keeper-equal-mtime-counts", Pkg: "stale", Rule: "H1, Invariant M",
+		What:        "a refresh after which the mtime is unchanged (equal) still counts",
+		Find:        `if !m.After(mtime) {`,
+		Replace:     `if m.Before(mtime) {`,
+		LoadBearing: true,
+	},
+	{
+		ID: "fence-confirm-skipped", Pkg: "protocol", Rule: "T (fencing confirm)",
+		What: "the fencing token is handed out without listing again and checking the hold after writing it",
+		Find: `	if _, err := a.scan(ctx, e.name); errors.Is(err, errOwnGone) {
+		e.stop()
+		l.cfg.Logger.Warn("cryolock: own entry was removed before its fencing token was confirmed; starting over", "path", e.path)
+		return withdrawn, nil
+	} else if err != nil {
+		if werr := a.withdraw(e); werr != nil {
+			err = errors.Join(err, werr)
+		}
+		return withdrawn, err
+	}
+	if e.lostErr() != nil || a.overdue(e) {`,
+		Replace:     `	if false {`,
+		LoadBearing: true,
+		Note:        "Only the fencing unit tests see it: the simulator does not issue fencing tokens.",
+	},
+	{
+		ID: "confirm-ignores-lost", Pkg: "protocol", Rule: "T (no success for a lost hold)",
+		What: "without fencing, Lock returns success for a hold already known lost",
+		Find: `	if !l.fences() {
+		if e.lostErr() != nil || a.overdue(e) {`,
+		Replace: `	if !l.fences() {
+		if false {`,
+		LoadBearing: false, Breaks: "API promise: Lock returns nil with Held() false and Lost() closed (the holder is told, so no overlap)",
+		Note: "No test makes a hold become lost between the check's \"held\" and the confirmation without fencing; the simulator's workload checks Lost() and so sees no overlap. " +
+			"A protocol test with a filesystem hook that stalls confirm's Verify past the overdue point would kill it.",
+	},
+	{
+		ID: "own-file-check-removed", Pkg: "protocol", Rule: "C4.2",
+		What:        "a scan no longer notices that the own entry was removed",
+		Find:        `	if !ownSeen {`,
+		Replace:     `	if false && !ownSeen {`,
+		LoadBearing: true, Redundant: "PROOF.md §3, Remarks, item 4 (the own-file check is not used by the proof)",
+		Note: "Killed all the same, by the fencing unit test: the confirmation of rule T lists again and relies on the same check to see that the entry was reaped.",
+	},
+	{
+		ID: "check-overdue-skipped", Pkg: "protocol", Rule: "C4.3 (Lemma R step 4)",
+		What:        "the check trusts a listing although the own heartbeat is overdue (only a reported loss counts)",
+		Find:        `if a.overdue(e) || e.lostErr() != nil {`,
+		Replace:     `if e.lostErr() != nil {`,
+		LoadBearing: true, Redundant: "PROOF.md §3, Lemma R, steps 3–4 (step 3 has the heartbeat tell A before r₁, so step 4's lost flag suffices; the overdue computation is a second way)",
+		Note: "Survives every check, the simulator's included: inside the model the watchdog or the heartbeat's overdue wake-up sets the lost flag before anyone can reap the entry (Lemma R step 3), " +
+			"so C4.3's own computation never decides. It is defence in depth against a heartbeat goroutine starved beyond A3's D; PROOF.md could say so next to the own-file check's remark.",
+	},
+	{
+		ID: "observed-never-restarts", Pkg: "stale", Rule: "T2",
+		What:        "the Observed judge never restarts its clock when the mtime or size changes",
+		Find:        `if !ok || !r.mtime.Equal(s.ModTime) || r.size != s.Size {`,
+		Replace:     `if !ok {`,
+		LoadBearing: true,
+	},
+	{
+		ID: "observed-half-lease", Pkg: "stale", Rule: "T2 (Lemma R step 1)",
+		What:        "the Observed judge calls an entry stale after half a lease unchanged",
+		Find:        `return s.Mono-r.first >= s.Lease.D`,
+		Replace:     `return s.Mono-r.first >= s.Lease.D/2`,
+		LoadBearing: true,
+	},
+	{
+		ID: "wallclock-half-lease", Pkg: "stale", Rule: "T3 (Lemma R step 1)",
+		What:        "the WallClock judge calls an entry stale at mtime + lease/2",
+		Find:        `return s.ModTime.Add(s.Lease.D).Before(s.Now)`,
+		Replace:     `return s.ModTime.Add(s.Lease.D / 2).Before(s.Now)`,
+		LoadBearing: true,
+	},
+	{
+		ID: "no-settle", Pkg: "protocol", Rule: "C3 (A1)",
+		What:        "the settle delay after entering is skipped",
+		Find:        `if err := l.cfg.Env.Sleep(ctx, l.cfg.Settle); err != nil {`,
+		Replace:     `if err := l.cfg.Env.Sleep(ctx, 0); err != nil {`,
+		LoadBearing: true,
+	},
+	{
+		ID: "alive-cache-whole-lease", Pkg: "protocol", Rule: "J1",
+		What:        "an entry judged alive is not looked at again for a whole lease (instead of lease/8)",
+		Find:        `l.cfg.Env.Mono()-t < lease.D/8`,
+		Replace:     `l.cfg.Env.Mono()-t < lease.D`,
+		LoadBearing: false, Breaks: "liveness only: reaping a dead entry is delayed (an alive verdict never breaks anything)",
+	},
+	{
+		ID: "keeper-enoent-retried", Pkg: "stale", Rule: "H1 (ENOENT → lost)",
+		What: "a refresh that finds the entry gone is retried like any error instead of telling the owner at once",
+		Find: `		case errors.Is(err, fs.ErrNotExist):
+			return fmt.Errorf("%w: %w", ErrGone, err)
+`,
+		Replace: `		case errors.Is(err, fs.ErrNotExist) && false:
+			return fmt.Errorf("%w: %w", ErrGone, err)
+`,
+		LoadBearing: true,
+	},
+}
