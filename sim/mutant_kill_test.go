@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/cryolock-go/cryolock/protocol"
 )
 
 // staleAttrs is a configuration inside the fault model where the first
@@ -17,7 +15,7 @@ import (
 // last refresh — counted, so the holder is not told — has already landed.
 // Only the fresh read and second verdict of J4 (T4) see it.
 func staleAttrs() Config {
-	c := Default(protocol.RulesV1)
+	c := Default(RulesV1)
 	c.Procs, c.LongHold = 3, 1
 	c.Settle = 2450 * time.Millisecond
 	c.Faults.CacheDelta = 2150 * time.Millisecond

@@ -47,7 +47,8 @@ var mutants = []Mutant{
 		return false, err
 	}
 	if !a.judge.Stale(name, s) {
-		a.alive[name] = s.Mono
+		r := a.entry(name)
+		r.alive, r.aliveSet = s.Mono, true
 		return true, nil
 	}
 	err = l.cfg.FS.Remove(a.dir, name)`,
@@ -105,13 +106,15 @@ var mutants = []Mutant{
 	{
 		ID: "trylock-holds-over-lower", Pkg: "protocol", Rule: "C4.6 (TryLock)",
 		What: "TryLock holds when only lower tickets are live, instead of withdrawing",
-		Find: `		if try {
+		Find: `				continue
+			}
 			if _, err := fail(nil); err != nil {
 				return withdrawn, err
 			}
 			return busy, nil
 		}`,
-		Replace: `		if try {
+		Replace: `				continue
+			}
 			return held, nil
 		}`,
 		LoadBearing: true,
@@ -166,8 +169,8 @@ var mutants = []Mutant{
 	{
 		ID: "keeper-stat-off", Pkg: "protocol", Rule: "H1, Invariant M",
 		What:        "a refresh counts without the keeper's stat showing the mtime advanced",
-		Find:        `	if !legacy {`,
-		Replace:     `	if false && !legacy {`,
+		Find:        `	k.Stat = func() (time.Time, error) {`,
+		Replace:     `	_ = func() (time.Time, error) {`,
 		LoadBearing: true,
 	},
 	{
@@ -254,8 +257,8 @@ var mutants = []Mutant{
 	{
 		ID: "alive-cache-whole-lease", Pkg: "protocol", Rule: "J1",
 		What:        "an entry judged alive is not looked at again for a whole lease (instead of lease/8)",
-		Find:        `l.cfg.Env.Mono()-t < lease.D/8`,
-		Replace:     `l.cfg.Env.Mono()-t < lease.D`,
+		Find:        `l.cfg.Env.Mono()-r.alive < lease.D/8`,
+		Replace:     `l.cfg.Env.Mono()-r.alive < lease.D`,
 		LoadBearing: false, Breaks: "liveness only: reaping a dead entry is delayed (an alive verdict never breaks anything)",
 	},
 	{
