@@ -27,7 +27,7 @@
 // The lock is a directory whose name ends in ".cryolock". Each contender
 // writes a spec file "<owner>.<ticket>" into it holding its lease in seconds,
 // lists the directory, and holds the lock if no other live spec file is
-// there; otherwise the random tickets decide who withdraws and who waits. A
+// there; otherwise the tickets decide who withdraws and who waits. A
 // heartbeat keeps the spec file's mtime fresh; a spec file not refreshed for
 // a whole lease is stale and may be removed by anyone. The protocol uses
 // only mkdir, list, create+write, stat, set-mtime and remove (the [FS]
@@ -59,11 +59,11 @@
 //   - every contender of a directory uses the same lease, and owner names
 //     are unique per attempt (they carry 60 random bits).
 //
-// Liveness: with random tickets, contenders do not deadlock (with
-// probability 1); a crashed holder's lock is taken over within about one
-// lease plus one heartbeat period. There is no fairness guarantee: a
-// contender can be overtaken arbitrarily often, though with random tickets
-// the probability of waiting long falls geometrically.
+// Liveness: contenders do not deadlock (tickets break ties with probability
+// 1: a contender that entered after a listing draws a ticket above the
+// highest live one, otherwise a random one); a crashed holder's lock is
+// taken over within about one lease plus one heartbeat period. There is no
+// fairness guarantee: a contender can be overtaken arbitrarily often.
 //
 // # Concurrency
 //
