@@ -3,9 +3,10 @@ package protocol
 import (
 	"errors"
 
-	"github.com/cryolock-go/cryolock/stale"
 	"io/fs"
 	"time"
+
+	"github.com/cryolock-go/cryolock/stale"
 )
 
 // FS is the whole of what the protocol asks of a filesystem. Nothing else is

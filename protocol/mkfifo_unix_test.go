@@ -2,7 +2,7 @@
 
 package protocol
 
-import "syscall"
+import "golang.org/x/sys/unix"
 
 // mkfifo makes a named pipe at path, where the platform has them.
-func mkfifo(path string) error { return syscall.Mkfifo(path, 0o666) }
+func mkfifo(path string) error { return unix.Mkfifo(path, 0o666) }

@@ -97,3 +97,40 @@ func isOSFS(f FS) bool {
 	_, ok := f.(osFS)
 	return ok
 }
+
+// writeAll writes data through write (one write(2) or WriteFile call) until
+// all of it is written, and closes with close; a short write is an error.
+func writeAll(path string, data []byte, write func([]byte) (int, error), close func() error) error {
+	var werr error
+	for len(data) > 0 {
+		n, err := write(data)
+		if err != nil {
+			werr = &fs.PathError{Op: "write", Path: path, Err: err}
+			break
+		}
+		if n == 0 {
+			werr = &fs.PathError{Op: "write", Path: path, Err: errors.New("short write")}
+			break
+		}
+		data = data[n:]
+	}
+	if err := close(); err != nil && werr == nil {
+		werr = &fs.PathError{Op: "close", Path: path, Err: err}
+	}
+	return mapErr(werr)
+}
+
+// replaced is Verify's error for a directory handle no longer at path: err
+// from looking the path up, or what is there now.
+func replaced(path string, err error, symlink, notDir bool) error {
+	why := "it is another directory now"
+	switch {
+	case err != nil:
+		why = err.Error()
+	case symlink:
+		why = "it is a symbolic link now"
+	case notDir:
+		why = "it is not a directory now"
+	}
+	return &fs.PathError{Op: "verify", Path: path, Err: fmt.Errorf("%w: %s", ErrReplaced, why)}
+}

@@ -4,7 +4,6 @@ package protocol
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -151,11 +150,8 @@ func (osFS) Verify(d Dir) error {
 	if err == nil && os.SameFile(fi, p.fi) {
 		return nil
 	}
-	why := "it is another directory now"
 	if err != nil {
-		why = err.Error()
-	} else if fi.Mode()&fs.ModeSymlink != 0 {
-		why = "it is a symbolic link now"
+		return replaced(p.path, err, false, false)
 	}
-	return &fs.PathError{Op: "verify", Path: p.path, Err: fmt.Errorf("%w: %s", ErrReplaced, why)}
+	return replaced(p.path, nil, fi.Mode()&fs.ModeSymlink != 0, !fi.IsDir())
 }

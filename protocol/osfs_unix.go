@@ -247,22 +247,13 @@ func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {
 			werr = &fs.PathError{Op: "truncate", Path: path, Err: err}
 		}
 	}
-	for werr == nil && len(data) > 0 {
-		n, err := retry(func() (int, error) { return unix.Write(fd, data) })
-		if err != nil {
-			werr = &fs.PathError{Op: "write", Path: path, Err: err}
-			break
-		}
-		if n == 0 {
-			werr = &fs.PathError{Op: "write", Path: path, Err: errors.New("short write")}
-			break
-		}
-		data = data[n:]
+	if werr != nil {
+		unix.Close(fd)
+		return mapErr(werr)
 	}
-	if err := unix.Close(fd); err != nil && werr == nil {
-		werr = &fs.PathError{Op: "close", Path: path, Err: err}
-	}
-	return mapErr(werr)
+	return writeAll(path, data, func(b []byte) (int, error) {
+		return retry(func() (int, error) { return unix.Write(fd, b) })
+	}, func() error { return unix.Close(fd) })
 }
 
 func (osFS) Stat(d Dir, name string) (FileInfo, error) {
@@ -320,16 +311,7 @@ func (osFS) Verify(d Dir) error {
 	if err == nil && uint64(st.Dev) == p.dev && uint64(st.Ino) == p.ino {
 		return nil
 	}
-	why := "it is another directory now"
-	switch {
-	case err != nil:
-		why = err.Error()
-	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		why = "it is a symbolic link now"
-	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		why = "it is not a directory now"
-	}
-	return &fs.PathError{Op: "verify", Path: p.path, Err: fmt.Errorf("%w: %s", ErrReplaced, why)}
+	return replaced(p.path, err, st.Mode&unix.S_IFMT == unix.S_IFLNK, st.Mode&unix.S_IFMT != unix.S_IFDIR)
 }
 
 func modeType(m uint32) fs.FileMode {

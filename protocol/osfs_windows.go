@@ -393,22 +393,15 @@ func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {
 			werr = &fs.PathError{Op: "truncate", Path: path, Err: err}
 		}
 	}
-	for werr == nil && len(data) > 0 {
+	if werr != nil {
+		windows.CloseHandle(h)
+		return mapErr(werr)
+	}
+	return writeAll(path, data, func(b []byte) (int, error) {
 		var n uint32
-		if err := windows.WriteFile(h, data, &n, nil); err != nil {
-			werr = &fs.PathError{Op: "write", Path: path, Err: err}
-			break
-		}
-		if n == 0 {
-			werr = &fs.PathError{Op: "write", Path: path, Err: errors.New("short write")}
-			break
-		}
-		data = data[n:]
-	}
-	if err := windows.CloseHandle(h); err != nil && werr == nil {
-		werr = &fs.PathError{Op: "close", Path: path, Err: err}
-	}
-	return mapErr(werr)
+		err := windows.WriteFile(h, b, &n, nil)
+		return int(n), err
+	}, func() error { return windows.CloseHandle(h) })
 }
 
 func (osFS) Stat(d Dir, name string) (FileInfo, error) {
@@ -492,14 +485,5 @@ func (osFS) Verify(d Dir) error {
 		bi.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT == 0 {
 		return nil
 	}
-	why := "it is another directory now"
-	switch {
-	case err != nil:
-		why = err.Error()
-	case bi.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0:
-		why = "it is a symbolic link now"
-	case bi.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY == 0:
-		why = "it is not a directory now"
-	}
-	return &fs.PathError{Op: "verify", Path: p.path, Err: fmt.Errorf("%w: %s", ErrReplaced, why)}
+	return replaced(p.path, err, bi.FileAttributes&windows.FILE_ATTRIBUTE_REPARSE_POINT != 0, bi.FileAttributes&windows.FILE_ATTRIBUTE_DIRECTORY == 0)
 }

@@ -187,28 +187,24 @@ func (a *attempt) judge1(ctx context.Context, name, path string) (bool, error) {
 			return true, nil
 		}
 	}
-	s, gone, err := a.sight(name, path, false)
-	if gone || err != nil {
-		return false, err
+	// A first verdict from a stat; then, about to break someone's lock,
+	// a second from a fresh view (T4): reading the file makes close-to-open
+	// filesystems (NFS) revalidate its attributes, and rereads a lease that
+	// may have been half-written.
+	var s stale.Sighting
+	for _, fresh := range [...]bool{false, true} {
+		var gone bool
+		var err error
+		if s, gone, err = a.sight(name, path, fresh); gone || err != nil {
+			return false, err
+		}
+		if !a.judge.Stale(name, s) {
+			r := a.entry(name)
+			r.alive, r.aliveSet = s.Mono, true
+			return true, nil
+		}
 	}
-	if !a.judge.Stale(name, s) {
-		r := a.entry(name)
-		r.alive, r.aliveSet = s.Mono, true
-		return true, nil
-	}
-	// About to break someone's lock: judge again from a fresh view. Reading
-	// the file first makes close-to-open filesystems (NFS) revalidate its
-	// attributes, and rereads a lease that may have been half-written.
-	s, gone, err = a.sight(name, path, true)
-	if gone || err != nil {
-		return false, err
-	}
-	if !a.judge.Stale(name, s) {
-		r := a.entry(name)
-		r.alive, r.aliveSet = s.Mono, true
-		return true, nil
-	}
-	err = l.cfg.FS.Remove(a.dir, name)
+	err := l.cfg.FS.Remove(a.dir, name)
 	switch {
 	case err == nil:
 		l.cfg.Logger.Info("cryolock: reaped stale entry", "path", path, "mtime", s.ModTime, "lease", s.Lease.String(), "rule", l.cfg.Stale.String())
