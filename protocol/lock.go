@@ -323,3 +323,21 @@ func (l *Lock) Token() uint64 {
 	}
 	return l.held.token
 }
+
+func (l *Lock) ctxErr(err error) error {
+	return fmt.Errorf("cryolock: lock %s: %w", l.dir, err)
+}
+
+// openDir opens the lock directory (F1), creating it if missing, without
+// following a symbolic link: every later primitive of the acquisition and
+// the hold acts relative to this handle.
+func (l *Lock) openDir() (Dir, error) {
+	d, err := l.cfg.FS.OpenDir(nil, l.dir, true, l.cfg.DirPerm)
+	switch {
+	case err == nil:
+		return d, nil
+	case errors.Is(err, ErrBadPath):
+		return nil, err
+	}
+	return nil, fmt.Errorf("cryolock: opening lock directory %s: %w", l.dir, err)
+}

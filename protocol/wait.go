@@ -1,0 +1,186 @@
+package protocol
+
+// Waiting between looks: backoff, the stagger before entering, TryLock's
+// watch of suspect entries (rule W) and the listing taken from the
+// directory watch's change log.
+
+import (
+	"context"
+	"time"
+
+	"github.com/cryolock-go/cryolock/nonce"
+)
+
+// watchSuspects decides whether TryLock, blocked by the live entries live,
+// should keep looking instead of giving up. Under the Observed rule an entry
+// is judged stale only after a whole lease of watching, so a TryLock that gave
+// up at once would never clear a crashed holder's entry: `cryolock run
+// --nonblock` from cron would stay blocked forever. So when every blocking
+// entry also looks dead by the wall clock (mtime + lease < now: a hint only,
+// never a reason to break anything), TryLock watches them for up to
+// 1.25 leases, until the judge reaps them or the time is up. A live holder
+// looks alive by the wall clock unless clocks are skewed by more than its
+// lease, so TryLock still returns at once in the common case.
+func (a *attempt) watchSuspects(live []competitor) bool {
+	if len(live) == 0 {
+		return false
+	}
+	env := a.l.cfg.Env
+	now := env.Now()
+	var longest time.Duration
+	for _, c := range live {
+		r := a.entries[c.name]
+		if r == nil || !r.lastSet {
+			return false
+		}
+		s := r.last
+		if s.Lease.Forever || !s.ModTime.Add(s.Lease.D).Before(now) {
+			return false
+		}
+		longest = max(longest, s.Lease.D)
+	}
+	mono := env.Mono()
+	if a.tryUntil == 0 {
+		a.tryUntil = mono + longest + longest/4 + a.l.cfg.Settle
+		a.l.cfg.Logger.Debug("cryolock: TryLock watches entries that look dead", "path", a.l.dir, "for", a.tryUntil-mono)
+	}
+	return mono < a.tryUntil
+}
+
+// backoff sleeps for a randomised, exponentially growing delay between
+// MinBackoff and MaxBackoff (or DefaultIdleBackoff: see Config.ceiling).
+func (a *attempt) backoff(ctx context.Context) error {
+	c := &a.l.cfg
+	a.startWatch()
+	if a.delay == 0 {
+		a.delay = c.MinBackoff
+	} else {
+		a.delay = min(a.delay*2, c.ceiling(a.watch != nil))
+	}
+	a.waited = true
+	delay := a.delay
+	if a.watch != nil {
+		delay = WatchedPoll // changes wake us; the poll is only a safety net
+	}
+	// Sleep a uniformly random time in [delay/2, delay).
+	d := delay/2 + time.Duration(unit(c.Env.Uint64())*float64(delay/2))
+	return a.sleepBackoff(ctx, d)
+}
+
+// unit maps 64 random bits to a float64 uniform in [0, 1).
+func unit(v uint64) float64 { return float64(v>>11) / (1 << 53) }
+
+// raceWait is how long a TryLock whose entry sees only lower tickets of
+// entries made at about the same time waits for them to withdraw; raceAge is
+// how much older than its own entry such an entry may look (by its mtime).
+const (
+	raceWait = 20 * time.Millisecond
+	raceAge  = 2 * time.Second
+)
+
+// racers reports whether every competitor in live looks like a contender
+// that entered at about the same time as ours (not a holder that has been
+// there for a while): its latest mtime is no older than raceAge before our
+// entry. Only a hint for how long TryLock looks; decisions are the check's.
+func (a *attempt) racers(live []competitor) bool {
+	for _, c := range live {
+		r := a.entries[c.name]
+		if r == nil || !r.lastSet || r.last.ModTime.Before(a.enteredAt.Add(-raceAge)) {
+			return false
+		}
+	}
+	return true
+}
+
+// staggerMax bounds the stagger of a contender that has not waited yet;
+// staggerRef is how long a wait halves it.
+const (
+	staggerMax = 2 * time.Millisecond
+	staggerRef = 100 * time.Millisecond
+)
+
+// stagger sleeps a random moment before a waiting mutex contender enters,
+// shorter the longer it has waited, or until the directory changes.
+func (a *attempt) stagger(ctx context.Context) error {
+	a.startWatch()
+	env := a.l.cfg.Env
+	// A contender that has not waited yet (one that just released, back
+	// for more) staggers longest, so that those woken by its release go
+	// first.
+	d := staggerMax
+	if a.waited {
+		waited := max(env.Mono()-a.start, 0)
+		scale := float64(staggerRef) / float64(staggerRef+waited)
+		d = time.Duration(unit(env.Uint64()) * float64(staggerMax) * scale)
+	}
+	a.waited = true
+	a.wake = nil
+	err := a.sleepBackoff(ctx, d)
+	a.interrupted = a.woke
+	return err
+}
+
+// maxDisplaced is how often an attempt's queued entry may be made to
+// withdraw by a higher ticket, on a watched directory with a settle delay,
+// before the attempt stops queueing.
+const maxDisplaced = 3
+
+// lastSeen is when the value last knew its previous acquisition's
+// contention to be current: its end, or the last good heartbeat of the
+// hold it gave (which runs every half lease until the release).
+func (m *memory) lastSeen() time.Duration {
+	t := m.contended
+	if m.held != nil {
+		t = max(t, time.Duration(m.held.lastOK.Load()))
+	}
+	return t
+}
+
+// contendedFor (or the lease, if longer) is how long after an acquisition
+// that met others the next acquisition of the same value looks before
+// entering.
+const contendedFor = time.Second
+
+// look is rule C1's listing. A waiting mutex contender woken by the removal
+// of an entry that kept it out may instead take the live entries from what
+// it last listed and the names the watch saw created and removed since:
+// only a hint for whether to go on sleeping — it lists before it enters.
+// fromLog tells which.
+func (a *attempt) look(ctx context.Context) (live []competitor, fromLog bool, err error) {
+	woke := a.woke
+	a.woke = false
+	if woke && a.blockers != nil {
+		if cl, ok := a.watch.(changeLog); ok {
+			if created, removed, now, ok := cl.changesSince(a.seen); ok {
+				a.seen = now
+				return applyChanges(a.blockers, created, removed), true, nil
+			}
+		}
+	}
+	live, err = a.scan(ctx, "")
+	return live, false, err
+}
+
+// applyChanges is live with the names removed dropped and the entry names
+// created added (names that do not parse are ignored: a hint).
+func applyChanges(live []competitor, created, removed []string) []competitor {
+	out := make([]competitor, 0, len(live)+len(created))
+	gone := make(map[string]bool, len(removed))
+	for _, n := range removed {
+		gone[n] = true
+	}
+	for _, c := range live {
+		if !gone[c.name] {
+			out = append(out, c)
+		}
+	}
+	for _, n := range created {
+		if gone[n] {
+			continue
+		}
+		if owner, ticket, ok := nonce.ParseName(n); ok {
+			out = append(out, competitor{name: n, ticket: ticket, shared: nonce.IsShared(owner)})
+		}
+	}
+	return out
+}
