@@ -1,5 +1,5 @@
 // Package fsprobe measures what a directory's filesystem really does and
-// recommends a protocol.Config that keeps a cryolock safe there.
+// recommends the protocol options that keep a cryolock safe there.
 //
 // # What it guarantees
 //
@@ -91,11 +91,11 @@
 //	}
 //	recommendation {
 //	  usable                   bool: every primitive the lock needs works
-//	  lease, lease_seconds     protocol.Config.Lease
-//	  no_lease                 bool (optional): protocol.Config.NoLease
-//	  settle, settle_seconds   protocol.Config.Settle
-//	  min_backoff, max_backoff protocol.Config.MinBackoff, MaxBackoff
-//	  stale_rule               "observed" (protocol.Config.Stale)
+//	  lease, lease_seconds     protocol.WithLease
+//	  no_lease                 bool (optional): protocol.WithoutLease
+//	  settle, settle_seconds   protocol.WithSettle
+//	  min_backoff, max_backoff protocol.WithBackoff
+//	  stale_rule               "observed" (protocol.WithStaleRule)
 //	  heartbeat_min, heartbeat_max   0.4 and 0.5 × lease
 //	  reasons [{setting, value, why}]   one per setting
 //	  warnings [strings]
@@ -103,8 +103,8 @@
 //
 // # Using a report
 //
-// [WithReport] turns a report into one protocol option; [Recommendation.Config]
-// and [Recommendation.Options] give the same as a Config or as options.
+// [WithReport] turns a report into one protocol option;
+// [Recommendation.Options] gives the same as a list of options.
 // [Cached] probes a lock directory once and keeps the report in its .meta
 // subdirectory (which the lock protocol ignores), written atomically (a
 // temporary file renamed over the old one, relative to a handle on .meta

@@ -62,6 +62,6 @@ func ExampleCached() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(l.Config().Stale)
+	fmt.Println(l.Settings().Stale)
 	// Output: observed
 }

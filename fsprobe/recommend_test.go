@@ -136,7 +136,7 @@ func TestRecommend(t *testing.T) {
 			if err != nil {
 				t.Fatalf("invalid configuration: %v", err)
 			}
-			cfg := l.Config()
+			cfg := l.Settings()
 			if cfg.Settle != rec.Settle.D() || cfg.NoLease != rec.NoLease || (!rec.NoLease && cfg.Lease != rec.Lease.D()) || cfg.Stale != stale.Observed ||
 				cfg.MinBackoff != rec.MinBackoff.D() || cfg.MaxBackoff != rec.MaxBackoff.D() {
 				t.Errorf("WithReport applied %+v, recommendation %+v", cfg, rec)
@@ -177,7 +177,7 @@ func TestWithReportKeepsOtherOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c := l.Config(); c.Fencing != protocol.FencingSlots || c.Settle != time.Millisecond || c.Lease != rec.Lease.D() {
+	if c := l.Settings(); c.Fencing != protocol.FencingSlots || c.Settle != time.Millisecond || c.Lease != rec.Lease.D() {
 		t.Errorf("config %+v", c)
 	}
 }

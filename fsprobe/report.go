@@ -295,8 +295,9 @@ type Recommendation struct {
 	// Usable is false when a primitive the protocol needs fails: the lock
 	// cannot work in this directory (Warnings say which).
 	Usable bool `json:"usable"`
-	// Lease, Settle and the backoff bounds are the protocol.Config fields
-	// of the same names.
+	// Lease, Settle and the backoff bounds are the values of the protocol
+	// options of the same names (protocol.WithLease, WithSettle,
+	// WithBackoff).
 	Lease         Duration `json:"lease"`
 	LeaseSeconds  float64  `json:"lease_seconds"`
 	NoLease       bool     `json:"no_lease,omitempty"`
@@ -323,37 +324,22 @@ type Reason struct {
 	Why     string `json:"why"`
 }
 
-// Config returns the recommendation as a protocol.Config (the fields FS,
-// Env, Logger, Rules and permissions are left zero: their defaults).
-func (r Recommendation) Config() protocol.Config {
-	rule, err := stale.ParseRule(r.StaleRule)
-	if err != nil {
-		rule = stale.Observed
-	}
-	return protocol.Config{
-		Lease:      r.Lease.D(),
-		NoLease:    r.NoLease,
-		Settle:     r.Settle.D(),
-		MinBackoff: r.MinBackoff.D(),
-		MaxBackoff: r.MaxBackoff.D(),
-		Stale:      rule,
-	}
-}
-
 // Options returns the recommendation as protocol options (lease, settle,
 // backoff and staleness rule only), to pass to protocol.New before or after
-// options of one's own.
+// options of one's own. An unknown staleness rule (a hand-edited report)
+// leaves the protocol's default.
 func (r Recommendation) Options() []protocol.Option {
-	c := r.Config()
 	opts := []protocol.Option{
-		protocol.WithSettle(c.Settle),
-		protocol.WithBackoff(c.MinBackoff, c.MaxBackoff),
-		protocol.WithStaleRule(c.Stale),
+		protocol.WithSettle(r.Settle.D()),
+		protocol.WithBackoff(r.MinBackoff.D(), r.MaxBackoff.D()),
 	}
-	if c.NoLease {
+	if rule, err := stale.ParseRule(r.StaleRule); err == nil {
+		opts = append(opts, protocol.WithStaleRule(rule))
+	}
+	if r.NoLease {
 		opts = append(opts, protocol.WithoutLease())
 	} else {
-		opts = append(opts, protocol.WithLease(c.Lease))
+		opts = append(opts, protocol.WithLease(r.Lease.D()))
 	}
 	return opts
 }
@@ -364,12 +350,7 @@ func (r Recommendation) Options() []protocol.Option {
 //
 //	l, err := protocol.New(path, fsprobe.WithReport(report), protocol.WithLogger(log))
 func WithReport(r Report) protocol.Option {
-	opts := r.Recommendation.Options()
-	return func(c *protocol.Config) {
-		for _, o := range opts {
-			o(c)
-		}
-	}
+	return protocol.WithOptions(r.Recommendation.Options()...)
 }
 
 // WithPeer returns a copy of r with the two-party measurement p attached and

@@ -9,8 +9,8 @@
 //
 // Randomness comes from a [Source]. [NewCrypto] is a ChaCha8 generator seeded
 // from crypto/rand (unpredictable and, with overwhelming probability, unique
-// across processes and hosts); [NewSeeded] is deterministic and exists for the
-// simulator, which must replay a run from its seed.
+// across processes and hosts). The simulator supplies its own deterministic
+// Source (through protocol.Env), so that a run replays from its seed.
 package nonce
 
 import (
@@ -52,19 +52,6 @@ func NewCrypto() Source {
 		panic("nonce: crypto/rand failed: " + err.Error())
 	}
 	return &lockedChaCha{r: rand.NewChaCha8(seed)}
-}
-
-// NewSeeded returns a deterministic Source: the same seed always yields the
-// same stream. It is for simulation and tests, never for real locks.
-func NewSeeded(seed uint64) Source {
-	var s [32]byte
-	for i := 0; i < 4; i++ {
-		v := seed + uint64(i)*0x9e3779b97f4a7c15
-		for j := 0; j < 8; j++ {
-			s[i*8+j] = byte(v >> (8 * j))
-		}
-	}
-	return &lockedChaCha{r: rand.NewChaCha8(s)}
 }
 
 // MaxOwnerLen is the longest owner the on-disk format allows.

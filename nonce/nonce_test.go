@@ -6,7 +6,7 @@ import (
 )
 
 func TestOwnerRoundTrip(t *testing.T) {
-	src := NewSeeded(1)
+	src := newSeeded(1)
 	for _, host := range []string{"web-1.example.org", "", "a_b", strings.Repeat("h", 80), "ünïcode"} {
 		o := NewOwner(src, host, 4242)
 		if !ValidOwner(o) || strings.Contains(o, ".") {
@@ -47,13 +47,13 @@ func TestOwnersDiffer(t *testing.T) {
 }
 
 func TestSeededIsDeterministic(t *testing.T) {
-	x, y := NewSeeded(7), NewSeeded(7)
+	x, y := newSeeded(7), newSeeded(7)
 	for i := 0; i < 10; i++ {
 		if x.Uint64() != y.Uint64() {
 			t.Fatal("same seed, different streams")
 		}
 	}
-	if NewSeeded(7).Uint64() == NewSeeded(8).Uint64() {
+	if newSeeded(7).Uint64() == newSeeded(8).Uint64() {
 		t.Fatal("different seeds, same first value")
 	}
 }

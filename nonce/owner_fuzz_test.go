@@ -68,7 +68,7 @@ func FuzzParseOwner(f *testing.F) {
 // and pid, is valid, never shared, and parses back to what made it.
 func FuzzNewOwner(f *testing.F) {
 	f.Fuzz(func(t *testing.T, host string, pid int, seed uint64, ticket int32) {
-		o := NewOwner(NewSeeded(seed), host, pid)
+		o := NewOwner(newSeeded(seed), host, pid)
 		if !ValidOwner(o) || IsShared(o) {
 			t.Fatalf("NewOwner(%q, %d) = %q: valid %v, shared %v", host, pid, o, ValidOwner(o), IsShared(o))
 		}

@@ -10,7 +10,7 @@ import (
 // the highest live one and above every blind ticket, growing with the time
 // waited; none overflows.
 func TestOrderedTickets(t *testing.T) {
-	src := NewSeeded(1)
+	src := newSeeded(1)
 	for i := 0; i < 10000; i++ {
 		if b := BlindTicket(src); b >= 0 {
 			t.Fatalf("blind ticket %d is not below zero", b)

@@ -22,7 +22,7 @@ const (
 	WallClock = stale.WallClock
 )
 
-// Bounds of Config.Lease. A shorter lease cannot be kept alive on a loaded
+// Bounds of the lease ([WithLease]). A shorter lease cannot be kept alive on a loaded
 // machine (the heartbeat must run every 0.4 × lease); a longer one would be
 // written as a number other contenders (and cryolock 1.x) may not parse.
 const (
@@ -30,145 +30,132 @@ const (
 	MaxLease = 24 * 365 * time.Hour
 )
 
-// Defaults of [Config].
+// Defaults of the options.
 const (
 	DefaultLease      = 10 * time.Second
 	DefaultMinBackoff = 1 * time.Millisecond
 	DefaultMaxBackoff = 10 * time.Millisecond
 )
 
-// Config is the complete configuration of a [Lock]. The zero value of each
-// field means its default; options (With...) set fields one at a time, and
-// [WithConfig] sets them all, for example from fsprobe's recommendation.
-type Config struct {
+// Settings are a [Lock]'s effective settings, defaults filled in, as
+// [Lock.Settings] reports them. Options (With...) are the one way to set
+// them; Settings only reports.
+type Settings struct {
 	// Lease is how long after its last heartbeat a contender may be
-	// presumed dead (default 10 s). The heartbeat refreshes the spec file
-	// every 0.4–0.5 × Lease, and a holder that could not refresh for
-	// 0.75 × Lease is told it lost the lock.
+	// presumed dead (default 10 s; [WithLease]). The heartbeat refreshes
+	// the entry every 0.4–0.5 × Lease, and a holder that could not refresh
+	// for 0.75 × Lease is told it lost the lock.
 	Lease time.Duration
-	// NoLease writes the lease "None": the entry never goes stale and no
-	// heartbeat runs. A holder that crashes then blocks the lock until a
-	// human removes its file.
+	// NoLease: the entry's lease is "None" ([WithoutLease]).
 	NoLease bool
-	// Settle is how long to wait after entering before listing, to cover a
-	// filesystem's listing lag between clients (0 on coherent filesystems;
-	// `cryolock probe --peer` measures it).
+	// Settle is the delay after entering before listing ([WithSettle]).
 	Settle time.Duration
-	// MinBackoff and MaxBackoff bound the randomised exponential backoff
-	// between polls while waiting (defaults 1 ms and 10 ms). A larger
-	// MaxBackoff costs wake-up latency and saves listings; on a network
-	// filesystem use a multiple of its listing time.
+	// MinBackoff and MaxBackoff bound the polling backoff ([WithBackoff]).
 	MinBackoff, MaxBackoff time.Duration
-	// NoWatch turns off the directory watch (see [Watcher]) that wakes a
-	// waiting contender when the lock directory changes; waiting then polls
-	// every MinBackoff..MaxBackoff.
-	NoWatch bool
-	// Stale is the staleness rule (default stale.Observed).
-	Stale stale.Rule
-	// DirPerm and FilePerm are the permissions of a lock directory the lock
-	// creates and of spec files, before the umask (defaults 0777 and 0666,
-	// so that several users can share a lock directory).
-	DirPerm, FilePerm fs.FileMode
-	// Shared makes the Lock a reader (see [WithShared]).
+	// Stale is the staleness rule ([WithStaleRule]; default Observed).
+	Stale StaleRule
+	// Shared: the Lock is a reader ([WithShared]).
 	Shared bool
-	// Slots makes the Lock one holder of a semaphore of Slots (see
-	// [WithSlots]); 0 and 1 mean a mutex.
-	Slots    int
-	slotsSet bool // WithSlots was given (so 0 is an error, not a default)
-	// Fencing selects fencing tokens (default FencingOff; see [Fencing]).
+	// Slots: the Lock is one holder of a semaphore of Slots ([WithSlots]);
+	// 0 and 1 mean a mutex.
+	Slots int
+	// Fencing is the fencing mode ([WithFencing]; default FencingOff).
 	Fencing Fencing
-	// Logger receives the protocol's events (debug: enter, withdraw, held;
-	// info: reaping a stale entry; warn: lost). Default: discard.
-	Logger *slog.Logger
-	// FS is the filesystem (default OSFS()).
-	FS FS
-	// Env is the environment (default OSEnv()).
-	Env Env
 }
 
-// Option configures a [Lock].
-type Option func(*Config)
+// StaleRule is a staleness rule: [Observed] or [WallClock].
+type StaleRule = stale.Rule
 
-// WithConfig sets every field of c that is not zero (for example the
-// Config that fsprobe recommends), keeping what earlier options set for the
-// others; options after it adjust the result further. Zero fields take their
-// defaults unless an option sets them.
-func WithConfig(c Config) Option {
-	return func(dst *Config) {
-		for _, f := range []struct{ src, dst *time.Duration }{
-			{&c.Lease, &dst.Lease}, {&c.Settle, &dst.Settle},
-			{&c.MinBackoff, &dst.MinBackoff}, {&c.MaxBackoff, &dst.MaxBackoff},
-		} {
-			if *f.src != 0 {
-				*f.dst = *f.src
+// config is the complete configuration of a Lock: the reported Settings
+// and what the options set beyond them.
+type config struct {
+	Settings
+	// NoWatch turns off the directory watch that wakes a waiting
+	// contender when the lock directory changes ([WithoutWatch]).
+	NoWatch bool
+	// DirPerm and FilePerm are the permissions of a lock directory the
+	// lock creates and of entries, before the umask ([WithPerm]).
+	DirPerm, FilePerm fs.FileMode
+	slotsSet          bool // WithSlots was given (so 0 is an error, not a default)
+	Logger            *slog.Logger
+	FS                FS
+	Env               Env
+}
+
+// Option configures a [Lock]: pass options to [New] (or [NewReentrant]);
+// later options override earlier ones.
+type Option func(*config)
+
+// WithOptions bundles options into one, applied in order: for presets
+// such as fsprobe.WithReport.
+func WithOptions(opts ...Option) Option {
+	return func(c *config) {
+		for _, o := range opts {
+			if o != nil {
+				o(c)
 			}
-		}
-		if c.NoLease {
-			dst.NoLease = true
-		}
-		if c.NoWatch {
-			dst.NoWatch = true
-		}
-		if c.Stale != 0 {
-			dst.Stale = c.Stale
-		}
-		if c.DirPerm != 0 {
-			dst.DirPerm = c.DirPerm
-		}
-		if c.FilePerm != 0 {
-			dst.FilePerm = c.FilePerm
-		}
-		if c.Shared {
-			dst.Shared = true
-		}
-		if c.Slots != 0 {
-			dst.Slots = c.Slots
-		}
-		if c.Fencing != 0 {
-			dst.Fencing = c.Fencing
-		}
-		if c.Logger != nil {
-			dst.Logger = c.Logger
-		}
-		if c.FS != nil {
-			dst.FS = c.FS
-		}
-		if c.Env != nil {
-			dst.Env = c.Env
 		}
 	}
 }
 
-// WithLease sets the lease (see Config.Lease).
+// WithLease sets how long after its last heartbeat a contender may be
+// presumed dead (default [DefaultLease], between [MinLease] and
+// [MaxLease]). The heartbeat refreshes the entry every 0.4–0.5 × lease,
+// and a holder that could not refresh for 0.75 × lease is told it lost the
+// lock. Every contender of a directory must use the same lease.
 func WithLease(d time.Duration) Option {
-	return func(c *Config) { c.Lease, c.NoLease = d, false }
+	return func(c *config) { c.Lease, c.NoLease = d, false }
 }
 
-// WithoutLease makes entries that never go stale (see Config.NoLease).
-func WithoutLease() Option { return func(c *Config) { c.NoLease = true } }
+// WithoutLease writes the lease "None": the entry never goes stale and no
+// heartbeat runs. A holder that crashes then blocks the lock until a human
+// removes its entry.
+func WithoutLease() Option { return func(c *config) { c.NoLease = true } }
 
-// WithSettle sets the settle delay (see Config.Settle).
-func WithSettle(d time.Duration) Option { return func(c *Config) { c.Settle = d } }
+// WithSettle sets how long to wait after entering before listing, to cover
+// a filesystem's listing lag between clients (default 0, right on coherent
+// filesystems; `cryolock probe --peer` measures it). It must be below a
+// quarter of the lease.
+func WithSettle(d time.Duration) Option { return func(c *config) { c.Settle = d } }
 
-// WithBackoff sets the polling backoff bounds (see Config.MinBackoff).
+// WithBackoff bounds the randomised exponential backoff between polls
+// while waiting (defaults [DefaultMinBackoff] and [DefaultMaxBackoff]; see
+// [DefaultIdleBackoff] for an unwatched directory). A larger max costs
+// wake-up latency and saves listings; on a network filesystem use a
+// multiple of its listing time.
 func WithBackoff(min, max time.Duration) Option {
-	return func(c *Config) { c.MinBackoff, c.MaxBackoff = min, max }
+	return func(c *config) { c.MinBackoff, c.MaxBackoff = min, max }
 }
 
-// WithStaleRule sets the staleness rule (see Config.Stale).
-func WithStaleRule(r stale.Rule) Option { return func(c *Config) { c.Stale = r } }
+// WithStaleRule sets the staleness rule ([Observed], the default, or
+// [WallClock]).
+func WithStaleRule(r StaleRule) Option { return func(c *config) { c.Stale = r } }
 
-// WithLogger sets the logger (see Config.Logger).
-func WithLogger(l *slog.Logger) Option { return func(c *Config) { c.Logger = l } }
+// WithoutWatch turns off the directory watch that wakes a waiting
+// contender when the lock directory changes; waiting then polls (see
+// [WithBackoff]).
+func WithoutWatch() Option { return func(c *config) { c.NoWatch = true } }
 
-// WithFS sets the filesystem (see Config.FS).
-func WithFS(fsys FS) Option { return func(c *Config) { c.FS = fsys } }
+// WithPerm sets the permissions of a lock directory the lock creates and of
+// its entries, before the umask (defaults 0777 and 0666, so that several
+// users can share a lock directory).
+func WithPerm(dir, file fs.FileMode) Option {
+	return func(c *config) { c.DirPerm, c.FilePerm = dir, file }
+}
 
-// WithEnv sets the environment (see Config.Env).
-func WithEnv(e Env) Option { return func(c *Config) { c.Env = e } }
+// WithLogger sets the logger that receives the protocol's events (debug:
+// enter, withdraw, held; info: reaping a stale entry; warn: lost). Default:
+// discard.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.Logger = l } }
+
+// WithFS sets the filesystem (default [OSFS]).
+func WithFS(fsys FS) Option { return func(c *config) { c.FS = fsys } }
+
+// WithEnv sets the environment (default [OSEnv]).
+func WithEnv(e Env) Option { return func(c *config) { c.Env = e } }
 
 // withDefaults fills zero fields and validates the result.
-func (c Config) withDefaults() (Config, error) {
+func (c config) withDefaults() (config, error) {
 	if c.Lease == 0 {
 		c.Lease = DefaultLease
 	}
@@ -215,7 +202,7 @@ func (c Config) withDefaults() (Config, error) {
 }
 
 // lease returns the lease the configuration declares.
-func (c Config) lease() stale.Lease {
+func (c config) lease() stale.Lease {
 	if c.NoLease {
 		return stale.Forever
 	}

@@ -3,7 +3,7 @@ package protocol
 import "time"
 
 // DefaultIdleBackoff is how far the backoff of a waiter that cannot watch
-// the lock directory (a network or FUSE filesystem, or NoWatch) keeps
+// the lock directory (a network or FUSE filesystem, or WithoutWatch) keeps
 // doubling when MaxBackoff is left at its default: from MinBackoff through
 // DefaultMaxBackoff (so the first polls after a contender starts waiting
 // stay quick) up to this, after which the waiter lists the directory about
@@ -16,7 +16,7 @@ const DefaultIdleBackoff = time.Second
 // ceiling is the largest backoff delay of a waiter: MaxBackoff, or
 // DefaultIdleBackoff when nothing watches the directory and MaxBackoff is
 // the default.
-func (c *Config) ceiling(watched bool) time.Duration {
+func (c *config) ceiling(watched bool) time.Duration {
 	if !watched && c.MaxBackoff == DefaultMaxBackoff {
 		return max(c.MaxBackoff, DefaultIdleBackoff)
 	}

@@ -45,8 +45,8 @@
 //
 //   - a listing shows every entry created before it started and none removed
 //     before it started — or the filesystem's listing lag λ between clients
-//     is covered: Config.Settle ≥ λ·(1+ρ) (`cryolock probe --peer` measures
-//     it);
+//     is covered: a settle delay (WithSettle) ≥ λ·(1+ρ) (`cryolock probe
+//     --peer` measures it);
 //   - a holder is never stalled by more than D (its heartbeat's wake-up
 //     late, or its work going on after it was told), with
 //     2D + 2ρL ≤ L/4 for lease L — D ≤ 0.25 s at L = 10 s and ρ = 10% (a

@@ -50,7 +50,7 @@ func (f Fencing) String() string {
 // WithFencing makes the Lock issue fencing tokens (see [Fencing] and
 // [Lock.Token]). Only exclusive, single-slot locks (mutexes and the writer
 // side of an RWLock) issue tokens.
-func WithFencing(f Fencing) Option { return func(c *Config) { c.Fencing = f } }
+func WithFencing(f Fencing) Option { return func(c *config) { c.Fencing = f } }
 
 // MetaDir is the name of the subdirectory of a lock directory that holds
 // metadata (fencing tokens, cached probe reports). The protocol ignores

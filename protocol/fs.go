@@ -30,7 +30,7 @@ import (
 // Atomicity asked of each primitive is stated in docs/PROOF.md; in short, a
 // listing must show every entry whose creation completed before the listing
 // started and no entry whose removal completed before it started (or, on a
-// filesystem with a bounded listing lag, do so after Config.Settle), while
+// filesystem with a bounded listing lag, do so after the settle delay of WithSettle), while
 // WriteFile need not be atomic: readers may see the file empty or partly
 // written.
 type FS interface {

@@ -13,7 +13,7 @@ package protocol
 // contenders see readers as ordinary exclusive entries, which is safe.
 //
 // Readers get no fencing tokens.
-func WithShared() Option { return func(c *Config) { c.Shared = true } }
+func WithShared() Option { return func(c *config) { c.Shared = true } }
 
 // WithSlots makes the Lock one holder of a semaphore of n: at most n
 // holders at once among every contender of the directory with the same n
@@ -27,4 +27,4 @@ func WithShared() Option { return func(c *Config) { c.Shared = true } }
 // holders in all still holds; the mutex's exclusion does not
 // (docs/PROTOCOL.md §7). Holders of a semaphore of n > 1 get no fencing
 // tokens.
-func WithSlots(n int) Option { return func(c *Config) { c.Slots, c.slotsSet = n, true } }
+func WithSlots(n int) Option { return func(c *config) { c.Slots, c.slotsSet = n, true } }

@@ -37,7 +37,7 @@ const Suffix = ".cryolock"
 type Lock struct {
 	dir   string
 	abs   string // dir made absolute (LockAll's order)
-	cfg   Config
+	cfg   config
 	lease stale.Lease
 	body  []byte // spec-file content
 	role  role
@@ -60,7 +60,7 @@ type Lock struct {
 // [WithSlots] one of the holders of a semaphore; otherwise it is a mutex
 // (and a writer to the readers of its directory).
 func New(path string, opts ...Option) (*Lock, error) {
-	var c Config
+	var c config
 	for _, o := range opts {
 		o(&c)
 	}
@@ -79,7 +79,7 @@ const (
 	shared                // a reader
 )
 
-func newLock(path string, r role, slots int, c Config) (*Lock, error) {
+func newLock(path string, r role, slots int, c config) (*Lock, error) {
 	c, err := c.withDefaults()
 	if err != nil {
 		return nil, err
@@ -104,8 +104,8 @@ func newLock(path string, r role, slots int, c Config) (*Lock, error) {
 // Path returns the lock directory.
 func (l *Lock) Path() string { return l.dir }
 
-// Config returns the Lock's configuration with defaults filled in.
-func (l *Lock) Config() Config { return l.cfg }
+// Settings returns the Lock's effective settings, defaults filled in.
+func (l *Lock) Settings() Settings { return l.cfg.Settings }
 
 // Lock acquires the lock, waiting as long as it takes or until ctx is done.
 // On failure it leaves no file of its own behind (as far as the filesystem
@@ -178,7 +178,7 @@ func (l *Lock) detach() (*entry, error) {
 }
 
 // release stops e's heartbeat and removes it (rule U1).
-func (c Config) release(e *entry) error {
+func (c config) release(e *entry) error {
 	e.stop()
 	err := c.FS.Remove(e.dir, e.name)
 	e.dir.Close()
@@ -207,7 +207,7 @@ func leaked(x leak) {
 }
 
 type leak struct {
-	cfg Config
+	cfg config
 	e   *entry
 }
 

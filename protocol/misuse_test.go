@@ -220,12 +220,15 @@ func TestUnlockContextBounded(t *testing.T) {
 	}
 }
 
-// TestWithConfigKeepsEarlierOptions: WithConfig sets the fields it has and
-// keeps what earlier options set for the others.
-func TestWithConfigKeepsEarlierOptions(t *testing.T) {
+// TestWithOptionsAppliesInOrder: a bundle of options applies its options in
+// order, keeps what earlier options set for the others, and later options
+// override it; Settings reports the result with defaults filled in.
+func TestWithOptionsAppliesInOrder(t *testing.T) {
+	bundle := protocol.WithOptions(protocol.WithLease(20*time.Second), nil, protocol.WithBackoff(time.Millisecond, 5*time.Millisecond), protocol.WithLease(30*time.Second))
 	l := newLock(t, filepath.Join(t.TempDir(), "a.cryolock"),
-		protocol.WithSettle(time.Second), protocol.WithConfig(protocol.Config{Lease: 20 * time.Second}))
-	if c := l.Config(); c.Settle != time.Second || c.Lease != 20*time.Second {
-		t.Fatalf("settle %v lease %v, want 1s (earlier option) and 20s (WithConfig)", c.Settle, c.Lease)
+		protocol.WithSettle(time.Second), bundle, protocol.WithBackoff(2*time.Millisecond, 4*time.Millisecond))
+	want := protocol.Settings{Lease: 30 * time.Second, Settle: time.Second, MinBackoff: 2 * time.Millisecond, MaxBackoff: 4 * time.Millisecond, Stale: protocol.Observed}
+	if got := l.Settings(); got != want {
+		t.Fatalf("settings %+v, want %+v", got, want)
 	}
 }

@@ -48,7 +48,7 @@ func (a *attempt) watchSuspects(live []competitor) bool {
 }
 
 // backoff sleeps for a randomised, exponentially growing delay between
-// MinBackoff and MaxBackoff (or DefaultIdleBackoff: see Config.ceiling).
+// MinBackoff and MaxBackoff (or DefaultIdleBackoff: see config.ceiling).
 func (a *attempt) backoff(ctx context.Context) error {
 	c := &a.l.cfg
 	a.startWatch()

@@ -13,7 +13,7 @@ import (
 // filesystem (MNT_LOCAL and a type in kqueueLocal), where a directory's
 // vnode notes every entry created or removed, whoever does it; on network
 // and FUSE filesystems, which note only this client's changes, it returns
-// nil, and waiters poll (backing off up to Config.MaxBackoff).
+// nil, and waiters poll (backing off up to the maximum of WithBackoff).
 func (osFS) Watch(d Dir) (DirWatch, error) {
 	p, dfd, err := use(d)
 	if err != nil {

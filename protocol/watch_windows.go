@@ -15,7 +15,7 @@ import (
 // when it lives on a local volume (a fixed, removable or RAM disk), where
 // the notifications report every entry created or removed, whoever does it;
 // on network shares (UNC paths, mapped drives) it returns nil, and waiters
-// poll (backing off up to Config.MaxBackoff).
+// poll (backing off up to the maximum of WithBackoff).
 func (osFS) Watch(d Dir) (DirWatch, error) {
 	p := asWin(d)
 	if !localVolume(p.path) {

@@ -76,9 +76,6 @@ func NewJudge(rule Rule) *Judge {
 	return &Judge{rule: rule, seen: make(map[string]record)}
 }
 
-// Rule returns the rule the judge applies.
-func (j *Judge) Rule() Rule { return j.rule }
-
 // Stale records the sighting s of entry name and reports whether the entry is
 // stale. An entry whose lease is Forever is never stale. Under Observed, the
 // clock starts when the observer first sees a given (mtime, size) pair and
