@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -18,15 +19,7 @@ import (
 // behind).
 func empty(t *testing.T, dir string) {
 	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, e := range ents {
-		names = append(names, e.Name())
-	}
-	if len(names) > 0 {
+	if names := locktest.Names(t, dir); len(names) > 0 {
 		t.Fatalf("%s: left behind: %v", dir, names)
 	}
 }

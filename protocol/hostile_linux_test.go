@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -155,7 +156,7 @@ func TestFIFOsNeverBlock(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Lock blocked on a FIFO planted as a fencing slot")
 	}
-	if names := listNames(t, dir); len(names) != 1 {
+	if names := locktest.Names(t, dir); len(names) != 1 {
 		t.Fatalf("entries left: %v", names)
 	}
 

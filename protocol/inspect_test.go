@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -91,7 +92,7 @@ func TestInspect(t *testing.T) {
 		t.Errorf("ignored %v, want %v", snap.Ignored, want)
 	}
 	// Inspect changed nothing.
-	if got := len(listNames(t, dir)); got != wantEntries {
+	if got := len(locktest.Names(t, dir)); got != wantEntries {
 		t.Errorf("lock dir holds %d entries after Inspect, want %d", got, wantEntries)
 	}
 }

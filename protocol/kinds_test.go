@@ -489,7 +489,7 @@ func TestDo(t *testing.T) {
 	ran := false
 	err := protocol.Do(ctx, dir, func(ctx context.Context) error {
 		ran = true
-		if names := listNames(t, dir); len(names) != 1 {
+		if names := locktest.Names(t, dir); len(names) != 1 {
 			t.Errorf("inside Do the lock dir holds %v", names)
 		}
 		return boom
@@ -497,11 +497,11 @@ func TestDo(t *testing.T) {
 	if !ran || !errors.Is(err, boom) {
 		t.Fatalf("Do: ran %v, err %v", ran, err)
 	}
-	if names := listNames(t, dir); len(names) != 0 {
+	if names := locktest.Names(t, dir); len(names) != 0 {
 		t.Fatalf("Do left %v", names)
 	}
 	err = protocol.Do(ctx, dir, func(ctx context.Context) error {
-		os.Remove(filepath.Join(dir, listNames(t, dir)[0]))
+		os.Remove(filepath.Join(dir, locktest.Names(t, dir)[0]))
 		<-ctx.Done() // the heartbeat notices the loss
 		return context.Cause(ctx)
 	}, protocol.WithLease(200*time.Millisecond))
@@ -541,7 +541,7 @@ func TestReentrant(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	_ = c2
-	if err := r.Unlock(); err != nil || len(listNames(t, path)) != 1 {
+	if err := r.Unlock(); err != nil || len(locktest.Names(t, path)) != 1 {
 		t.Fatalf("inner Unlock released: %v", err)
 	}
 	if err := r.Unlock(); err != nil {

@@ -34,19 +34,6 @@ func ctxT(t testing.TB, d time.Duration) context.Context {
 	return ctx
 }
 
-func listNames(t testing.TB, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, d := range des {
-		out = append(out, d.Name())
-	}
-	return out
-}
-
 func TestLockUnlockLeavesNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a.cryolock")
 	l := newLock(t, dir)
@@ -58,7 +45,7 @@ func TestLockUnlockLeavesNothing(t *testing.T) {
 		if !l.Held() || l.Name() == "" {
 			t.Fatalf("Held() = %v, Name() = %q after Lock", l.Held(), l.Name())
 		}
-		names := listNames(t, dir)
+		names := locktest.Names(t, dir)
 		if len(names) != 1 || names[0] != l.Name() {
 			t.Fatalf("lock dir holds %v, want just %s", names, l.Name())
 		}
@@ -69,7 +56,7 @@ func TestLockUnlockLeavesNothing(t *testing.T) {
 		if err := l.Unlock(); err != nil {
 			t.Fatal(err)
 		}
-		if names := listNames(t, dir); len(names) != 0 {
+		if names := locktest.Names(t, dir); len(names) != 0 {
 			t.Fatalf("after Unlock the lock dir holds %v", names)
 		}
 	}
@@ -109,7 +96,7 @@ func TestTryLockAndContextDeadline(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), dir) {
 		t.Fatalf("Lock past its deadline: %v, want DeadlineExceeded naming %s", err, dir)
 	}
-	if names := listNames(t, dir); len(names) != 1 || names[0] != a.Name() {
+	if names := locktest.Names(t, dir); len(names) != 1 || names[0] != a.Name() {
 		t.Fatalf("a failed Lock left %v behind", names)
 	}
 	if err := a.Unlock(); err != nil {
@@ -185,7 +172,7 @@ func TestGoroutinesExclude(t *testing.T) {
 	if ov := locktest.Check(all); len(ov) > 0 {
 		t.Errorf("%d overlapping holds, first %+v", len(ov), ov[0])
 	}
-	if names := listNames(t, path); len(names) != 0 {
+	if names := locktest.Names(t, path); len(names) != 0 {
 		t.Errorf("litter after all released: %v", names)
 	}
 }
@@ -375,7 +362,7 @@ func TestBadInput(t *testing.T) {
 			if b, _ := os.ReadFile(p); string(b) != c.content {
 				t.Fatal("the foreign file was changed or removed")
 			}
-			if names := listNames(t, dir); len(names) != 1 {
+			if names := locktest.Names(t, dir); len(names) != 1 {
 				t.Fatalf("left %v behind", names)
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -67,7 +68,7 @@ func TestDoReleasesOnPanic(t *testing.T) {
 		}()
 		protocol.Do(ctx, dir, func(context.Context) error { panic("boom") })
 	}()
-	if names := listNames(t, dir); len(names) != 0 {
+	if names := locktest.Names(t, dir); len(names) != 0 {
 		t.Fatalf("entries left after a panic in Do: %v", names)
 	}
 	l := newLock(t, dir)
@@ -172,9 +173,9 @@ func TestDroppedHeldLockIsReleased(t *testing.T) {
 		}
 	}()
 	deadline := time.Now().Add(60 * time.Second)
-	for len(listNames(t, dir)) > 0 {
+	for len(locktest.Names(t, dir)) > 0 {
 		if time.Now().After(deadline) {
-			t.Fatalf("a dropped held Lock was never released: %v", listNames(t, dir))
+			t.Fatalf("a dropped held Lock was never released: %v", locktest.Names(t, dir))
 		}
 		runtime.GC()
 		time.Sleep(10 * time.Millisecond)
@@ -212,7 +213,7 @@ func TestUnlockContextBounded(t *testing.T) {
 	}
 	close(f.release)
 	deadline := time.Now().Add(60 * time.Second)
-	for len(listNames(t, dir)) > 0 {
+	for len(locktest.Names(t, dir)) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("the background removal never completed")
 		}

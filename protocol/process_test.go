@@ -123,7 +123,7 @@ func TestProcessesExclude(t *testing.T) {
 	if ov := locktest.Check(all); len(ov) > 0 {
 		t.Errorf("%d overlapping holds; first: %+v", len(ov), ov[0])
 	}
-	if names := listNames(t, path); len(names) != 0 {
+	if names := locktest.Names(t, path); len(names) != 0 {
 		t.Errorf("litter after all released: %v", names)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -46,7 +47,7 @@ func TestFailedStampFailsEntry(t *testing.T) {
 	if l.Held() {
 		t.Fatal("Held after a failed stamp")
 	}
-	if names := listNames(t, dir); len(names) != 0 {
+	if names := locktest.Names(t, dir); len(names) != 0 {
 		t.Fatalf("entries left after a failed stamp: %v", names)
 	}
 }
@@ -101,7 +102,7 @@ func TestFencingPausedHolder(t *testing.T) {
 		// A is between "held" and its token: reap its entry (as a
 		// contender that judged it stale would) and let B take the lock.
 		var names []string
-		for _, n := range listNames(t, dir) {
+		for _, n := range locktest.Names(t, dir) {
 			if n != protocol.MetaDir {
 				names = append(names, n)
 			}

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/cryolock-go/cryolock/internal/locktest"
 )
 
 // The cache tests measure what each pair of mounts does and log it; they
@@ -24,11 +26,7 @@ var pairs = []mountPair{
 
 func listed(t *testing.T, dir, name string) bool {
 	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return slices.ContainsFunc(des, func(d os.DirEntry) bool { return d.Name() == name })
+	return slices.Contains(locktest.Names(t, dir), name)
 }
 
 func mtime(t *testing.T, path string) time.Time {

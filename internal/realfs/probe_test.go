@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cryolock-go/cryolock/fsprobe"
+	"github.com/cryolock-go/cryolock/internal/locktest"
 )
 
 func summary(r fsprobe.Report) string {
@@ -46,14 +47,10 @@ func boolStr(v bool) string {
 // leftovers lists what a probe left in dir (nothing, it must be).
 func leftovers(t *testing.T, dir string) []string {
 	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, d := range des {
-		if strings.HasPrefix(d.Name(), ".cryolock-probe") {
-			out = append(out, d.Name())
+	for _, n := range locktest.Names(t, dir) {
+		if strings.HasPrefix(n, ".cryolock-probe") {
+			out = append(out, n)
 		}
 	}
 	return out

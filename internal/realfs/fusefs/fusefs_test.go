@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/internal/realfs"
 	"github.com/cryolock-go/cryolock/internal/realfs/fusefs"
 	"golang.org/x/sys/unix"
@@ -81,19 +82,6 @@ func haveFusermount() bool {
 	return false
 }
 
-func names(t *testing.T, dir string) []string {
-	t.Helper()
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, d := range des {
-		out = append(out, d.Name())
-	}
-	return out
-}
-
 func touch(t *testing.T, path string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte("1"), 0o644); err != nil {
@@ -109,14 +97,14 @@ func TestListTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, b = filepath.Join(a, "d"), filepath.Join(b, "d")
-	names(t, a)
-	names(t, b) // both take their snapshot: empty
+	locktest.Names(t, a)
+	locktest.Names(t, b) // both take their snapshot: empty
 	touch(t, filepath.Join(a, "x"))
 	touch(t, filepath.Join(b, "y"))
-	if got := names(t, a); !slices.Equal(got, []string{"x"}) {
+	if got := locktest.Names(t, a); !slices.Equal(got, []string{"x"}) {
 		t.Errorf("mount A lists %v, want [x] (its own create only)", got)
 	}
-	if got := names(t, b); !slices.Equal(got, []string{"y"}) {
+	if got := locktest.Names(t, b); !slices.Equal(got, []string{"y"}) {
 		t.Errorf("mount B lists %v, want [y] (its own create only)", got)
 	}
 	// The other's file exists all the same: lookups are not cached here.
@@ -126,10 +114,10 @@ func TestListTTL(t *testing.T) {
 	if err := os.Remove(filepath.Join(b, "y")); err != nil {
 		t.Fatal(err)
 	}
-	if got := names(t, b); len(got) != 0 {
+	if got := locktest.Names(t, b); len(got) != 0 {
 		t.Errorf("mount B lists %v after removing its only file, want nothing", got)
 	}
-	if got := names(t, a); !slices.Equal(got, []string{"x"}) {
+	if got := locktest.Names(t, a); !slices.Equal(got, []string{"x"}) {
 		t.Errorf("mount A lists %v, want [x] (B's create and removal unseen)", got)
 	}
 }
