@@ -222,7 +222,7 @@ func (s *Stats) add(o Stats) {
 	s.WallSteps += o.WallSteps
 }
 
-// dfs is a Chooser that enumerates schedules depth-first: each run replays
+// depthFirst is a Chooser that enumerates schedules depth-first: each run replays
 // the previous run's choices and takes the next alternative at the deepest
 // choice point that has one. It prunes with sleep sets (Godefroid's
 // partial-order reduction): after the subtree where goroutine a stepped
@@ -233,33 +233,37 @@ func (s *Stats) add(o Stats) {
 // a listing conflicts with a create or remove in the listed directory).
 // Beyond Depth choice points it always picks the first goroutine that is
 // not asleep.
-type dfs struct {
-	stack []dnode
+type depthFirst struct {
+	stack []choicePoint
 	pos   int
 	depth int
-	sleep []sleeper // current sleep set of this run
+	sleep []transition // current sleep set of this run
 	err   string
 	nodes int
 	trail []int // every choice among several in the current run
 }
 
 // record returns the current run's choices, for Replay.
-func (d *dfs) record() []int { return slices.Clone(d.trail) }
+func (d *depthFirst) record() []int { return slices.Clone(d.trail) }
 
-type sleeper struct {
+// transition is a goroutine's next step, as the sleep sets see it: which
+// goroutine, of which process, about to perform which primitive.
+type transition struct {
 	id   int
 	proc int
 	pend pending
 }
 
-type dnode struct {
-	ops   []sleeper // the runnable goroutines at this point
-	c     int       // index chosen in the current run
-	sleep []sleeper // sleep set on entry
-	done  []int     // indices whose subtrees were explored
+// choicePoint is a scheduling point of the current run where several
+// goroutines could step, with the alternatives explored so far.
+type choicePoint struct {
+	ops   []transition // the runnable goroutines at this point
+	c     int          // index chosen in the current run
+	sleep []transition // sleep set on entry
+	done  []int        // indices whose subtrees were explored
 }
 
-func asleep(set []sleeper, g sleeper) bool {
+func asleep(set []transition, g transition) bool {
 	for _, s := range set {
 		if s.id == g.id {
 			return true
@@ -269,7 +273,7 @@ func asleep(set []sleeper, g sleeper) bool {
 }
 
 // independent reports whether steps a and b commute.
-func independent(a, b sleeper) bool {
+func independent(a, b transition) bool {
 	if a.proc == b.proc {
 		return false
 	}
@@ -287,15 +291,15 @@ func independent(a, b sleeper) bool {
 		return false
 	}
 	// A listing conflicts with creating or removing an entry in it.
-	conflict := func(l, m sleeper) bool {
+	conflict := func(l, m transition) bool {
 		return l.pend.op == OpReadDir && m.pend.op&(OpWriteFile|OpRemove) != 0 && path.Dir(m.pend.path) == l.pend.path
 	}
 	return !conflict(a, b) && !conflict(b, a)
 }
 
 // after returns the sleep set once g stepped from set.
-func after(set []sleeper, g sleeper) []sleeper {
-	var out []sleeper
+func after(set []transition, g transition) []transition {
+	var out []transition
 	for _, s := range set {
 		if s.id != g.id && independent(s, g) {
 			out = append(out, s)
@@ -304,12 +308,12 @@ func after(set []sleeper, g sleeper) []sleeper {
 	return out
 }
 
-func (d *dfs) Choose(n int) int { panic("sim: dfs needs ChooseOps") }
+func (d *depthFirst) Choose(n int) int { panic("sim: dfs needs ChooseOps") }
 
-func (d *dfs) ChooseOps(gs []*gor) int {
-	ops := make([]sleeper, len(gs))
+func (d *depthFirst) ChooseOps(gs []*goroutine) int {
+	ops := make([]transition, len(gs))
 	for i, g := range gs {
-		ops[i] = sleeper{id: g.id, proc: g.p.id, pend: g.pend}
+		ops[i] = transition{id: g.id, proc: g.p.id, pend: g.pend}
 	}
 	if len(gs) == 1 {
 		if asleep(d.sleep, ops[0]) {
@@ -326,7 +330,7 @@ func (d *dfs) ChooseOps(gs []*gor) int {
 		d.pos++
 		c := min(nd.c, len(ops)-1)
 		d.trail = append(d.trail, c)
-		set := append([]sleeper(nil), nd.sleep...)
+		set := append([]transition(nil), nd.sleep...)
 		for _, i := range nd.done {
 			set = append(set, nd.ops[i])
 		}
@@ -348,7 +352,7 @@ func (d *dfs) ChooseOps(gs []*gor) int {
 		d.sleep = after(d.sleep, ops[c])
 		return c
 	}
-	d.stack = append(d.stack, dnode{ops: ops, c: c, sleep: d.sleep})
+	d.stack = append(d.stack, choicePoint{ops: ops, c: c, sleep: d.sleep})
 	d.nodes++
 	d.pos++
 	d.sleep = after(d.sleep, ops[c])
@@ -356,7 +360,7 @@ func (d *dfs) ChooseOps(gs []*gor) int {
 }
 
 // advance moves to the next schedule; false when every one was explored.
-func (d *dfs) advance() bool {
+func (d *depthFirst) advance() bool {
 	d.stack = d.stack[:d.pos]
 	for len(d.stack) > 0 {
 		nd := &d.stack[len(d.stack)-1]
@@ -409,7 +413,7 @@ type ExhaustiveResult struct {
 func Exhaustive(ctx context.Context, cfg Config, o ExhaustiveOptions) *ExhaustiveResult {
 	cfg = cfg.WithDefaults()
 	start := time.Now()
-	d := &dfs{depth: o.Depth}
+	d := &depthFirst{depth: o.Depth}
 	res := &ExhaustiveResult{Config: cfg}
 	for ctx.Err() == nil {
 		d.pos, d.sleep, d.trail = 0, nil, d.trail[:0]
@@ -447,12 +451,12 @@ func Exhaustive(ctx context.Context, cfg Config, o ExhaustiveOptions) *Exhaustiv
 
 // replay is a Chooser that repeats a recorded choice sequence, then picks
 // the first runnable goroutine.
-type replay struct {
+type replayChooser struct {
 	c   []int
 	pos int
 }
 
-func (r *replay) Choose(n int) int {
+func (r *replayChooser) Choose(n int) int {
 	if r.pos < len(r.c) {
 		v := r.c[r.pos]
 		r.pos++
@@ -466,7 +470,7 @@ func (r *replay) Choose(n int) int {
 func Replay(r *Result) *Result {
 	o := RunOptions{Trace: true}
 	if r.choices != nil {
-		o.Chooser = &replay{c: r.choices}
+		o.Chooser = &replayChooser{c: r.choices}
 	}
 	out := RunWith(r.Config, r.Seed, o)
 	out.choices = r.choices

@@ -15,9 +15,9 @@ type Chooser interface {
 	Choose(n int) int
 }
 
-type randChooser struct{ r *rand.Rand }
+type randomChooser struct{ r *rand.Rand }
 
-func (c randChooser) Choose(n int) int { return c.r.IntN(n) }
+func (c randomChooser) Choose(n int) int { return c.r.IntN(n) }
 
 // errKilled unwinds a simulated goroutine whose process crashed or whose run
 // ended: its pending scheduling point panics with it.
@@ -33,9 +33,9 @@ const (
 	gDone
 )
 
-// gor is one simulated goroutine: a real goroutine that runs only while it
+// goroutine is one simulated goroutine: a real goroutine that runs only while it
 // holds the baton.
-type gor struct {
+type goroutine struct {
 	w      *world
 	p      *proc
 	id     int
@@ -62,7 +62,7 @@ type pending struct {
 // will do (for partial-order reduction). It returns -1 to abandon a run
 // that only repeats schedules already covered.
 type opChooser interface {
-	ChooseOps(gs []*gor) int
+	ChooseOps(gs []*goroutine) int
 }
 
 // closed reports whether c is closed, without blocking (cheaper than
@@ -84,15 +84,15 @@ type timer struct {
 
 // spawn registers a new simulated goroutine of p running f; it starts when
 // the scheduler first picks it.
-func (w *world) spawn(p *proc, main bool, f func()) *gor {
-	g := &gor{w: w, p: p, id: w.nextG, main: main, wake: make(chan struct{}), f: f}
+func (w *world) spawn(p *proc, main bool, f func()) *goroutine {
+	g := &goroutine{w: w, p: p, id: w.nextG, main: main, wake: make(chan struct{}), f: f}
 	w.nextG++
 	w.gs = append(w.gs, g)
 	go g.run()
 	return g
 }
 
-func (g *gor) run() {
+func (g *goroutine) run() {
 	<-g.wake
 	defer func() {
 		w := g.w
@@ -125,7 +125,7 @@ func (g *gor) run() {
 // straight to the goroutine picked (or keeps it, when picked itself, with
 // no switch at all) and waits to be picked again. Only the goroutine
 // holding the baton calls it, for itself.
-func (g *gor) park() {
+func (g *goroutine) park() {
 	if g.killed {
 		panic(errKilled)
 	}
@@ -142,7 +142,7 @@ func (g *gor) park() {
 
 // handOff passes the baton to n, or back to the run's caller when the run
 // is over (n nil). The caller must not touch the world afterwards.
-func (w *world) handOff(n *gor) {
+func (w *world) handOff(n *goroutine) {
 	if n == nil {
 		w.back <- struct{}{}
 		return
@@ -151,14 +151,14 @@ func (w *world) handOff(n *gor) {
 }
 
 // yield is a scheduling point that keeps g runnable.
-func (g *gor) yield() {
+func (g *goroutine) yield() {
 	g.state = gRunnable
 	g.park()
 }
 
 // sleepUntil parks g until virtual time t or until ctx is done; it reports
 // whether ctx ended the sleep.
-func (g *gor) sleepUntil(ctx context.Context, t time.Duration) bool {
+func (g *goroutine) sleepUntil(ctx context.Context, t time.Duration) bool {
 	g.state, g.until, g.byCtx = gSleeping, t, false
 	g.done = nil
 	if ctx != nil {
@@ -171,7 +171,7 @@ func (g *gor) sleepUntil(ctx context.Context, t time.Duration) bool {
 
 // loop runs the run: it starts the first goroutine and waits until a
 // goroutine finds the run over (the goroutines pass the baton among
-// themselves, see [gor.park]), then kills every simulated goroutine left.
+// themselves, see [goroutine.park]), then kills every simulated goroutine left.
 func (w *world) loop() {
 	defer w.cleanup()
 	w.handOff(w.next(false))
@@ -182,7 +182,7 @@ func (w *world) loop() {
 // step count and the checks that end a run), then picks the goroutine that
 // steps next, advancing virtual time when none can run. It returns nil when
 // the run is over. It runs on the stack of whoever holds the baton.
-func (w *world) next(after bool) *gor {
+func (w *world) next(after bool) *goroutine {
 	if after {
 		g := w.cur
 		w.cur = nil
@@ -342,25 +342,25 @@ func (w *world) injectFault(p *proc) bool {
 	if p.done {
 		return false
 	}
-	if f.CrashRate > 0 && w.crashes < f.Crashes && w.frng.Float64() < f.CrashRate {
+	if f.CrashRate > 0 && w.crashes < f.Crashes && w.faultRand.Float64() < f.CrashRate {
 		w.crashes++
 		w.crash(p)
 		return true
 	}
-	if f.PauseRate > 0 && w.pauses < f.Pauses && w.frng.Float64() < f.PauseRate {
+	if f.PauseRate > 0 && w.pauses < f.Pauses && w.faultRand.Float64() < f.PauseRate {
 		w.pauses++
 		d := f.PauseMin
 		if f.PauseMax > f.PauseMin {
-			d += time.Duration(w.frng.Int64N(int64(f.PauseMax - f.PauseMin)))
+			d += time.Duration(w.faultRand.Int64N(int64(f.PauseMax - f.PauseMin)))
 		}
 		p.frozenUntil = w.now + d
 		w.event(p.id, -1, "PAUSE", d.String(), fmt.Sprintf("frozen until %s", fmtTime(p.frozenUntil)))
 		return true
 	}
-	if f.WallStepRate > 0 && w.wsteps < f.WallSteps && w.frng.Float64() < f.WallStepRate {
+	if f.WallStepRate > 0 && w.wsteps < f.WallSteps && w.faultRand.Float64() < f.WallStepRate {
 		w.wsteps++
 		m := int64(f.WallStepMax)
-		d := time.Duration(w.frng.Int64N(2*m+1) - m)
+		d := time.Duration(w.faultRand.Int64N(2*m+1) - m)
 		p.clock.offset += d
 		w.event(p.id, -1, "WALLSTEP", d.String(), "its wall clock steps (its monotonic clock does not)")
 	}
