@@ -8,16 +8,27 @@ import (
 	"time"
 )
 
-// Chooser picks which of n runnable simulated goroutines steps next. The
-// simulator asks only when n ≥ 2. Random exploration uses a seeded
-// generator; exhaustive exploration replays and extends choice sequences.
-type Chooser interface {
-	Choose(n int) int
+// chooser picks which runnable simulated goroutine steps next: random
+// exploration draws from a seeded generator (randomChooser), exhaustive
+// exploration extends choice sequences depth-first (depthFirst), and a
+// replay repeats a recorded one (replayChooser).
+type chooser interface {
+	// choose returns the index in runnable (never empty) of the goroutine
+	// that steps next, or -1 to abandon a run that only repeats schedules
+	// already covered (partial-order reduction).
+	choose(runnable []*goroutine) int
 }
 
+// randomChooser picks uniformly; it draws only when there is a choice, so
+// that a run's schedule depends on the seed alone.
 type randomChooser struct{ r *rand.Rand }
 
-func (c randomChooser) Choose(n int) int { return c.r.IntN(n) }
+func (c randomChooser) choose(runnable []*goroutine) int {
+	if len(runnable) < 2 {
+		return 0
+	}
+	return c.r.IntN(len(runnable))
+}
 
 // errKilled unwinds a simulated goroutine whose process crashed or whose run
 // ended: its pending scheduling point panics with it.
@@ -56,13 +67,6 @@ type goroutine struct {
 type pending struct {
 	op   Ops
 	path string
-}
-
-// opChooser is a Chooser that wants to know what each runnable goroutine
-// will do (for partial-order reduction). It returns -1 to abandon a run
-// that only repeats schedules already covered.
-type opChooser interface {
-	ChooseOps(gs []*goroutine) int
 }
 
 // closed reports whether c is closed, without blocking (cheaper than
@@ -234,18 +238,13 @@ func (w *world) next(after bool) *goroutine {
 			}
 			continue
 		}
-		i := 0
-		if oc, ok := w.chooser.(opChooser); ok {
-			i = oc.ChooseOps(runnable)
-			if i < 0 {
-				w.pruned = true
-				return nil
-			}
-		} else if len(runnable) > 1 {
-			i = w.chooser.Choose(len(runnable))
-			if i < 0 || i >= len(runnable) {
-				panic(fmt.Sprintf("sim: chooser returned %d of %d", i, len(runnable)))
-			}
+		i := w.chooser.choose(runnable)
+		if i < 0 {
+			w.pruned = true
+			return nil
+		}
+		if i >= len(runnable) {
+			panic(fmt.Sprintf("sim: chooser returned %d of %d", i, len(runnable)))
 		}
 		g := runnable[i]
 		if w.injectFault(g.p) {

@@ -269,7 +269,7 @@ func TestDFSCoversRandom(t *testing.T) {
 	runs := 0
 	for {
 		d.pos, d.sleep, d.trail = 0, nil, d.trail[:0]
-		r := RunWith(cfg, 0, RunOptions{Chooser: d, Trace: true})
+		r := RunWith(cfg, 0, RunOptions{chooser: d, Trace: true})
 		runs++
 		if !r.pruned {
 			reduced[key(r)] = true
@@ -279,7 +279,7 @@ func TestDFSCoversRandom(t *testing.T) {
 		}
 	}
 	for s := uint64(0); s < uint64(count(4000)); s++ {
-		r := RunWith(cfg, 0, RunOptions{Chooser: randomChooser{newRand(s, 9)}, Trace: true})
+		r := RunWith(cfg, 0, RunOptions{chooser: randomChooser{newRand(s, 9)}, Trace: true})
 		if !reduced[key(r)] {
 			t.Fatalf("random schedule %d produced histories the reduced search never did:\n%s", s, key(r))
 		}

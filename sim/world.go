@@ -181,7 +181,7 @@ type world struct {
 	maxTime   time.Duration
 	srv       *server
 	procs     []*proc
-	chooser   Chooser
+	chooser   chooser
 	faultRand *rand.Rand
 
 	gs       []*goroutine
@@ -214,9 +214,9 @@ type world struct {
 type RunOptions struct {
 	// Trace records the step-by-step trace in Result.Trace.
 	Trace bool
-	// Chooser picks the schedule (default: a generator seeded from the
-	// run's seed).
-	Chooser Chooser
+	// chooser picks the schedule (default: a generator seeded from the
+	// run's seed); Exhaustive and Replay set it.
+	chooser chooser
 	// KeepGoing continues after the first violation instead of stopping.
 	KeepGoing bool
 }
@@ -234,7 +234,7 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 	w.told = cfg.toldDelay()
 	w.srv = newServer(cfg.Faults.MtimeGranularity)
 	w.faultRand = newRand(seed, 1)
-	w.chooser = o.Chooser
+	w.chooser = o.chooser
 	if w.chooser == nil {
 		w.chooser = randomChooser{newRand(seed, 2)}
 	}
