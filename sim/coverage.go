@@ -17,7 +17,7 @@ import (
 func (c *client) hang(op Ops) time.Duration {
 	w := c.p.w
 	f := &w.cfg.Faults
-	if f.Hangs <= w.hangs || f.HangRate <= 0 || f.hangOps()&op == 0 {
+	if f.Hangs <= w.hangs || f.HangRate <= 0 || f.HangOps&op == 0 {
 		return 0
 	}
 	if c.p.faultRand.Float64() >= f.HangRate {

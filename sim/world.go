@@ -21,29 +21,32 @@ import (
 // LockDir is the lock directory every simulated process uses.
 const LockDir = "/sim/work" + protocol.Suffix
 
+// ViolationKind names the property a run broke.
+type ViolationKind string
+
 // Violation kinds.
 const (
 	// KindMutex: two processes in the critical section at once, neither
 	// told it had lost the lock.
-	KindMutex = "mutual-exclusion"
+	KindMutex ViolationKind = "mutual-exclusion"
 	// KindProgress: a live process did not finish its acquisitions within
 	// the run's time or step bound.
-	KindProgress = "progress"
+	KindProgress ViolationKind = "progress"
 	// KindDeadlock: nothing can ever run again, yet a live process has not
 	// finished.
-	KindDeadlock = "deadlock"
+	KindDeadlock ViolationKind = "deadlock"
 	// KindLitter: a spec file of a process that released cleanly was left
 	// in the lock directory at the end.
-	KindLitter = "litter"
+	KindLitter ViolationKind = "litter"
 	// KindError: Lock returned an error no injected fault explains.
-	KindError = "unexpected-error"
+	KindError ViolationKind = "unexpected-error"
 	// KindPanic: the protocol code panicked.
-	KindPanic = "panic"
+	KindPanic ViolationKind = "panic"
 )
 
 // Violation is one broken property of a run.
 type Violation struct {
-	Kind  string
+	Kind  ViolationKind
 	Time  time.Duration // virtual time it was detected
 	Procs []int         // processes involved
 	Msg   string
@@ -329,7 +332,7 @@ func (w *world) result() *Result {
 func (w *world) violate(v Violation) {
 	w.viol = append(w.viol, v)
 	if w.trace != nil {
-		w.event(-1, -1, "VIOLATION", v.Kind, v.Msg)
+		w.event(-1, -1, "VIOLATION", string(v.Kind), v.Msg)
 	}
 	if w.stopAtFirst {
 		w.stopped = true
