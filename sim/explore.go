@@ -155,33 +155,18 @@ func Explore(ctx context.Context, cfg Config, o ExploreOptions) *ExploreResult {
 			}
 		}()
 	}
-	stopProgress := make(chan struct{})
-	var pwg sync.WaitGroup
 	snapshot := func() Progress {
 		mu.Lock()
 		nf := len(fails)
 		mu.Unlock()
 		return Progress{Done: int(done.Load()), Total: int(limit.Load()), Failures: nf, Steps: steps.Load(), Elapsed: time.Since(start)}
 	}
+	stopProgress := func() {}
 	if o.Progress != nil {
-		pwg.Add(1)
-		go func() {
-			defer pwg.Done()
-			t := time.NewTicker(o.ProgressEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-stopProgress:
-					return
-				case <-t.C:
-					o.Progress(snapshot())
-				}
-			}
-		}()
+		stopProgress = every(o.ProgressEvery, func() { o.Progress(snapshot()) })
 	}
 	wg.Wait()
-	close(stopProgress)
-	pwg.Wait()
+	stopProgress()
 	slices.SortFunc(fails, func(a, b *Result) int { return cmp.Compare(a.Seed, b.Seed) })
 	n := int(limit.Load())
 	// Count the seeds completed without a gap (all of them unless cancelled).
@@ -202,6 +187,31 @@ func Explore(ctx context.Context, cfg Config, o ExploreOptions) *ExploreResult {
 		o.Progress(p)
 	}
 	return res
+}
+
+// every calls f every d from a new goroutine until the returned function
+// is called; that function returns once f is no longer running.
+func every(d time.Duration, f func()) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				f()
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+	}
 }
 
 func (s *Stats) add(o Stats) {

@@ -71,25 +71,9 @@ func Shrink(ctx context.Context, failed *Result, o ShrinkOptions) *Result {
 		if o.ProgressEvery <= 0 {
 			o.ProgressEvery = 2 * time.Second
 		}
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			t := time.NewTicker(o.ProgressEvery)
-			defer t.Stop()
-			for {
-				select {
-				case <-stop:
-					return
-				case <-t.C:
-					o.Progress(snapshot())
-				}
-			}
-		}()
+		stop := every(o.ProgressEvery, func() { o.Progress(snapshot()) })
 		defer func() {
-			close(stop)
-			wg.Wait()
+			stop()
 			o.Progress(snapshot())
 		}()
 	}
