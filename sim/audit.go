@@ -181,8 +181,10 @@ func (a Assumption) modelErr() string {
 
 // AuditReport is the whole matrix.
 type AuditReport struct {
-	Rows      []AuditRow
-	Schedules int
+	Rows []AuditRow
+	// Schedules is how many schedules each "holds" row ran;
+	// DroppedSchedules the most each "dropped" row searched.
+	Schedules, DroppedSchedules int
 }
 
 // OK reports whether every row came out as the proof says.
@@ -209,7 +211,7 @@ func Audit(ctx context.Context, o AuditOptions) (*AuditReport, error) {
 			return nil, err
 		}
 	}
-	rep := &AuditReport{Schedules: o.Schedules}
+	rep := &AuditReport{Schedules: o.Schedules, DroppedSchedules: max(o.Schedules, minDropped)}
 	for i, a := range Assumptions() {
 		if o.Progress != nil {
 			o.Progress(i, a)
@@ -221,7 +223,7 @@ func Audit(ctx context.Context, o AuditOptions) (*AuditReport, error) {
 			row.HoldsFailure = Replay(h.Failures[0])
 		}
 		if a.Dropped != nil {
-			d := Explore(ctx, *a.Dropped, ExploreOptions{Schedules: max(o.Schedules, minDropped), Workers: o.Workers})
+			d := Explore(ctx, *a.Dropped, ExploreOptions{Schedules: rep.DroppedSchedules, Workers: o.Workers})
 			row.DroppedRuns = d.Schedules
 			if len(d.Failures) > 0 {
 				f := d.Failures[0]
@@ -258,7 +260,9 @@ func SaveTrace(t *Trace, base string) error {
 
 // Markdown renders the matrix as a markdown table (the one docs/PROOF.md
 // quotes). It contains no timings, so it is the same on every machine.
-func (a *AuditReport) Markdown() string {
+// rerun, if not nil, describes how to rerun a dropped row's minimal
+// violation (the CLI passes its command line).
+func (a *AuditReport) Markdown(rerun func(c Config, seed uint64) string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "| # | Assumption | Holds: configuration | Violations | Dropped: configuration | Violation found | Outcome |\n")
 	fmt.Fprintf(&b, "|---|---|---|---|---|---|---|\n")
@@ -273,8 +277,11 @@ func (a *AuditReport) Markdown() string {
 			dcfg = "`" + diffSummary(r.Holds, *r.Dropped) + "`"
 			found = fmt.Sprintf("**none** in %d schedules", r.DroppedRuns)
 			if f := r.DroppedFailure; f != nil {
-				found = fmt.Sprintf("%s after %d schedules; minimal: seed %d, %d procs, %d steps (`%s`)",
-					f.Violations[0].Kind, r.DroppedRuns, f.Seed, f.Config.Procs, f.Steps, CommandFor(f.Config, f.Seed))
+				found = fmt.Sprintf("%s after %d schedules; minimal: seed %d, %d procs, %d steps",
+					f.Violations[0].Kind, r.DroppedRuns, f.Seed, f.Config.Procs, f.Steps)
+				if rerun != nil {
+					found += " (`" + rerun(f.Config, f.Seed) + "`)"
+				}
 			}
 		}
 		outcome := "as stated"
@@ -315,150 +322,4 @@ func diffSummary(h, d Config) string {
 		return d.Summary()
 	}
 	return strings.Join(out, " ")
-}
-
-// CommandFor returns the `cryolock sim` command line that reruns
-// configuration c from seed (one schedule, trace saved): every field that
-// differs from the command's defaults becomes a flag, so that the command,
-// parsed back, gives c again. Fields without a flag of `cryolock sim` yet
-// still print (with the flag names of [CommandArgs]), so that a command
-// that cannot reproduce the run fails loudly instead of running another one.
-func CommandFor(c Config, seed uint64) string {
-	return "cryolock sim " + strings.Join(CommandArgs(c, seed), " ")
-}
-
-// CommandArgs is [CommandFor]'s arguments after "cryolock sim".
-func CommandArgs(c Config, seed uint64) []string {
-	c = c.WithDefaults()
-	d := Config{Rules: c.Rules}.WithDefaults()
-	def := Default(c.Rules)
-	var a []string
-	add := func(f string, v ...any) { a = append(a, strings.Fields(fmt.Sprintf(f, v...))...) }
-	add("--rules %v --seed %d --schedules 1", c.Rules, seed)
-	switch c.Kind {
-	case KindRWLock:
-		add("--kind rw --read-fraction %v", c.ReadFraction)
-	case KindSemaphore:
-		add("--kind semaphore --slots %d", c.Slots)
-	}
-	if c.Procs != d.Procs {
-		add("--procs %d", c.Procs)
-	}
-	if c.Acquisitions != d.Acquisitions {
-		add("--acquisitions %d", c.Acquisitions)
-	}
-	if c.Lease != d.Lease {
-		add("--lease %v", c.Lease)
-	}
-	if c.Settle != 0 {
-		add("--settle %v", c.Settle)
-	}
-	if c.MinBackoff != d.MinBackoff || c.MaxBackoff != d.MaxBackoff {
-		add("--backoff %v..%v", c.MinBackoff, c.MaxBackoff)
-	}
-	if c.Stale != stale.Observed {
-		add("--stale-rule %v", c.Stale)
-	}
-	if c.NoLostCheck {
-		add("--no-lost-check")
-	}
-	if c.HoldMin != d.HoldMin || c.HoldMax != d.HoldMax {
-		add("--hold %v..%v", c.HoldMin, c.HoldMax)
-	}
-	if c.LongHold != d.LongHold {
-		add("--long-hold=%g", c.LongHold) // "=": the value may be negative
-	}
-	if c.LongHoldMin != c.Lease*6/5 || c.LongHoldMax != 2*c.Lease {
-		add("--long-hold-dur %v..%v", c.LongHoldMin, c.LongHoldMax)
-	}
-	if c.Think != d.Think {
-		add("--think=%v", c.Think)
-	}
-	if c.Step != d.Step {
-		add("--step %v", c.Step)
-	}
-	if c.TryLock != 0 {
-		add("--trylock %g", c.TryLock)
-	}
-	if c.MaxSteps != d.MaxSteps {
-		add("--max-steps %d", c.MaxSteps)
-	}
-	if c.MaxTime != 0 {
-		add("--max-time %v", c.MaxTime)
-	}
-	f, df := c.Faults, def.Faults
-	if f.LatencyMin != df.LatencyMin || f.LatencyMax != df.LatencyMax {
-		add("--latency %v..%v", f.LatencyMin, f.LatencyMax)
-	}
-	if f.CacheDelta != 0 {
-		add("--cache %v", f.CacheDelta)
-	}
-	if f.MtimeGranularity != 0 {
-		add("--mtime-granularity %v", f.MtimeGranularity)
-	}
-	if f.ClockOffset != df.ClockOffset {
-		add("--clock-offset %v", f.ClockOffset)
-	}
-	if f.ClockDrift != df.ClockDrift {
-		add("--clock-drift %g", f.ClockDrift)
-	}
-	if f.NonAtomicWrite {
-		add("--nonatomic-write")
-	}
-	if f.ErrorRate != 0 {
-		add("--error-rate %g --error-ops %v", f.ErrorRate, f.ErrorOps)
-	}
-	if f.Crashes != df.Crashes || f.CrashRate != df.CrashRate {
-		add("--crashes %d --crash-rate %g", f.Crashes, f.CrashRate)
-	}
-	if f.Pauses != 0 {
-		add("--pauses %d --pause-rate %g --pause %v..%v", f.Pauses, f.PauseRate, f.PauseMin, f.PauseMax)
-	}
-	if f.SameIdentity {
-		add("--same-identity")
-	}
-	if f.HeartbeatStretch > 1 {
-		add("--heartbeat-stretch %g", f.HeartbeatStretch)
-	}
-	if f.Hangs != 0 {
-		add("--hangs %d --hang-rate %g --hang %v..%v --hang-ops %v", f.Hangs, f.HangRate, f.HangMin, f.HangMax, f.hangOps())
-	}
-	if f.WallSteps != 0 {
-		add("--wall-steps %d --wall-step-rate %g --wall-step %v", f.WallSteps, f.WallStepRate, f.WallStepMax)
-	}
-	if f.OffsetNearPeriod != 0 {
-		add("--offset-near-period %g", f.OffsetNearPeriod)
-	}
-	if f.Tickets != 0 {
-		add("--tickets %d", f.Tickets)
-	}
-	if f.ToldDelay != 0 {
-		add("--told-delay=%v", f.ToldDelay)
-	}
-	return a
-}
-
-// Markers delimit the generated audit section of a markdown document
-// (docs/PROOF.md).
-const (
-	AuditBegin = "<!-- BEGIN AUDIT -->"
-	AuditEnd   = "<!-- END AUDIT -->"
-)
-
-// Section is the generated audit section: the command that made it and the
-// table (see [AuditReport.Markdown]).
-func (a *AuditReport) Section() string {
-	return fmt.Sprintf("Generated by `cryolock sim audit --schedules %d`: each \"holds\" configuration must lie inside the fault model (`sim.Config.InModel`) and show no violation in %d schedules of the default workload; each \"dropped\" configuration must lie outside it for that row's assumption and a violation must be found within %d schedules (shrunk to a minimal configuration; the command reruns it).\n\n%s",
-		a.Schedules, a.Schedules, max(a.Schedules, minDropped), a.Markdown())
-}
-
-// ReplaceAuditSection returns doc with the text between [AuditBegin] and
-// [AuditEnd] replaced by section.
-func ReplaceAuditSection(doc, section string) (string, error) {
-	i := strings.Index(doc, AuditBegin)
-	j := strings.Index(doc, AuditEnd)
-	if i < 0 || j < i {
-		return "", fmt.Errorf("sim: no %s ... %s markers", AuditBegin, AuditEnd)
-	}
-	return doc[:i+len(AuditBegin)] + "\n" + strings.TrimRight(section, "\n") + "\n" + doc[j:], nil
 }

@@ -24,7 +24,7 @@ type Config struct {
 	// probability ReadFraction, else a write) or KindSemaphore (a
 	// protocol.Semaphore of Slots). The checker follows: readers may
 	// overlap readers, and at most Slots holders may overlap.
-	Kind string
+	Kind LockKind
 	// ReadFraction is the share of reads under KindRWLock (default 0.7).
 	ReadFraction float64
 	// Slots is the semaphore's size under KindSemaphore (default 2).
@@ -122,8 +122,8 @@ type Faults struct {
 	// a starved heartbeat whose period exceeds the lease.
 	HeartbeatStretch float64
 
-	// Hangs is the most hung calls in a run: a primitive in HangOps (all
-	// primitives when HangOps is 0) hangs with probability HangRate, for
+	// Hangs is the most hung calls in a run: a primitive in HangOps
+	// (default: all primitives) hangs with probability HangRate, for
 	// a time drawn in [HangMin, HangMax], then takes effect — an NFS hard
 	// mount during a server outage. Inside the model (A3a): the heartbeat's
 	// watchdog tells a holder whose refresh hangs.
@@ -154,14 +154,6 @@ type Faults struct {
 	// [Config.Margin]), or the configuration's own delay bound when that
 	// is larger; negative: none.
 	ToldDelay time.Duration
-}
-
-// hangOps is the set of primitives that may hang.
-func (f Faults) hangOps() Ops {
-	if f.HangOps == 0 {
-		return AllOps
-	}
-	return f.HangOps
 }
 
 // Ops is a set of filesystem primitives.
@@ -199,44 +191,72 @@ func (o Ops) String() string {
 	return strings.Join(s, ",")
 }
 
-// ParseOps is the inverse of [Ops.String]; names are case-insensitive.
-func ParseOps(s string) (Ops, error) {
-	var o Ops
-	for _, f := range strings.Split(strings.ToLower(s), ",") {
+// MarshalText implements [encoding.TextMarshaler] with [Ops.String].
+func (o Ops) MarshalText() ([]byte, error) { return []byte(o.String()), nil }
+
+// UnmarshalText implements [encoding.TextUnmarshaler]: the inverse of
+// [Ops.String] (names are case-insensitive; "all" and "none" too).
+func (o *Ops) UnmarshalText(b []byte) error {
+	var set Ops
+	for _, f := range strings.Split(strings.ToLower(string(b)), ",") {
 		f = strings.TrimSpace(f)
 		switch f {
 		case "", "none":
 			continue
 		case "all":
-			o |= AllOps
+			set |= AllOps
 			continue
 		}
 		found := false
 		for i, n := range opNames {
 			if f == n {
-				o |= 1 << i
+				set |= 1 << i
 				found = true
 			}
 		}
 		if !found {
-			return 0, fmt.Errorf("sim: unknown primitive %q (want %s or all)", f, strings.Join(opNames, ", "))
+			return fmt.Errorf("sim: unknown primitive %q (want %s or all)", f, strings.Join(opNames, ", "))
 		}
 	}
-	return o, nil
+	*o = set
+	return nil
 }
+
+// LockKind is what the simulated processes share (Config.Kind).
+type LockKind string
 
 // Lock kinds of Config.Kind.
 const (
-	KindMutexLock = "mutex"
-	KindRWLock    = "rw"
-	KindSemaphore = "semaphore"
+	KindMutexLock LockKind = "mutex"
+	KindRWLock    LockKind = "rw"
+	KindSemaphore LockKind = "semaphore"
 )
+
+// String returns "mutex", "rw" or "semaphore".
+func (k LockKind) String() string { return string(k) }
+
+// MarshalText implements [encoding.TextMarshaler].
+func (k LockKind) MarshalText() ([]byte, error) { return []byte(k), nil }
+
+// UnmarshalText implements [encoding.TextUnmarshaler]: it accepts the
+// names String returns.
+func (k *LockKind) UnmarshalText(b []byte) error {
+	switch v := LockKind(b); v {
+	case KindMutexLock, KindRWLock, KindSemaphore:
+		*k = v
+		return nil
+	}
+	return fmt.Errorf("sim: unknown lock kind %q (want %s, %s or %s)", b, KindMutexLock, KindRWLock, KindSemaphore)
+}
 
 // Default returns the default configuration: the realistic workload of
 // `cryolock sim` — 4 processes taking the lock twice each, holds sometimes
 // longer than the lease, a crash in most runs (at most one), small
 // filesystem latency, clocks a little off — under which the legacy rules
-// fail within seconds and rules v1 must not.
+// fail within seconds and rules v1 must not. Pauses and injected errors
+// are off (Pauses and ErrorRate are 0), with the rate and range they get
+// when switched on: pauses of 100 ms..2 s at rate 0.005, errors on every
+// primitive.
 func Default(rules Rules) Config {
 	c := Config{Rules: rules}
 	c.Faults = Faults{
@@ -246,6 +266,10 @@ func Default(rules Rules) Config {
 		ClockDrift:  0.01,
 		Crashes:     1,
 		CrashRate:   0.004,
+		ErrorOps:    AllOps,
+		PauseRate:   0.005,
+		PauseMin:    100 * time.Millisecond,
+		PauseMax:    2 * time.Second,
 	}
 	return c.WithDefaults()
 }
@@ -287,6 +311,9 @@ func (c Config) WithDefaults() Config {
 	def(&c.Step, time.Second)
 	if c.MaxSteps == 0 {
 		c.MaxSteps = 200000
+	}
+	if c.Faults.HangOps == 0 {
+		c.Faults.HangOps = AllOps
 	}
 	return c
 }
@@ -418,7 +445,7 @@ func (c Config) Summary() string {
 		add("trylock=%g", c.TryLock)
 	}
 	if f.Hangs > 0 && f.HangRate > 0 {
-		add("hangs≤%d of %v..%v on %v", f.Hangs, f.HangMin, f.HangMax, f.hangOps())
+		add("hangs≤%d of %v..%v on %v", f.Hangs, f.HangMin, f.HangMax, f.HangOps)
 	}
 	if f.WallSteps > 0 && f.WallStepRate > 0 {
 		add("wall-steps≤%d of ±%v", f.WallSteps, f.WallStepMax)

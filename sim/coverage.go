@@ -17,16 +17,16 @@ import (
 func (c *client) hang(op Ops) time.Duration {
 	w := c.p.w
 	f := &w.cfg.Faults
-	if f.Hangs <= w.hangs || f.HangRate <= 0 || f.hangOps()&op == 0 {
+	if f.Hangs <= w.hangs || f.HangRate <= 0 || f.HangOps&op == 0 {
 		return 0
 	}
-	if c.p.frng.Float64() >= f.HangRate {
+	if c.p.faultRand.Float64() >= f.HangRate {
 		return 0
 	}
 	w.hangs++
 	d := f.HangMin
 	if f.HangMax > f.HangMin {
-		d += time.Duration(c.p.frng.Int64N(int64(f.HangMax - f.HangMin)))
+		d += time.Duration(c.p.faultRand.Int64N(int64(f.HangMax - f.HangMin)))
 	}
 	w.event(c.p.id, w.cur.id, "HANG", d.String(), "the next primitive hangs")
 	return d

@@ -12,7 +12,7 @@
 // Simulated goroutines are real goroutines passing a baton: exactly one runs
 // at a time. Every filesystem primitive and every Env.Sleep is a scheduling
 // point at which the goroutine runs the scheduler, which picks (with a
-// seeded generator, or a [Chooser]) who runs next, and hands the baton
+// seeded generator, or depth-first for Exhaustive) who runs next, and hands the baton
 // straight to it. Sleepers wait
 // on virtual timers; virtual time advances only when no goroutine can run.
 // A sleep whose context is cancelled wakes at the next pick. A crashed process

@@ -167,7 +167,7 @@ func newClient(p *proc) *client {
 
 // begin is the scheduling point of every primitive: the call takes its
 // latency (or just yields), then the operation happens atomically.
-func (c *client) begin(op Ops, p string) *gor {
+func (c *client) begin(op Ops, p string) *goroutine {
 	w := c.p.w
 	g := w.cur
 	f := &w.cfg.Faults
@@ -177,7 +177,7 @@ func (c *client) begin(op Ops, p string) *gor {
 	if f.LatencyMax > 0 {
 		d = f.LatencyMin
 		if f.LatencyMax > f.LatencyMin {
-			d += time.Duration(c.p.frng.Int64N(int64(f.LatencyMax - f.LatencyMin)))
+			d += time.Duration(c.p.faultRand.Int64N(int64(f.LatencyMax - f.LatencyMin)))
 		}
 	}
 	if f.Hangs > 0 {
@@ -196,11 +196,11 @@ func (c *client) begin(op Ops, p string) *gor {
 func (c *client) fail(op Ops, name, p string) error {
 	w := c.p.w
 	f := &w.cfg.Faults
-	if f.ErrorRate <= 0 || f.ErrorOps&op == 0 || c.p.frng.Float64() >= f.ErrorRate {
+	if f.ErrorRate <= 0 || f.ErrorOps&op == 0 || c.p.faultRand.Float64() >= f.ErrorRate {
 		return nil
 	}
 	errno := syscall.EIO
-	if op&(OpWriteFile|OpMkdirAll) != 0 && c.p.frng.IntN(2) == 0 {
+	if op&(OpWriteFile|OpMkdirAll) != 0 && c.p.faultRand.IntN(2) == 0 {
 		errno = syscall.ENOSPC
 	}
 	if op == OpRemove {
@@ -217,7 +217,7 @@ func (c *client) ttl() time.Duration {
 	if d <= 0 {
 		return -1
 	}
-	return w.now + time.Duration(c.p.frng.Int64N(int64(d)+1))
+	return w.now + time.Duration(c.p.faultRand.Int64N(int64(d)+1))
 }
 
 func (c *client) MkdirAll(p string, perm fs.FileMode) error {
@@ -295,7 +295,7 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 	err := c.fail(OpWriteFile, "write", p)
 	if err != nil {
 		// A write that fails may have created the file.
-		if c.p.frng.IntN(2) == 0 {
+		if c.p.faultRand.IntN(2) == 0 {
 			if w.srv.create(p, c.now()) == nil {
 				c.noteCreate(p)
 			}

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-func kindCfg(base Config, kind string) Config {
+func kindCfg(base Config, kind LockKind) Config {
 	base.Kind = kind
 	return base.WithDefaults()
 }
@@ -15,7 +15,7 @@ func kindCfg(base Config, kind string) Config {
 // semaphore under the mutex's fault model: readers never overlap a writer,
 // writers never overlap each other, at most Slots hold the semaphore.
 func TestKindsNoViolationInsideFaultModel(t *testing.T) {
-	for _, kind := range []string{KindRWLock, KindSemaphore} {
+	for _, kind := range []LockKind{KindRWLock, KindSemaphore} {
 		for _, base := range []Config{Default(RulesV1), inModel(RulesV1)} {
 			cfg := kindCfg(base, kind)
 			n := count(2000)
@@ -87,7 +87,7 @@ func overlaps(hs []Hold, pick func(a, b Hold) bool) int {
 // TestKindsOutsideModel: a listing cache longer than the settle delay
 // breaks the reader–writer lock and the semaphore too.
 func TestKindsOutsideModel(t *testing.T) {
-	for _, kind := range []string{KindRWLock, KindSemaphore} {
+	for _, kind := range []LockKind{KindRWLock, KindSemaphore} {
 		cfg := kindCfg(Default(RulesV1), kind)
 		cfg.Faults.CacheDelta = 3 * time.Second
 		cfg.Procs = 5

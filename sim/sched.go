@@ -8,16 +8,27 @@ import (
 	"time"
 )
 
-// Chooser picks which of n runnable simulated goroutines steps next. The
-// simulator asks only when n ≥ 2. Random exploration uses a seeded
-// generator; exhaustive exploration replays and extends choice sequences.
-type Chooser interface {
-	Choose(n int) int
+// chooser picks which runnable simulated goroutine steps next: random
+// exploration draws from a seeded generator (randomChooser), exhaustive
+// exploration extends choice sequences depth-first (depthFirst), and a
+// replay repeats a recorded one (replayChooser).
+type chooser interface {
+	// choose returns the index in runnable (never empty) of the goroutine
+	// that steps next, or -1 to abandon a run that only repeats schedules
+	// already covered (partial-order reduction).
+	choose(runnable []*goroutine) int
 }
 
-type randChooser struct{ r *rand.Rand }
+// randomChooser picks uniformly; it draws only when there is a choice, so
+// that a run's schedule depends on the seed alone.
+type randomChooser struct{ r *rand.Rand }
 
-func (c randChooser) Choose(n int) int { return c.r.IntN(n) }
+func (c randomChooser) choose(runnable []*goroutine) int {
+	if len(runnable) < 2 {
+		return 0
+	}
+	return c.r.IntN(len(runnable))
+}
 
 // errKilled unwinds a simulated goroutine whose process crashed or whose run
 // ended: its pending scheduling point panics with it.
@@ -33,9 +44,9 @@ const (
 	gDone
 )
 
-// gor is one simulated goroutine: a real goroutine that runs only while it
+// goroutine is one simulated goroutine: a real goroutine that runs only while it
 // holds the baton.
-type gor struct {
+type goroutine struct {
 	w      *world
 	p      *proc
 	id     int
@@ -58,13 +69,6 @@ type pending struct {
 	path string
 }
 
-// opChooser is a Chooser that wants to know what each runnable goroutine
-// will do (for partial-order reduction). It returns -1 to abandon a run
-// that only repeats schedules already covered.
-type opChooser interface {
-	ChooseOps(gs []*gor) int
-}
-
 // closed reports whether c is closed, without blocking (cheaper than
 // ctx.Err, which takes a lock, on the scheduler's hot path).
 func closed(c <-chan struct{}) bool {
@@ -84,15 +88,15 @@ type timer struct {
 
 // spawn registers a new simulated goroutine of p running f; it starts when
 // the scheduler first picks it.
-func (w *world) spawn(p *proc, main bool, f func()) *gor {
-	g := &gor{w: w, p: p, id: w.nextG, main: main, wake: make(chan struct{}), f: f}
+func (w *world) spawn(p *proc, main bool, f func()) *goroutine {
+	g := &goroutine{w: w, p: p, id: w.nextG, main: main, wake: make(chan struct{}), f: f}
 	w.nextG++
 	w.gs = append(w.gs, g)
 	go g.run()
 	return g
 }
 
-func (g *gor) run() {
+func (g *goroutine) run() {
 	<-g.wake
 	defer func() {
 		w := g.w
@@ -125,7 +129,7 @@ func (g *gor) run() {
 // straight to the goroutine picked (or keeps it, when picked itself, with
 // no switch at all) and waits to be picked again. Only the goroutine
 // holding the baton calls it, for itself.
-func (g *gor) park() {
+func (g *goroutine) park() {
 	if g.killed {
 		panic(errKilled)
 	}
@@ -142,7 +146,7 @@ func (g *gor) park() {
 
 // handOff passes the baton to n, or back to the run's caller when the run
 // is over (n nil). The caller must not touch the world afterwards.
-func (w *world) handOff(n *gor) {
+func (w *world) handOff(n *goroutine) {
 	if n == nil {
 		w.back <- struct{}{}
 		return
@@ -151,14 +155,14 @@ func (w *world) handOff(n *gor) {
 }
 
 // yield is a scheduling point that keeps g runnable.
-func (g *gor) yield() {
+func (g *goroutine) yield() {
 	g.state = gRunnable
 	g.park()
 }
 
 // sleepUntil parks g until virtual time t or until ctx is done; it reports
 // whether ctx ended the sleep.
-func (g *gor) sleepUntil(ctx context.Context, t time.Duration) bool {
+func (g *goroutine) sleepUntil(ctx context.Context, t time.Duration) bool {
 	g.state, g.until, g.byCtx = gSleeping, t, false
 	g.done = nil
 	if ctx != nil {
@@ -171,7 +175,7 @@ func (g *gor) sleepUntil(ctx context.Context, t time.Duration) bool {
 
 // loop runs the run: it starts the first goroutine and waits until a
 // goroutine finds the run over (the goroutines pass the baton among
-// themselves, see [gor.park]), then kills every simulated goroutine left.
+// themselves, see [goroutine.park]), then kills every simulated goroutine left.
 func (w *world) loop() {
 	defer w.cleanup()
 	w.handOff(w.next(false))
@@ -182,7 +186,7 @@ func (w *world) loop() {
 // step count and the checks that end a run), then picks the goroutine that
 // steps next, advancing virtual time when none can run. It returns nil when
 // the run is over. It runs on the stack of whoever holds the baton.
-func (w *world) next(after bool) *gor {
+func (w *world) next(after bool) *goroutine {
 	if after {
 		g := w.cur
 		w.cur = nil
@@ -234,18 +238,13 @@ func (w *world) next(after bool) *gor {
 			}
 			continue
 		}
-		i := 0
-		if oc, ok := w.chooser.(opChooser); ok {
-			i = oc.ChooseOps(runnable)
-			if i < 0 {
-				w.pruned = true
-				return nil
-			}
-		} else if len(runnable) > 1 {
-			i = w.chooser.Choose(len(runnable))
-			if i < 0 || i >= len(runnable) {
-				panic(fmt.Sprintf("sim: chooser returned %d of %d", i, len(runnable)))
-			}
+		i := w.chooser.choose(runnable)
+		if i < 0 {
+			w.pruned = true
+			return nil
+		}
+		if i >= len(runnable) {
+			panic(fmt.Sprintf("sim: chooser returned %d of %d", i, len(runnable)))
 		}
 		g := runnable[i]
 		if w.injectFault(g.p) {
@@ -342,25 +341,25 @@ func (w *world) injectFault(p *proc) bool {
 	if p.done {
 		return false
 	}
-	if f.CrashRate > 0 && w.crashes < f.Crashes && w.frng.Float64() < f.CrashRate {
+	if f.CrashRate > 0 && w.crashes < f.Crashes && w.faultRand.Float64() < f.CrashRate {
 		w.crashes++
 		w.crash(p)
 		return true
 	}
-	if f.PauseRate > 0 && w.pauses < f.Pauses && w.frng.Float64() < f.PauseRate {
+	if f.PauseRate > 0 && w.pauses < f.Pauses && w.faultRand.Float64() < f.PauseRate {
 		w.pauses++
 		d := f.PauseMin
 		if f.PauseMax > f.PauseMin {
-			d += time.Duration(w.frng.Int64N(int64(f.PauseMax - f.PauseMin)))
+			d += time.Duration(w.faultRand.Int64N(int64(f.PauseMax - f.PauseMin)))
 		}
 		p.frozenUntil = w.now + d
 		w.event(p.id, -1, "PAUSE", d.String(), fmt.Sprintf("frozen until %s", fmtTime(p.frozenUntil)))
 		return true
 	}
-	if f.WallStepRate > 0 && w.wsteps < f.WallSteps && w.frng.Float64() < f.WallStepRate {
+	if f.WallStepRate > 0 && w.wsteps < f.WallSteps && w.faultRand.Float64() < f.WallStepRate {
 		w.wsteps++
 		m := int64(f.WallStepMax)
-		d := time.Duration(w.frng.Int64N(2*m+1) - m)
+		d := time.Duration(w.faultRand.Int64N(2*m+1) - m)
 		p.clock.offset += d
 		w.event(p.id, -1, "WALLSTEP", d.String(), "its wall clock steps (its monotonic clock does not)")
 	}

@@ -14,7 +14,7 @@ import (
 // while the holder's LastOK moved on, and the entry was reaped under a live
 // holder (seed 119 for the mutex, 1252 and 939 for the RW lock and the
 // semaphore with 5% errors on every primitive and 10% drift).
-func stampConfig(kind string) Config {
+func stampConfig(kind LockKind) Config {
 	c := Config{Rules: RulesV1, Procs: 3, Kind: kind, LongHold: 0.6}
 	c.Faults = Faults{
 		MtimeGranularity: 2 * time.Second,
@@ -30,7 +30,7 @@ func stampConfig(kind string) Config {
 // unchanged does not count. Each case failed before the fix.
 func TestFailedStampOrUnchangedMtime(t *testing.T) {
 	for _, tc := range []struct {
-		kind  string
+		kind  LockKind
 		seed  uint64
 		drift float64
 		rate  float64

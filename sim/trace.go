@@ -527,14 +527,14 @@ func (d *svgDoc) legend(t *Trace, y float64) float64 {
 		has[e.Op] = true
 	}
 	for _, v := range t.Violations {
-		has[v.Kind] = true
+		has[string(v.Kind)] = true
 	}
 	add := func(op, swatch, label string) {
 		if has[op] {
 			items = append(items, item{swatch, label})
 		}
 	}
-	add(KindMutex, `<rect x="0" y="-9" width="22" height="10" fill="url(#hatch)" stroke="#d00"/>`, "overlap (violation)")
+	add(string(KindMutex), `<rect x="0" y="-9" width="22" height="10" fill="url(#hatch)" stroke="#d00"/>`, "overlap (violation)")
 	add("PAUSE", `<rect x="0" y="-4" width="22" height="5" fill="`+colPause+`"/>`, "paused")
 	add("CRASH", `<rect x="0" y="-9" width="22" height="10" fill="#000" fill-opacity="0.12"/><line x1="0" x2="0" y1="-9" y2="1" stroke="`+colCrash+`" stroke-width="2"/>`, "crashed")
 	add("LOST", `<path d="M11 1 l-5 -7 h10 z" fill="`+colLost+`"/>`, "Lost() closed: told it lost the lock")

@@ -21,29 +21,32 @@ import (
 // LockDir is the lock directory every simulated process uses.
 const LockDir = "/sim/work" + protocol.Suffix
 
+// ViolationKind names the property a run broke.
+type ViolationKind string
+
 // Violation kinds.
 const (
 	// KindMutex: two processes in the critical section at once, neither
 	// told it had lost the lock.
-	KindMutex = "mutual-exclusion"
+	KindMutex ViolationKind = "mutual-exclusion"
 	// KindProgress: a live process did not finish its acquisitions within
 	// the run's time or step bound.
-	KindProgress = "progress"
+	KindProgress ViolationKind = "progress"
 	// KindDeadlock: nothing can ever run again, yet a live process has not
 	// finished.
-	KindDeadlock = "deadlock"
+	KindDeadlock ViolationKind = "deadlock"
 	// KindLitter: a spec file of a process that released cleanly was left
 	// in the lock directory at the end.
-	KindLitter = "litter"
+	KindLitter ViolationKind = "litter"
 	// KindError: Lock returned an error no injected fault explains.
-	KindError = "unexpected-error"
+	KindError ViolationKind = "unexpected-error"
 	// KindPanic: the protocol code panicked.
-	KindPanic = "panic"
+	KindPanic ViolationKind = "panic"
 )
 
 // Violation is one broken property of a run.
 type Violation struct {
-	Kind  string
+	Kind  ViolationKind
 	Time  time.Duration // virtual time it was detected
 	Procs []int         // processes involved
 	Msg   string
@@ -143,15 +146,15 @@ func (r *Result) Failed() bool { return len(r.Violations) > 0 }
 
 // proc is one simulated process.
 type proc struct {
-	w     *world
-	id    int
-	name  string
-	clock clock
-	rng   *rand.Rand // its Env's randomness
-	frng  *rand.Rand // its filesystem faults (latency, errors, cache)
-	wrng  *rand.Rand // its workload's choices (holds, thinks)
-	fs    *client
-	lock  contender // the lock of the current acquisition
+	w         *world
+	id        int
+	name      string
+	clock     clock
+	rng       *rand.Rand // its Env's randomness
+	faultRand *rand.Rand // its filesystem faults (latency, errors, cache)
+	workRand  *rand.Rand // its workload's choices (holds, thinks)
+	fs        *client
+	lock      contender // the lock of the current acquisition
 	// reader and writer are the two sides of a KindRWLock process's
 	// RWLock (lock is one of them); nil for the other kinds.
 	reader, writer *protocol.Lock
@@ -175,19 +178,19 @@ type proc struct {
 
 // world is one run.
 type world struct {
-	cfg     Config
-	seed    uint64
-	now     time.Duration
-	maxTime time.Duration
-	srv     *server
-	procs   []*proc
-	chooser Chooser
-	frng    *rand.Rand
+	cfg       Config
+	seed      uint64
+	now       time.Duration
+	maxTime   time.Duration
+	srv       *server
+	procs     []*proc
+	chooser   chooser
+	faultRand *rand.Rand
 
-	gs       []*gor
-	runnable []*gor // the scheduler's scratch list
+	gs       []*goroutine
+	runnable []*goroutine // the scheduler's scratch list
 	nextG    int
-	cur      *gor
+	cur      *goroutine
 	back     chan struct{}
 
 	timers   []timer
@@ -214,9 +217,9 @@ type world struct {
 type RunOptions struct {
 	// Trace records the step-by-step trace in Result.Trace.
 	Trace bool
-	// Chooser picks the schedule (default: a generator seeded from the
-	// run's seed).
-	Chooser Chooser
+	// chooser picks the schedule (default: a generator seeded from the
+	// run's seed); Exhaustive and Replay set it.
+	chooser chooser
 	// KeepGoing continues after the first violation instead of stopping.
 	KeepGoing bool
 }
@@ -233,10 +236,10 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 	w.maxTime = cfg.maxTime()
 	w.told = cfg.toldDelay()
 	w.srv = newServer(cfg.Faults.MtimeGranularity)
-	w.frng = newRand(seed, 1)
-	w.chooser = o.Chooser
+	w.faultRand = newRand(seed, 1)
+	w.chooser = o.chooser
 	if w.chooser == nil {
-		w.chooser = randChooser{newRand(seed, 2)}
+		w.chooser = randomChooser{newRand(seed, 2)}
 	}
 	if o.Trace {
 		w.trace = &Trace{Procs: cfg.Procs, Config: cfg, Seed: seed}
@@ -266,8 +269,8 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 		} else {
 			p.rng = newRand(seed, 100+uint64(i))
 		}
-		p.wrng = newRand(seed, 1000+uint64(i))
-		p.frng = newRand(seed, 2000+uint64(i))
+		p.workRand = newRand(seed, 1000+uint64(i))
+		p.faultRand = newRand(seed, 2000+uint64(i))
 		p.fs = newClient(p)
 		opts := append(cfg.lockOptions(), protocol.WithFS(dirFS{p.fs}), protocol.WithEnv(env{p}))
 		var lk contender
@@ -329,7 +332,7 @@ func (w *world) result() *Result {
 func (w *world) violate(v Violation) {
 	w.viol = append(w.viol, v)
 	if w.trace != nil {
-		w.event(-1, -1, "VIOLATION", v.Kind, v.Msg)
+		w.event(-1, -1, "VIOLATION", string(v.Kind), v.Msg)
 	}
 	if w.stopAtFirst {
 		w.stopped = true
@@ -391,16 +394,16 @@ func (p *proc) workload() {
 	ctx := context.Background()
 	for i := 0; i < c.Acquisitions; i++ {
 		if c.Think > 0 {
-			_ = e.Sleep(ctx, time.Duration(p.wrng.Int64N(int64(c.Think)+1)))
+			_ = e.Sleep(ctx, time.Duration(p.workRand.Int64N(int64(c.Think)+1)))
 		}
-		hold := c.HoldMin + time.Duration(p.wrng.Int64N(int64(c.HoldMax-c.HoldMin)+1))
-		if p.wrng.Float64() < c.LongHold {
-			hold = c.LongHoldMin + time.Duration(p.wrng.Int64N(int64(c.LongHoldMax-c.LongHoldMin)+1))
+		hold := c.HoldMin + time.Duration(p.workRand.Int64N(int64(c.HoldMax-c.HoldMin)+1))
+		if p.workRand.Float64() < c.LongHold {
+			hold = c.LongHoldMin + time.Duration(p.workRand.Int64N(int64(c.LongHoldMax-c.LongHoldMin)+1))
 		}
 		what := ""
 		if p.reader != nil {
 			// A read or a write, drawn from the workload's stream.
-			p.shared = p.wrng.Float64() < c.ReadFraction
+			p.shared = p.workRand.Float64() < c.ReadFraction
 			p.lock, what = p.writer, " (write)"
 			if p.shared {
 				p.lock, what = p.reader, " (read)"
@@ -412,7 +415,7 @@ func (p *proc) workload() {
 		// pauses (racing TryLocks may all fail: no liveness is promised),
 		// then fall back to Lock.
 		tries := 0
-		if c.TryLock > 0 && p.wrng.Float64() < c.TryLock {
+		if c.TryLock > 0 && p.workRand.Float64() < c.TryLock {
 			tries = 5
 		}
 		for {
@@ -426,7 +429,7 @@ func (p *proc) workload() {
 						break
 					}
 					w.event(p.id, g.id, "LOCK", "", "TryLock: busy")
-					_ = e.Sleep(ctx, c.MaxBackoff/2+time.Duration(p.wrng.Int64N(int64(c.MaxBackoff)+1)))
+					_ = e.Sleep(ctx, c.MaxBackoff/2+time.Duration(p.workRand.Int64N(int64(c.MaxBackoff)+1)))
 					continue
 				}
 			} else if err = p.lock.Lock(ctx); err == nil {
@@ -640,7 +643,7 @@ func (w *world) checkSlots(h *Hold) {
 }
 
 // opEvent records a filesystem primitive's result in the trace.
-func (w *world) opEvent(p *proc, g *gor, op, path string, err error, res string) {
+func (w *world) opEvent(p *proc, g *goroutine, op, path string, err error, res string) {
 	if w.trace == nil {
 		return
 	}
