@@ -29,9 +29,6 @@ type Config struct {
 	ReadFraction float64
 	// Slots is the semaphore's size under KindSemaphore (default 2).
 	Slots int
-	// checkSlots, if set, is the bound the checker enforces instead of
-	// Slots (tests use it to show the checker is not blind).
-	checkSlots int
 
 	// Lease, Settle, MinBackoff, MaxBackoff and Stale are passed to every
 	// process's protocol.Lock (defaults 10 s, 0, 100 ms, 1 s, stale.Observed).

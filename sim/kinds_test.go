@@ -56,19 +56,12 @@ func TestKindsCheckersSeeSharing(t *testing.T) {
 	strict.Slots = 2
 	found := false
 	for seed := uint64(0); seed < 50 && !found; seed++ {
-		w := Run(strictCheck(sem, strict), seed)
+		w := RunWith(sem, seed, RunOptions{checkSlots: strict.Slots})
 		found = w.Failed() && w.Violations[0].Kind == KindMutex
 	}
 	if !found {
 		t.Fatal("a semaphore of 3 checked against 2 slots was never caught")
 	}
-}
-
-// strictCheck runs the protocol configured by run and checks it with the
-// bound of check (a test-only seam of Run).
-func strictCheck(run, check Config) Config {
-	run.checkSlots = check.Slots
-	return run
 }
 
 func overlaps(hs []Hold, pick func(a, b Hold) bool) int {

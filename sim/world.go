@@ -178,14 +178,15 @@ type proc struct {
 
 // world is one run.
 type world struct {
-	cfg       Config
-	seed      uint64
-	now       time.Duration
-	maxTime   time.Duration
-	srv       *server
-	procs     []*proc
-	chooser   chooser
-	faultRand *rand.Rand
+	cfg        Config
+	seed       uint64
+	now        time.Duration
+	maxTime    time.Duration
+	srv        *server
+	procs      []*proc
+	chooser    chooser
+	checkBound int // RunOptions.checkSlots
+	faultRand  *rand.Rand
 
 	gs       []*goroutine
 	runnable []*goroutine // the scheduler's scratch list
@@ -222,6 +223,9 @@ type RunOptions struct {
 	chooser chooser
 	// KeepGoing continues after the first violation instead of stopping.
 	KeepGoing bool
+	// checkSlots, if set, is the bound the checker enforces instead of
+	// Config.Slots (tests use it to show the checker is not blind).
+	checkSlots int
 }
 
 // Run simulates cfg once from seed: every process runs the unchanged
@@ -238,6 +242,7 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 	w.srv = newServer(cfg.Faults.MtimeGranularity)
 	w.faultRand = newRand(seed, 1)
 	w.chooser = o.chooser
+	w.checkBound = o.checkSlots
 	if w.chooser == nil {
 		w.chooser = randomChooser{newRand(seed, 2)}
 	}
@@ -621,8 +626,8 @@ func (w *world) checkSlots(h *Hold) {
 		}
 		in[e.h] = true
 		bound := w.cfg.Slots
-		if w.cfg.checkSlots > 0 {
-			bound = w.cfg.checkSlots
+		if w.checkBound > 0 {
+			bound = w.checkBound
 		}
 		if len(in) > bound {
 			var ps []int
