@@ -36,6 +36,25 @@ func (r Rule) String() string {
 	return fmt.Sprintf("Rule(%d)", int(r))
 }
 
+// MarshalText encodes r as [Rule.String] does, so that a Rule is a flag
+// value (flag.TextVar) and a JSON string.
+func (r Rule) MarshalText() ([]byte, error) {
+	if r != Observed && r != WallClock {
+		return nil, fmt.Errorf("stale: unknown rule %d", int(r))
+	}
+	return []byte(r.String()), nil
+}
+
+// UnmarshalText decodes a rule as [ParseRule] does.
+func (r *Rule) UnmarshalText(b []byte) error {
+	v, err := ParseRule(string(b))
+	if err != nil {
+		return err
+	}
+	*r = v
+	return nil
+}
+
 // ParseRule is the inverse of [Rule.String].
 func ParseRule(s string) (Rule, error) {
 	switch s {

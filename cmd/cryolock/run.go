@@ -150,7 +150,7 @@ type runOptions struct {
 	conflictCode int
 	settle       time.Duration
 	backoff      backoffValue
-	staleRule    string
+	staleRule    stale.Rule
 	config       string
 	killOnLost   bool
 	killGrace    time.Duration
@@ -187,7 +187,7 @@ func newRunCmd() *cobra.Command {
 	f.IntVarP(&o.conflictCode, "conflict-exit-code", "E", exitConflict, "exit status when the lock is not acquired (--nonblock, --timeout)")
 	f.Var(newSeconds(&o.settle, 0), "settle", "wait this long after entering before looking for competitors (for filesystems with listing lag; see cryolock probe)")
 	f.Var(&o.backoff, "backoff", "bounds of the randomised backoff between looks while waiting, MIN..MAX (default 1ms..10ms; see cryolock probe)")
-	f.StringVar(&o.staleRule, "stale-rule", stale.Observed.String(), `when a competitor's entry is stale: "observed" (unchanged for a whole lease on this machine's clock; immune to clock skew) or "wallclock" (mtime + lease < now; cryolock 1.x's rule)`)
+	f.TextVar(&o.staleRule, "stale-rule", stale.Observed, `when a competitor's entry is stale: "observed" (unchanged for a whole lease on this machine's clock; immune to clock skew) or "wallclock" (mtime + lease < now; cryolock 1.x's rule)`)
 	f.StringVar(&o.config, "config", "", "apply the settings recommended in this JSON file (the output of cryolock probe --json); explicit flags override it")
 	f.BoolVar(&o.killOnLost, "kill-on-lost", false, "if the lock is lost while CMD runs, send CMD's process group SIGTERM, then SIGKILL after --kill-grace")
 	f.Var(newSeconds(&o.killGrace, defaultKillGrace), "kill-grace", "with --kill-on-lost, how long to wait between SIGTERM and SIGKILL")
@@ -261,7 +261,9 @@ func (o *runOptions) applyConfig() error {
 		o.backoff = backoffValue{min: rec.MinBackoff.D(), max: rec.MaxBackoff.D(), set: true}
 	}
 	if !o.changed("stale-rule") && rec.StaleRule != "" {
-		o.staleRule = rec.StaleRule
+		if err := o.staleRule.UnmarshalText([]byte(rec.StaleRule)); err != nil {
+			return usageError(fmt.Errorf("--config %s: %w", quote(o.config), err))
+		}
 	}
 	return nil
 }
@@ -315,14 +317,10 @@ func readSmallFile(file string, limit int64) ([]byte, error) {
 
 // newLock makes the lock the flags ask for.
 func (o *runOptions) newLock(path string, log *slog.Logger) (runLock, error) {
-	rule, err := stale.ParseRule(o.staleRule)
-	if err != nil {
-		return nil, usageError(fmt.Errorf("--stale-rule: %w", err))
-	}
 	opts := []protocol.Option{
 		o.lease.option(),
 		protocol.WithSettle(o.settle),
-		protocol.WithStaleRule(rule),
+		protocol.WithStaleRule(o.staleRule),
 		protocol.WithLogger(log),
 	}
 	if o.backoff.set {

@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cryolock-go/cryolock/sim"
-	"github.com/cryolock-go/cryolock/stale"
 )
 
 // simDefaults is the configuration the flags of `cryolock sim` start from:
@@ -36,9 +35,8 @@ func bindSimConfig(fl *pflag.FlagSet, c *sim.Config) {
 	fl.DurationVar(&c.Lease, "lease", c.Lease, "lease")
 	fl.DurationVar(&c.Settle, "settle", c.Settle, "settle delay")
 	fl.Var(newRange(&c.MinBackoff, &c.MaxBackoff), "backoff", "polling backoff range MIN..MAX")
-	rule := (*staleRule)(&c.Stale)
-	fl.TextVar(rule, "stale-rule", *rule, "staleness `rule`: observed or wallclock (as for cryolock run)")
-	fl.TextVar(rule, "stale", *rule, "old name of --stale-rule")
+	fl.TextVar(&c.Stale, "stale-rule", c.Stale, "staleness `rule`: observed or wallclock (as for cryolock run)")
+	fl.TextVar(&c.Stale, "stale", c.Stale, "old name of --stale-rule")
 	_ = fl.MarkDeprecated("stale", "use --stale-rule")
 	fl.BoolVar(&c.NoLostCheck, "no-lost-check", c.NoLostCheck, "the workload ignores Lock.Lost (outside the fault model)")
 	fl.Var(newRange(&c.HoldMin, &c.HoldMax), "hold", "short hold range MIN..MAX")
@@ -143,17 +141,3 @@ func (v rangeValue) Set(s string) error {
 }
 
 func (v rangeValue) Type() string { return "MIN..MAX" }
-
-// staleRule is [stale.Rule] as a flag value.
-type staleRule stale.Rule
-
-func (r staleRule) MarshalText() ([]byte, error) { return []byte(stale.Rule(r).String()), nil }
-
-func (r *staleRule) UnmarshalText(b []byte) error {
-	v, err := stale.ParseRule(string(b))
-	if err != nil {
-		return err
-	}
-	*r = staleRule(v)
-	return nil
-}
