@@ -1,8 +1,8 @@
 // Package nonce makes the identities a cryolock contender writes into its
-// spec-file name: an owner (unique per attempt, filename-safe, no dots) and a
+// entry name: an owner (unique per attempt, filename-safe, no dots) and a
 // ticket (a signed 32-bit integer used only to break symmetry).
 //
-// A spec file is named "<owner>.<ticket>". Owners made here look like
+// An entry is named "<owner>.<ticket>". Owners made here look like
 // "<host>_<pid>_<random>" so that a human reading `cryolock status` can tell
 // who holds a lock; owners written by other implementations (cryolock 1.x)
 // are any string matching [A-Za-z0-9_-]{1,64}.
@@ -57,7 +57,7 @@ func NewCrypto() Source {
 // MaxOwnerLen is the longest owner the on-disk format allows.
 const MaxOwnerLen = 64
 
-// ValidOwner reports whether s can be the owner part of a spec-file name:
+// ValidOwner reports whether s can be the owner part of an entry name:
 // 1 to 64 characters from [A-Za-z0-9_-].
 func ValidOwner(s string) bool {
 	if len(s) == 0 || len(s) > MaxOwnerLen {
@@ -177,12 +177,12 @@ func Ticket(src Source) int32 {
 	return int32(uint32(src.Uint64() >> 32))
 }
 
-// FormatName returns the spec-file name "<owner>.<ticket>".
+// FormatName returns the entry name "<owner>.<ticket>".
 func FormatName(owner string, ticket int32) string {
 	return owner + "." + strconv.FormatInt(int64(ticket), 10)
 }
 
-// ParseName splits a spec-file name into owner and ticket. It reports false
+// ParseName splits an entry name into owner and ticket. It reports false
 // unless the owner satisfies [ValidOwner] and the ticket is the canonical
 // decimal form of a signed 32-bit integer (an optional '-', no '+', no
 // leading zeros).

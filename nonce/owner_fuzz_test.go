@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// FuzzNameRoundTrip checks the parser of spec-file names, which any user of the
+// FuzzNameRoundTrip checks the parser of entry names, which any user of the
 // directory may choose: no panic; what it accepts is canonical (formatting
 // the parts gives back the very name) and has a valid owner; and every
 // valid owner with any ticket round-trips through FormatName.

@@ -31,7 +31,7 @@ var ErrUnchanged = errors.New("refresh left the mtime unchanged")
 
 // ErrGone is returned by [Keeper.Run] when the entry disappeared: someone
 // removed it, so its owner no longer holds anything.
-var ErrGone = errors.New("spec file gone")
+var ErrGone = errors.New("entry gone")
 
 // The keeper's schedule, as fractions of the lease:
 //

@@ -1,4 +1,4 @@
-// Package stale owns the lease rules of cryolock: what a spec file's content
+// Package stale owns the lease rules of cryolock: what an entry's content
 // says about its lease, when an entry may be judged stale (its owner gone),
 // and the heartbeat keeper that stops a live owner from looking stale.
 //
@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// Lease is the lease an owner declares in its spec file: how long after its
+// Lease is the lease an owner declares in its entry: how long after its
 // last heartbeat (the file's mtime) it may be presumed dead.
 type Lease struct {
 	// D is the lease duration; ignored when Forever is set.
@@ -33,7 +33,7 @@ var Forever = Lease{Forever: true}
 // For returns a finite lease of d.
 func For(d time.Duration) Lease { return Lease{D: d} }
 
-// String renders the lease as spec-file content: seconds in the shortest
+// String renders the lease as entry content: seconds in the shortest
 // exact decimal form ("10", "2.5", "0.000000001") or "None". [ParseContent]
 // gives back the same lease for every D from 0 to about 4.6·10⁹ s.
 func (l Lease) String() string {
@@ -52,7 +52,7 @@ func (l Lease) String() string {
 	return s
 }
 
-// Content is what a spec file holds, parsed.
+// Content is what an entry holds, parsed.
 type Content int
 
 const (
@@ -67,7 +67,7 @@ const (
 	Garbage
 )
 
-// MaxContentSize is the most bytes a spec file may hold (docs/PROTOCOL.md,
+// MaxContentSize is the most bytes an entry may hold (docs/PROTOCOL.md,
 // F3): a file any larger is foreign whatever it holds. A reader should read
 // at most MaxContentSize+1 bytes, so that [ParseContent] sees that a file is
 // too long, and compare with the file's real size through [ParseEntry].
@@ -83,7 +83,7 @@ func isSpace(c byte) bool {
 	return c == ' ' || (c >= '\t' && c <= '\r')
 }
 
-// ParseContent parses a spec file's content b, as read (at most
+// ParseContent parses an entry's content b, as read (at most
 // [MaxContentSize]+1 bytes). It accepts exactly the grammar of
 // docs/PROTOCOL.md, F3: a lease surrounded by ASCII white space, where the
 // lease is what cryolock 1.x writes (Python's str of a number or of None):
@@ -141,7 +141,7 @@ func ParseContent(b []byte) (Lease, Content, error) {
 	return Lease{}, Garbage, fmt.Errorf("content %q is not a lease (want seconds such as 10 or 2.5, or None)", clip(s))
 }
 
-// ParseEntry parses the content b read from a spec file (at most
+// ParseEntry parses the content b read from an entry (at most
 // [MaxContentSize]+1 bytes) together with the file's size as reported by a
 // stat made after the read. It is [ParseContent], and moreover:
 //   - a size above MaxContentSize is Garbage: no contender writes that much,
