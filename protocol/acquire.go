@@ -8,7 +8,6 @@ package protocol
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/cryolock-go/cryolock/stale"
@@ -323,7 +322,7 @@ func (a *attempt) confirm(ctx context.Context, e *entry) (outcome, error) {
 			if werr := a.withdraw(e); werr != nil {
 				err = errors.Join(err, werr)
 			}
-			return withdrawn, fmt.Errorf("cryolock: lock %s: %w", l.dir, err)
+			return withdrawn, &Error{Op: "lock", Path: l.dir, Err: err}
 		}
 	}
 	if !l.fences() {

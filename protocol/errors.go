@@ -2,9 +2,38 @@ package protocol
 
 import "errors"
 
-// Sentinel errors. Every error the package returns that is about one of these
-// conditions wraps the sentinel, so callers test with errors.Is; the message
-// names the path involved.
+// Error is the error of an operation on a lock directory or one of its
+// entries, in the style of [io/fs.PathError]: every error the package returns
+// that is about a path is an *Error, and it wraps the cause — one of the
+// sentinels below, a context's error, or the filesystem's error — so callers
+// test with errors.Is and get the operation and path with errors.As.
+//
+// Op is one of "new" (the path or an option was refused), "open" (the lock
+// directory is unusable), "lock" (an acquisition failed or gave up: the
+// context, a directory replaced while waiting), "enter", "stamp", "list",
+// "stat", "read", "check" (a foreign entry), "reap", "withdraw", "fence",
+// "heartbeat" (the cause of a lost hold), "unlock" and "inspect".
+type Error struct {
+	Op   string // what was being done
+	Path string // the lock directory, or the entry acted on
+	Err  error  // why it failed
+}
+
+// Error returns "cryolock: <op> <path>: <err>".
+func (e *Error) Error() string {
+	if e.Path == "" {
+		return "cryolock: " + e.Op + ": " + e.Err.Error()
+	}
+	return "cryolock: " + e.Op + " " + e.Path + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Sentinel errors. Every error the package returns about one of these
+// conditions is an [*Error] that wraps the sentinel: test with errors.Is.
+// Their own text is short; the [*Error] around them names the operation and
+// the path.
 var (
 	// ErrBadPath: the lock path is unusable (its name does not end in
 	// ".cryolock", it is a regular file, or it is a symbolic link).
@@ -13,10 +42,10 @@ var (
 	// understand (a regular file whose name is not "<owner>.<ticket>", a
 	// spec-named entry that is not a regular file, or a spec file whose
 	// content is not a lease). It is never deleted; a human must look.
-	ErrForeign = errors.New("foreign entry in lock directory")
+	ErrForeign = errors.New("foreign entry")
 	// ErrAlreadyHeld: Lock or TryLock was called on a Lock value that holds
 	// the lock or is acquiring it.
-	ErrAlreadyHeld = errors.New("lock already held or being acquired by this Lock value")
+	ErrAlreadyHeld = errors.New("already held or being acquired by this Lock")
 	// ErrNotHeld: Unlock was called on a Lock value that does not hold the
 	// lock.
 	ErrNotHeld = errors.New("lock not held")
