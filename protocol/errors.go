@@ -5,14 +5,19 @@ import "errors"
 // Error is the error of an operation on a lock directory or one of its
 // entries, in the style of [io/fs.PathError]: every error the package returns
 // that is about a path is an *Error, and it wraps the cause — one of the
-// sentinels below, a context's error, or the filesystem's error — so callers
-// test with errors.Is and get the operation and path with errors.As.
+// package's sentinels ([ErrBadPath], [ErrLost], ...), a context's error, or
+// the filesystem's error — so callers test with errors.Is and get the
+// operation and the path with errors.As. An *Error never wraps another; a
+// failure followed by a second one (an acquisition that gave up, then could
+// not remove its entry) is an errors.Join of two.
 //
-// Op is one of "new" (the path or an option was refused), "open" (the lock
-// directory is unusable), "lock" (an acquisition failed or gave up: the
-// context, a directory replaced while waiting), "enter", "stamp", "list",
-// "stat", "read", "check" (a foreign entry), "reap", "withdraw", "fence",
-// "heartbeat" (the cause of a lost hold), "unlock" and "inspect".
+// Op is one of "new" (the path or an option was refused), "lock" (the lock
+// directory cannot be opened or made, the acquisition gave up with its
+// context, or the directory was replaced while waiting), "enter", "stamp",
+// "list", "stat", "read", "check" (a foreign entry), "reap", "withdraw" (the
+// steps of an acquisition, on the entry they name), "fence", "heartbeat"
+// (why a hold was lost; Unlock returns it too), "unlock" and "inspect".
+// Package fsprobe uses "probe", "peer" and "cache".
 type Error struct {
 	Op   string // what was being done
 	Path string // the lock directory, or the entry acted on
