@@ -1,6 +1,9 @@
 package protocol
 
-import "errors"
+import (
+	"errors"
+	"io/fs"
+)
 
 // Error is the error of an operation on a lock directory or one of its
 // entries, in the style of [io/fs.PathError]: every error the package returns
@@ -24,12 +27,18 @@ type Error struct {
 	Err  error  // why it failed
 }
 
-// Error returns "cryolock: <op> <path>: <err>".
+// Error returns "cryolock: <op> <path>: <err>". A filesystem's
+// [*io/fs.PathError] for the same path is not made to repeat it: "cryolock:
+// enter d.cryolock/x.1: open: permission denied".
 func (e *Error) Error() string {
-	if e.Path == "" {
-		return "cryolock: " + e.Op + ": " + e.Err.Error()
+	msg := e.Err.Error()
+	if pe, ok := e.Err.(*fs.PathError); ok && pe.Path == e.Path && e.Path != "" {
+		msg = pe.Op + ": " + pe.Err.Error()
 	}
-	return "cryolock: " + e.Op + " " + e.Path + ": " + e.Err.Error()
+	if e.Path == "" {
+		return "cryolock: " + e.Op + ": " + msg
+	}
+	return "cryolock: " + e.Op + " " + e.Path + ": " + msg
 }
 
 // Unwrap returns the cause.

@@ -143,9 +143,13 @@ func TestErrorsWrapSentinels(t *testing.T) {
 			if pe.Op != tc.op || !(pe.Path == want || strings.HasSuffix(tc.path, "*") && strings.HasPrefix(pe.Path, strings.TrimSuffix(want, "*"))) {
 				t.Errorf("Op %q, Path %q; want %q, %q", pe.Op, pe.Path, tc.op, want)
 			}
-			want = "cryolock: " + tc.op + " " + pe.Path + ": " + pe.Err.Error()
+			cause := pe.Err.Error()
+			if fe := (*fs.PathError)(nil); errors.As(pe.Err, &fe) && fe == pe.Err && fe.Path == pe.Path {
+				cause = fe.Op + ": " + fe.Err.Error() // the path once
+			}
+			want = "cryolock: " + tc.op + " " + pe.Path + ": " + cause
 			if pe.Path == "" {
-				want = "cryolock: " + tc.op + ": " + pe.Err.Error()
+				want = "cryolock: " + tc.op + ": " + cause
 			}
 			if msg := err.Error(); msg != want {
 				t.Errorf("message %q, want %q", msg, want)
@@ -174,5 +178,33 @@ func TestReleasedIsTheCause(t *testing.T) {
 	}
 	if err := context.Cause(hctx); !errors.Is(err, protocol.ErrReleased) {
 		t.Errorf("cause %v, want ErrReleased", err)
+	}
+}
+
+// TestErrorText: "cryolock: <op> <path>: <err>", the path said once when
+// the cause is the filesystem's error about the same path.
+func TestErrorText(t *testing.T) {
+	t.Parallel()
+	perm := &fs.PathError{Op: "open", Path: "d.cryolock/x.1", Err: fs.ErrPermission}
+	for _, tc := range []struct {
+		err  *protocol.Error
+		want string
+	}{
+		{&protocol.Error{Op: "lock", Path: "d.cryolock", Err: context.Canceled}, "cryolock: lock d.cryolock: context canceled"},
+		{&protocol.Error{Op: "new", Err: protocol.ErrBadPath}, "cryolock: new: bad lock path"},
+		{&protocol.Error{Op: "enter", Path: "d.cryolock/x.1", Err: perm}, "cryolock: enter d.cryolock/x.1: open: permission denied"},
+		{&protocol.Error{Op: "lock", Path: "d.cryolock", Err: perm}, "cryolock: lock d.cryolock: open d.cryolock/x.1: permission denied"},
+		{&protocol.Error{Op: "read", Path: "d.cryolock/x.1", Err: fmt.Errorf("twice: %w", perm)}, "cryolock: read d.cryolock/x.1: twice: open d.cryolock/x.1: permission denied"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("%#v: %q, want %q", tc.err, got, tc.want)
+		}
+		if !errors.Is(tc.err, tc.err.Err) {
+			t.Errorf("%q does not unwrap to its Err", tc.err)
+		}
+	}
+	var pe *fs.PathError
+	if !errors.As(&protocol.Error{Op: "enter", Path: "d.cryolock/x.1", Err: perm}, &pe) || pe != perm {
+		t.Error("the filesystem's *fs.PathError is not in the chain")
 	}
 }

@@ -31,7 +31,7 @@ func TestLockErrorsPrintedAsTheyAre(t *testing.T) {
 		{[]string{"status", filepath.Join(tmp, "x.lock")},
 			"cryolock: new " + filepath.Join(tmp, "x.lock") + `: bad lock path: the lock directory's name must end in ".cryolock"` + "\n"},
 		{[]string{"run", file, "--", "true"},
-			"cryolock: lock " + file + ": open " + file + ": bad lock path: exists and is not a directory\n"},
+			"cryolock: lock " + file + ": open: bad lock path: exists and is not a directory\n"},
 		{[]string{"run", foreign, "--", "true"},
 			"cryolock: check " + filepath.Join(foreign, "junk") + ": foreign entry: the name is not <owner>.<ticket>; it was left untouched, remove it by hand if it is junk\n"},
 		{[]string{"run", "--settle", "1s", "--lease", "2s", filepath.Join(tmp, "c.cryolock"), "--", "true"},
