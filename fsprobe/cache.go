@@ -60,7 +60,7 @@ func cacheName(host string) string {
 // is refused at once) and reads at most [MaxCacheSize] bytes. Anything there
 // that Cached did not write — a symbolic link, a named pipe, a device, a
 // file larger than MaxCacheSize, a .meta that is not a directory — is left
-// untouched and reported with an error that names its path and wraps
+// untouched and reported with a [*protocol.Error] (Op "cache") that wraps
 // [protocol.ErrForeign] (or [protocol.ErrBadPath] for lockDir itself). A
 // cache that is merely stale, unreadable or corrupt is replaced.
 //
@@ -84,7 +84,7 @@ func Cached(ctx context.Context, lockDir string, opts Options) (Report, error) {
 	o.Peer = false
 	abs, err := filepath.Abs(lockDir)
 	if err != nil {
-		return Report{}, fmt.Errorf("fsprobe: cached probe of %s: %w", lockDir, err)
+		return Report{}, &protocol.Error{Op: "cache", Path: lockDir, Err: err}
 	}
 	host, _ := os.Hostname()
 	name := cacheName(host)
@@ -95,11 +95,11 @@ func Cached(ctx context.Context, lockDir string, opts Options) (Report, error) {
 			return r, nil
 		}
 	case errors.Is(err, protocol.ErrForeign) || errors.Is(err, protocol.ErrBadPath):
-		return Report{}, fmt.Errorf("fsprobe: cached probe: %w", err)
+		return Report{}, err // names the path already
 	}
 	d, err := o.FS.OpenDir(nil, abs, true, 0o777)
 	if err != nil {
-		return Report{}, fmt.Errorf("fsprobe: cached probe: creating %s: %w", abs, err)
+		return Report{}, &protocol.Error{Op: "cache", Path: abs, Err: err}
 	}
 	d.Close()
 	r, err := Probe(ctx, abs, o)
@@ -148,5 +148,5 @@ func sameFilesystem(dir string, r Report) bool {
 
 // foreignErr reports something at path that the cache did not put there.
 func foreignErr(path, what string) error {
-	return fmt.Errorf("%s: %w: %s (left untouched)", path, protocol.ErrForeign, what)
+	return &protocol.Error{Op: "cache", Path: path, Err: fmt.Errorf("%w: %s (left untouched)", protocol.ErrForeign, what)}
 }

@@ -113,7 +113,7 @@ func checkDir(path string, lockDir bool) error {
 		what = "symbolic link"
 	}
 	if lockDir {
-		return fmt.Errorf("%s: %w: %s", path, protocol.ErrBadPath, what)
+		return &protocol.Error{Op: "cache", Path: path, Err: fmt.Errorf("%w: %s", protocol.ErrBadPath, what)}
 	}
 	return foreignErr(path, "not a directory ("+what+")")
 }

@@ -160,7 +160,7 @@ func openDirNoFollow(dirfd int, name, path string) (int, error) {
 	}
 	if what := describeAt(dirfd, name); what != "" && what != "directory" {
 		if dirfd == unix.AT_FDCWD {
-			return -1, fmt.Errorf("%s: %w: %s", path, protocol.ErrBadPath, what)
+			return -1, &protocol.Error{Op: "cache", Path: path, Err: fmt.Errorf("%w: %s", protocol.ErrBadPath, what)}
 		}
 		return -1, foreignErr(path, "not a directory ("+what+")")
 	}

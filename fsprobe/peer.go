@@ -57,12 +57,12 @@ func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
 	o := opts.withDefaults()
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return PeerReport{}, fmt.Errorf("fsprobe: peer %s: %w: %v", dir, ErrUnusable, err)
+		return PeerReport{}, &protocol.Error{Op: "peer", Path: dir, Err: fmt.Errorf("%w: %w", ErrUnusable, err)}
 	}
 	if fi, err := os.Stat(abs); err != nil {
-		return PeerReport{}, fmt.Errorf("fsprobe: peer %s: %w: %v", abs, ErrUnusable, err)
+		return PeerReport{}, &protocol.Error{Op: "peer", Path: abs, Err: fmt.Errorf("%w: %w", ErrUnusable, err)}
 	} else if !fi.IsDir() {
-		return PeerReport{}, fmt.Errorf("fsprobe: peer %s: %w: not a directory", abs, ErrUnusable)
+		return PeerReport{}, &protocol.Error{Op: "peer", Path: abs, Err: fmt.Errorf("%w: not a directory", ErrUnusable)}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.PeerTimeout)
 	defer cancel()
@@ -76,7 +76,7 @@ func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
 	err = s.run()
 	rep := s.report()
 	if err != nil {
-		return rep, fmt.Errorf("fsprobe: peer %s: %w", s.pd, err)
+		return rep, &protocol.Error{Op: "peer", Path: s.pd, Err: err}
 	}
 	return rep, nil
 }
@@ -181,11 +181,11 @@ func mark(k, j int) time.Time { return time.Unix(1_600_000_000+int64(2*(k*4+j)),
 
 func (s *session) run() error {
 	if err := s.o.mkdir(s.pd, true); err != nil {
-		return fmt.Errorf("%w: %v", ErrUnusable, err)
+		return fmt.Errorf("%w: %w", ErrUnusable, err)
 	}
 	d, err := s.fs.OpenDir(nil, s.pd, false, 0)
 	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnusable, err)
+		return fmt.Errorf("%w: %w", ErrUnusable, err)
 	}
 	s.d = d
 	hello := fmt.Sprintf("%d %d", time.Now().UnixNano(), s.o.PeerRounds)

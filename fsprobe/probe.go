@@ -160,30 +160,31 @@ type prober struct {
 // Options.Timeout, plus the duration of one system call that a slow
 // filesystem will not interrupt.
 //
-// On error the returned report holds what was measured so far. Errors name
-// the path and wrap [ErrUnusable] (dir missing, not a directory or not
-// writable), ctx.Err() or context.DeadlineExceeded.
+// On error the returned report holds what was measured so far. Errors are
+// [*protocol.Error] values (Op "probe" or "peer") that wrap [ErrUnusable]
+// (dir missing, not a directory or not writable), ctx.Err() or
+// context.DeadlineExceeded.
 func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	o := opts.withDefaults()
 	start := time.Now()
 	r := Report{Version: ReportVersion, Started: start}
 	r.Host, _ = os.Hostname()
 	if err := ctx.Err(); err != nil {
-		return r, fmt.Errorf("fsprobe: probe %s: %w", dir, err)
+		return r, &protocol.Error{Op: "probe", Path: dir, Err: err}
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return r, fmt.Errorf("fsprobe: probe %s: %w: %v", dir, ErrUnusable, err)
+		return r, &protocol.Error{Op: "probe", Path: dir, Err: fmt.Errorf("%w: %w", ErrUnusable, err)}
 	}
 	r.Dir = abs
 	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return r, fmt.Errorf("fsprobe: probe %s: %w: %v", abs, ErrUnusable, err)
+		return r, &protocol.Error{Op: "probe", Path: abs, Err: fmt.Errorf("%w: %w", ErrUnusable, err)}
 	}
 	if fi, err := os.Stat(real); err != nil {
-		return r, fmt.Errorf("fsprobe: probe %s: %w: %v", abs, ErrUnusable, err)
+		return r, &protocol.Error{Op: "probe", Path: abs, Err: fmt.Errorf("%w: %w", ErrUnusable, err)}
 	} else if !fi.IsDir() {
-		return r, fmt.Errorf("fsprobe: probe %s: %w: not a directory", abs, ErrUnusable)
+		return r, &protocol.Error{Op: "probe", Path: abs, Err: fmt.Errorf("%w: not a directory", ErrUnusable)}
 	}
 	r.Filesystem = identify(real)
 
@@ -219,9 +220,9 @@ func (p *prober) step(name string) error {
 	}
 	if err := ctxErr(p.ctx); err != nil {
 		if p.parent.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("fsprobe: probe %s: the time budget of %v ran out at %s (a longer Options.Timeout, or --timeout, gives a slow filesystem more time): %w", p.dir, p.o.Timeout, name, err)
+			return &protocol.Error{Op: "probe", Path: p.dir, Err: fmt.Errorf("the time budget of %v ran out at %s (a longer Options.Timeout, or --timeout, gives a slow filesystem more time): %w", p.o.Timeout, name, err)}
 		}
-		return fmt.Errorf("fsprobe: probe %s: interrupted at %s: %w", p.dir, name, err)
+		return &protocol.Error{Op: "probe", Path: p.dir, Err: fmt.Errorf("interrupted at %s: %w", name, err)}
 	}
 	return nil
 }
@@ -279,11 +280,11 @@ func (p *prober) run() error {
 	mk.add(t)
 	if err != nil {
 		pr.Mkdir.Error = err.Error()
-		return fmt.Errorf("fsprobe: probe %s: %w: cannot create a scratch directory: %v", p.dir, ErrUnusable, err)
+		return &protocol.Error{Op: "probe", Path: p.dir, Err: fmt.Errorf("%w: cannot create a scratch directory: %w", ErrUnusable, err)}
 	}
 	p.created = append(p.created, p.scratch)
 	if p.sd, err = p.fs.OpenDir(nil, p.scratch, false, 0); err != nil {
-		return fmt.Errorf("fsprobe: probe %s: %w: cannot open the scratch directory: %v", p.dir, ErrUnusable, err)
+		return &protocol.Error{Op: "probe", Path: p.dir, Err: fmt.Errorf("%w: cannot open the scratch directory: %w", ErrUnusable, err)}
 	}
 	if err := p.step("mkdir"); err != nil {
 		return err
@@ -509,7 +510,7 @@ func (p *prober) waitListing(name string, present bool) (time.Duration, error) {
 		return hasName(ents, name) == present, nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("fsprobe: probe %s: waiting for %s to be %s: %w", p.dir, name, map[bool]string{true: "listed", false: "unlisted"}[present], err)
+		return 0, &protocol.Error{Op: "probe", Path: p.dir, Err: fmt.Errorf("waiting for %s to be %s: %w", name, map[bool]string{true: "listed", false: "unlisted"}[present], err)}
 	}
 	return t.since(), nil
 }

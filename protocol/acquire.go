@@ -8,7 +8,6 @@ package protocol
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/cryolock-go/cryolock/stale"
@@ -320,10 +319,11 @@ func (a *attempt) confirm(ctx context.Context, e *entry) (outcome, error) {
 		// The directory was opened before a wait that may have been long:
 		// a hold in a directory no longer at the lock's path is no hold.
 		if err := l.cfg.FS.Verify(a.dir); err != nil {
+			err = &Error{Op: "lock", Path: l.dir, Err: err}
 			if werr := a.withdraw(e); werr != nil {
 				err = errors.Join(err, werr)
 			}
-			return withdrawn, fmt.Errorf("cryolock: lock %s: %w", l.dir, err)
+			return withdrawn, err
 		}
 	}
 	if !l.fences() {

@@ -116,7 +116,7 @@ func (a *attempt) enter() (*entry, error) {
 				err = errors.Join(err, fmt.Errorf("the write failed after creating the entry, and removing it failed too (it holds nothing and goes stale after its lease): %w", rerr))
 			}
 		}
-		return nil, fmt.Errorf("cryolock: entering %s: %w", e.path, err)
+		return nil, &Error{Op: "enter", Path: e.path, Err: err}
 	}
 	e.lastOK.Store(int64(start))
 	if !l.lease.Forever {
@@ -139,7 +139,7 @@ func (a *attempt) enter() (*entry, error) {
 			if rerr := l.cfg.FS.Remove(a.dir, e.name); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 				err = errors.Join(err, fmt.Errorf("removing the unstamped entry failed (it holds nothing and goes stale after its lease): %w", rerr))
 			}
-			return nil, fmt.Errorf("cryolock: stamping %s: %w", e.path, err)
+			return nil, &Error{Op: "stamp", Path: e.path, Err: err}
 		}
 	}
 	l.cfg.Logger.Debug("cryolock: entered", "path", e.path)
@@ -185,7 +185,7 @@ func (a *attempt) startHeartbeat(e *entry) {
 		Go:        func(f func()) { env.AfterFunc(0, f) },
 		OnLost: func(err error) {
 			logger.Warn("cryolock: heartbeat overdue", "path", e.path, "err", err)
-			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
+			e.markLost(&Error{Op: "heartbeat", Path: e.path, Err: fmt.Errorf("%w: %w", ErrLost, err)})
 		},
 	}
 	// A refresh counts only if observers can see it (Lemma R).
@@ -207,7 +207,7 @@ func (a *attempt) startHeartbeat(e *entry) {
 	stop := env.AfterFunc(max(first, 0), func() {
 		if err := k.Run(kctx); err != nil {
 			logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
-			e.markLost(fmt.Errorf("%w: %s: %w", ErrLost, e.path, err))
+			e.markLost(&Error{Op: "heartbeat", Path: e.path, Err: fmt.Errorf("%w: %w", ErrLost, err)})
 		}
 	})
 	e.cancel = func() {
@@ -229,7 +229,7 @@ func (a *attempt) withdraw(e *entry) error {
 	e.stop()
 	err := a.l.cfg.FS.Remove(a.dir, e.name)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("cryolock: withdrawing %s: %w", e.path, err)
+		return &Error{Op: "withdraw", Path: e.path, Err: err}
 	}
 	a.l.cfg.Logger.Debug("cryolock: withdrew", "path", e.path)
 	return nil

@@ -100,7 +100,7 @@ func ReadFence(fsys FS, dir string) (uint64, error) {
 	}
 	d, err := fsys.OpenDir(nil, filepath.Clean(dir), false, 0)
 	if err != nil {
-		return 0, err
+		return 0, &Error{Op: "fence", Path: dir, Err: err}
 	}
 	defer d.Close()
 	meta, err := fsys.OpenDir(d, MetaDir, false, 0)
@@ -108,11 +108,14 @@ func ReadFence(fsys FS, dir string) (uint64, error) {
 		return 0, nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, &Error{Op: "fence", Path: dir, Err: err}
 	}
 	defer meta.Close()
 	t, _, err := readFence(fsys, meta)
-	return t, err
+	if err != nil {
+		return 0, &Error{Op: "fence", Path: filepath.Join(dir, MetaDir), Err: err}
+	}
+	return t, nil
 }
 
 // readFence returns the greatest valid token and the index of the slot that
@@ -128,7 +131,7 @@ func readFence(fsys FS, meta Dir) (uint64, int, error) {
 			continue
 		}
 		if err != nil {
-			return 0, -1, fmt.Errorf("cryolock: reading fencing slot: %w", err)
+			return 0, -1, err
 		}
 		if t, ok := decodeFence(b); ok && (at < 0 || t > best) {
 			best, at = t, i
@@ -144,7 +147,7 @@ func readFence(fsys FS, meta Dir) (uint64, int, error) {
 			best = t
 		}
 	case !errors.Is(err, fs.ErrNotExist):
-		return 0, -1, fmt.Errorf("cryolock: reading fencing file: %w", err)
+		return 0, -1, err
 	}
 	return best, at, nil
 }
@@ -157,15 +160,15 @@ func (l *Lock) nextFence(d Dir) (uint64, error) {
 	fsys := l.cfg.FS
 	meta, err := fsys.OpenDir(d, MetaDir, true, l.cfg.DirPerm)
 	if err != nil {
-		return 0, fmt.Errorf("cryolock: opening %s: %w", filepath.Join(l.dir, MetaDir), err)
+		return 0, &Error{Op: "fence", Path: filepath.Join(l.dir, MetaDir), Err: err}
 	}
 	defer meta.Close()
 	t, at, err := readFence(fsys, meta)
 	if err != nil {
-		return 0, err
+		return 0, &Error{Op: "fence", Path: filepath.Join(l.dir, MetaDir), Err: err}
 	}
 	if t == math.MaxUint64 {
-		return 0, fmt.Errorf("cryolock: fencing counter of %s is exhausted (%d)", l.dir, t)
+		return 0, &Error{Op: "fence", Path: l.dir, Err: fmt.Errorf("the fencing counter is exhausted (%d)", t)}
 	}
 	next := t + 1
 	slot := fenceSlots[(at+1+len(fenceSlots))%len(fenceSlots)]
@@ -173,7 +176,7 @@ func (l *Lock) nextFence(d Dir) (uint64, error) {
 		slot = fenceSlots[0]
 	}
 	if err := fsys.WriteFile(meta, slot, encodeFence(next), l.cfg.FilePerm); err != nil {
-		return 0, fmt.Errorf("cryolock: writing fencing slot: %w", err)
+		return 0, &Error{Op: "fence", Path: filepath.Join(l.dir, MetaDir, slot), Err: err}
 	}
 	return next, nil
 }

@@ -96,7 +96,7 @@ var ErrNotRegular = errors.New("not a regular file")
 // ErrReplaced is wrapped by [FS.Verify]'s error when a directory handle no
 // longer names the directory at its path. A holder whose lock directory was
 // replaced is told it lost the lock.
-var ErrReplaced = errors.New("the directory at this path was replaced")
+var ErrReplaced = errors.New("directory replaced")
 
 // DirEntry is one entry of a directory listing.
 type DirEntry struct {

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -98,21 +97,18 @@ func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error)
 		return snap, nil
 	}
 	if err != nil {
-		if errors.Is(err, ErrBadPath) {
-			return snap, err
-		}
-		return snap, fmt.Errorf("cryolock: opening lock directory %s: %w", l.dir, err)
+		return snap, &Error{Op: "inspect", Path: l.dir, Err: err}
 	}
 	defer d.Close()
 	snap.Exists = true
 	ents, err := fsys.ReadDir(d)
 	if err != nil {
-		return snap, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
+		return snap, &Error{Op: "inspect", Path: l.dir, Err: err}
 	}
 	snap.Now = env.Now()
 	for _, de := range ents {
 		if err := ctx.Err(); err != nil {
-			return snap, fmt.Errorf("cryolock: inspecting %s: %w", l.dir, err)
+			return snap, &Error{Op: "inspect", Path: l.dir, Err: err}
 		}
 		owner, ticket, ignore, foreign := classify(de)
 		switch {

@@ -82,15 +82,15 @@ const (
 func newLock(path string, r role, slots int, c config) (*Lock, error) {
 	c, err := c.withDefaults()
 	if err != nil {
-		return nil, err
+		return nil, &Error{Op: "new", Path: path, Err: err}
 	}
 	if path == "" {
-		return nil, fmt.Errorf("%w: empty path", ErrBadPath)
+		return nil, &Error{Op: "new", Err: fmt.Errorf("%w: empty path", ErrBadPath)}
 	}
 	dir := filepath.Clean(path)
 	base := filepath.Base(dir)
 	if !strings.HasSuffix(base, Suffix) {
-		return nil, fmt.Errorf("%w: %s: the lock directory's name must end in %q", ErrBadPath, path, Suffix)
+		return nil, &Error{Op: "new", Path: path, Err: fmt.Errorf("%w: the lock directory's name must end in %q", ErrBadPath, Suffix)}
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -158,7 +158,7 @@ func (l *Lock) UnlockContext(ctx context.Context) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return fmt.Errorf("cryolock: unlock %s: %w (the entry's removal goes on in the background)", e.path, ctx.Err())
+		return &Error{Op: "unlock", Path: e.path, Err: fmt.Errorf("%w (the entry's removal goes on in the background)", ctx.Err())}
 	}
 }
 
@@ -168,7 +168,7 @@ func (l *Lock) detach() (*entry, error) {
 	defer l.mu.Unlock()
 	e := l.held
 	if e == nil {
-		return nil, fmt.Errorf("cryolock: unlock %s: %w", l.dir, ErrNotHeld)
+		return nil, &Error{Op: "unlock", Path: l.dir, Err: ErrNotHeld}
 	}
 	l.held, l.busy = nil, false
 	if e.leak != nil {
@@ -187,12 +187,12 @@ func (c config) release(e *entry) error {
 	switch {
 	case lostErr != nil:
 		c.Logger.Warn("cryolock: released a lost lock", "path", e.path, "reason", lostErr)
-		return fmt.Errorf("cryolock: unlock: %w", lostErr)
+		return lostErr // the heartbeat's *Error: why it was lost
 	case errors.Is(err, fs.ErrNotExist):
 		c.Logger.Warn("cryolock: spec file already gone at release", "path", e.path)
-		return fmt.Errorf("cryolock: unlock %s: %w: the spec file was already gone (removed by someone else)", e.path, ErrLost)
+		return &Error{Op: "unlock", Path: e.path, Err: fmt.Errorf("%w: the spec file was already gone (removed by someone else)", ErrLost)}
 	case err != nil:
-		return fmt.Errorf("cryolock: unlock: removing %s: %w", e.path, err)
+		return &Error{Op: "unlock", Path: e.path, Err: err}
 	}
 	c.Logger.Debug("cryolock: released", "path", e.path)
 	return nil
@@ -254,7 +254,7 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 	l.mu.Lock()
 	if l.busy {
 		l.mu.Unlock()
-		return false, fmt.Errorf("cryolock: lock %s: %w", l.dir, ErrAlreadyHeld)
+		return false, &Error{Op: "lock", Path: l.dir, Err: ErrAlreadyHeld}
 	}
 	l.busy = true
 	l.mu.Unlock()
@@ -325,7 +325,7 @@ func (l *Lock) Token() uint64 {
 }
 
 func (l *Lock) ctxErr(err error) error {
-	return fmt.Errorf("cryolock: lock %s: %w", l.dir, err)
+	return &Error{Op: "lock", Path: l.dir, Err: err}
 }
 
 // openDir opens the lock directory (F1), creating it if missing, without
@@ -333,11 +333,8 @@ func (l *Lock) ctxErr(err error) error {
 // the hold acts relative to this handle.
 func (l *Lock) openDir() (Dir, error) {
 	d, err := l.cfg.FS.OpenDir(nil, l.dir, true, l.cfg.DirPerm)
-	switch {
-	case err == nil:
-		return d, nil
-	case errors.Is(err, ErrBadPath):
-		return nil, err
+	if err != nil {
+		return nil, &Error{Op: "lock", Path: l.dir, Err: err}
 	}
-	return nil, fmt.Errorf("cryolock: opening lock directory %s: %w", l.dir, err)
+	return d, nil
 }

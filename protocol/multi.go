@@ -24,13 +24,13 @@ import (
 func LockAll(ctx context.Context, locks ...*Lock) error {
 	for i, l := range locks {
 		if l == nil {
-			return fmt.Errorf("cryolock: LockAll: lock %d of %d is nil: %w", i+1, len(locks), ErrConfig)
+			return &Error{Op: "lock", Err: fmt.Errorf("%w: LockAll: lock %d of %d is nil", ErrConfig, i+1, len(locks))}
 		}
 	}
 	s := sorted(locks)
 	for i := 1; i < len(s); i++ {
 		if s[i].abs == s[i-1].abs {
-			return fmt.Errorf("cryolock: LockAll: %s given twice (as %s and %s): %w", s[i].abs, s[i-1].dir, s[i].dir, ErrConfig)
+			return &Error{Op: "lock", Path: s[i].abs, Err: fmt.Errorf("%w: LockAll: given twice (as %s and %s)", ErrConfig, s[i-1].dir, s[i].dir)}
 		}
 	}
 	for i, l := range s {

@@ -80,11 +80,11 @@ var errSymlink = errors.New("is a symbolic link")
 func badDir(path string, err error) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("%w: %s: %w", ErrBadPath, path, err)
+		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %w", ErrBadPath, err)}
 	case isELOOP(err) || errors.Is(err, errSymlink):
-		return fmt.Errorf("%w: %s is a symbolic link; give the real directory", ErrBadPath, path)
+		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: a symbolic link; give the real directory", ErrBadPath)}
 	case isENOTDIR(err):
-		return fmt.Errorf("%w: %s exists and is not a directory", ErrBadPath, path)
+		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: exists and is not a directory", ErrBadPath)}
 	}
 	return mapErr(&fs.PathError{Op: "open", Path: path, Err: err})
 }

@@ -90,13 +90,14 @@ func notRegular(t fs.FileMode) string {
 
 // foreignErr is the error of a contender that meets a foreign entry.
 func foreignErr(path, reason string) error {
-	return &foreignError{path, reason}
+	return &Error{Op: "check", Path: path, Err: &foreignError{reason}}
 }
 
-type foreignError struct{ path, reason string }
+// foreignError is the cause of foreignErr: ErrForeign, and why.
+type foreignError struct{ reason string }
 
 func (e *foreignError) Error() string {
-	return fmt.Sprintf("%v: %s: %s; it was left untouched, remove it by hand if it is junk", ErrForeign, e.path, e.reason)
+	return fmt.Sprintf("%v: %s; it was left untouched, remove it by hand if it is junk", ErrForeign, e.reason)
 }
 
 func (e *foreignError) Unwrap() error { return ErrForeign }
@@ -127,7 +128,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 	}
 	ents, err := l.cfg.FS.ReadDir(a.dir)
 	if err != nil {
-		return nil, fmt.Errorf("cryolock: listing %s: %w", l.dir, err)
+		return nil, &Error{Op: "list", Path: l.dir, Err: err}
 	}
 	var live []competitor
 	ownSeen := own == ""
@@ -210,7 +211,7 @@ func (a *attempt) judge1(ctx context.Context, name, path string) (bool, error) {
 		l.cfg.Logger.Info("cryolock: reaped stale entry", "path", path, "mtime", s.ModTime, "lease", s.Lease.String(), "rule", l.cfg.Stale.String())
 	case errors.Is(err, fs.ErrNotExist):
 	default:
-		return false, fmt.Errorf("cryolock: removing stale spec file %s: %w", path, err)
+		return false, &Error{Op: "reap", Path: path, Err: err}
 	}
 	a.forget(name)
 	return false, nil
@@ -228,7 +229,7 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 		r, err = readEntry(l.cfg.FS, a.dir, name, path)
 		switch {
 		case isStaleHandle(err):
-			return s, false, staleHandleErr(path, err)
+			return s, false, err // readEntry said why
 		case errors.Is(err, fs.ErrNotExist):
 			return s, true, nil
 		case err != nil:
@@ -245,13 +246,13 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 	} else {
 		fi, err = l.cfg.FS.Stat(a.dir, name)
 		if isStaleHandle(err) {
-			return s, false, staleHandleErr(path, err)
+			return s, false, staleHandleErr("stat", path, err)
 		}
 		if errors.Is(err, fs.ErrNotExist) {
 			return s, true, nil
 		}
 		if err != nil {
-			return s, false, fmt.Errorf("cryolock: stat %s: %w", path, err)
+			return s, false, &Error{Op: "stat", Path: path, Err: err}
 		}
 		if !fi.IsRegular() {
 			return s, false, foreignErr(path, notRegular(fi.Mode))
@@ -280,8 +281,10 @@ func readEntry(fsys FS, d Dir, name, path string) (readResult, error) {
 	switch {
 	case errors.Is(err, ErrNotRegular):
 		return readResult{}, foreignErr(path, notRegular(fi.Mode))
+	case isStaleHandle(err):
+		return readResult{}, staleHandleErr("read", path, err)
 	case err != nil:
-		return readResult{}, fmt.Errorf("cryolock: reading %s: %w", path, err)
+		return readResult{}, &Error{Op: "read", Path: path, Err: err}
 	}
 	lease, kind, perr := stale.ParseEntry(b, fi.Size)
 	if kind == stale.Garbage {
@@ -300,6 +303,6 @@ func isStaleHandle(err error) bool {
 	return errors.As(err, &sh)
 }
 
-func staleHandleErr(path string, err error) error {
-	return fmt.Errorf("cryolock: %s answered a stale file handle (ESTALE: a server failover?); not judged gone: %w", path, err)
+func staleHandleErr(op, path string, err error) error {
+	return &Error{Op: op, Path: path, Err: fmt.Errorf("a stale file handle (ESTALE: a server failover?); not judged gone: %w", err)}
 }

@@ -40,11 +40,11 @@ func (f dirFS) OpenDir(parent protocol.Dir, name string, create bool, perm fs.Fi
 	}
 	switch {
 	case err != nil && errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("%w: %s: %w", protocol.ErrBadPath, p, err)
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: %w", protocol.ErrBadPath, err)}
 	case err != nil:
 		return nil, err
 	case !fi.Mode.IsDir():
-		return nil, fmt.Errorf("%w: %s exists and is not a directory", protocol.ErrBadPath, p)
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fmt.Errorf("%w: exists and is not a directory", protocol.ErrBadPath)}
 	}
 	return simDir{p}, nil
 }

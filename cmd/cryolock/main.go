@@ -18,6 +18,7 @@ import (
 	"runtime/debug"
 	"strings"
 
+	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/spf13/cobra"
 )
 
@@ -140,12 +141,35 @@ func execute(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.err != nil {
-			fmt.Fprintln(stderr, "cryolock:", printable(ee.err.Error()))
+			fmt.Fprintln(stderr, message(ee.err))
 		}
 		return ee.code
 	}
-	fmt.Fprintln(stderr, "cryolock:", printable(err.Error()))
+	fmt.Fprintln(stderr, message(err))
 	return exitUsage
+}
+
+// message renders err for the terminal (see printable), one line per error
+// of an errors.Join. The lock's own errors (*protocol.Error) are printed as
+// they are: they begin with "cryolock: " already. The CLI's get that prefix
+// here.
+func message(err error) string {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var lines []string
+		for _, e := range j.Unwrap() {
+			lines = append(lines, e.Error())
+		}
+		if strings.Join(lines, "\n") == err.Error() { // an errors.Join
+			for i, e := range j.Unwrap() {
+				lines[i] = message(e)
+			}
+			return strings.Join(lines, "\n")
+		}
+	}
+	if _, ok := err.(*protocol.Error); ok {
+		return printable(err.Error())
+	}
+	return "cryolock: " + printable(err.Error())
 }
 
 // printable makes a message safe for a terminal: control characters

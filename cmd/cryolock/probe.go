@@ -96,11 +96,11 @@ func probeMain(ctx context.Context, w, errw io.Writer, dir string, opts fsprobe.
 			werr = printReport(w, r)
 		}
 		if werr != nil && err == nil {
-			err = werr
+			err = fmt.Errorf("probe: writing the report: %w", werr)
 		}
 	}
 	if err != nil {
-		return exitCode(exitFail, fmt.Errorf("probe: %w", err))
+		return exitCode(exitFail, err) // fsprobe's errors name the operation and the path
 	}
 	if !r.Recommendation.Usable {
 		return exitCode(exitFail, fmt.Errorf("probe: the lock cannot work in %s (see the warnings)", r.Dir))

@@ -473,7 +473,7 @@ func (o *runOptions) acquire(l runLock, nonblock bool, sigc <-chan os.Signal, st
 		if r.ok {
 			// Acquired just as the signal came: give it back.
 			if err := l.Unlock(); err != nil {
-				return exitSignalBase + signalNumber(s), fmt.Errorf("run: %v while acquiring %s; releasing: %w", s, quote(l.Path()), trim(err))
+				return exitSignalBase + signalNumber(s), errors.Join(fmt.Errorf("run: %v while acquiring %s; it was acquired just then, and releasing it failed:", s, quote(l.Path())), err)
 			}
 		}
 		return exitSignalBase + signalNumber(s), fmt.Errorf("run: %v while waiting for %s; gave up, leaving nothing behind", s, quote(l.Path()))
@@ -514,7 +514,7 @@ func lockError(err error) error {
 	case errors.Is(err, protocol.ErrAlreadyHeld), errors.Is(err, protocol.ErrNotHeld):
 		code = exitSoftware
 	}
-	return exitCode(code, trim(err))
+	return exitCode(code, err)
 }
 
 // stdio are CMD's standard streams.
@@ -527,7 +527,7 @@ type stdio struct {
 // CMD ran to its end, keeping err's exit code.
 func releaseAfter(l runLock, code int, err error) error {
 	if uerr := l.Unlock(); uerr != nil && !errors.Is(uerr, protocol.ErrLost) {
-		err = errors.Join(err, fmt.Errorf("run: releasing the lock: %w", trim(uerr)))
+		err = errors.Join(err, uerr)
 	}
 	return exitCode(code, err)
 }
@@ -619,9 +619,9 @@ wait:
 	case lost:
 		return exitCode(exitLost, fmt.Errorf("run: CMD exited with status %d after the lock %s was lost", code, quote(entry)))
 	case errors.Is(uerr, protocol.ErrLost):
-		return exitCode(exitLost, fmt.Errorf("run: CMD exited with status %d, but the lock was lost before it was released: %w", code, trim(uerr)))
+		return exitCode(exitLost, errors.Join(fmt.Errorf("run: CMD exited with status %d, but the lock was lost before it was released:", code), uerr))
 	case uerr != nil:
-		fmt.Fprintf(io.err, "cryolock: warning: releasing the lock: %v (it goes stale after the lease)\n", printable(trim(uerr).Error()))
+		fmt.Fprintf(io.err, "%s (a warning: the entry goes stale after its lease)\n", message(uerr))
 	default:
 		log.Info("cryolock: released", "path", l.Path())
 	}
@@ -634,25 +634,3 @@ wait:
 	}
 	return exitCode(code, nil)
 }
-
-// trim drops the "cryolock: " prefix the library puts on its messages (main
-// adds its own), keeping the error chain for errors.Is.
-func trim(err error) error {
-	if err == nil {
-		return nil
-	}
-	msg := err.Error()
-	t := strings.TrimPrefix(msg, "cryolock: ")
-	if t == msg {
-		return err
-	}
-	return &trimmed{msg: t, err: err}
-}
-
-type trimmed struct {
-	msg string
-	err error
-}
-
-func (t *trimmed) Error() string { return t.msg }
-func (t *trimmed) Unwrap() error { return t.err }

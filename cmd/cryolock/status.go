@@ -162,7 +162,7 @@ func status(ctx context.Context, w io.Writer, path string, asJSON bool) error {
 		if errors.Is(err, protocol.ErrBadPath) {
 			code = exitUsage
 		}
-		return exitCode(code, fmt.Errorf("status: %w", trim(err)))
+		return exitCode(code, err)
 	}
 	r := report(snap)
 	if asJSON {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -122,7 +123,12 @@ func heldBy(ctx context.Context, path string) string {
 func holderOf(ctx context.Context, path string) (who, key string) {
 	snap, err := protocol.Inspect(ctx, path)
 	if err != nil {
-		return "cannot look: " + printable(trim(err).Error()), ""
+		// The line names path already: say only what went wrong there.
+		var pe *protocol.Error
+		if errors.As(err, &pe) && pe.Path == path {
+			err = pe.Err
+		}
+		return "cannot look: " + printable(err.Error()), ""
 	}
 	snap.Entries = slices.DeleteFunc(snap.Entries, isOwn)
 	r := report(snap)
