@@ -25,10 +25,10 @@
 // # How it works
 //
 // The lock is a directory whose name ends in ".cryolock". Each contender
-// writes a spec file "<owner>.<ticket>" into it holding its lease in seconds,
-// lists the directory, and holds the lock if no other live spec file is
+// writes an entry "<owner>.<ticket>" into it holding its lease in seconds,
+// lists the directory, and holds the lock if no other live entry is
 // there; otherwise the tickets decide who withdraws and who waits. A
-// heartbeat keeps the spec file's mtime fresh; a spec file not refreshed for
+// heartbeat keeps the entry's mtime fresh; an entry not refreshed for
 // a whole lease is stale and may be removed by anyone. The protocol uses
 // only mkdir, list, create+write, stat, set-mtime and remove (the [FS]
 // interface), and is on-disk compatible with the Python library

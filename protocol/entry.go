@@ -19,7 +19,7 @@ import (
 	"github.com/cryolock-go/cryolock/stale"
 )
 
-// entry is one spec file of ours, from creation to removal.
+// entry is one of our own entries, from creation to removal.
 type entry struct {
 	dir    Dir // the lock directory, open for the entry's life
 	name   string
@@ -101,7 +101,7 @@ func (l *Lock) newEntryTicket(ticket func() int32) *entry {
 	return &entry{name: name, path: l.dir + string(filepath.Separator) + name, ticket: t, lost: make(chan struct{})}
 }
 
-// enter writes a fresh spec file and starts its heartbeat (rule 2).
+// enter writes a fresh entry and starts its heartbeat (rule 2).
 func (a *attempt) enter() (*entry, error) {
 	l := a.l
 	env := l.cfg.Env

@@ -54,7 +54,7 @@ var (
 	ErrBadPath = errors.New("bad lock path")
 	// ErrForeign: the lock directory holds an entry the protocol does not
 	// understand (a regular file whose name is not "<owner>.<ticket>", a
-	// spec-named entry that is not a regular file, or a spec file whose
+	// file with an entry's name that is not a regular file, or an entry whose
 	// content is not a lease). It is never deleted; a human must look.
 	ErrForeign = errors.New("foreign entry")
 	// ErrAlreadyHeld: Lock or TryLock was called on a Lock value that holds
@@ -63,7 +63,7 @@ var (
 	// ErrNotHeld: Unlock was called on a Lock value that does not hold the
 	// lock.
 	ErrNotHeld = errors.New("lock not held")
-	// ErrLost: the holder's spec file was removed by someone else or could
+	// ErrLost: the holder's entry was removed by someone else or could
 	// not be refreshed in time, so another contender may hold the lock.
 	ErrLost = errors.New("lock lost")
 	// ErrReleased is the cause of a [Lock.LockContext] context cancelled by

@@ -26,7 +26,7 @@ type Snapshot struct {
 	// Now is the observer's wall clock just after the listing, the time to
 	// judge ages and wall-clock staleness against.
 	Now time.Time
-	// Entries are the spec files, sorted by ticket, then name.
+	// Entries are the lock directory's entries, sorted by ticket, then name.
 	Entries []Entry
 	// Foreign are the entries the protocol refuses to touch; while one is
 	// present no contender can acquire the lock (they fail with
@@ -38,7 +38,7 @@ type Snapshot struct {
 	Ignored []string
 }
 
-// Entry is one spec file "<owner>.<ticket>" as seen by [Inspect].
+// Entry is one entry "<owner>.<ticket>" as seen by [Inspect].
 type Entry struct {
 	Name    string
 	Owner   string
@@ -82,7 +82,7 @@ type Foreign struct {
 // It returns an error wrapping [ErrBadPath] if the path's name does not end
 // in ".cryolock" or the path exists and is not a directory (a symbolic link
 // included), and the filesystem's error, naming the path, if the directory or
-// a spec file cannot be read. A spec file that vanishes during the look is
+// an entry cannot be read. An entry that vanishes during the look is
 // left out.
 func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error) {
 	l, err := New(path, opts...)

@@ -388,7 +388,7 @@ func TestFencingSurvivesKills(t *testing.T) {
 			}
 		}
 		cmd.Wait()
-		// The killed process left its spec file; remove it as an operator
+		// The killed process left its entry; remove it as an operator
 		// would (waiting a lease would only slow the test down).
 		des, _ := os.ReadDir(path)
 		for _, d := range des {

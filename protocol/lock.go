@@ -30,7 +30,7 @@ const Suffix = ".cryolock"
 // sync.Mutex in front of one Lock value.
 //
 // A held lock is kept alive by a heartbeat goroutine. If the heartbeat finds
-// the spec file removed, or cannot refresh it in time (for example because the
+// the entry removed, or cannot refresh it in time (for example because the
 // process was suspended), the channel returned by [Lock.Lost] is closed: from
 // then on another contender may hold the lock, and the holder must stop
 // touching what the lock protects.
@@ -39,7 +39,7 @@ type Lock struct {
 	abs   string // dir made absolute (LockAll's order)
 	cfg   config
 	lease stale.Lease
-	body  []byte // spec-file content
+	body  []byte // entry content
 	role  role
 	slots int // how many exclusive holders may hold at once (1: a mutex)
 
@@ -129,7 +129,7 @@ func (l *Lock) TryLock(ctx context.Context) (bool, error) {
 // it holds the lock is released by the garbage collector, with an error
 // logged; do not rely on
 // it (like an os.File left open, it is a bug that only a crash-safe lease
-// makes harmless). If the lock was lost while held (see [Lock.Lost]) or the spec file
+// makes harmless). If the lock was lost while held (see [Lock.Lost]) or the entry
 // was already gone, Unlock returns an error wrapping [ErrLost]; the Lock
 // value is released either way and can be locked again.
 func (l *Lock) Unlock() error {
@@ -189,8 +189,8 @@ func (c config) release(e *entry) error {
 		c.Logger.Warn("cryolock: released a lost lock", "path", e.path, "reason", lostErr)
 		return lostErr // the heartbeat's *Error: why it was lost
 	case errors.Is(err, fs.ErrNotExist):
-		c.Logger.Warn("cryolock: spec file already gone at release", "path", e.path)
-		return &Error{Op: "unlock", Path: e.path, Err: fmt.Errorf("%w: the spec file was already gone (removed by someone else)", ErrLost)}
+		c.Logger.Warn("cryolock: entry already gone at release", "path", e.path)
+		return &Error{Op: "unlock", Path: e.path, Err: fmt.Errorf("%w: the entry was already gone (removed by someone else)", ErrLost)}
 	case err != nil:
 		return &Error{Op: "unlock", Path: e.path, Err: err}
 	}
@@ -212,7 +212,7 @@ type leak struct {
 }
 
 // Lost returns a channel that is closed when the current hold is lost: the
-// spec file was removed by someone else, or the heartbeat could not refresh it
+// entry was removed by someone else, or the heartbeat could not refresh it
 // for 0.75 × lease. It returns nil when the Lock value does not hold the
 // lock; a receive from nil blocks for ever, so select on it together with a
 // channel of your own (or use the context of [Lock.LockContext], which is
@@ -240,7 +240,7 @@ func (l *Lock) Held() bool {
 	return l.lease.Forever || l.cfg.Env.Mono()-time.Duration(e.lastOK.Load()) < stale.OverdueAfter(l.lease.D)
 }
 
-// Name returns the spec-file name of the current hold ("" when not held).
+// Name returns the entry name of the current hold ("" when not held).
 func (l *Lock) Name() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -191,7 +191,7 @@ func TestLostWhenSpecRemoved(t *testing.T) {
 	select {
 	case <-lost:
 	case <-ctx.Done():
-		t.Fatal("Lost() never fired after the spec file was removed")
+		t.Fatal("Lost() never fired after the entry was removed")
 	}
 	if l.Held() {
 		t.Error("Held() after loss")
@@ -299,14 +299,14 @@ func TestNoLeaseNeverStale(t *testing.T) {
 }
 
 func TestEmptyContentIsPresent(t *testing.T) {
-	// A spec file caught between create and write is a live contender.
+	// An entry caught between create and write is a live contender.
 	dir := filepath.Join(t.TempDir(), "a.cryolock")
 	os.Mkdir(dir, 0o777)
 	p := filepath.Join(dir, "writer.2147483647")
 	os.WriteFile(p, nil, 0o666)
 	l := newLock(t, dir, protocol.WithLease(time.Second))
 	if ok, err := l.TryLock(ctxT(t, 5*time.Second)); ok || err != nil {
-		t.Fatalf("TryLock beside an empty spec file: %v, %v; want false, nil", ok, err)
+		t.Fatalf("TryLock beside an empty entry: %v, %v; want false, nil", ok, err)
 	}
 	if _, err := os.Stat(p); err != nil {
 		t.Fatal(err)
@@ -367,7 +367,7 @@ func TestBadInput(t *testing.T) {
 			}
 		})
 	}
-	t.Run("symlink at spec name", func(t *testing.T) {
+	t.Run("symlink at an entry name", func(t *testing.T) {
 		dir := filepath.Join(root, "sym.cryolock")
 		os.Mkdir(dir, 0o777)
 		target := filepath.Join(root, "target")

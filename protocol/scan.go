@@ -58,7 +58,7 @@ func (m memory) forget(name string) {
 
 // classify sorts a listed entry the way the protocol does: ignored
 // (subdirectories, client artefacts: F7), foreign (with the reason: F8), or a
-// spec file's owner and ticket (F2). Scan and Inspect share it, so the lock
+// entry's owner and ticket (F2). Scan and Inspect share it, so the lock
 // and `cryolock status` never disagree.
 func classify(d DirEntry) (owner string, ticket int32, ignore bool, foreign string) {
 	if d.Type.IsDir() || transient(d.Name) {
@@ -85,7 +85,7 @@ func (g goneErr) Unwrap() error { return g.err }
 func (g goneErr) Is(target error) bool { return target == fs.ErrNotExist }
 
 func notRegular(t fs.FileMode) string {
-	return fmt.Sprintf("a spec-file name on an entry that is not a regular file (%v)", t.Type())
+	return fmt.Sprintf("an entry's name on something that is not a regular file (%v)", t.Type())
 }
 
 // foreignErr is the error of a contender that meets a foreign entry.
@@ -118,7 +118,7 @@ func transient(name string) bool {
 	return strings.HasPrefix(name, ".nfs") || strings.HasPrefix(name, ".fuse_hidden")
 }
 
-// scan lists the lock directory, reaps stale spec files and returns the live
+// scan lists the lock directory, reaps stale entries and returns the live
 // ones other than own (nil if none). If own is not empty and not listed it
 // returns errOwnGone.
 func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
@@ -172,7 +172,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 	return live, nil
 }
 
-// judge1 decides whether the spec file name is alive, reaping it if it is
+// judge1 decides whether the entry name is alive, reaping it if it is
 // stale. A file that vanished is not alive.
 func (a *attempt) judge1(ctx context.Context, name, path string) (bool, error) {
 	l := a.l

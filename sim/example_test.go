@@ -9,7 +9,7 @@ import (
 
 // Run one schedule of the legacy rules that breaks mutual exclusion: a
 // contender that waited longer than the lease without a heartbeat becomes
-// the holder with a spec file that already looks dead, and the next
+// the holder with an entry that already looks dead, and the next
 // contender reaps it and enters too.
 func ExampleRun() {
 	cfg := sim.Default(sim.RulesLegacy)

@@ -35,7 +35,7 @@ const (
 	// KindDeadlock: nothing can ever run again, yet a live process has not
 	// finished.
 	KindDeadlock ViolationKind = "deadlock"
-	// KindLitter: a spec file of a process that released cleanly was left
+	// KindLitter: an entry of a process that released cleanly was left
 	// in the lock directory at the end.
 	KindLitter ViolationKind = "litter"
 	// KindError: Lock returned an error no injected fault explains.
@@ -63,7 +63,7 @@ func (v Violation) String() string {
 // the lock (when the workload checks Lock.Lost), or to its crash.
 type Hold struct {
 	Proc       int
-	Name       string // the spec file
+	Name       string // the entry
 	Start, End time.Duration
 	Open       bool   // still held when the run ended
 	EndBy      string // "unlock", "lost", "crash", "end"

@@ -68,7 +68,7 @@ the attempt cleanly, leaving no file of its own behind, and exits 128+signal.
 If the lock is found lost after acquiring it and before CMD starts, CMD is
 not started (or, if the loss shows right after starting it, killed at once).
 
-Holding. The lock is kept alive by a heartbeat that refreshes its spec file
+Holding. The lock is kept alive by a heartbeat that refreshes its entry
 every 0.4-0.5 x lease; other contenders may break it if it is not refreshed
 for a whole lease (for example if cryolock is SIGKILLed or suspended).
 --lease must lie between 1s and 24h (or be "none").
@@ -88,9 +88,9 @@ the foreground of a terminal CMD stays in run's own group (signals then go
 to CMD alone); on Windows only CMD itself is signalled or killed. Processes
 CMD leaves behind in its group when it exits normally are not touched.
 
-Losing the lock. If the spec file is removed by someone else, or cannot be
+Losing the lock. If the entry is removed by someone else, or cannot be
 refreshed in time, another process may now hold the lock: run says so on
-stderr, naming the spec file. CMD keeps running unless --kill-on-lost is
+stderr, naming the entry. CMD keeps running unless --kill-on-lost is
 given, which sends CMD's process group SIGTERM and, after --kill-grace, SIGKILL
 to whatever is left in it. Either way run exits 75 (not CMD's status),
 because CMD's work was not protected to the end.
@@ -589,11 +589,11 @@ wait:
 		case <-lostc:
 			lostc, lost = nil, true
 			if o.killOnLost {
-				fmt.Fprintf(io.err, "cryolock: lost the lock %s while CMD (pid %d) was running: its spec file was removed or could not be refreshed in time, so another process may hold the lock now; terminating CMD and its process group (SIGTERM, then SIGKILL after %v)\n", quote(entry), p.pid, o.killGrace)
+				fmt.Fprintf(io.err, "cryolock: lost the lock %s while CMD (pid %d) was running: its entry was removed or could not be refreshed in time, so another process may hold the lock now; terminating CMD and its process group (SIGTERM, then SIGKILL after %v)\n", quote(entry), p.pid, o.killGrace)
 				_ = p.signal(terminateSignal)
 				killc = time.After(o.killGrace)
 			} else {
-				fmt.Fprintf(io.err, "cryolock: lost the lock %s while CMD (pid %d) was running: its spec file was removed or could not be refreshed in time, so another process may hold the lock now; CMD keeps running (--kill-on-lost would stop it)\n", quote(entry), p.pid)
+				fmt.Fprintf(io.err, "cryolock: lost the lock %s while CMD (pid %d) was running: its entry was removed or could not be refreshed in time, so another process may hold the lock now; CMD keeps running (--kill-on-lost would stop it)\n", quote(entry), p.pid)
 			}
 		case <-killc:
 			killc = nil

@@ -87,7 +87,7 @@ func TestRunKillOnLostKillsGroup(t *testing.T) {
 	t.Cleanup(func() { _ = syscall.Kill(child, syscall.SIGKILL) })
 	names := entries(t, lock)
 	if len(names) != 1 {
-		t.Fatalf("lock directory holds %v, want one spec file", names)
+		t.Fatalf("lock directory holds %v, want one entry", names)
 	}
 	if err := os.Remove(filepath.Join(lock, names[0])); err != nil {
 		t.Fatal(err)

@@ -18,7 +18,7 @@ import (
 // holder is a `cryolock run` holding a lock until released.
 type holder struct {
 	*cli
-	entry string // its spec file's name
+	entry string // its entry's name
 }
 
 // startHolder runs `cryolock run [flags] lock -- CMD` where CMD prints
@@ -32,7 +32,7 @@ func startHolder(t *testing.T, lock string, flags ...string) *holder {
 	c.expectLine(false, "ready")
 	names := entries(t, lock)
 	if len(names) != 1 {
-		t.Fatalf("while one run holds %s it contains %v, want one spec file", lock, names)
+		t.Fatalf("while one run holds %s it contains %v, want one entry", lock, names)
 	}
 	return &holder{cli: c, entry: names[0]}
 }
@@ -246,7 +246,7 @@ func sigName(s syscall.Signal) string {
 	return s.String()
 }
 
-// breakLock removes the holder's spec file from outside, as a contender
+// breakLock removes the holder's entry from outside, as a contender
 // that judged it stale would.
 func breakLock(t *testing.T, lock string, h *holder) string {
 	t.Helper()
@@ -291,7 +291,7 @@ func TestRunKillOnLost(t *testing.T) {
 			c.expectLine(false, "ready")
 			names := entries(t, lock)
 			if len(names) != 1 {
-				t.Fatalf("lock directory holds %v, want one spec file", names)
+				t.Fatalf("lock directory holds %v, want one entry", names)
 			}
 			path := filepath.Join(lock, names[0])
 			if err := os.Remove(path); err != nil {
@@ -437,7 +437,7 @@ func TestRunLeaseFlag(t *testing.T) {
 		{"10s", "10"},
 	} {
 		lock := newLockPath(t)
-		// CMD prints its own spec file: the lease run declared.
+		// CMD prints its own entry: the lease run declared.
 		code, stdout, stderr := runCLI(t, "", "run", "--lease", tc.lease, lock, "--", "sh", "-c", `cat "$0"/*`, lock)
 		if code != 0 || stdout != tc.content {
 			t.Errorf("--lease %s: status %d, spec content %q, want %q; stderr: %s", tc.lease, code, stdout, tc.content, stderr)

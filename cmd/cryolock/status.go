@@ -26,7 +26,7 @@ const statusLong = `Show who holds the lock LOCKDIR, who else is contending, whi
 stale, and which entries are foreign. Nothing is created, changed or removed.
 
 This is a one-shot view: a single listing, taken while contenders may be
-entering, refreshing and leaving. Each spec file "<owner>.<ticket>" is judged
+entering, refreshing and leaving. Each entry "<owner>.<ticket>" is judged
 live or stale by the wall-clock rule, mtime + lease < now on this machine's
 clock (the only rule one look allows). Contenders using the default
 "observed" rule break an entry only after watching it unchanged for a whole
@@ -54,7 +54,7 @@ escapes (%q) when they hold control characters or escape sequences.
 Host and pid come from the owner "<host>_<pid>_<random>" that this program
 writes; owners written by other implementations show neither.
 
-A foreign entry (a file whose name is not "<owner>.<ticket>", a spec-file
+A foreign entry (a file whose name is not "<owner>.<ticket>", an entry
 name on something that is not a regular file, or content that is not a
 lease) makes every contender fail until a human removes it.
 
@@ -87,7 +87,7 @@ Exit status:
       contender can acquire it until the entry is removed)
   64  usage: bad flags or arguments, LOCKDIR not ending in ".cryolock",
       LOCKDIR exists and is not a directory
-  74  the directory or a spec file cannot be read`
+  74  the directory or an entry cannot be read`
 
 const statusExample = `  cryolock status /shared/job.cryolock
   if cryolock status job.cryolock >/dev/null; then echo free; fi
