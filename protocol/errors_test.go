@@ -38,11 +38,14 @@ func TestErrorsWrapSentinels(t *testing.T) {
 		}
 		return l
 	}
+	// lockIt holds l until the test ends. The cleanup also keeps l
+	// reachable: a held Lock that becomes garbage is released.
 	lockIt := func(t *testing.T, l *protocol.Lock) {
 		t.Helper()
 		if err := l.Lock(ctxT(t, 30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { l.Unlock() })
 	}
 	for _, tc := range []struct {
 		name     string
@@ -92,7 +95,6 @@ func TestErrorsWrapSentinels(t *testing.T) {
 		{"Lock: twice", protocol.ErrAlreadyHeld, "lock", "twice.cryolock", func(t *testing.T) error {
 			l := newLock(t, "twice.cryolock", long)
 			lockIt(t, l)
-			t.Cleanup(func() { l.Unlock() })
 			return l.Lock(ctxT(t, 30*time.Second))
 		}},
 		{"Lock: fencing slot not a file", protocol.ErrNotRegular, "fence", "fence.cryolock/.meta", func(t *testing.T) error {
