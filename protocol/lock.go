@@ -124,14 +124,18 @@ func (l *Lock) TryLock(ctx context.Context) (bool, error) {
 	return l.acquire(ctx, true)
 }
 
-// Unlock releases the lock: it stops the heartbeat and removes the spec
-// file. A Lock value (with the default Env) that becomes unreachable while
-// it holds the lock is released by the garbage collector, with an error
-// logged; do not rely on
-// it (like an os.File left open, it is a bug that only a crash-safe lease
-// makes harmless). If the lock was lost while held (see [Lock.Lost]) or the entry
-// was already gone, Unlock returns an error wrapping [ErrLost]; the Lock
-// value is released either way and can be locked again.
+// Unlock releases the lock: it stops the heartbeat and removes the entry.
+// If the lock was lost while held (see [Lock.Lost]) or the entry was
+// already gone, Unlock returns an error wrapping [ErrLost]; the Lock value
+// is released either way and can be locked again.
+//
+// A hold ends only by Unlock, by loss, or by the process's end (the lease
+// then runs out). A held Lock value that becomes unreachable — in Go a
+// variable not used after Lock already is — stays held, its heartbeat
+// going on, until the process exits: releasing it then would hand the lock
+// to another process while this one may still be doing the work it
+// guards. With the default Env an error is logged when that happens; keep
+// the value reachable (defer l.Unlock()) to avoid the noise.
 func (l *Lock) Unlock() error {
 	e, err := l.detach()
 	if err != nil {
@@ -199,11 +203,10 @@ func (c config) release(e *entry) error {
 }
 
 // leaked is the cleanup of a Lock value that became unreachable while it
-// held the lock: without it the heartbeat would keep the entry alive, and
-// the lock held, for ever.
+// held the lock. It only says so: the hold goes on until the process
+// exits (see [Lock.Unlock] for why it is not released).
 func leaked(x leak) {
-	x.cfg.Logger.Error("cryolock: a held Lock became unreachable without Unlock; releasing its entry", "path", x.e.path)
-	x.cfg.release(x.e)
+	x.cfg.Logger.Error("cryolock: a held Lock became unreachable without Unlock; it stays held until the process exits", "path", x.e.path)
 }
 
 type leak struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -161,25 +162,53 @@ func TestFailedCreateMessage(t *testing.T) {
 	}
 }
 
-// TestDroppedHeldLockIsReleased: a held Lock value that becomes unreachable
-// without Unlock is released by the garbage collector (its heartbeat would
-// otherwise keep the lock held for ever).
-func TestDroppedHeldLockIsReleased(t *testing.T) {
+// TestDroppedHeldLockStaysHeld: a held Lock value that becomes unreachable
+// without Unlock (as a variable not used after Lock does) is not released
+// by the garbage collector — that would let a second process in while the
+// first may still be working — but the collection is logged.
+func TestDroppedHeldLockStaysHeld(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	logged := make(chan string, 1)
+	log := slog.New(slog.NewTextHandler(chanWriter(logged), nil))
 	func() {
-		l := newLock(t, dir, protocol.WithLease(time.Hour))
+		l := newLock(t, dir, protocol.WithLease(time.Hour), protocol.WithLogger(log))
 		if err := l.Lock(ctxT(t, 30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}()
 	deadline := time.Now().Add(60 * time.Second)
-	for len(locktest.Names(t, dir)) > 0 {
+	var line string
+	for line == "" {
 		if time.Now().After(deadline) {
-			t.Fatalf("a dropped held Lock was never released: %v", locktest.Names(t, dir))
+			t.Fatal("the garbage collector never reported the dropped held Lock")
 		}
 		runtime.GC()
-		time.Sleep(10 * time.Millisecond)
+		select {
+		case line = <-logged:
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
+	if !strings.Contains(line, "stays held") {
+		t.Errorf("log: %q, want it to say the hold stays", line)
+	}
+	if names := locktest.Names(t, dir); len(names) != 1 {
+		t.Fatalf("after the collection the lock directory holds %v, want the dropped hold's entry", names)
+	}
+	ok, err := newLock(t, dir, protocol.WithLease(time.Hour)).TryLock(ctxT(t, 30*time.Second))
+	if ok || err != nil {
+		t.Fatalf("TryLock beside a dropped hold: %v, %v; want false, nil", ok, err)
+	}
+}
+
+// chanWriter sends each write, as a string, to a channel that has room.
+type chanWriter chan string
+
+func (c chanWriter) Write(p []byte) (int, error) {
+	select {
+	case c <- string(p):
+	default:
+	}
+	return len(p), nil
 }
 
 // hangFS hangs every Remove until release is closed.
