@@ -33,7 +33,7 @@ type attempt struct {
 	live     []competitor  // the live competitors of the latest check
 	tryUntil time.Duration // TryLock: how long to watch suspect entries
 
-	watch      DirWatch // wakes the backoff early, if the FS can watch
+	watch      dirWatch // wakes the backoff early, if the FS can watch
 	watchTried bool
 	seen       uint64   // watch.Changes() when the last listing began
 	wake       []string // the next sleep ends when one of these is removed (nil: at any change)

@@ -60,7 +60,7 @@ func (a *attempt) backoff(ctx context.Context) error {
 	a.waited = true
 	delay := a.delay
 	if a.watch != nil {
-		delay = WatchedPoll // changes wake us; the poll is only a safety net
+		delay = watchedPoll // changes wake us; the poll is only a safety net
 	}
 	// Sleep a uniformly random time in [delay/2, delay).
 	d := delay/2 + time.Duration(unit(c.Env.Uint64())*float64(delay/2))

@@ -20,7 +20,7 @@ func TestHintWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	w, err := OSFS().(Watcher).Watch(d)
+	w, err := OSFS().(watcher).Watch(d)
 	if err != nil {
 		t.Fatal(err)
 	}

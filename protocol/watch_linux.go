@@ -27,7 +27,7 @@ import (
 // returns nil. The watch is on the handle's own directory (through
 // /proc/self/fd), not on whatever its path names now. Watches of one
 // directory within a process share one inotify watch.
-func (osFS) Watch(d Dir) (DirWatch, error) {
+func (osFS) Watch(d Dir) (dirWatch, error) {
 	p, dfd, err := use(d)
 	if err != nil {
 		return nil, err

@@ -15,7 +15,7 @@ func TestInotifyWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer d.Close()
-	w, err := OSFS().(Watcher).Watch(d)
+	w, err := OSFS().(watcher).Watch(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,14 +79,14 @@ func TestInotifyWatch(t *testing.T) {
 // for removals wakes only for the names it waits on.
 func TestSharedWatch(t *testing.T) {
 	dir := t.TempDir()
-	var ws []DirWatch
+	var ws []dirWatch
 	for i := 0; i < 3; i++ {
 		d, err := OSFS().OpenDir(nil, dir, false, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer d.Close()
-		w, err := OSFS().(Watcher).Watch(d)
+		w, err := OSFS().(watcher).Watch(d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +110,7 @@ func TestSharedWatch(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rw := ws[1].(RemovalWatch)
+	rw := ws[1].(removalWatch)
 	since := ws[1].Changes()
 	waitA, doneA := rw.ArmRemovals(ctx, since, []string{"a.1"})
 	defer doneA()
