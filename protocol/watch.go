@@ -46,6 +46,36 @@ type removalWatch interface {
 	ArmRemovals(ctx context.Context, since uint64, names []string) (context.Context, context.CancelFunc)
 }
 
+// entryWatch is an optional interface of a dirWatch (inotify on Linux):
+// watches of single entries, and the gate that queues the waiters of a host
+// (see watch_entries_linux.go). A mutex contender that has one waits
+// without a crowd: only the waiter at the gate watches for the lock to come
+// free, and it wakes only when an entry that keeps it out goes.
+type entryWatch interface {
+	// armEntries is like ArmRemovals, but wakes only for the named entries
+	// (removed, moved, or touched by a heartbeat), never for others.
+	armEntries(ctx context.Context, names []string) (context.Context, context.CancelFunc)
+	// joinGate queues the caller at the directory's gate; nil if there is
+	// none.
+	joinGate() gatePlace
+}
+
+// gatePlace is a waiter's place at a gate.
+type gatePlace interface {
+	// arm returns a context derived from ctx that is also cancelled when
+	// the place is granted (at once if it is already).
+	arm(ctx context.Context) (context.Context, context.CancelFunc)
+	// held reports whether the place was granted.
+	held() bool
+	// leave gives the place up (granted or not).
+	leave()
+}
+
+// gatePoll is the longest a waiter queued at the gate sleeps between its
+// own looks: the gate is a hint, and a waiter that finds the lock free
+// enters without it.
+const gatePoll = time.Second
+
 // changeLog is an optional interface of a dirWatch that remembers the
 // names of recent changes: a waiter woken by a removal can then tell from
 // them, without listing, whether it is still blocked.
@@ -72,7 +102,12 @@ func (a *attempt) sleepBackoff(ctx context.Context, d time.Duration) error {
 	// is not an error; only ctx's is.
 	var wctx context.Context
 	var cancel context.CancelFunc
-	if rw, ok := a.watch.(removalWatch); ok && a.wake != nil {
+	if a.ew != nil {
+		if a.wake == nil {
+			return env.Sleep(ctx, d) // after a withdrawal: look again soon
+		}
+		wctx, cancel = a.ew.armEntries(ctx, a.wake)
+	} else if rw, ok := a.watch.(removalWatch); ok && a.wake != nil {
 		wctx, cancel = rw.ArmRemovals(ctx, a.seen, a.wake)
 	} else {
 		wctx, cancel = a.watch.Arm(ctx, a.seen)
@@ -102,6 +137,9 @@ func (a *attempt) startWatch() {
 		return
 	}
 	a.watch = dw
+	if ew, ok := dw.(entryWatch); ok && a.queue && !a.try {
+		a.ew = ew
+	}
 	a.seen = 0 // the counter starts above 0: look again at once, in case a change came before the watch
 }
 

@@ -56,34 +56,60 @@ func (osFS) Watch(d Dir) (dirWatch, error) {
 		hub.cur = in
 	}
 	w := in.byKey[key]
-	if w != nil && w.wd < 0 {
+	if w != nil && w.added && w.wd < 0 {
 		// The kernel dropped that watch (its directory was removed; a new
 		// one may have its inode): its holders poll, new ones watch anew.
 		delete(in.byKey, key)
 		w = nil
 	}
 	if w == nil {
-		const mask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
-			unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
-		wd, err := unix.InotifyAddWatch(in.fd, "/proc/self/fd/"+strconv.Itoa(dfd), mask)
-		if err != nil {
-			if len(in.byKey) == 0 {
-				in.stop()
-				hub.cur = nil
-			}
-			return nil, &fs.PathError{Op: "inotify_add_watch", Path: p.path, Err: err}
-		}
-		w = &sharedWatch{in: in, key: key, wd: int32(wd), armed: make(map[*armed]struct{})}
+		// The directory's own inotify watch is added when a waiter first
+		// arms it (activate): a waiter that only waits for given entries
+		// (armEntries) or for the gate needs none, and a process without
+		// it is not woken by every change in the directory.
+		w = &sharedWatch{in: in, key: key, armed: make(map[*armed]struct{})}
 		w.changes.Store(1)
 		in.byKey[key] = w
-		in.byWD[w.wd] = w
 	}
 	if w.refs == 0 && w.linger != nil {
 		w.linger.Stop()
 		w.linger = nil
 	}
 	w.refs++
-	return &watchRef{w: w}, nil
+	return &watchRef{w: w, d: d}, nil
+}
+
+// dirMask is what the directory's own watch reports.
+const dirMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
+	unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
+
+// activate adds the directory's inotify watch if it has none yet, through
+// the handle d. Changes made before it are unknown: it records an unknown
+// change, so that a waiter armed since an earlier listing looks again. It
+// reports false if the watch cannot be added (the waiter then polls).
+func (w *sharedWatch) activate(d Dir) bool {
+	hub.mu.Lock()
+	if w.added {
+		ok := w.wd >= 0
+		hub.mu.Unlock()
+		return ok
+	}
+	p, dfd, err := use(d)
+	if err != nil {
+		hub.mu.Unlock()
+		return false
+	}
+	wd, err := unix.InotifyAddWatch(w.in.fd, "/proc/self/fd/"+strconv.Itoa(dfd), dirMask)
+	p.done()
+	if err != nil {
+		hub.mu.Unlock()
+		return false
+	}
+	w.added, w.wd = true, int32(wd)
+	w.in.byWD[w.wd] = w
+	hub.mu.Unlock()
+	w.note("", true)
+	return true
 }
 
 // localMagic are the statfs types of local filesystems, where inotify sees
@@ -117,6 +143,7 @@ type inotifyInstance struct {
 	fd, efd int // the loop closes both when it ends
 	byKey   map[dirKey]*sharedWatch
 	byWD    map[int32]*sharedWatch
+	files   map[int32]*fileWatch // watches of single entries (armEntries)
 }
 
 func newInotify(path string) (*inotifyInstance, error) {
@@ -129,7 +156,8 @@ func newInotify(path string) (*inotifyInstance, error) {
 		unix.Close(fd)
 		return nil, &fs.PathError{Op: "eventfd", Path: path, Err: err}
 	}
-	in := &inotifyInstance{fd: fd, efd: efd, byKey: make(map[dirKey]*sharedWatch), byWD: make(map[int32]*sharedWatch)}
+	in := &inotifyInstance{fd: fd, efd: efd, byKey: make(map[dirKey]*sharedWatch), byWD: make(map[int32]*sharedWatch),
+		files: make(map[int32]*fileWatch)}
 	go in.loop()
 	return in, nil
 }
@@ -184,6 +212,15 @@ func (in *inotifyInstance) dispatch(b []byte) {
 			continue
 		}
 		hub.mu.Lock()
+		if fw := in.files[wd]; fw != nil {
+			fw.fire()
+			if mask&unix.IN_IGNORED != 0 {
+				delete(in.files, wd)
+				fw.gone = true
+			}
+			hub.mu.Unlock()
+			continue
+		}
 		w := in.byWD[wd]
 		if w != nil && mask&unix.IN_IGNORED != 0 {
 			// The directory is gone (or the watch was removed): forget
@@ -223,9 +260,12 @@ func (in *inotifyInstance) overflow() {
 type sharedWatch struct {
 	in      *inotifyInstance
 	key     dirKey
+	added   bool        // the directory's inotify watch was added (guarded by hub.mu)
 	wd      int32       // -1 once the kernel dropped the watch (guarded by hub.mu)
 	refs    int         // guarded by hub.mu
 	linger  *time.Timer // ends the watch, unless watched again (guarded by hub.mu)
+	gate    *gate       // the directory's gate, once a waiter joined it (guarded by hub.mu)
+	noGate  bool        // the gate cannot be opened (guarded by hub.mu)
 	changes atomic.Uint64
 
 	mu    sync.Mutex
@@ -343,11 +383,15 @@ func (w *sharedWatch) end() {
 	if in.byKey[w.key] == w {
 		delete(in.byKey, w.key)
 	}
-	if w.wd >= 0 {
+	if w.added && w.wd >= 0 {
 		delete(in.byWD, w.wd)
 		unix.InotifyRmWatch(in.fd, uint32(w.wd))
 	}
-	if len(in.byKey) == 0 {
+	if w.gate != nil {
+		w.gate.close()
+		w.gate = nil
+	}
+	if len(in.byKey) == 0 && len(in.files) == 0 {
 		in.stop()
 		if hub.cur == in {
 			hub.cur = nil
@@ -358,18 +402,25 @@ func (w *sharedWatch) end() {
 // watchRef is one holder's reference to a shared watch.
 type watchRef struct {
 	w      *sharedWatch
+	d      Dir // the waiter's handle of the directory (open while the watch is)
 	closed atomic.Bool
 }
 
 func (r *watchRef) Changes() uint64 { return r.w.changes.Load() }
 
 func (r *watchRef) Arm(ctx context.Context, since uint64) (context.Context, context.CancelFunc) {
+	if !r.w.activate(r.d) {
+		return context.WithCancel(ctx)
+	}
 	return r.w.arm(ctx, since, nil)
 }
 
 func (r *watchRef) ArmRemovals(ctx context.Context, since uint64, names []string) (context.Context, context.CancelFunc) {
 	if names == nil {
 		names = []string{}
+	}
+	if !r.w.activate(r.d) {
+		return context.WithCancel(ctx)
 	}
 	return r.w.arm(ctx, since, names)
 }

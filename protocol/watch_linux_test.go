@@ -110,6 +110,16 @@ func TestSharedWatch(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// The directory's own inotify watch is added when first armed, with an
+	// unknown change (what came before is not known).
+	if ws[0].(*watchRef).w.added {
+		t.Fatal("the directory's watch was added before anyone armed it")
+	}
+	first, doneFirst := ws[0].Arm(ctx, ws[0].Changes())
+	if first.Err() == nil {
+		t.Fatal("the first Arm did not fire at once")
+	}
+	doneFirst()
 	rw := ws[1].(removalWatch)
 	since := ws[1].Changes()
 	waitA, doneA := rw.ArmRemovals(ctx, since, []string{"a.1"})
