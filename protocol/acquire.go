@@ -38,8 +38,8 @@ type attempt struct {
 	try        bool       // TryLock
 	ew         entryWatch // the watch's entry watches and gate, for a waiting mutex contender (Lock)
 	place      gatePlace  // this attempt's place at the gate, once it joined
-	seen       uint64   // watch.Changes() when the last listing began
-	wake       []string // the next sleep ends when one of these is removed (nil: at any change)
+	seen       uint64     // watch.Changes() when the last listing began
+	wake       []string   // the next sleep ends when one of these is removed (nil: at any change)
 
 	// Waiters of a mutex (or writers) queue by ticket: see drawTicket.
 	queue       bool
