@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io/fs"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -134,16 +135,17 @@ var hub struct {
 type dirKey struct{ dev, ino uint64 }
 
 // inotifyInstance is one inotify descriptor and the goroutine that reads it.
-// That goroutine blocks a thread in poll(2) on the descriptor and an eventfd
-// that stop writes to. (Parking it in the runtime's network poller instead
-// costs no thread, but an idle program's poller is often only looked at by
-// sysmon, every 10 ms: a wake-up took 5-20 ms instead of well under one.)
-// One thread per process, whatever the number of waiters and directories.
+// The descriptor is read through the runtime's poller, so the goroutine
+// costs no thread while it waits. (A thread blocked in poll(2) costs more
+// than the thread: while a goroutine is in a blocking system call the
+// runtime's monitor keeps waking up every 20 µs–10 ms, in every waiting
+// process.)
 type inotifyInstance struct {
-	fd, efd int // the loop closes both when it ends
-	byKey   map[dirKey]*sharedWatch
-	byWD    map[int32]*sharedWatch
-	files   map[int32]*fileWatch // watches of single entries (armEntries)
+	fd    int      // for adding and removing watches
+	f     *os.File // fd, read by the loop; closed by stop
+	byKey map[dirKey]*sharedWatch
+	byWD  map[int32]*sharedWatch
+	files map[int32]*fileWatch // watches of single entries (armEntries)
 }
 
 func newInotify(path string) (*inotifyInstance, error) {
@@ -151,44 +153,26 @@ func newInotify(path string) (*inotifyInstance, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "inotify_init", Path: path, Err: err}
 	}
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		unix.Close(fd)
-		return nil, &fs.PathError{Op: "eventfd", Path: path, Err: err}
-	}
-	in := &inotifyInstance{fd: fd, efd: efd, byKey: make(map[dirKey]*sharedWatch), byWD: make(map[int32]*sharedWatch),
-		files: make(map[int32]*fileWatch)}
+	in := &inotifyInstance{fd: fd, f: os.NewFile(uintptr(fd), "inotify"), byKey: make(map[dirKey]*sharedWatch),
+		byWD: make(map[int32]*sharedWatch), files: make(map[int32]*fileWatch)}
 	go in.loop()
 	return in, nil
 }
 
 // stop ends the loop (called with hub.mu held, once no watch is left).
 func (in *inotifyInstance) stop() {
-	one := [8]byte{1}
-	unix.Write(in.efd, one[:])
+	in.f.Close()
 }
 
 func (in *inotifyInstance) loop() {
-	defer unix.Close(in.efd)
-	defer unix.Close(in.fd)
 	buf := make([]byte, 16384)
-	fds := []unix.PollFd{{Fd: int32(in.fd), Events: unix.POLLIN}, {Fd: int32(in.efd), Events: unix.POLLIN}}
 	for {
-		_, err := unix.Poll(fds, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || fds[1].Revents != 0 || fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+		n, err := in.f.Read(buf)
+		if err != nil {
 			in.overflow() // the end: every waiter looks again
 			return
 		}
-		for {
-			n, err := unix.Read(in.fd, buf)
-			if n <= 0 || err != nil {
-				break
-			}
-			in.dispatch(buf[:n])
-		}
+		in.dispatch(buf[:n])
 	}
 }
 
