@@ -167,3 +167,132 @@ func TestSharedWatch(t *testing.T) {
 		t.Fatalf("after every Close: refs %d, linger %v", sw.refs, sw.linger != nil)
 	}
 }
+
+// TestEntryWatch: a waiter armed for given entries wakes when one of them
+// is removed (at once if it is gone already), and not when other entries
+// come and go.
+func TestEntryWatch(t *testing.T) {
+	dir := t.TempDir()
+	d, err := OSFS().OpenDir(nil, dir, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	dw, err := OSFS().(watcher).Watch(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dw == nil {
+		t.Skip("the temp dir is not on a local filesystem inotify can watch")
+	}
+	defer dw.Close()
+	ew := dw.(entryWatch)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := os.WriteFile(filepath.Join(dir, "a.1"), nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	waitA, doneA := ew.armEntries(ctx, []string{"a.1"})
+	defer doneA()
+	// The directory's watch, armed after the entry's, is a barrier: once
+	// it has fired for a change, the events before it were dispatched.
+	first, doneFirst := dw.Arm(ctx, dw.Changes())
+	<-first.Done() // its first arming fires at once
+	doneFirst()
+	for _, step := range []func() error{
+		func() error { return os.WriteFile(filepath.Join(dir, "b.1"), nil, 0o666) },
+		func() error { return os.Remove(filepath.Join(dir, "b.1")) },
+	} {
+		any, done := dw.Arm(ctx, dw.Changes())
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		<-any.Done()
+		done()
+		if ctx.Err() != nil {
+			t.Fatal("no event for a change in the watched directory")
+		}
+		if waitA.Err() != nil {
+			t.Fatal("a waiter armed for a.1 woke for another entry")
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "a.1")); err != nil {
+		t.Fatal(err)
+	}
+	<-waitA.Done()
+	if ctx.Err() != nil {
+		t.Fatal("the removal of a.1 did not wake its waiter")
+	}
+	gone, doneGone := ew.armEntries(ctx, []string{"a.1"})
+	defer doneGone()
+	if gone.Err() == nil {
+		t.Fatal("arming for an entry already gone did not fire at once")
+	}
+	hub.mu.Lock()
+	n := len(dw.(*watchRef).w.in.files)
+	hub.mu.Unlock()
+	doneA()
+	doneGone()
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if left := len(dw.(*watchRef).w.in.files); left != 0 {
+		t.Fatalf("%d entry watches left after every waiter is done (%d before)", left, n)
+	}
+}
+
+// TestGate: a gate is granted to one waiter at a time, in order within a
+// process, and across open file descriptions (processes) through the
+// flock; leaving passes it on.
+func TestGate(t *testing.T) {
+	dir := t.TempDir()
+	d, err := OSFS().OpenDir(nil, dir, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	granted := func(s *gateSeat) {
+		t.Helper()
+		c, done := s.arm(ctx)
+		<-c.Done()
+		done()
+		if ctx.Err() != nil || !s.held() {
+			t.Fatal("a seat was not granted after the one before it left")
+		}
+	}
+
+	// Within a process: in order of arrival.
+	g := openGate(d)
+	if g == nil {
+		t.Fatal("cannot open the gate")
+	}
+	defer g.close()
+	s1, s2, s3 := g.join(), g.join(), g.join()
+	if !s1.held() || s2.held() || s3.held() {
+		t.Fatalf("seats held: %v %v %v, want only the first", s1.held(), s2.held(), s3.held())
+	}
+	s2.leave() // gives up its place before its turn
+	s1.leave()
+	granted(s3)
+
+	// Across processes (another open file description): the flock.
+	other := openGate(d)
+	if other == nil {
+		t.Fatal("cannot open the gate twice")
+	}
+	defer other.close()
+	o1 := other.join()
+	if o1.held() {
+		t.Fatal("the gate was granted to two processes at once")
+	}
+	s3.leave()
+	granted(o1)
+	s4 := g.join()
+	if s4.held() {
+		t.Fatal("the gate was granted to two processes at once")
+	}
+	o1.leave()
+	granted(s4)
+	s4.leave()
+}
