@@ -86,8 +86,12 @@ func (a *attempt) waitGate(ctx context.Context) error {
 	env := a.l.cfg.Env
 	a.waited = true
 	wctx, cancel := a.place.arm(ctx)
+	defer cancel()
+	if !a.place.front() {
+		<-wctx.Done() // the first of the process looks for us
+		return ctx.Err()
+	}
 	_ = env.Sleep(wctx, gatePoll/2+time.Duration(unit(env.Uint64())*float64(gatePoll/2)))
-	cancel()
 	return ctx.Err()
 }
 

@@ -63,17 +63,23 @@ type entryWatch interface {
 // gatePlace is a waiter's place at a gate.
 type gatePlace interface {
 	// arm returns a context derived from ctx that is also cancelled when
-	// the place is granted (at once if it is already).
+	// the place is granted (at once if it is already), or becomes the
+	// next of its process.
 	arm(ctx context.Context) (context.Context, context.CancelFunc)
+	// front reports whether the place is granted or the next of its
+	// process: only that one looks at the lock while it waits (the others
+	// behind it in the same process wait for their turn).
+	front() bool
 	// held reports whether the place was granted.
 	held() bool
 	// leave gives the place up (granted or not).
 	leave()
 }
 
-// gatePoll is the longest a waiter queued at the gate sleeps between its
-// own looks: the gate is a hint, and a waiter that finds the lock free
-// enters without it.
+// gatePoll is the longest the first waiter of a process queued at the
+// gate sleeps between its own looks: the gate is a hint, and a waiter that
+// finds the lock free enters without it. (Waiters behind it in the same
+// process only wait for their turn: the first looks for them all.)
 const gatePoll = time.Second
 
 // changeLog is an optional interface of a dirWatch that remembers the

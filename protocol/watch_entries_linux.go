@@ -218,6 +218,15 @@ func (g *gate) grant() {
 	g.queue = g.queue[1:]
 	g.owner = s
 	s.fire()
+	g.promote()
+}
+
+// promote wakes the new head of the queue, which from then on looks at the
+// lock now and then while it waits for the flock (with g.mu held).
+func (g *gate) promote() {
+	if len(g.queue) > 0 {
+		g.queue[0].wake()
+	}
 }
 
 // fail gives up on the flock: every waiter is granted (with g.mu held).
@@ -231,6 +240,10 @@ func (g *gate) fail() {
 
 func (s *gateSeat) fire() {
 	s.granted = true
+	s.wake()
+}
+
+func (s *gateSeat) wake() {
 	for c := range s.armed {
 		(*c)()
 		delete(s.armed, c)
@@ -255,6 +268,14 @@ func (s *gateSeat) arm(ctx context.Context) (context.Context, context.CancelFunc
 		g.mu.Unlock()
 		cancel()
 	}
+}
+
+// front reports whether the seat holds the gate or is the next of its
+// process to.
+func (s *gateSeat) front() bool {
+	s.g.mu.Lock()
+	defer s.g.mu.Unlock()
+	return s.granted || len(s.g.queue) > 0 && s.g.queue[0] == s
 }
 
 // held reports whether the seat was granted.
@@ -282,6 +303,9 @@ func (s *gateSeat) leave() {
 	for i, q := range g.queue {
 		if q == s {
 			g.queue = append(g.queue[:i], g.queue[i+1:]...)
+			if i == 0 {
+				g.promote()
+			}
 			break
 		}
 	}
