@@ -72,9 +72,14 @@ func (r *watchRef) armEntries(ctx context.Context, names []string) (context.Cont
 		// Under hub.mu: an event for the new watch waits in dispatch until
 		// the watch is registered.
 		wd, err := unix.InotifyAddWatch(in.fd, prefix+n, entryMask)
-		if err != nil {
-			cancel() // gone already (or cannot be watched): look again
+		if err == unix.ENOENT {
+			cancel() // gone already: look again
 			break
+		}
+		if err != nil {
+			// Cannot be watched (out of inotify watches, say): the
+			// sleep's own timeout is the waiter's poll.
+			continue
 		}
 		fw := in.files[int32(wd)]
 		if fw == nil {

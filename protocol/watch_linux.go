@@ -227,12 +227,16 @@ func (in *inotifyInstance) dispatch(b []byte) {
 	}
 }
 
-// overflow tells every watch that events were lost.
+// overflow tells every watch (and every waiter for an entry) that events
+// were lost.
 func (in *inotifyInstance) overflow() {
 	hub.mu.Lock()
 	ws := make([]*sharedWatch, 0, len(in.byKey))
 	for _, w := range in.byKey {
 		ws = append(ws, w)
+	}
+	for _, fw := range in.files {
+		fw.fire()
 	}
 	hub.mu.Unlock()
 	for _, w := range ws {
