@@ -9,20 +9,7 @@ import (
 )
 
 func TestInotifyWatch(t *testing.T) {
-	dir := t.TempDir()
-	d, err := OSFS().OpenDir(nil, dir, false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	w, err := OSFS().(watcher).Watch(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w == nil {
-		t.Skip("the temp dir is not on a local filesystem inotify can watch")
-	}
-	defer w.Close()
+	dir, d, w := watchTempDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -172,20 +159,7 @@ func TestSharedWatch(t *testing.T) {
 // is removed (at once if it is gone already), and not when other entries
 // come and go.
 func TestEntryWatch(t *testing.T) {
-	dir := t.TempDir()
-	d, err := OSFS().OpenDir(nil, dir, false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	dw, err := OSFS().(watcher).Watch(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if dw == nil {
-		t.Skip("the temp dir is not on a local filesystem inotify can watch")
-	}
-	defer dw.Close()
+	dir, _, dw := watchTempDir(t)
 	ew := dw.(entryWatch)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
