@@ -270,3 +270,75 @@ func TestGate(t *testing.T) {
 	granted(s4)
 	s4.leave()
 }
+
+// TestGateStuck: the gate is only a hint. With the gate held for ever by
+// someone else (a stopped process, say), a waiter still acquires the lock
+// once its holder releases it: it looks again every gatePoll on its own.
+func TestGateStuck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.cryolock")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	holder, err := New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := holder.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OSFS().OpenDir(nil, path, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	stuck := openGate(d)
+	if stuck == nil {
+		t.Fatal("cannot open the gate")
+	}
+	defer stuck.close()
+	if seat := stuck.join(); !seat.held() {
+		t.Fatal("a free gate was not granted")
+	}
+	waiter, err := New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- waiter.Lock(ctx) }()
+	// Release once the waiter waits for the gate.
+	for !waitingAtGate() {
+		if ctx.Err() != nil {
+			t.Fatal("the waiter never queued at the gate")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := holder.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("a waiter behind a stuck gate: %v", err)
+	}
+	if err := waiter.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitingAtGate reports whether some waiter of this process waits for a
+// gate held elsewhere.
+func waitingAtGate() bool {
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if hub.cur == nil {
+		return false
+	}
+	for _, w := range hub.cur.byKey {
+		if g := w.gate; g != nil {
+			g.mu.Lock()
+			waiting := g.running && len(g.queue) > 0
+			g.mu.Unlock()
+			if waiting {
+				return true
+			}
+		}
+	}
+	return false
+}
