@@ -32,10 +32,13 @@ type attempt struct {
 	live     []competitor  // the live competitors of the latest check
 	tryUntil time.Duration // TryLock: how long to watch suspect entries
 
-	watch      DirWatch // wakes the backoff early, if the FS can watch
+	watch      dirWatch // wakes the backoff early, if the FS can watch
 	watchTried bool
-	seen       uint64   // watch.Changes() when the last listing began
-	wake       []string // the next sleep ends when one of these is removed (nil: at any change)
+	try        bool       // TryLock
+	ew         entryWatch // the watch's entry watches and gate, for a waiting mutex contender (Lock)
+	place      gatePlace  // this attempt's place at the gate, once it joined
+	seen       uint64     // watch.Changes() when the last listing began
+	wake       []string   // the next sleep ends when one of these is removed (nil: at any change)
 
 	// Waiters of a mutex (or writers) queue by ticket: see drawTicket.
 	queue       bool
@@ -70,7 +73,9 @@ func (l *Lock) newAttempt(d Dir) *attempt {
 
 func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 	a := l.newAttempt(d)
+	a.try = try
 	defer a.stopWatch()
+	defer a.leaveGate()
 	// The first round enters at once: on an uncontended lock that is one
 	// create, one listing and (at release) one removal. Looking first (rule
 	// 1) is an optimisation for contended locks, not a safety step — except
@@ -101,6 +106,13 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 		}
 		a.listed = look
 		if look {
+			if a.polite && a.place == nil && a.gateOpen() {
+				// Back for more after a contended hold: queue at the
+				// gate behind the waiters of this host.
+				if err := a.waitGate(ctx); err != nil {
+					return nil, l.ctxErr(err)
+				}
+			}
 			live, fromLog, err := a.look(ctx)
 			if err != nil {
 				return nil, err
@@ -114,7 +126,26 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			single := singleExclusive(live)
 			confirmed := single == "" || !a.behind[single]
 			a.behind = behindOthers(live)
-			if a.queue && !try && a.watch != nil {
+			if a.ew != nil {
+				// A waiting mutex contender (or writer) on a local
+				// filesystem: the waiter at the gate sleeps until the
+				// exclusive entry that keeps it out goes, then enters (a
+				// writer beside readers, to keep new ones out, and waits
+				// there); the others wait for the gate.
+				if a.queueBlocked(live) {
+					if a.gateOpen() && !a.place.held() {
+						if err := a.waitGate(ctx); err != nil {
+							return nil, l.ctxErr(err)
+						}
+						continue
+					}
+					a.wake = names(live)
+					if err := a.backoff(ctx); err != nil {
+						return nil, l.ctxErr(err)
+					}
+					continue
+				}
+			} else if a.queue && !try && a.watch != nil {
 				// Only where a watch reports changes (a local filesystem,
 				// whose listings are coherent): with listings cached for
 				// seconds (FUSE, sshfs) contenders on two mounts

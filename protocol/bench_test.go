@@ -342,7 +342,7 @@ func BenchmarkReaders4(b *testing.B) {
 // process while they wait (watched: the lock directory is on a local
 // filesystem), and listings per second per waiter on a filesystem that
 // cannot be watched (the same directory through an FS that offers no
-// Watcher), after the waiters have waited 3 s.
+// directory watch), after the waiters have waited 3 s.
 //
 //	go test -run '^$' -bench Waiters200 -benchtime 1x ./protocol/
 func BenchmarkWaiters200(b *testing.B) {
@@ -363,11 +363,11 @@ func BenchmarkWaiters200(b *testing.B) {
 				b.Fatal(err)
 			}
 			threads0, inotify0 := procThreads(b), inotifyFDs(b)
-			cfs := &countingFS{FS: protocol.OSFS()}
-			var fsys protocol.FS = cfs
+			var fsys protocol.FS = noWatchFS{protocol.OSFS()}
 			if watched {
-				fsys = watchingCountingFS{cfs}
+				fsys = protocol.OSFS()
 			}
+			fsys, listings := protocol.CountListings(fsys)
 			var wg sync.WaitGroup
 			for i := 0; i < waiters; i++ {
 				l, err := protocol.New(path, protocol.WithFS(fsys))
@@ -384,10 +384,10 @@ func BenchmarkWaiters200(b *testing.B) {
 			}
 			time.Sleep(3 * time.Second)
 			threads, inotify := procThreads(b), inotifyFDs(b)
-			n0 := cfs.listings.Load()
+			n0 := listings()
 			const window = 3 * time.Second
 			time.Sleep(window)
-			n := cfs.listings.Load() - n0
+			n := listings() - n0
 			cancel()
 			wg.Wait()
 			holder.Unlock()
@@ -398,23 +398,8 @@ func BenchmarkWaiters200(b *testing.B) {
 	}
 }
 
-// countingFS counts listings; it offers no Watcher.
-type countingFS struct {
-	protocol.FS
-	listings atomic.Int64
-}
-
-func (c *countingFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
-	c.listings.Add(1)
-	return c.FS.ReadDir(d)
-}
-
-// watchingCountingFS is countingFS with the OS filesystem's Watcher.
-type watchingCountingFS struct{ *countingFS }
-
-func (w watchingCountingFS) Watch(d protocol.Dir) (protocol.DirWatch, error) {
-	return w.FS.(protocol.Watcher).Watch(d)
-}
+// noWatchFS hides the OS filesystem's directory watch.
+type noWatchFS struct{ protocol.FS }
 
 // procThreads is the number of OS threads of this process.
 func procThreads(b *testing.B) int {

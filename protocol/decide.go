@@ -104,6 +104,19 @@ func (a *attempt) queueFull(live []competitor) bool {
 	return n >= 2 || !nonce.QueueRoom(a.highest)
 }
 
+// queueBlocked reports whether a mutex contender (or writer) at the gate
+// should keep out: an exclusive entry is live, or its ticket leaves no room
+// above it. Readers do not keep it out: it enters beside them and waits
+// there, which keeps new readers out.
+func (a *attempt) queueBlocked(live []competitor) bool {
+	for _, c := range live {
+		if !c.shared {
+			return true
+		}
+	}
+	return !nonce.QueueRoom(a.highest)
+}
+
 // highestExclusive is the highest ticket of the exclusive entries in live
 // (-1 if none).
 func highestExclusive(live []competitor) int32 {

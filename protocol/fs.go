@@ -10,7 +10,10 @@ import (
 )
 
 // FS is the whole of what the protocol asks of a filesystem. Nothing else is
-// used on the lock's path: no O_EXCL, no link, no rename, no flock.
+// used on the lock's path: no O_EXCL, no link, no rename, no flock. (The OS
+// filesystem's optional hints — a directory watch, and on Linux a flock of
+// a local lock directory that queues the host's waiters — only decide when
+// a waiter looks again, never what it decides.)
 //
 // Every primitive acts on a name inside a directory handle ([Dir]) that
 // OpenDir opened once without following a symbolic link, so that a lock

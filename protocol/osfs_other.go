@@ -28,7 +28,7 @@ func isELOOP(err error) bool                 { return errors.Is(err, errSymlink)
 func isESTALE(error) bool                    { return false }
 func asPath(d Dir) *pathDir                  { return d.(*pathDir) }
 func modeType(m fs.FileMode) fs.FileMode     { return m.Type() }
-func (osFS) Watch(Dir) (DirWatch, error)     { return nil, nil }
+func (osFS) Watch(Dir) (dirWatch, error)     { return nil, nil }
 func (osFS) Remove(d Dir, name string) error { return mapErr(os.Remove(asPath(d).join(name))) }
 
 var errNotDir = errors.New("not a directory")

@@ -59,12 +59,48 @@ func (a *attempt) backoff(ctx context.Context) error {
 	}
 	a.waited = true
 	delay := a.delay
-	if a.watch != nil {
-		delay = WatchedPoll // changes wake us; the poll is only a safety net
+	if a.watch != nil && (a.ew == nil || a.wake != nil) {
+		delay = watchedPoll // changes wake us; the poll is only a safety net
 	}
 	// Sleep a uniformly random time in [delay/2, delay).
 	d := delay/2 + time.Duration(unit(c.Env.Uint64())*float64(delay/2))
 	return a.sleepBackoff(ctx, d)
+}
+
+// gateOpen joins the gate, if the attempt waits at one and has not joined
+// yet, and reports whether it has a place there.
+func (a *attempt) gateOpen() bool {
+	if a.place == nil && a.ew != nil {
+		a.place = a.ew.joinGate()
+	}
+	return a.place != nil
+}
+
+// waitGate sleeps until the attempt's place at the gate is granted, or a
+// random time up to gatePoll (the gate is only a hint: the caller looks
+// again either way).
+func (a *attempt) waitGate(ctx context.Context) error {
+	if a.place.held() {
+		return nil
+	}
+	env := a.l.cfg.Env
+	a.waited = true
+	wctx, cancel := a.place.arm(ctx)
+	defer cancel()
+	if !a.place.front() {
+		<-wctx.Done() // the first of the process looks for us
+		return ctx.Err()
+	}
+	_ = env.Sleep(wctx, gatePoll/2+time.Duration(unit(env.Uint64())*float64(gatePoll/2)))
+	return ctx.Err()
+}
+
+// leaveGate gives up the attempt's place at the gate, if any.
+func (a *attempt) leaveGate() {
+	if a.place != nil {
+		a.place.leave()
+		a.place = nil
+	}
 }
 
 // unit maps 64 random bits to a float64 uniform in [0, 1).

@@ -5,23 +5,23 @@ import (
 	"time"
 )
 
-// Watcher is an optional interface of an [FS]: a hint that a directory may
+// watcher is an optional interface of an [FS]: a hint that a directory may
 // have changed, so that a waiting contender can look again at once instead
 // of at its next poll. It is only ever a hint — every decision of the
 // protocol is made from a listing — and an FS should offer it only where it
 // reports every change made by any client (on Linux: inotify on a local
 // filesystem; never on NFS, SMB or FUSE, where it sees only local changes).
 //
-// While a watch is active the protocol polls at most every WatchedPoll as a
+// While a watch is active the protocol polls at most every watchedPoll as a
 // safety net, which is what makes an idle waiter nearly free.
-type Watcher interface {
+type watcher interface {
 	// Watch starts watching dir for entries created or removed. It returns
 	// (nil, nil) if the directory's filesystem cannot be watched reliably.
-	Watch(d Dir) (DirWatch, error)
+	Watch(d Dir) (dirWatch, error)
 }
 
-// DirWatch is an active watch of one directory.
-type DirWatch interface {
+// dirWatch is an active watch of one directory.
+type dirWatch interface {
 	// Changes returns how many changes the watch has seen so far (a
 	// counter that starts above zero).
 	Changes() uint64
@@ -33,12 +33,12 @@ type DirWatch interface {
 	Close() error
 }
 
-// RemovalWatch is an optional interface of a [DirWatch] whose events name
+// removalWatch is an optional interface of a dirWatch whose events name
 // the entries that changed (inotify on Linux). A waiter blocked by some live
 // entries sleeps until one of them is removed — not at every creation or
 // removal by other waiters — which keeps a crowd of waiters from listing
 // the directory at every change.
-type RemovalWatch interface {
+type removalWatch interface {
 	// ArmRemovals is like Arm, but the context is cancelled only when one
 	// of names was removed after the change numbered since (at once if that
 	// happened already), or when the watch lost track of changes (an event
@@ -46,16 +46,52 @@ type RemovalWatch interface {
 	ArmRemovals(ctx context.Context, since uint64, names []string) (context.Context, context.CancelFunc)
 }
 
-// changeLog is an optional interface of a DirWatch that remembers the
+// entryWatch is an optional interface of a dirWatch (inotify on Linux):
+// watches of single entries, and the gate that queues the waiters of a host
+// (see watch_entries_linux.go). A mutex contender that has one waits
+// without a crowd: only the waiter at the gate watches for the lock to come
+// free, and it wakes only when an entry that keeps it out goes.
+type entryWatch interface {
+	// armEntries is like ArmRemovals, but wakes only for the named entries
+	// (removed, moved, or touched by a heartbeat), never for others.
+	armEntries(ctx context.Context, names []string) (context.Context, context.CancelFunc)
+	// joinGate queues the caller at the directory's gate; nil if there is
+	// none.
+	joinGate() gatePlace
+}
+
+// gatePlace is a waiter's place at a gate.
+type gatePlace interface {
+	// arm returns a context derived from ctx that is also cancelled when
+	// the place is granted (at once if it is already), or becomes the
+	// next of its process.
+	arm(ctx context.Context) (context.Context, context.CancelFunc)
+	// front reports whether the place is granted or the next of its
+	// process: only that one looks at the lock while it waits (the others
+	// behind it in the same process wait for their turn).
+	front() bool
+	// held reports whether the place was granted.
+	held() bool
+	// leave gives the place up (granted or not).
+	leave()
+}
+
+// gatePoll is the longest the first waiter of a process queued at the
+// gate sleeps between its own looks: the gate is a hint, and a waiter that
+// finds the lock free enters without it. (Waiters behind it in the same
+// process only wait for their turn: the first looks for them all.)
+const gatePoll = time.Second
+
+// changeLog is an optional interface of a dirWatch that remembers the
 // names of recent changes: a waiter woken by a removal can then tell from
 // them, without listing, whether it is still blocked.
 type changeLog interface {
 	changesSince(since uint64) (created, removed []string, now uint64, ok bool)
 }
 
-// WatchedPoll is the longest a waiting contender sleeps between listings
-// while a [Watcher] watches the lock directory for it.
-const WatchedPoll = 250 * time.Millisecond
+// watchedPoll is the longest a waiting contender sleeps between listings
+// while a watcher watches the lock directory for it.
+const watchedPoll = 250 * time.Millisecond
 
 // sleepBackoff sleeps d, or until the lock directory changes if a watch is
 // active. A wake-up by a change is not an error.
@@ -72,7 +108,12 @@ func (a *attempt) sleepBackoff(ctx context.Context, d time.Duration) error {
 	// is not an error; only ctx's is.
 	var wctx context.Context
 	var cancel context.CancelFunc
-	if rw, ok := a.watch.(RemovalWatch); ok && a.wake != nil {
+	if a.ew != nil {
+		if a.wake == nil {
+			return env.Sleep(ctx, d) // after a withdrawal: look again soon
+		}
+		wctx, cancel = a.ew.armEntries(ctx, a.wake)
+	} else if rw, ok := a.watch.(removalWatch); ok && a.wake != nil {
 		wctx, cancel = rw.ArmRemovals(ctx, a.seen, a.wake)
 	} else {
 		wctx, cancel = a.watch.Arm(ctx, a.seen)
@@ -90,7 +131,7 @@ func (a *attempt) startWatch() {
 		return
 	}
 	a.watchTried = true
-	w, ok := a.l.cfg.FS.(Watcher)
+	w, ok := a.l.cfg.FS.(watcher)
 	if !ok || a.l.cfg.NoWatch {
 		return
 	}
@@ -102,6 +143,9 @@ func (a *attempt) startWatch() {
 		return
 	}
 	a.watch = dw
+	if ew, ok := dw.(entryWatch); ok && a.queue && !a.try {
+		a.ew = ew
+	}
 	a.seen = 0 // the counter starts above 0: look again at once, in case a change came before the watch
 }
 

@@ -8,7 +8,7 @@ import (
 	"sync/atomic"
 )
 
-// hintWatch is the [DirWatch] of the kqueue and ReadDirectoryChangesW
+// hintWatch is the dirWatch of the kqueue and ReadDirectoryChangesW
 // watches: a loop, in a goroutine of its own, calls fire for each batch of
 // changes (and once more when it ends); Close asks the loop to end and
 // waits until it has.

@@ -14,19 +14,7 @@ import (
 // (Windows) watches wake an armed waiter for an entry created or removed
 // by anyone, not for a heartbeat, and end on Close.
 func TestHintWatch(t *testing.T) {
-	dir := t.TempDir()
-	d, err := OSFS().OpenDir(nil, dir, false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	w, err := OSFS().(Watcher).Watch(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w == nil {
-		t.Skip("the temp dir is not on a local filesystem this system can watch")
-	}
+	dir, d, w := watchTempDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 

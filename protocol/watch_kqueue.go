@@ -14,7 +14,7 @@ import (
 // vnode notes every entry created or removed, whoever does it; on network
 // and FUSE filesystems, which note only this client's changes, it returns
 // nil, and waiters poll (backing off up to the maximum of WithBackoff).
-func (osFS) Watch(d Dir) (DirWatch, error) {
+func (osFS) Watch(d Dir) (dirWatch, error) {
 	p, dfd, err := use(d)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io/fs"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -27,7 +28,7 @@ import (
 // returns nil. The watch is on the handle's own directory (through
 // /proc/self/fd), not on whatever its path names now. Watches of one
 // directory within a process share one inotify watch.
-func (osFS) Watch(d Dir) (DirWatch, error) {
+func (osFS) Watch(d Dir) (dirWatch, error) {
 	p, dfd, err := use(d)
 	if err != nil {
 		return nil, err
@@ -56,34 +57,60 @@ func (osFS) Watch(d Dir) (DirWatch, error) {
 		hub.cur = in
 	}
 	w := in.byKey[key]
-	if w != nil && w.wd < 0 {
+	if w != nil && w.added && w.wd < 0 {
 		// The kernel dropped that watch (its directory was removed; a new
 		// one may have its inode): its holders poll, new ones watch anew.
 		delete(in.byKey, key)
 		w = nil
 	}
 	if w == nil {
-		const mask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
-			unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
-		wd, err := unix.InotifyAddWatch(in.fd, "/proc/self/fd/"+strconv.Itoa(dfd), mask)
-		if err != nil {
-			if len(in.byKey) == 0 {
-				in.stop()
-				hub.cur = nil
-			}
-			return nil, &fs.PathError{Op: "inotify_add_watch", Path: p.path, Err: err}
-		}
-		w = &sharedWatch{in: in, key: key, wd: int32(wd), armed: make(map[*armed]struct{})}
+		// The directory's own inotify watch is added when a waiter first
+		// arms it (activate): a waiter that only waits for given entries
+		// (armEntries) or for the gate needs none, and a process without
+		// it is not woken by every change in the directory.
+		w = &sharedWatch{in: in, key: key, armed: make(map[*armed]struct{})}
 		w.changes.Store(1)
 		in.byKey[key] = w
-		in.byWD[w.wd] = w
 	}
 	if w.refs == 0 && w.linger != nil {
 		w.linger.Stop()
 		w.linger = nil
 	}
 	w.refs++
-	return &watchRef{w: w}, nil
+	return &watchRef{w: w, d: d}, nil
+}
+
+// dirMask is what the directory's own watch reports.
+const dirMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_MOVED_TO |
+	unix.IN_DELETE_SELF | unix.IN_MOVE_SELF | unix.IN_ONLYDIR
+
+// activate adds the directory's inotify watch if it has none yet, through
+// the handle d. Changes made before it are unknown: it records an unknown
+// change, so that a waiter armed since an earlier listing looks again. It
+// reports false if the watch cannot be added (the waiter then polls).
+func (w *sharedWatch) activate(d Dir) bool {
+	hub.mu.Lock()
+	if w.added {
+		ok := w.wd >= 0
+		hub.mu.Unlock()
+		return ok
+	}
+	p, dfd, err := use(d)
+	if err != nil {
+		hub.mu.Unlock()
+		return false
+	}
+	wd, err := unix.InotifyAddWatch(w.in.fd, "/proc/self/fd/"+strconv.Itoa(dfd), dirMask)
+	p.done()
+	if err != nil {
+		hub.mu.Unlock()
+		return false
+	}
+	w.added, w.wd = true, int32(wd)
+	w.in.byWD[w.wd] = w
+	hub.mu.Unlock()
+	w.note("", true)
+	return true
 }
 
 // localMagic are the statfs types of local filesystems, where inotify sees
@@ -108,15 +135,17 @@ var hub struct {
 type dirKey struct{ dev, ino uint64 }
 
 // inotifyInstance is one inotify descriptor and the goroutine that reads it.
-// That goroutine blocks a thread in poll(2) on the descriptor and an eventfd
-// that stop writes to. (Parking it in the runtime's network poller instead
-// costs no thread, but an idle program's poller is often only looked at by
-// sysmon, every 10 ms: a wake-up took 5-20 ms instead of well under one.)
-// One thread per process, whatever the number of waiters and directories.
+// The descriptor is read through the runtime's poller, so the goroutine
+// costs no thread while it waits. (A thread blocked in poll(2) costs more
+// than the thread: while a goroutine is in a blocking system call the
+// runtime's monitor keeps waking up every 20 µs–10 ms, in every waiting
+// process.)
 type inotifyInstance struct {
-	fd, efd int // the loop closes both when it ends
-	byKey   map[dirKey]*sharedWatch
-	byWD    map[int32]*sharedWatch
+	fd    int      // for adding and removing watches
+	f     *os.File // fd, read by the loop; closed by stop
+	byKey map[dirKey]*sharedWatch
+	byWD  map[int32]*sharedWatch
+	files map[int32]*fileWatch // watches of single entries (armEntries)
 }
 
 func newInotify(path string) (*inotifyInstance, error) {
@@ -124,43 +153,26 @@ func newInotify(path string) (*inotifyInstance, error) {
 	if err != nil {
 		return nil, &fs.PathError{Op: "inotify_init", Path: path, Err: err}
 	}
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		unix.Close(fd)
-		return nil, &fs.PathError{Op: "eventfd", Path: path, Err: err}
-	}
-	in := &inotifyInstance{fd: fd, efd: efd, byKey: make(map[dirKey]*sharedWatch), byWD: make(map[int32]*sharedWatch)}
+	in := &inotifyInstance{fd: fd, f: os.NewFile(uintptr(fd), "inotify"), byKey: make(map[dirKey]*sharedWatch),
+		byWD: make(map[int32]*sharedWatch), files: make(map[int32]*fileWatch)}
 	go in.loop()
 	return in, nil
 }
 
 // stop ends the loop (called with hub.mu held, once no watch is left).
 func (in *inotifyInstance) stop() {
-	one := [8]byte{1}
-	unix.Write(in.efd, one[:])
+	in.f.Close()
 }
 
 func (in *inotifyInstance) loop() {
-	defer unix.Close(in.efd)
-	defer unix.Close(in.fd)
 	buf := make([]byte, 16384)
-	fds := []unix.PollFd{{Fd: int32(in.fd), Events: unix.POLLIN}, {Fd: int32(in.efd), Events: unix.POLLIN}}
 	for {
-		_, err := unix.Poll(fds, -1)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil || fds[1].Revents != 0 || fds[0].Revents&(unix.POLLERR|unix.POLLHUP|unix.POLLNVAL) != 0 {
+		n, err := in.f.Read(buf)
+		if err != nil {
 			in.overflow() // the end: every waiter looks again
 			return
 		}
-		for {
-			n, err := unix.Read(in.fd, buf)
-			if n <= 0 || err != nil {
-				break
-			}
-			in.dispatch(buf[:n])
-		}
+		in.dispatch(buf[:n])
 	}
 }
 
@@ -184,6 +196,15 @@ func (in *inotifyInstance) dispatch(b []byte) {
 			continue
 		}
 		hub.mu.Lock()
+		if fw := in.files[wd]; fw != nil {
+			fw.fire()
+			if mask&unix.IN_IGNORED != 0 {
+				delete(in.files, wd)
+				fw.gone = true
+			}
+			hub.mu.Unlock()
+			continue
+		}
 		w := in.byWD[wd]
 		if w != nil && mask&unix.IN_IGNORED != 0 {
 			// The directory is gone (or the watch was removed): forget
@@ -206,12 +227,16 @@ func (in *inotifyInstance) dispatch(b []byte) {
 	}
 }
 
-// overflow tells every watch that events were lost.
+// overflow tells every watch (and every waiter for an entry) that events
+// were lost.
 func (in *inotifyInstance) overflow() {
 	hub.mu.Lock()
 	ws := make([]*sharedWatch, 0, len(in.byKey))
 	for _, w := range in.byKey {
 		ws = append(ws, w)
+	}
+	for _, fw := range in.files {
+		fw.fire()
 	}
 	hub.mu.Unlock()
 	for _, w := range ws {
@@ -223,9 +248,12 @@ func (in *inotifyInstance) overflow() {
 type sharedWatch struct {
 	in      *inotifyInstance
 	key     dirKey
+	added   bool        // the directory's inotify watch was added (guarded by hub.mu)
 	wd      int32       // -1 once the kernel dropped the watch (guarded by hub.mu)
 	refs    int         // guarded by hub.mu
 	linger  *time.Timer // ends the watch, unless watched again (guarded by hub.mu)
+	gate    *gate       // the directory's gate, once a waiter joined it (guarded by hub.mu)
+	noGate  bool        // the gate cannot be opened (guarded by hub.mu)
 	changes atomic.Uint64
 
 	mu    sync.Mutex
@@ -343,11 +371,15 @@ func (w *sharedWatch) end() {
 	if in.byKey[w.key] == w {
 		delete(in.byKey, w.key)
 	}
-	if w.wd >= 0 {
+	if w.added && w.wd >= 0 {
 		delete(in.byWD, w.wd)
 		unix.InotifyRmWatch(in.fd, uint32(w.wd))
 	}
-	if len(in.byKey) == 0 {
+	if w.gate != nil {
+		w.gate.close()
+		w.gate = nil
+	}
+	if len(in.byKey) == 0 && len(in.files) == 0 {
 		in.stop()
 		if hub.cur == in {
 			hub.cur = nil
@@ -358,18 +390,25 @@ func (w *sharedWatch) end() {
 // watchRef is one holder's reference to a shared watch.
 type watchRef struct {
 	w      *sharedWatch
+	d      Dir // the waiter's handle of the directory (open while the watch is)
 	closed atomic.Bool
 }
 
 func (r *watchRef) Changes() uint64 { return r.w.changes.Load() }
 
 func (r *watchRef) Arm(ctx context.Context, since uint64) (context.Context, context.CancelFunc) {
+	if !r.w.activate(r.d) {
+		return context.WithCancel(ctx)
+	}
 	return r.w.arm(ctx, since, nil)
 }
 
 func (r *watchRef) ArmRemovals(ctx context.Context, since uint64, names []string) (context.Context, context.CancelFunc) {
 	if names == nil {
 		names = []string{}
+	}
+	if !r.w.activate(r.d) {
+		return context.WithCancel(ctx)
 	}
 	return r.w.arm(ctx, since, names)
 }

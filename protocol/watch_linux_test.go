@@ -9,20 +9,7 @@ import (
 )
 
 func TestInotifyWatch(t *testing.T) {
-	dir := t.TempDir()
-	d, err := OSFS().OpenDir(nil, dir, false, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	w, err := OSFS().(Watcher).Watch(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w == nil {
-		t.Skip("the temp dir is not on a local filesystem inotify can watch")
-	}
-	defer w.Close()
+	dir, d, w := watchTempDir(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -79,14 +66,14 @@ func TestInotifyWatch(t *testing.T) {
 // for removals wakes only for the names it waits on.
 func TestSharedWatch(t *testing.T) {
 	dir := t.TempDir()
-	var ws []DirWatch
+	var ws []dirWatch
 	for i := 0; i < 3; i++ {
 		d, err := OSFS().OpenDir(nil, dir, false, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer d.Close()
-		w, err := OSFS().(Watcher).Watch(d)
+		w, err := OSFS().(watcher).Watch(d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -110,7 +97,17 @@ func TestSharedWatch(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	rw := ws[1].(RemovalWatch)
+	// The directory's own inotify watch is added when first armed, with an
+	// unknown change (what came before is not known).
+	if ws[0].(*watchRef).w.added {
+		t.Fatal("the directory's watch was added before anyone armed it")
+	}
+	first, doneFirst := ws[0].Arm(ctx, ws[0].Changes())
+	if first.Err() == nil {
+		t.Fatal("the first Arm did not fire at once")
+	}
+	doneFirst()
+	rw := ws[1].(removalWatch)
 	since := ws[1].Changes()
 	waitA, doneA := rw.ArmRemovals(ctx, since, []string{"a.1"})
 	defer doneA()
@@ -156,4 +153,194 @@ func TestSharedWatch(t *testing.T) {
 	if sw.refs != 0 || sw.linger == nil {
 		t.Fatalf("after every Close: refs %d, linger %v", sw.refs, sw.linger != nil)
 	}
+}
+
+// TestEntryWatch: a waiter armed for given entries wakes when one of them
+// is removed (at once if it is gone already), and not when other entries
+// come and go.
+func TestEntryWatch(t *testing.T) {
+	dir, _, dw := watchTempDir(t)
+	ew := dw.(entryWatch)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := os.WriteFile(filepath.Join(dir, "a.1"), nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	waitA, doneA := ew.armEntries(ctx, []string{"a.1"})
+	defer doneA()
+	// The directory's watch, armed after the entry's, is a barrier: once
+	// it has fired for a change, the events before it were dispatched.
+	first, doneFirst := dw.Arm(ctx, dw.Changes())
+	<-first.Done() // its first arming fires at once
+	doneFirst()
+	for _, step := range []func() error{
+		func() error { return os.WriteFile(filepath.Join(dir, "b.1"), nil, 0o666) },
+		func() error { return os.Remove(filepath.Join(dir, "b.1")) },
+	} {
+		any, done := dw.Arm(ctx, dw.Changes())
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+		<-any.Done()
+		done()
+		if ctx.Err() != nil {
+			t.Fatal("no event for a change in the watched directory")
+		}
+		if waitA.Err() != nil {
+			t.Fatal("a waiter armed for a.1 woke for another entry")
+		}
+	}
+	if err := os.Remove(filepath.Join(dir, "a.1")); err != nil {
+		t.Fatal(err)
+	}
+	<-waitA.Done()
+	if ctx.Err() != nil {
+		t.Fatal("the removal of a.1 did not wake its waiter")
+	}
+	gone, doneGone := ew.armEntries(ctx, []string{"a.1"})
+	defer doneGone()
+	if gone.Err() == nil {
+		t.Fatal("arming for an entry already gone did not fire at once")
+	}
+	hub.mu.Lock()
+	n := len(dw.(*watchRef).w.in.files)
+	hub.mu.Unlock()
+	doneA()
+	doneGone()
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if left := len(dw.(*watchRef).w.in.files); left != 0 {
+		t.Fatalf("%d entry watches left after every waiter is done (%d before)", left, n)
+	}
+}
+
+// TestGate: a gate is granted to one waiter at a time, in order within a
+// process, and across open file descriptions (processes) through the
+// flock; leaving passes it on.
+func TestGate(t *testing.T) {
+	dir := t.TempDir()
+	d, err := OSFS().OpenDir(nil, dir, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	granted := func(s *gateSeat) {
+		t.Helper()
+		c, done := s.arm(ctx)
+		<-c.Done()
+		done()
+		if ctx.Err() != nil || !s.held() {
+			t.Fatal("a seat was not granted after the one before it left")
+		}
+	}
+
+	// Within a process: in order of arrival.
+	g := openGate(d)
+	if g == nil {
+		t.Fatal("cannot open the gate")
+	}
+	defer g.close()
+	s1, s2, s3 := g.join(), g.join(), g.join()
+	if !s1.held() || s2.held() || s3.held() {
+		t.Fatalf("seats held: %v %v %v, want only the first", s1.held(), s2.held(), s3.held())
+	}
+	s2.leave() // gives up its place before its turn
+	s1.leave()
+	granted(s3)
+
+	// Across processes (another open file description): the flock.
+	other := openGate(d)
+	if other == nil {
+		t.Fatal("cannot open the gate twice")
+	}
+	defer other.close()
+	o1 := other.join()
+	if o1.held() {
+		t.Fatal("the gate was granted to two processes at once")
+	}
+	s3.leave()
+	granted(o1)
+	s4 := g.join()
+	if s4.held() {
+		t.Fatal("the gate was granted to two processes at once")
+	}
+	o1.leave()
+	granted(s4)
+	s4.leave()
+}
+
+// TestGateStuck: the gate is only a hint. With the gate held for ever by
+// someone else (a stopped process, say), a waiter still acquires the lock
+// once its holder releases it: it looks again every gatePoll on its own.
+func TestGateStuck(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "g.cryolock")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A holder (of another process) with a ticket above any a newcomer
+	// draws, so that the waiter withdraws and waits at the gate.
+	if err := os.MkdirAll(path, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	holder := filepath.Join(path, "holder.2000000000")
+	if err := os.WriteFile(holder, []byte("None"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	d, err := OSFS().OpenDir(nil, path, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	stuck := openGate(d)
+	if stuck == nil {
+		t.Fatal("cannot open the gate")
+	}
+	defer stuck.close()
+	if seat := stuck.join(); !seat.held() {
+		t.Fatal("a free gate was not granted")
+	}
+	waiter, err := New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- waiter.Lock(ctx) }()
+	// Release once the waiter waits for the gate.
+	for !waitingAtGate() {
+		if ctx.Err() != nil {
+			t.Fatal("the waiter never queued at the gate")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := os.Remove(holder); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("a waiter behind a stuck gate: %v", err)
+	}
+	if err := waiter.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitingAtGate reports whether some waiter of this process waits for a
+// gate held elsewhere.
+func waitingAtGate() bool {
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if hub.cur == nil {
+		return false
+	}
+	for _, w := range hub.cur.byKey {
+		if g := w.gate; g != nil {
+			g.mu.Lock()
+			waiting := g.running && len(g.queue) > 0
+			g.mu.Unlock()
+			if waiting {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -16,7 +16,7 @@ import (
 // the notifications report every entry created or removed, whoever does it;
 // on network shares (UNC paths, mapped drives) it returns nil, and waiters
 // poll (backing off up to the maximum of WithBackoff).
-func (osFS) Watch(d Dir) (DirWatch, error) {
+func (osFS) Watch(d Dir) (dirWatch, error) {
 	p := asWin(d)
 	if !localVolume(p.path) {
 		return nil, nil

@@ -131,8 +131,9 @@ func idle(spawn harness.Spawn, quick bool) {
 
 func contended(spawn harness.Spawn, ns []int, hold, dur time.Duration) {
 	fmt.Printf("\nContended: N processes on /dev/shm, each looping acquire → %v hold → release for %v:\n\n", hold, dur)
-	fmt.Println("| N | lock | acq/s | hand-offs/s | CPU-s/1000 acq | Jain | longest wait | acq/s vs flock | CPU vs flock |")
-	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	fmt.Println("| N | lock | acq/s | hand-offs/s | CPU-s/1000 acq | CPU-s/1000 hand-offs | Jain | least share | longest wait | acq/s vs flock | CPU vs flock |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+	all := map[int]map[string]harness.LoopResult{}
 	for _, n := range ns {
 		res := map[string]harness.LoopResult{}
 		for _, k := range harness.Kinds {
@@ -142,15 +143,72 @@ func contended(spawn harness.Spawn, ns []int, hold, dur time.Duration) {
 			}
 			res[k] = r
 		}
+		all[n] = res
 		f, ok := res[harness.Flock]
 		if !ok {
 			f = res[harness.Kinds[0]]
 		}
 		for _, k := range harness.Kinds {
 			r := res[k]
-			fmt.Printf("| %d | %s | %.0f | %.0f | %.2f | %.2f | %v | %.2f | %.2f× |\n", n, k, r.AcqPerS, r.HandoffsPerS,
-				r.CPUPer1000, r.Jain, r.Longest.Round(time.Millisecond), r.AcqPerS/f.AcqPerS, r.CPUPer1000/f.CPUPer1000)
+			perHandoff := 0.0
+			if r.HandoffsPerS > 0 {
+				perHandoff = r.CPUPer1000 * r.AcqPerS / r.HandoffsPerS
+			}
+			fmt.Printf("| %d | %s | %.0f | %.0f | %.2f | %.2f | %.2f | %.2f | %v | %.2f | %.2f× |\n", n, k, r.AcqPerS, r.HandoffsPerS,
+				r.CPUPer1000, perHandoff, r.Jain, leastShare(r.Counts), r.Longest.Round(time.Millisecond), r.AcqPerS/f.AcqPerS, r.CPUPer1000/f.CPUPer1000)
 		}
+	}
+	scaleSummary(ns, all)
+}
+
+// leastShare is the smallest per-process count over the mean (0: a
+// process starved).
+func leastShare(counts []int) float64 {
+	if len(counts) == 0 {
+		return 0
+	}
+	least, sum := counts[0], 0
+	for _, c := range counts {
+		least = min(least, c)
+		sum += c
+	}
+	if sum == 0 {
+		return 0
+	}
+	return float64(least) * float64(len(counts)) / float64(sum)
+}
+
+// scaleSummary prints, for each kind, how CPU per acquisition and
+// throughput move with N: the spread of CPU per acquisition (largest over
+// smallest) and throughput at the largest N against N=4.
+func scaleSummary(ns []int, all map[int]map[string]harness.LoopResult) {
+	if len(ns) < 2 {
+		return
+	}
+	fmt.Print("\nScale curve (CPU-s per 1000 acquisitions, and acq/s, by N):\n\n")
+	head, sep := "| lock |", "|---|"
+	for _, n := range ns {
+		head += fmt.Sprintf(" N=%d |", n)
+		sep += "---|"
+	}
+	fmt.Println(head + " CPU max/min | acq/s at N=" + strconv.Itoa(ns[len(ns)-1]) + " vs N=4 |")
+	fmt.Println(sep + "---|---|")
+	for _, k := range harness.Kinds {
+		row := "| " + k + " |"
+		lo, hi := -1.0, 0.0
+		for _, n := range ns {
+			r := all[n][k]
+			row += fmt.Sprintf(" %.2f / %.0f |", r.CPUPer1000, r.AcqPerS)
+			if lo < 0 || r.CPUPer1000 < lo {
+				lo = r.CPUPer1000
+			}
+			hi = max(hi, r.CPUPer1000)
+		}
+		vs4 := "–"
+		if r4, ok := all[4][k]; ok && r4.AcqPerS > 0 {
+			vs4 = fmt.Sprintf("%.0f%%", 100*all[ns[len(ns)-1]][k].AcqPerS/r4.AcqPerS)
+		}
+		fmt.Printf("%s %.2f× | %s |\n", row, hi/lo, vs4)
 	}
 }
 
