@@ -144,8 +144,8 @@ var mutants = []Mutant{
 		Find:        `return len(live) >= l.slots`,
 		Replace:     `return len(live) > l.slots`,
 		LoadBearing: false, Breaks: "efficiency only: pointless entries under contention (C1 is not a safety step, PROOF.md §3 Remark 1)",
-		Note: "For a mutex (n = 1) too, so every contender enters beside a holder: the exhaustive search of sim's TestExhaustive grows past its time limit. " +
-			"A kill by time, not by a violation.",
+		Note: "For a mutex (n = 1) too, so every contender enters beside a holder. Once only a hang killed it (the exhaustive search of sim's TestExhaustive grew past its time limit: 19 minutes); " +
+			"protocol's TestWaiterBesideHigherTicket and TestSemaphoreWaiterKeepsOut (deterministic_rules_test.go) count the entries a waiter makes beside live ones.",
 	},
 	{
 		ID: "withdraw-on-greater", Pkg: "protocol", Rule: "C4.5",
@@ -153,7 +153,8 @@ var mutants = []Mutant{
 		Find:        `if higher >= l.slots {`,
 		Replace:     `if higher > l.slots {`,
 		LoadBearing: false, Breaks: "liveness: two contenders wait for each other (tickets only break symmetry, PROOF.md §3 Remark 2)",
-		Note: "Killed by a hang: the real-process test's contenders wait for each other until go test's time limit, so the kill takes the whole limit.",
+		Note: "Once killed only by a hang (the real-process test's contenders waited for each other until go test's time limit: 12 minutes); " +
+			"protocol's TestWaiterBesideHigherTicket (deterministic_rules_test.go) sees the entry stay beside a higher ticket at its first sleep.",
 	},
 	{
 		ID: "keeper-stat-off", Pkg: "protocol", Rule: "H1, Invariant M",
@@ -161,6 +162,7 @@ var mutants = []Mutant{
 		Find:        `	k.Stat = func() (time.Time, error) {`,
 		Replace:     `	_ = func() (time.Time, error) {`,
 		LoadBearing: true,
+		Note:        "protocol's TestInvisibleHeartbeatToldFast runs the keeper in jumping time: with no refresh ever visible it must report the loss within 20 leases of virtual time (the real-time TestInvisibleHeartbeatIsLost waits up to 2 minutes for it).",
 	},
 	{
 		ID: "keeper-equal-mtime-counts", Pkg: "stale", Rule: "H1, Invariant M",
@@ -168,6 +170,7 @@ var mutants = []Mutant{
 		Find:        `if !m.After(mtime) {`,
 		Replace:     `if m.Before(mtime) {`,
 		LoadBearing: true,
+		Note:        "Killed by protocol's TestInvisibleHeartbeatToldFast, as keeper-stat-off.",
 	},
 	{
 		ID: "fence-confirm-skipped", Pkg: "protocol", Rule: "T (fencing confirm)",
@@ -195,8 +198,8 @@ var mutants = []Mutant{
 		Replace: `	if !l.fences() {
 		if false {`,
 		LoadBearing: false, Breaks: "API promise: Lock returns nil with Held() false and Lost() closed (the holder is told, so no overlap)",
-		Note: "No test makes a hold become lost between the check's \"held\" and the confirmation without fencing; the simulator's workload checks Lost() and so sees no overlap. " +
-			"A protocol test with a filesystem hook that stalls confirm's Verify past the overdue point would kill it.",
+		Note: "The simulator's workload checks Lost() and so sees no overlap; protocol's TestConfirmRefusesLostHold (confirm_lost_test.go) makes the hold overdue inside the confirmation's Verify " +
+			"(a monotonic clock moved on by a lease) and requires Lock to start over rather than return nil with Held() false.",
 	},
 	{
 		ID: "own-file-check-removed", Pkg: "protocol", Rule: "C4.2",
