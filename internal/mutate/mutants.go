@@ -202,6 +202,16 @@ var mutants = []Mutant{
 			"(a monotonic clock moved on by a lease) and requires Lock to start over rather than return nil with Held() false.",
 	},
 	{
+		ID: "tickets-random", Pkg: "protocol", Rule: "F2 (ticket order), PROOF.md §5",
+		What: "every contender draws a uniformly random ticket (cryolock 1.x), so entering from a listing no longer queues a waiter",
+		Find: `	if !a.queue {
+		return nonce.Ticket(env)`,
+		Replace: `	if true {
+		return nonce.Ticket(env)`,
+		LoadBearing: false, Breaks: "order: a newcomer's blind entry can displace a waiter that entered from a listing (tickets only break symmetry; safety never rests on them)",
+		Note: "sim's TestTicketOrder (sim/order_test.go) sees a waiter's entry made from a listing withdraw before a blind entry (KindOrder).",
+	},
+	{
 		ID: "own-file-check-removed", Pkg: "protocol", Rule: "C4.2",
 		What:        "a scan no longer notices that the own entry was removed",
 		Find:        `	if !ownSeen {`,
