@@ -116,6 +116,7 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 	fl.IntVar(&f.depth, "depth", 0, "exhaustive: choice points that branch (0: unbounded)")
 	fl.IntVar(&f.limit, "limit", 0, "exhaustive: stop after this many schedules (0: none)")
 	cmd.AddCommand(newSimAuditCmd())
+	cmd.AddCommand(newSimHPCCmd()) // sim_hpc.go
 	return cmd
 }
 
