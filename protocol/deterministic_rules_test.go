@@ -134,6 +134,37 @@ func TestSemaphoreWaiterKeepsOut(t *testing.T) {
 	}
 }
 
+// TestReaderKeepsOutBesideWriter: rule C1 for readers (§7): while a writer's
+// entry is live, a reader that has looked does not enter — a waiting writer
+// keeps new readers out, so a stream of readers cannot starve it. Its blind
+// first entry withdraws before the writer's (C4 for readers), and it makes
+// no other.
+func TestReaderKeepsOutBesideWriter(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, blockerName), []byte("None"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const sleeps = 8
+	env := &sleepEnv{Env: protocol.OSEnv(), onSleep: func(n int) {
+		if n == sleeps {
+			cancel()
+		}
+	}}
+	fsys := &writeCountFS{FS: protocol.OSFS()}
+	r := newLock(t, dir, protocol.WithShared(), protocol.WithEnv(env), protocol.WithFS(fsys), protocol.WithBackoff(time.Millisecond, 2*time.Millisecond))
+	if err := r.Lock(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("reader Lock beside a live writer: %v, want to wait until cancelled", err)
+	}
+	if n := fsys.writes.Load(); n != 1 {
+		t.Errorf("rule C1 (readers): the reader made %d entries in %d sleeps beside a live writer, want 1 (its blind first one)", n, sleeps)
+	}
+}
+
 // warpEnv is the real environment with time that jumps: every sleep
 // returns at once and moves both clocks on by its duration, and goroutines
 // started for later (the heartbeat) start at once. Only one goroutine may
