@@ -114,7 +114,7 @@ var mutants = []Mutant{
 		Find:        `return true // a writer holds or waits: readers keep out`,
 		Replace:     `return false // a writer holds or waits: readers keep out`,
 		LoadBearing: false, Breaks: "liveness: a stream of readers can starve a writer (C1 is not a safety step, PROOF.md §3 Remark 1)",
-		Note:        "protocol's TestReaderKeepsOutBesideWriter (deterministic_rules_test.go) counts the entries a reader makes beside a live writer's.",
+		Note: "protocol's TestReaderKeepsOutBesideWriter (deterministic_rules_test.go) counts the entries a reader makes beside a live writer's.",
 	},
 	{
 		ID: "rw-reader-holds-beside-writer", Pkg: "protocol", Rule: "§7 RW (C4)",
