@@ -37,6 +37,12 @@ func HPC() Config {
 // revalidation; each crash can block it once. The backoff between polls is
 // at most MaxBackoff. The bound adds these up with room for the hand-offs:
 // (crashes + 1) × 1.5 leases + writers × (HoldMax + MaxBackoff) + HoldMax.
+//
+// It covers a writer whose entry stays in the directory. A writer displaced
+// by another writer polls from outside, and rule C1 keeps it out while any
+// reader is live: under an endless stream of overlapping reads its wait is
+// unbounded (docs/PROOF.md §4, "The HPC workload"). The preset's workload
+// is finite (two acquisitions per job) and stays under the bound.
 func HPCWriterWaitBound(c Config) time.Duration {
 	c = c.WithDefaults()
 	writers := int(float64(c.Procs*c.Acquisitions)*(1-c.ReadFraction)) + 1
