@@ -56,47 +56,81 @@ func (f *writeCountFS) WriteFile(d protocol.Dir, name string, data []byte, perm 
 // (rule C4.5), and no contender that has looked may enter beside it (C1).
 const blockerName = "blocker.2147483647"
 
+// besideRun is one contender's Lock in a directory that holds the
+// never-stale entries blockers, cancelled at its sleeps-th backoff sleep.
+type besideRun struct {
+	dir    string
+	env    *sleepEnv
+	fsys   *writeCountFS
+	ctx    context.Context
+	atStep func(n int) // also run at every sleep, before the cancel check
+}
+
+// besideLock prepares such a run; mk makes the contender from the options
+// that plug in the run's Env and FS.
+func besideLock(t *testing.T, blockers []string, sleeps int, mk func(dir string, opts ...protocol.Option) *protocol.Lock) (*besideRun, *protocol.Lock) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range blockers {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("None"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	r := &besideRun{dir: dir, ctx: ctx, fsys: &writeCountFS{FS: protocol.OSFS()}}
+	r.env = &sleepEnv{Env: protocol.OSEnv(), onSleep: func(n int) {
+		if r.atStep != nil {
+			r.atStep(n)
+		}
+		if n == sleeps {
+			cancel()
+		}
+	}}
+	l := mk(dir, protocol.WithEnv(r.env), protocol.WithFS(r.fsys), protocol.WithBackoff(time.Millisecond, 2*time.Millisecond))
+	return r, l
+}
+
+// lockUntilCancelled runs l.Lock and requires it to wait until cancelled.
+func (r *besideRun) lockUntilCancelled(t *testing.T, l *protocol.Lock, what string) {
+	t.Helper()
+	if err := l.Lock(r.ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("%s: Lock returned %v, want to wait until cancelled", what, err)
+	}
+}
+
+func mkMutex(t *testing.T) func(string, ...protocol.Option) *protocol.Lock {
+	return func(dir string, opts ...protocol.Option) *protocol.Lock { return newLock(t, dir, opts...) }
+}
+
 // TestWaiterBesideHigherTicket: a mutex contender meets a live entry with a
 // higher ticket. Its blind first entry must withdraw (C4.5: a live
 // competitor with a ticket ≥ mine), and from then on, looking before it
 // enters, it must keep out while the entry is live (C1) — one entry made
 // in all, none of its own left in the directory at any sleep.
 func TestWaiterBesideHigherTicket(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "a.cryolock")
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, blockerName), []byte("None"), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	const sleeps = 8
+	r, l := besideLock(t, []string{blockerName}, sleeps, mkMutex(t))
 	var bad []string
-	env := &sleepEnv{Env: protocol.OSEnv()}
-	env.onSleep = func(n int) {
-		if names := entryNames(t, dir); len(names) != 1 {
+	r.atStep = func(int) {
+		if names := entryNames(t, r.dir); len(names) != 1 {
 			bad = append(bad, strings.Join(names, " "))
 		}
-		if n == sleeps {
-			cancel()
-		}
 	}
-	fsys := &writeCountFS{FS: protocol.OSFS()}
-	l := newLock(t, dir, protocol.WithEnv(env), protocol.WithFS(fsys), protocol.WithBackoff(time.Millisecond, 2*time.Millisecond))
-	if err := l.Lock(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Lock beside a live entry: %v, want to wait until cancelled", err)
-	}
-	if env.n < sleeps {
-		t.Fatalf("only %d sleeps before Lock returned", env.n)
+	r.lockUntilCancelled(t, l, "a mutex beside a live entry")
+	if r.env.n < sleeps {
+		t.Fatalf("only %d sleeps before Lock returned", r.env.n)
 	}
 	if len(bad) > 0 {
-		t.Errorf("rule C4.5: at %d of %d sleeps the contender's entry stayed beside a higher live ticket: the directory held %q", len(bad), env.n, bad[0])
+		t.Errorf("rule C4.5: at %d of %d sleeps the contender's entry stayed beside a higher live ticket: the directory held %q", len(bad), r.env.n, bad[0])
 	}
-	if n := fsys.writes.Load(); n != 1 {
+	if n := r.fsys.writes.Load(); n != 1 {
 		t.Errorf("rule C1: the contender made %d entries in %d sleeps beside a live entry, want 1 (its blind first one)", n, sleeps)
 	}
-	if names := entryNames(t, dir); len(names) != 1 || names[0] != blockerName {
+	if names := entryNames(t, r.dir); len(names) != 1 || names[0] != blockerName {
 		t.Errorf("entries after the cancelled Lock: %v, want only %s", names, blockerName)
 	}
 }
@@ -104,32 +138,16 @@ func TestWaiterBesideHigherTicket(t *testing.T) {
 // TestSemaphoreWaiterKeepsOut: rule C1 for a semaphore of 2 with two live
 // entries (lease None): a contender that has looked does not enter.
 func TestSemaphoreWaiterKeepsOut(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "a.cryolock")
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range []string{blockerName, "blocker2.2147483646"} {
-		if err := os.WriteFile(filepath.Join(dir, n), []byte("None"), 0o666); err != nil {
+	const sleeps = 8
+	r, l := besideLock(t, []string{blockerName, "blocker2.2147483646"}, sleeps, func(dir string, opts ...protocol.Option) *protocol.Lock {
+		l, err := newSem(dir, 2, opts...)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	const sleeps = 8
-	env := &sleepEnv{Env: protocol.OSEnv(), onSleep: func(n int) {
-		if n == sleeps {
-			cancel()
-		}
-	}}
-	fsys := &writeCountFS{FS: protocol.OSFS()}
-	l, err := newSem(dir, 2, protocol.WithEnv(env), protocol.WithFS(fsys), protocol.WithBackoff(time.Millisecond, 2*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := l.Lock(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("semaphore Lock beside 2 live entries: %v, want to wait until cancelled", err)
-	}
-	if n := fsys.writes.Load(); n > 1 {
+		return l
+	})
+	r.lockUntilCancelled(t, l, "a semaphore of 2 beside 2 live entries")
+	if n := r.fsys.writes.Load(); n > 1 {
 		t.Errorf("rule C1: the semaphore contender made %d entries in %d sleeps beside 2 live entries, want at most 1", n, sleeps)
 	}
 }
@@ -140,27 +158,12 @@ func TestSemaphoreWaiterKeepsOut(t *testing.T) {
 // first entry withdraws before the writer's (C4 for readers), and it makes
 // no other.
 func TestReaderKeepsOutBesideWriter(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "a.cryolock")
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, blockerName), []byte("None"), 0o666); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	const sleeps = 8
-	env := &sleepEnv{Env: protocol.OSEnv(), onSleep: func(n int) {
-		if n == sleeps {
-			cancel()
-		}
-	}}
-	fsys := &writeCountFS{FS: protocol.OSFS()}
-	r := newLock(t, dir, protocol.WithShared(), protocol.WithEnv(env), protocol.WithFS(fsys), protocol.WithBackoff(time.Millisecond, 2*time.Millisecond))
-	if err := r.Lock(ctx); !errors.Is(err, context.Canceled) {
-		t.Fatalf("reader Lock beside a live writer: %v, want to wait until cancelled", err)
-	}
-	if n := fsys.writes.Load(); n != 1 {
+	r, l := besideLock(t, []string{blockerName}, sleeps, func(dir string, opts ...protocol.Option) *protocol.Lock {
+		return newLock(t, dir, append(opts, protocol.WithShared())...)
+	})
+	r.lockUntilCancelled(t, l, "a reader beside a live writer")
+	if n := r.fsys.writes.Load(); n != 1 {
 		t.Errorf("rule C1 (readers): the reader made %d entries in %d sleeps beside a live writer, want 1 (its blind first one)", n, sleeps)
 	}
 }
