@@ -67,6 +67,7 @@ var mutants = []Mutant{
 		Find:        `if !watching && k.Go != nil && k.OnLost != nil {`,
 		Replace:     `if false && !watching && k.Go != nil && k.OnLost != nil {`,
 		LoadBearing: true,
+		Note:        "stale's TestKeeperWatchdogStarts (keeper_jump_test.go, a jumping clock) fails at once; the real-time TestKeeperWatchdog waits a minute for the report that never comes.",
 	},
 	{
 		ID: "overdue-at-1.0", Pkg: "stale", Rule: "H1, C4.3 (Lemma R step 3)",
