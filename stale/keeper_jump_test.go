@@ -3,14 +3,15 @@ package stale
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// jumpClock is a clock whose sleeps return at once, moving it on by their
-// duration: with one goroutine sleeping at a time, virtual time without
-// waiting.
+// jumpClock is fakeClock safe for the watchdog's goroutine beside Run's:
+// sleeps return at once, moving it on by their duration; with one
+// goroutine sleeping at a time, virtual time without waiting.
 type jumpClock struct{ now atomic.Int64 }
 
 func (c *jumpClock) Mono() time.Duration { return time.Duration(c.now.Load()) }
@@ -68,4 +69,31 @@ func TestKeeperWatchdogStarts(t *testing.T) {
 	close(stuck)
 	cancel()
 	<-done
+}
+
+// TestKeeperUnchangedMtimeToldFast is the first half of
+// TestKeeperUnchangedMtimeDoesNotCount with a bound: a Touch that never
+// changes the mtime is no refresh (Invariant M), so the keeper reports the
+// hold overdue after a few retries. A keeper that counted such a Touch would
+// refresh for ever; this test stops it after 50 touches and fails, where
+// the other would spin until go test's time limit.
+func TestKeeperUnchangedMtimeToldFast(t *testing.T) {
+	c := &jumpClock{}
+	mtime := time.Unix(1000, 0) // a filesystem that keeps one mtime
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	touches := 0
+	k := &Keeper{Lease: For(16 * time.Second), Clock: c, Jitter: func() float64 { return 0 },
+		Touch: func() error {
+			if touches++; touches == 50 {
+				cancel()
+			}
+			return nil
+		},
+		Stat: func() (time.Time, error) { return mtime, nil },
+	}
+	err := k.Run(ctx)
+	if !errors.Is(err, ErrOverdue) || !strings.Contains(err.Error(), ErrUnchanged.Error()) {
+		t.Fatalf("a refresh that never changes the mtime: Run returned %v after %d touches and %v, want ErrOverdue naming %v", err, touches, c.Mono(), ErrUnchanged)
+	}
 }

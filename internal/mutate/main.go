@@ -12,8 +12,8 @@
 // The checks, in order, each with a time limit (a check that runs out of
 // time kills the mutant: CI would fail too). A test check's limit for a
 // mutant is a budget derived from the unmutated copy's time for it
-// (3 × that + 30 s; the baseline run's if it ran first, else the typical
-// time recorded in the check's definition), so a mutant that makes a test
+// (3 × that + 30 s; the baseline run's, times -j, if it ran first, else
+// the typical time recorded in the check's definition), so a mutant that makes a test
 // hang is killed by timeout in a few minutes at most, not after go test's
 // default ten:
 //
@@ -300,15 +300,17 @@ func budgetFor(c check, base time.Duration) time.Duration {
 }
 
 // mutantBudgets are the checks' limits for mutants: from the baseline run's
-// times when it ran (base, may be nil), else from the typical times.
-func mutantBudgets(base map[string]time.Duration, scale float64) budgets {
+// times when it ran (base, may be nil; it ran alone, and jobs mutants share
+// the machine, so its times count jobs times), else from the typical times
+// (measured two at a time).
+func mutantBudgets(base map[string]time.Duration, scale float64, jobs int) budgets {
 	b := budgets{}
 	for _, c := range checks {
 		lim := c.limit
 		if c.typical > 0 {
 			t := c.typical
 			if bt, ok := base[c.name]; ok && bt > 0 {
-				t = bt
+				t = bt * time.Duration(max(jobs, 1))
 			}
 			lim = budgetFor(c, t)
 		}
@@ -406,7 +408,7 @@ func runAll(root string, sel []Mutant, o options, log io.Writer) (*report, error
 		}
 		rep.baseline, base = r, r.checks
 	}
-	rep.budgets = mutantBudgets(base, o.scale)
+	rep.budgets = mutantBudgets(base, o.scale, jobs)
 	for _, dir := range dirs {
 		wg.Add(1)
 		go func() {
@@ -840,9 +842,9 @@ func (r *report) markdown() string {
 				parts = append(parts, fmt.Sprintf("%s %s", c.name, r.budgets[c.name].Round(time.Second)))
 			}
 		}
-		src := "the typical times recorded in internal/mutate"
+		src := "the typical times recorded in internal/mutate, two mutants at a time"
 		if r.baseline != nil {
-			src = "this run's baseline"
+			src = fmt.Sprintf("this run's baseline, which ran alone, × %d mutants at a time", r.jobs)
 		}
 		fmt.Fprintf(&b, "A mutant's test checks ran within budgets of 3 × the unmutated check's time + 30 s (%s): %s; a check that runs out of its budget kills the mutant by timeout (\"time limit\" above).\n",
 			src, strings.Join(parts, ", "))

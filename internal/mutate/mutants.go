@@ -172,7 +172,7 @@ var mutants = []Mutant{
 		Find:        `if !m.After(mtime) {`,
 		Replace:     `if m.Before(mtime) {`,
 		LoadBearing: true,
-		Note:        "Killed by protocol's TestInvisibleHeartbeatToldFast, as keeper-stat-off.",
+		Note:        "stale's TestKeeperUnchangedMtimeToldFast (keeper_jump_test.go) stops the keeper after 50 touches that never changed the mtime; stale's TestKeeperUnchangedMtimeDoesNotCount, unbounded, spins until go test's time limit. protocol's TestInvisibleHeartbeatToldFast kills it too.",
 	},
 	{
 		ID: "fence-confirm-skipped", Pkg: "protocol", Rule: "T (fencing confirm)",
@@ -211,7 +211,8 @@ var mutants = []Mutant{
 		Replace: `	if true {
 		return nonce.Ticket(env)`,
 		LoadBearing: false, Breaks: "order: a newcomer's blind entry can displace a waiter that entered from a listing (tickets only break symmetry; safety never rests on them)",
-		Note: "sim's TestTicketOrder (sim/order_test.go) sees a waiter's entry made from a listing withdraw before a blind entry (KindOrder).",
+		Note: "The ticket-order check (sim/order.go) runs in every v1 mutex and RW simulation, so the first simulator test to run kills it (TestCrashedHolderReapedInTime's seed 48): " +
+			"a waiter's entry made from a listing withdraws before a blind entry (KindOrder). sim's TestTicketOrder is the test written for it.",
 	},
 	{
 		ID: "own-file-check-removed", Pkg: "protocol", Rule: "C4.2",
