@@ -9,7 +9,7 @@ import (
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
-// The ticket-order check (docs/PROOF.md §5, "Order of waiters"): under rules
+// The ticket-order check (docs/PROOF.md §4, "Order of waiters"): under rules
 // v1 a mutex contender (or an RW writer) that enters from a listing — every
 // entry of an attempt but a blind first one — draws a queued ticket, above
 // every exclusive ticket it listed, and a contender that enters blind draws
@@ -34,7 +34,7 @@ const KindOrder = "ticket-order"
 
 // QueuedBypassBound is the most holds of others that can begin, under a
 // mutex, while one entry of a waiter made from a listing stays in the
-// directory (docs/PROOF.md §5): the one whose check listing preceded the
+// directory (docs/PROOF.md §4): the one whose check listing preceded the
 // entry's creation. A second would have listed after it and seen it.
 const QueuedBypassBound = 1
 

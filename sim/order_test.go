@@ -20,7 +20,7 @@ func orderConfig(kind string) Config {
 
 // TestTicketOrder: under rules v1 a waiter's entry made from a listing
 // withdraws only before another such entry, never before blind ones
-// (KindOrder, order.go; docs/PROOF.md §5): no schedule violates it, and the
+// (KindOrder, order.go; docs/PROOF.md §4): no schedule violates it, and the
 // check bites (queued entries do withdraw before higher tickets). It is the
 // check that kills the mutant tickets-random (docs/MUTANTS.md).
 func TestTicketOrder(t *testing.T) {

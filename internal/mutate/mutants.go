@@ -204,7 +204,7 @@ var mutants = []Mutant{
 			"(a monotonic clock moved on by a lease) and requires Lock to start over rather than return nil with Held() false.",
 	},
 	{
-		ID: "tickets-random", Pkg: "protocol", Rule: "F2 (ticket order), PROOF.md §5",
+		ID: "tickets-random", Pkg: "protocol", Rule: "F2 (ticket order), PROOF.md §4",
 		What: "every contender draws a uniformly random ticket (cryolock 1.x), so entering from a listing no longer queues a waiter",
 		Find: `	if !a.queue {
 		return nonce.Ticket(env)`,
