@@ -15,7 +15,8 @@ import (
 type Config struct {
 	// Rules selects the protocol rules under test.
 	Rules Rules
-	// Procs is the number of simulated processes (default 4).
+	// Procs is the number of simulated processes (default 4, at most
+	// MaxProcs).
 	Procs int
 	// Acquisitions is how many times each process takes the lock (default 2).
 	Acquisitions int
@@ -66,6 +67,10 @@ type Config struct {
 	MaxSteps int
 	MaxTime  time.Duration
 }
+
+// MaxProcs is the most simulated processes a Config may have (the HPC
+// workload of [HPC] has 100).
+const MaxProcs = 128
 
 // Faults are the fault knobs of the model. Each is off at its zero value.
 type Faults struct {
@@ -320,8 +325,8 @@ func (c Config) Validate() error {
 	c = c.WithDefaults()
 	f := c.Faults
 	switch {
-	case c.Procs < 1 || c.Procs > 64:
-		return fmt.Errorf("sim: %d processes (want 1..64)", c.Procs)
+	case c.Procs < 1 || c.Procs > MaxProcs:
+		return fmt.Errorf("sim: %d processes (want 1..%d)", c.Procs, MaxProcs)
 	case c.Acquisitions < 1:
 		return fmt.Errorf("sim: %d acquisitions (want ≥ 1)", c.Acquisitions)
 	case c.Kind != KindMutexLock && c.Kind != KindRWLock && c.Kind != KindSemaphore:

@@ -37,6 +37,7 @@ func (c *client) hang(op Ops) time.Duration {
 func (c *client) noteCreate(p string) {
 	w := c.p.w
 	c.p.created = p
+	w.orderCreate(c.p, p)
 	if w.owners == nil {
 		w.owners = map[string]*proc{}
 	}
@@ -74,6 +75,9 @@ func (c *client) noteRemove(p string, err error) {
 	}
 	o := w.owners[p]
 	delete(w.owners, p)
+	if o == c.p {
+		w.orderRemoveOwn(c.p, p)
+	}
 	if o == nil || o == c.p {
 		return
 	}

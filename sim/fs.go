@@ -260,6 +260,7 @@ func (c *client) ReadDir(p string) ([]protocol.DirEntry, error) {
 	if cl.err != nil {
 		return nil, cl.err
 	}
+	w.orderList(c.p, p, cl.ents)
 	return slices.Clone(cl.ents), nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/cryolock-go/cryolock/protocol"
@@ -22,7 +23,15 @@ type simDir struct{ path string }
 func (d simDir) Path() string { return d.path }
 func (d simDir) Close() error { return nil }
 
-func (f dirFS) join(d protocol.Dir, name string) string { return path.Join(d.Path(), name) }
+// join is path.Join(d.Path(), name), without its cleaning for the plain
+// single-component names the protocol passes (a hot path of the simulator).
+func (f dirFS) join(d protocol.Dir, name string) string {
+	dp := d.Path()
+	if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 || dp == "" || dp[len(dp)-1] == '/' {
+		return path.Join(dp, name)
+	}
+	return dp + "/" + name
+}
 
 func (f dirFS) OpenDir(parent protocol.Dir, name string, create bool, perm fs.FileMode) (protocol.Dir, error) {
 	// The model's paths are slash-separated; protocol.New has cleaned the

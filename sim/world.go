@@ -70,6 +70,9 @@ type Hold struct {
 	Lost       time.Duration
 	WasLost    bool // Lost() closed during the hold
 	Shared     bool // a read hold of a KindRWLock run
+	// Wait is how long the process waited for it: from the start of the
+	// acquisition (its first Lock or TryLock call) to Start.
+	Wait time.Duration
 }
 
 // Stats are a run's counters. The coverage counters (Lost, ReapsLive,
@@ -139,6 +142,12 @@ type Result struct {
 
 	choices []int // the schedule, for runs of Exhaustive
 	pruned  bool  // abandoned by Exhaustive's reduction
+	// displaced counts queued entries that withdrew before higher tickets
+	// (the ticket-order check examined them: order.go).
+	displaced int
+	// maxQueued is the most holds of others begun while one queued entry
+	// was live (bound QueuedBypassBound under a mutex).
+	maxQueued int
 }
 
 // Failed reports whether the run violated any property.
@@ -167,6 +176,7 @@ type proc struct {
 	lost        <-chan struct{}
 	waiting     bool
 	bypass      int
+	waitStart   time.Duration // when the current acquisition began
 
 	removeFailed bool // an injected error hit one of its removals
 	// entries are the paths of the entries it created and has not tried
@@ -212,6 +222,7 @@ type world struct {
 	trace       *Trace
 	stopAtFirst bool
 	told        time.Duration // the told delay of A3b (Config.toldDelay)
+	order       orderState    // the ticket-order check (order.go)
 }
 
 // RunOptions adjust one run.
@@ -240,6 +251,7 @@ func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 	w.maxTime = cfg.maxTime()
 	w.told = cfg.toldDelay()
 	w.srv = newServer(cfg.Faults.MtimeGranularity)
+	w.orderInit()
 	w.faultRand = newRand(seed, 1)
 	w.chooser = o.chooser
 	w.checkBound = o.checkSlots
@@ -320,7 +332,7 @@ func (w *world) result() *Result {
 			h.End, h.EndBy = w.now, "end"
 		}
 	}
-	r := &Result{Seed: w.seed, Config: w.cfg, Steps: w.steps, Time: w.now, Violations: w.viol, Stats: w.stats, Trace: w.trace, pruned: w.pruned}
+	r := &Result{Seed: w.seed, Config: w.cfg, Steps: w.steps, Time: w.now, Violations: w.viol, Stats: w.stats, Trace: w.trace, pruned: w.pruned, displaced: w.order.displaced, maxQueued: w.order.maxQueued}
 	r.Stats.Crashes, r.Stats.Pauses = w.crashes, w.pauses
 	r.Stats.HungCalls, r.Stats.WallSteps = w.hangs, w.wsteps
 	for _, h := range w.holds {
@@ -415,7 +427,7 @@ func (p *proc) workload() {
 			}
 		}
 		w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d%s, will hold %v", i+1, what, hold))
-		p.waiting, p.bypass = true, 0
+		p.waiting, p.bypass, p.waitStart = true, 0, w.now
 		// A share of acquisitions try TryLock, a few times with random
 		// pauses (racing TryLocks may all fail: no liveness is promised),
 		// then fall back to Lock.
@@ -428,6 +440,7 @@ func (p *proc) workload() {
 			if tries > 0 {
 				tries--
 				var won bool
+				w.orderAttempt(p)
 				if won, err = p.lock.TryLock(ctx); err == nil {
 					if won {
 						w.stats.TryLockWins++
@@ -437,8 +450,11 @@ func (p *proc) workload() {
 					_ = e.Sleep(ctx, c.MaxBackoff/2+time.Duration(p.workRand.Int64N(int64(c.MaxBackoff)+1)))
 					continue
 				}
-			} else if err = p.lock.Lock(ctx); err == nil {
-				break
+			} else {
+				w.orderAttempt(p)
+				if err = p.lock.Lock(ctx); err == nil {
+					break
+				}
 			}
 			w.stats.LockErrs++
 			w.event(p.id, g.id, "LOCK", "", "error: "+err.Error())
@@ -490,10 +506,11 @@ func injected(err error) bool {
 func (p *proc) acquired() {
 	w := p.w
 	w.stats.Acquired++
-	h := &Hold{Proc: p.id, Name: p.lock.Name(), Start: w.now, Open: true, Shared: p.shared}
+	h := &Hold{Proc: p.id, Name: p.lock.Name(), Start: w.now, Open: true, Shared: p.shared, Wait: w.now - p.waitStart}
 	p.hold = h
 	p.lost = p.lock.Lost()
 	w.holds = append(w.holds, h)
+	w.orderHeld(p, path.Join(LockDir, h.Name))
 	w.stats.MaxBypass = max(w.stats.MaxBypass, p.bypass)
 	p.waiting = false
 	for _, q := range w.procs {

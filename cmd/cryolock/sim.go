@@ -72,6 +72,7 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 	fl.IntVar(&o.limit, "limit", 0, "exhaustive: stop after this many schedules (0: none)")
 	bindSimConfig(fl, &o.cfg)
 	cmd.AddCommand(newSimAuditCmd())
+	cmd.AddCommand(newSimHPCCmd()) // sim_hpc.go
 	return cmd
 }
 

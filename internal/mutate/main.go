@@ -10,7 +10,12 @@
 //	go run ./internal/mutate -list
 //
 // The checks, in order, each with a time limit (a check that runs out of
-// time kills the mutant: CI would fail too):
+// time kills the mutant: CI would fail too). A test check's limit for a
+// mutant is a budget derived from the unmutated copy's time for it
+// (3 × that + 30 s; the baseline run's, times -j, if it ran first, else
+// the typical time recorded in the check's definition), so a mutant that makes a test
+// hang is killed by timeout in a few minutes at most, not after go test's
+// default ten:
 //
 //  1. build  go build ./...  (a mutant that does not compile is a broken
 //     definition, and the tool fails)
@@ -247,23 +252,71 @@ func locate(root string, m Mutant) (string, error) {
 
 // check is one of CI's checks, run in a scratch copy.
 type check struct {
-	name  string
+	name string
+	// limit caps the check's time: always for the baseline, and for the
+	// build and vet checks (a mutant cannot make the compiler hang).
 	limit time.Duration
-	cmds  [][]string
+	// typical is the unmutated check's time on a shared, loaded 2-core
+	// machine (the baseline of docs/MUTANTS.md); for a test check (typical
+	// > 0) a mutant's limit is budgetFor's multiple of it, or of the
+	// baseline run's time when the baseline ran first.
+	typical time.Duration
+	cmds    [][]string
 }
 
 var checks = []check{
-	{"build", 5 * time.Minute, [][]string{{"go", "build", "./..."}}},
-	{"vet", 5 * time.Minute, [][]string{{"go", "vet", "./..."}}},
-	{"unit", 6 * time.Minute, [][]string{{"go", "test", "-short", "-count=1", "-failfast", "-timeout=5m", "./stale", "./nonce", "./protocol"}}},
-	{"sim", 14 * time.Minute, [][]string{
-		{"go", "test", "-count=1", "-failfast", "-timeout=12m", "./sim"},
-		{"go", "test", "-count=1", "-timeout=4m", "-run", "^TestSim(V1Clean|LegacyFails|Exhaustive|Audit)$", "./cmd/cryolock"},
+	{"build", 5 * time.Minute, 0, [][]string{{"go", "build", "./..."}}},
+	{"vet", 5 * time.Minute, 0, [][]string{{"go", "vet", "./..."}}},
+	{"unit", 6 * time.Minute, 20 * time.Second, [][]string{{"go", "test", "-short", "-count=1", "-failfast", "./stale", "./nonce", "./protocol"}}},
+	{"sim", 14 * time.Minute, 70 * time.Second, [][]string{
+		{"go", "test", "-count=1", "-failfast", "./sim"},
+		{"go", "test", "-count=1", "-run", "^TestSim(V1Clean|LegacyFails|Exhaustive|Audit)$", "./cmd/cryolock"},
 	}},
-	{"audit", 5 * time.Minute, [][]string{
+	{"audit", 5 * time.Minute, 25 * time.Second, [][]string{
 		{"go", "build", "-o", "cryolock.mutant", "./cmd/cryolock"},
 		{"./cryolock.mutant", "sim", "audit"},
 	}},
+}
+
+// budgets are the time limits of the checks for one run, by check name.
+type budgets map[string]time.Duration
+
+// baselineLimits are the checks' caps: the limits of the baseline run.
+func baselineLimits(scale float64) budgets {
+	b := budgets{}
+	for _, c := range checks {
+		b[c.name] = time.Duration(float64(c.limit) * scale)
+	}
+	return b
+}
+
+// budgetFor is a test check's limit for a mutant, given the unmutated
+// check's time: three times that and half a minute (a loaded machine runs
+// the same tests at half speed or worse, two mutants at a time), never more
+// than the check's cap. A mutant that makes a test hang is killed by
+// timeout within it.
+func budgetFor(c check, base time.Duration) time.Duration {
+	return min(3*base+30*time.Second, c.limit)
+}
+
+// mutantBudgets are the checks' limits for mutants: from the baseline run's
+// times when it ran (base, may be nil; it ran alone, and jobs mutants share
+// the machine, so its times count jobs times), else from the typical times
+// (measured two at a time).
+func mutantBudgets(base map[string]time.Duration, scale float64, jobs int) budgets {
+	b := budgets{}
+	for _, c := range checks {
+		lim := c.limit
+		if c.typical > 0 {
+			t := c.typical
+			if bt, ok := base[c.name]; ok && bt > 0 {
+				t = bt * time.Duration(max(jobs, 1))
+			}
+			lim = budgetFor(c, t)
+		}
+		b[c.name] = time.Duration(float64(lim) * scale)
+	}
+	return b
 }
 
 // result is what happened to one mutant (or the baseline).
@@ -285,6 +338,7 @@ type result struct {
 type report struct {
 	results  []*result
 	baseline *result
+	budgets  budgets // the mutants' check limits
 	wall     time.Duration
 	jobs     int
 }
@@ -312,9 +366,6 @@ func runAll(root string, sel []Mutant, o options, log io.Writer) (*report, error
 	}
 	jobs := max(o.jobs, 1)
 	queue := make(chan *Mutant, len(sel)+1)
-	if o.baseline {
-		queue <- nil
-	}
 	for i := range sel {
 		queue <- &sel[i]
 	}
@@ -327,44 +378,52 @@ func runAll(root string, sel []Mutant, o options, log io.Writer) (*report, error
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now()
-	var setupErr error
+	saveLog := func(m *Mutant, r *result) {
+		if o.logDir == "" || r.full == "" {
+			return
+		}
+		id := "baseline"
+		if m != nil {
+			id = m.ID
+		}
+		if err := os.WriteFile(filepath.Join(o.logDir, id+".log"), []byte(r.full), 0o666); err != nil {
+			fmt.Fprintln(log, "mutate:", err)
+		}
+	}
+	dirs := make([]string, jobs)
 	for w := range jobs {
-		dir := filepath.Join(tmp, fmt.Sprintf("copy%d", w))
-		if err := copyFiles(root, dir, files); err != nil {
+		dirs[w] = filepath.Join(tmp, fmt.Sprintf("copy%d", w))
+		if err := copyFiles(root, dirs[w], files); err != nil {
 			return nil, err
 		}
+	}
+	// The baseline runs first, alone, with the checks' caps: its times
+	// give the mutants' budgets.
+	var base map[string]time.Duration
+	if o.baseline {
+		r := runOne(ctx, dirs[0], nil, baselineLimits(o.scale), log)
+		saveLog(nil, r)
+		if r.defErr != nil {
+			return nil, r.defErr
+		}
+		rep.baseline, base = r, r.checks
+	}
+	rep.budgets = mutantBudgets(base, o.scale, jobs)
+	for _, dir := range dirs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for m := range queue {
-				r := runOne(ctx, dir, m, o.scale, log)
-				if o.logDir != "" && r.full != "" {
-					id := "baseline"
-					if m != nil {
-						id = m.ID
-					}
-					if err := os.WriteFile(filepath.Join(o.logDir, id+".log"), []byte(r.full), 0o666); err != nil {
-						fmt.Fprintln(log, "mutate:", err)
-					}
-				}
+				r := runOne(ctx, dir, m, rep.budgets, log)
+				saveLog(m, r)
 				mu.Lock()
-				if m == nil {
-					rep.baseline = r
-				} else {
-					rep.results = append(rep.results, r)
-				}
-				if r.defErr != nil && m == nil {
-					setupErr = r.defErr
-				}
+				rep.results = append(rep.results, r)
 				mu.Unlock()
 			}
 		}()
 	}
 	wg.Wait()
 	rep.wall = time.Since(start)
-	if setupErr != nil {
-		return nil, setupErr
-	}
 	if ctx.Err() != nil {
 		return nil, errors.New("interrupted")
 	}
@@ -433,7 +492,7 @@ func copyFiles(root, dst string, files []string) error {
 // as flaky, skipped, and the check runs again without it. The baseline's
 // failing tests are rerun alone up to three times: passing once, they are
 // flaky and skipped; failing every time, the baseline is red.
-func runOne(ctx context.Context, dir string, m *Mutant, scale float64, log io.Writer) *result {
+func runOne(ctx context.Context, dir string, m *Mutant, limits budgets, log io.Writer) *result {
 	r := &result{checks: map[string]time.Duration{}}
 	name := "baseline"
 	var path string
@@ -471,7 +530,7 @@ func runOne(ctx context.Context, dir string, m *Mutant, scale float64, log io.Wr
 		t0 := time.Now()
 		var skip []string
 		for {
-			out, timedOut, err := runCheck(ctx, dir, c, skip, scale)
+			out, timedOut, err := runCheck(ctx, dir, c, skip, limits[c.name])
 			r.checks[c.name] = time.Since(t0)
 			if err == nil {
 				break
@@ -488,7 +547,7 @@ func runOne(ctx context.Context, dir string, m *Mutant, scale float64, log io.Wr
 			}
 			test, after := culprit(c.name, out)
 			if top := topTest(test); top != "" && !contains(skip, top) {
-				withMutant, without := confirm(ctx, dir, c, test, m != nil, mutate, scale)
+				withMutant, without := confirm(ctx, dir, c, test, m != nil, mutate, limits[c.name], timedOut)
 				genuine := withMutant && without // fails with the mutant only
 				if m == nil {
 					genuine = !without // the baseline fails it alone too
@@ -531,10 +590,12 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// confirm reruns the failing test alone, twice with the mutant (if any)
-// and up to three times without: it reports whether the test failed with the mutant (true for
-// the baseline, which has none) and passed without it.
-func confirm(ctx context.Context, dir string, c check, test string, isMutant bool, mutate func(bool) error, scale float64) (failsWith, passesWithout bool) {
+// confirm reruns the failing test alone, twice with the mutant (if any;
+// once if it failed by hanging until the check's limit) and up to three
+// times without, each run within limit: it reports whether the test failed
+// with the mutant (true for the baseline, which has none) and passed
+// without it.
+func confirm(ctx context.Context, dir string, c check, test string, isMutant bool, mutate func(bool) error, limit time.Duration, hung bool) (failsWith, passesWithout bool) {
 	var pkgs []string
 	for _, argv := range c.cmds {
 		if len(argv) > 1 && argv[0] == "go" && argv[1] == "test" {
@@ -549,13 +610,18 @@ func confirm(ctx context.Context, dir string, c check, test string, isMutant boo
 	for _, part := range strings.Split(test, "/") {
 		pat = append(pat, "^"+regexp.QuoteMeta(part)+"$")
 	}
-	alone := check{name: c.name, limit: c.limit, cmds: [][]string{append([]string{"go", "test", "-count=1", "-timeout=3m", "-run", strings.Join(pat, "/")}, pkgs...)}}
+	alone := check{name: c.name, cmds: [][]string{append([]string{"go", "test", "-count=1", "-run", strings.Join(pat, "/")}, pkgs...)}}
+	limit = min(limit, 3*time.Minute)
 	failsWith = true
 	if isMutant {
 		// Twice: a timing-dependent test on a loaded machine can fail
-		// alone once by chance.
-		for range 2 {
-			if _, _, err := runCheck(ctx, dir, alone, nil, scale); err == nil {
+		// alone once by chance. A hang is no chance failure: once.
+		tries := 2
+		if hung {
+			tries = 1
+		}
+		for range tries {
+			if _, _, err := runCheck(ctx, dir, alone, nil, limit); err == nil {
 				return false, true
 			}
 		}
@@ -567,27 +633,35 @@ func confirm(ctx context.Context, dir string, c check, test string, isMutant boo
 	// Up to three times: a test that passes once alone without the mutant
 	// is not broken by the unmutated code.
 	for range 3 {
-		if _, _, err := runCheck(ctx, dir, alone, nil, scale); err == nil {
+		if _, _, err := runCheck(ctx, dir, alone, nil, limit); err == nil {
 			return failsWith, true
 		}
 	}
 	return failsWith, false
 }
 
-// runCheck runs c's commands in dir, stopping at the first failure; go test
-// commands skip the top-level tests named in skip.
-func runCheck(ctx context.Context, dir string, c check, skip []string, scale float64) (string, bool, error) {
-	limit := time.Duration(float64(c.limit) * scale)
+// runCheck runs c's commands in dir within limit, stopping at the first
+// failure; go test commands skip the top-level tests named in skip, and
+// are given the time left as their -timeout (less a margin, so that go
+// test itself reports which test hung).
+func runCheck(ctx context.Context, dir string, c check, skip []string, limit time.Duration) (string, bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	var all bytes.Buffer
 	for _, argv := range c.cmds {
-		if len(skip) > 0 && len(argv) > 1 && argv[0] == "go" && argv[1] == "test" {
-			q := make([]string, len(skip))
-			for i, s := range skip {
-				q[i] = regexp.QuoteMeta(s)
+		if len(argv) > 1 && argv[0] == "go" && argv[1] == "test" {
+			flags := []string{"go", "test"}
+			if len(skip) > 0 {
+				q := make([]string, len(skip))
+				for i, s := range skip {
+					q[i] = regexp.QuoteMeta(s)
+				}
+				flags = append(flags, "-skip", "^("+strings.Join(q, "|")+")$")
 			}
-			argv = append([]string{"go", "test", "-skip", "^(" + strings.Join(q, "|") + ")$"}, argv[2:]...)
+			left := time.Until(deadline) - 15*time.Second
+			flags = append(flags, fmt.Sprintf("-timeout=%v", max(left, time.Second).Round(time.Second)))
+			argv = append(flags, argv[2:]...)
 		}
 		cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 		cmd.Dir = dir
@@ -761,5 +835,19 @@ func (r *report) markdown() string {
 		}
 	}
 	fmt.Fprintf(&b, ".\n")
+	if len(r.budgets) > 0 {
+		var parts []string
+		for _, c := range checks {
+			if c.typical > 0 {
+				parts = append(parts, fmt.Sprintf("%s %s", c.name, r.budgets[c.name].Round(time.Second)))
+			}
+		}
+		src := "the typical times recorded in internal/mutate, two mutants at a time"
+		if r.baseline != nil {
+			src = fmt.Sprintf("this run's baseline, which ran alone, × %d mutants at a time", r.jobs)
+		}
+		fmt.Fprintf(&b, "A mutant's test checks ran within budgets of 3 × the unmutated check's time + 30 s (%s): %s; a check that runs out of its budget kills the mutant by timeout (\"time limit\" above).\n",
+			src, strings.Join(parts, ", "))
+	}
 	return b.String()
 }

@@ -67,6 +67,7 @@ var mutants = []Mutant{
 		Find:        `if !watching && k.Go != nil && k.OnLost != nil {`,
 		Replace:     `if false && !watching && k.Go != nil && k.OnLost != nil {`,
 		LoadBearing: true,
+		Note:        "stale's TestKeeperWatchdogStarts (keeper_jump_test.go, a jumping clock) fails at once; the real-time TestKeeperWatchdog waits a minute for the report that never comes.",
 	},
 	{
 		ID: "overdue-at-1.0", Pkg: "stale", Rule: "H1, C4.3 (Lemma R step 3)",
@@ -114,6 +115,7 @@ var mutants = []Mutant{
 		Find:        `return true // a writer holds or waits: readers keep out`,
 		Replace:     `return false // a writer holds or waits: readers keep out`,
 		LoadBearing: false, Breaks: "liveness: a stream of readers can starve a writer (C1 is not a safety step, PROOF.md §3 Remark 1)",
+		Note: "protocol's TestReaderKeepsOutBesideWriter (deterministic_rules_test.go) counts the entries a reader makes beside a live writer's.",
 	},
 	{
 		ID: "rw-reader-holds-beside-writer", Pkg: "protocol", Rule: "§7 RW (C4)",
@@ -144,8 +146,8 @@ var mutants = []Mutant{
 		Find:        `return len(live) >= l.slots`,
 		Replace:     `return len(live) > l.slots`,
 		LoadBearing: false, Breaks: "efficiency only: pointless entries under contention (C1 is not a safety step, PROOF.md §3 Remark 1)",
-		Note: "For a mutex (n = 1) too, so every contender enters beside a holder: the exhaustive search of sim's TestExhaustive grows past its time limit. " +
-			"A kill by time, not by a violation.",
+		Note: "For a mutex (n = 1) too, so every contender enters beside a holder. Once only a hang killed it (the exhaustive search of sim's TestExhaustive grew past its time limit: 19 minutes); " +
+			"protocol's TestWaiterBesideHigherTicket and TestSemaphoreWaiterKeepsOut (deterministic_rules_test.go) count the entries a waiter makes beside live ones.",
 	},
 	{
 		ID: "withdraw-on-greater", Pkg: "protocol", Rule: "C4.5",
@@ -153,7 +155,8 @@ var mutants = []Mutant{
 		Find:        `if higher >= l.slots {`,
 		Replace:     `if higher > l.slots {`,
 		LoadBearing: false, Breaks: "liveness: two contenders wait for each other (tickets only break symmetry, PROOF.md §3 Remark 2)",
-		Note: "Killed by a hang: the real-process test's contenders wait for each other until go test's time limit, so the kill takes the whole limit.",
+		Note: "Once killed only by a hang (the real-process test's contenders waited for each other until go test's time limit: 12 minutes); " +
+			"protocol's TestWaiterBesideHigherTicket (deterministic_rules_test.go) sees the entry stay beside a higher ticket at its first sleep.",
 	},
 	{
 		ID: "keeper-stat-off", Pkg: "protocol", Rule: "H1, Invariant M",
@@ -161,6 +164,7 @@ var mutants = []Mutant{
 		Find:        `	k.Stat = func() (time.Time, error) {`,
 		Replace:     `	_ = func() (time.Time, error) {`,
 		LoadBearing: true,
+		Note:        "protocol's TestInvisibleHeartbeatToldFast runs the keeper in jumping time: with no refresh ever visible it must report the loss within 20 leases of virtual time (the real-time TestInvisibleHeartbeatIsLost waits up to 2 minutes for it).",
 	},
 	{
 		ID: "keeper-equal-mtime-counts", Pkg: "stale", Rule: "H1, Invariant M",
@@ -168,6 +172,7 @@ var mutants = []Mutant{
 		Find:        `if !m.After(mtime) {`,
 		Replace:     `if m.Before(mtime) {`,
 		LoadBearing: true,
+		Note:        "stale's TestKeeperUnchangedMtimeToldFast (keeper_jump_test.go) stops the keeper after 50 touches that never changed the mtime; stale's TestKeeperUnchangedMtimeDoesNotCount, unbounded, spins until go test's time limit. protocol's TestInvisibleHeartbeatToldFast kills it too.",
 	},
 	{
 		ID: "fence-confirm-skipped", Pkg: "protocol", Rule: "T (fencing confirm)",
@@ -195,8 +200,19 @@ var mutants = []Mutant{
 		Replace: `	if !l.fences() {
 		if false {`,
 		LoadBearing: false, Breaks: "API promise: Lock returns nil with Held() false and Lost() closed (the holder is told, so no overlap)",
-		Note: "No test makes a hold become lost between the check's \"held\" and the confirmation without fencing; the simulator's workload checks Lost() and so sees no overlap. " +
-			"A protocol test with a filesystem hook that stalls confirm's Verify past the overdue point would kill it.",
+		Note: "The simulator's workload checks Lost() and so sees no overlap; protocol's TestConfirmRefusesLostHold (confirm_lost_test.go) makes the hold overdue inside the confirmation's Verify " +
+			"(a monotonic clock moved on by a lease) and requires Lock to start over rather than return nil with Held() false.",
+	},
+	{
+		ID: "tickets-random", Pkg: "protocol", Rule: "F2 (ticket order), PROOF.md §4",
+		What: "every contender draws a uniformly random ticket (cryolock 1.x), so entering from a listing no longer queues a waiter",
+		Find: `	if !a.queue {
+		return nonce.Ticket(env)`,
+		Replace: `	if true {
+		return nonce.Ticket(env)`,
+		LoadBearing: false, Breaks: "order: a newcomer's blind entry can displace a waiter that entered from a listing (tickets only break symmetry; safety never rests on them)",
+		Note: "The ticket-order check (sim/order.go) runs in every v1 mutex and RW simulation, so the first simulator test to run kills it (TestCrashedHolderReapedInTime's seed 48): " +
+			"a waiter's entry made from a listing withdraws before a blind entry (KindOrder). sim's TestTicketOrder is the test written for it.",
 	},
 	{
 		ID: "own-file-check-removed", Pkg: "protocol", Rule: "C4.2",

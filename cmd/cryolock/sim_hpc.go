@@ -1,0 +1,78 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/signal"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cryolock-go/cryolock/sim"
+)
+
+// newSimHPCCmd is `cryolock sim hpc`: the HPC workload of issue 15 (item 5)
+// in the simulator.
+func newSimHPCCmd() *cobra.Command {
+	var (
+		runs    int
+		procs   int
+		jsonOut bool
+	)
+	cmd := &cobra.Command{
+		Use:   "hpc [flags]",
+		Short: "Simulate the HPC workload: 100 jobs on a reader–writer lock, 99% reads",
+		Long: `hpc runs the simulator's HPC workload (sim.HPC): 100 batch jobs sharing one
+reader–writer lock under rules v1, 99% of acquisitions reads holding 0.8–1.2 s,
+1% writes, up to 3 jobs crashing per run (their entries evicted by whichever
+job meets them), inside the fault model. It reports the writers' and readers'
+longest waits and the readers' throughput in virtual time, the crashes and
+evictions, and checks every run for violations and the writers' wait against
+sim.HPCWriterWaitBound (docs/PROOF.md §4, "The HPC workload").
+
+Exit status: 0 when no run violates a property and no writer waited longer
+than the bound, 1 otherwise.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
+			defer stop()
+			cfg := sim.HPC()
+			if procs > 0 {
+				cfg.Procs = procs
+			}
+			if err := cfg.InModel(); err != nil {
+				return exitCode(exitUsage, err)
+			}
+			rep := sim.MeasureHPC(ctx, cfg, runs)
+			bound := sim.HPCWriterWaitBound(cfg)
+			ok := rep.Violations == 0 && rep.WriterMaxWait <= bound
+			if jsonOut {
+				m := map[string]any{
+					"ok": ok, "runs": rep.Runs, "violations": rep.Violations, "reads": rep.Reads, "writes": rep.Writes,
+					"writer_max_wait_s": rep.WriterMaxWait.Seconds(), "writer_wait_bound_s": bound.Seconds(),
+					"reader_max_wait_s": rep.ReaderMaxWait.Seconds(), "reads_per_s": rep.ReadsPerSecond,
+					"crashes": rep.Crashes, "evictions": rep.Evictions, "steps": rep.Steps, "elapsed_s": rep.Elapsed.Seconds(),
+				}
+				if f := rep.First; f != nil {
+					m["first_violation"] = f.Violations[0].String()
+					m["first_seed"] = f.Seed
+				}
+				if err := writeJSON(cmd.OutOrStdout(), m); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "%s\n%s\nwriter wait bound %v\n", cfg.Summary(), rep, bound)
+				if f := rep.First; f != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "first violation: seed %d: %v\n", f.Seed, f.Violations[0])
+				}
+			}
+			if !ok {
+				return exitCode(exitFail, fmt.Errorf("sim hpc: %d runs violated a property; longest writer wait %v (bound %v)", rep.Violations, rep.WriterMaxWait, bound))
+			}
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&runs, "runs", 100, "runs (seeds 1..runs)")
+	cmd.Flags().IntVar(&procs, "procs", 0, fmt.Sprintf("jobs (default 100, at most %d)", sim.MaxProcs))
+	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
+	return cmd
+}
