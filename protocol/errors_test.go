@@ -115,7 +115,11 @@ func TestErrorsWrapSentinels(t *testing.T) {
 			return l.Unlock()
 		}},
 		{"Unlock: lost to a replaced directory", protocol.ErrReplaced, "heartbeat", "replaced.cryolock/*", func(t *testing.T) error {
-			l := newLock(t, "replaced.cryolock", protocol.WithLease(protocol.MinLease), protocol.WithFS(replacedFS{protocol.OSFS()}))
+			// The default lease: the heartbeat's first refresh (which
+			// verifies the directory) comes after 4 s, and the watchdog's
+			// "overdue" only at 7.5 s, so a loaded machine cannot turn the
+			// loss into an overdue one.
+			l := newLock(t, "replaced.cryolock", protocol.WithFS(replacedFS{protocol.OSFS()}))
 			lockIt(t, l)
 			select {
 			case <-l.Lost():
