@@ -561,7 +561,6 @@ func (o *runOptions) runHeld(l runLock, argv []string, sigc <-chan os.Signal, io
 		}
 		return releaseAfter(l, code, fmt.Errorf("run: %w", err))
 	}
-	log.Info("cryolock: started CMD", "pid", p.pid, "group", p.ownGroup, "argv", argv)
 	if !l.Held() {
 		// Lost between the look above and the start: stop it at once.
 		_ = p.signal(killSignal)
@@ -569,6 +568,9 @@ func (o *runOptions) runHeld(l runLock, argv []string, sigc <-chan os.Signal, io
 		p.finish()
 		return releaseAfter(l, exitLost, fmt.Errorf("run: lost the lock %s just as CMD started; killed CMD (pid %d) and its process group", quote(entry), p.pid))
 	}
+	// Logged after the check above: from here on a loss is one while CMD
+	// runs (the tests wait for this line before breaking the lock).
+	log.Info("cryolock: started CMD", "pid", p.pid, "group", p.ownGroup, "argv", argv)
 
 	lostc := l.Lost()
 	var (

@@ -260,7 +260,10 @@ func breakLock(t *testing.T, lock string, h *holder) string {
 func TestRunLostKeepsRunning(t *testing.T) {
 	t.Parallel()
 	lock := newLockPath(t)
-	h := startHolder(t, lock, "--lease", "1s")
+	h := startHolder(t, lock, "--lease", "1s", "--verbose")
+	// Past run's check that the lock is still held once CMD started (a
+	// loss before it kills CMD at once, --kill-on-lost or not).
+	h.expectLine(true, "started CMD")
 	path := breakLock(t, lock, h)
 	msg := h.expectLine(true, "lost the lock")
 	if !strings.Contains(msg, path) || !strings.Contains(msg, "keeps running") {
