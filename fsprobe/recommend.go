@@ -42,8 +42,11 @@ const smbClientCache = 10 * time.Second
 // should come from [Probe]: a primitive without a measurement counts as not
 // working. The derivation:
 //
-//   - Settle covers the listing lag between clients: 1.5 × the two-party
-//     round trip when a peer was measured; else 1.5 × this client's own lag
+//   - Settle covers the listing lag between clients that the lock's check
+//     (rule C4) relies on: 1.5 × the two-party create-then-list round trip
+//     (a listing made right after a client's own create) when a peer
+//     measured it; else 1.5 × the plain create and remove round trips when
+//     a peer measured those only; else 1.5 × this client's own lag
 //     if even its own listings lagged; else, on a remote filesystem, 1.25 ×
 //     the listing cache its mount options or defaults declare (with a
 //     warning to run the two-party mode); else, on a filesystem that could
@@ -102,6 +105,15 @@ func Recommend(r Report) Recommendation {
 	// Settle.
 	var settle time.Duration
 	switch {
+	case r.Peer.measuredCreateList():
+		lag := r.Peer.CreateListLag.D()
+		settle = roundUp(time.Duration(float64(lag)*settleMargin), 10*time.Millisecond)
+		reason("settle", settle.String(), "a listing made right after a client's own create showed the other client's earlier create within %v (create-then-list round trip, %d samples: what the lock's check relies on); a one-way lag is at most that, and settle is 1.5 × it%s", lag, r.Peer.CreateListRTT.Samples, refreshNote(r.Peer))
+		if r.Peer.OwnCreateRefreshes == nil || !*r.Peer.OwnCreateRefreshes {
+			if f.DirCache.D() > lag {
+				warn("the listing cache declared for %s is %v [%s] but the peer measured at most %v: the measurement is used; a longer run (more rounds) may catch a longer lag", f.Type, f.DirCache, f.DirCacheSource, lag)
+			}
+		}
 	case r.Peer.measuredListing():
 		lag := r.Peer.ListingLag.D()
 		settle = roundUp(time.Duration(float64(lag)*settleMargin), 10*time.Millisecond)
@@ -263,6 +275,23 @@ func roundUp(d, unit time.Duration) time.Duration {
 // other must not read its zeros as "no lag".
 func (p *PeerReport) measuredListing() bool {
 	return p != nil && p.Rounds > 0 && p.CreateRTT.Samples > 0 && p.RemoveRTT.Samples > 0
+}
+
+// measuredCreateList reports whether create-then-list round trips were
+// measured (this side's, or the joint verdict's).
+func (p *PeerReport) measuredCreateList() bool {
+	return p != nil && p.Rounds > 0 && p.CreateListRTT.Samples > 0
+}
+
+// refreshNote says what the peer found of refreshes by an own create.
+func refreshNote(p *PeerReport) string {
+	switch {
+	case p.OwnCreateRefreshes == nil:
+		return sprintf("; plain listings were coherent (round trip %v), so whether an own create refreshes the listing did not matter", p.CreateRTT.Max)
+	case *p.OwnCreateRefreshes:
+		return sprintf("; a client's own create refreshes its listing here (plain listings lagged up to %v round trip, listings right after an own create up to %v), so the plain lag does not bound the settle", p.CreateRTT.Max, p.CreateListLag)
+	}
+	return sprintf("; a client's own create does NOT refresh its listing here (plain listings lagged up to %v round trip, listings after an own create up to %v): every listing may be that old", p.CreateRTT.Max, p.CreateListLag)
 }
 
 // measuredMtime reports whether this side measured the read-then-stat lag.

@@ -1,6 +1,7 @@
 package fsprobe
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,6 +62,12 @@ func TestRecommend(t *testing.T) {
 		{name: "peer, long listing lag", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
 			Peer: sampled(&PeerReport{Rounds: 1, ListingLag: Duration(21 * s), MtimeFreshLag: Duration(s)})},
 			settle: 31500 * ms, lease: 158 * s},
+		{name: "peer, create-then-list: own create refreshes (sshfs)", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
+			Peer: refreshing(&PeerReport{Rounds: 2, CreateRTT: Stats{Samples: 1, Max: Duration(40 * s)}, CreateListRTT: Stats{Samples: 3, Max: Duration(200 * ms)}, MtimeFreshLag: Duration(300 * ms)})},
+			settle: 300 * ms, lease: 60 * s},
+		{name: "peer, create-then-list: no refresh (rclone)", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
+			Peer: refreshing(&PeerReport{Rounds: 2, CreateRTT: Stats{Samples: 1, Max: Duration(40 * s)}, CreateListRTT: Stats{Samples: 3, Max: Duration(38 * s)}, MtimeFreshLag: Duration(300 * ms)})},
+			settle: 57 * s, lease: 285 * s, warnings: []string{"settle delay of 57s"}},
 		{name: "peer, flock does not exclude", r: Report{Filesystem: local, Primitives: allWork(), Listing: coherent,
 			Peer: sampled(&PeerReport{Rounds: 2, ListingLag: Duration(5 * ms), FlockExcludes: &f})},
 			settle: 10 * ms, lease: 10 * s, warnings: []string{"flock held through one client did not exclude the other"}},
@@ -286,4 +293,31 @@ func TestWithPeer(t *testing.T) {
 func sampled(p *PeerReport) *PeerReport {
 	p.CreateRTT.Samples, p.RemoveRTT.Samples, p.MtimeFreshRTT.Samples = p.Rounds, p.Rounds, p.Rounds
 	return p
+}
+
+// refreshing fills a peer report's derived fields from its round trips.
+func refreshing(p *PeerReport) *PeerReport {
+	p.fill()
+	return p
+}
+
+func TestRefreshVerdict(t *testing.T) {
+	s, ms := time.Second, time.Millisecond
+	for _, c := range []struct {
+		plain, cl time.Duration
+		want      string
+	}{{40 * s, 200 * ms, "true"}, {40 * s, 38 * s, "false"}, {20 * ms, 20 * ms, "nil"}, {100 * ms, 10 * ms, "true"}} {
+		p := refreshing(&PeerReport{Rounds: 2, CreateRTT: Stats{Samples: 1, Max: Duration(c.plain)}, CreateListRTT: Stats{Samples: 3, Max: Duration(c.cl)}})
+		got := "nil"
+		if p.OwnCreateRefreshes != nil {
+			got = fmt.Sprint(*p.OwnCreateRefreshes)
+		}
+		if got != c.want || p.CreateListLag.D() != c.cl {
+			t.Errorf("plain %v, create-then-list %v: refreshes %s, lag %v; want %s", c.plain, c.cl, got, p.CreateListLag, c.want)
+		}
+		rec := Recommend(Report{Filesystem: Filesystem{Type: "nfs4", Remote: true}, Primitives: allWork(), Peer: p})
+		if why := rec.Reasons[0].Why; !strings.Contains(why, "create-then-list") {
+			t.Errorf("settle reason %q", why)
+		}
+	}
 }

@@ -287,6 +287,33 @@ type PeerReport struct {
 	// FlockExcludes reports whether a flock held on one side refused the
 	// other side's LOCK_EX|LOCK_NB; nil if not tested (no flock).
 	FlockExcludes *bool `json:"flock_excludes_peer,omitempty"`
+
+	// CreateListRTT is what the lock's rule C4 relies on (docs/PROOF.md,
+	// A1): a file created on one side appears in a listing the other side
+	// makes right after a create of its own, and back (each side's answer
+	// is its own create). Each one-way create-then-list lag is at most the
+	// round trip.
+	CreateListRTT Stats `json:"create_then_list_round_trip"`
+	// CreateListLag is CreateListRTT's max: the bound the settle delay
+	// must cover. CreateListLagSeconds is it in seconds.
+	CreateListLag        Duration `json:"create_then_list_lag"`
+	CreateListLagSeconds float64  `json:"create_then_list_lag_seconds"`
+	// OwnCreateRefreshes reports whether a client's own create in the
+	// directory refreshes its view of it, when plain listings lagged
+	// (CreateRTT of 50 ms or more): true if the create-then-list round trip
+	// was under half the plain one, false if not; nil if plain listings
+	// were coherent, so there was nothing to refresh. RefreshSeen counts,
+	// of RefreshPolls polls, those whose listing right after the own
+	// create showed the other side's file when the plain listing just
+	// before had missed it (informational: also a lag running out between
+	// the two listings counts).
+	OwnCreateRefreshes *bool `json:"own_create_refreshes,omitempty"`
+	RefreshSeen        int   `json:"own_create_refresh_seen"`
+	RefreshPolls       int   `json:"own_create_polls"`
+
+	// Verdict is the joint verdict both sides agreed on (nil if the run
+	// did not get that far).
+	Verdict *Verdict `json:"joint_verdict,omitempty"`
 }
 
 // Recommendation is a configuration for the lock derived from a [Report],
