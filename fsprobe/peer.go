@@ -93,6 +93,10 @@ func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
 	}
 	defer s.cleanup()
 	err = s.run()
+	if err != nil && s.done != "" {
+		// The peer may never come to remove it.
+		s.created = append(s.created, s.done)
+	}
 	rep := s.report()
 	if err != nil {
 		return rep, fmt.Errorf("fsprobe: peer %s: %w", s.pd, err)
@@ -122,6 +126,7 @@ type session struct {
 
 	local   *Report  // this side's single-client report (from Probe), or nil
 	verdict *Verdict // the joint verdict, once agreed
+	done    string   // this side's done marker, once written (the peer removes it)
 }
 
 func (s *session) progress(format string, args ...any) {

@@ -151,8 +151,15 @@ func Recommend(r Report) Recommendation {
 		reason("settle", "0s", "local filesystem (%s): one kernel serves every process, and this client's listings were coherent at once", f.Type)
 	}
 	rec.Settle, rec.SettleSeconds = Duration(settle), settle.Seconds()
+	if f.Type == "fuse.rclone" && f.DirCache.D() >= 10*time.Second && !r.Peer.measuredCreateList() {
+		warn("rclone serves listings from its directory cache for up to %v [%s], and a mount's own creates do not refresh it: the lock is UNSAFE here unless every contender uses a settle of at least that (recommended: %v), or the mounts are restarted with --dir-cache-time 0 (or a few seconds) and --attr-timeout 1s or less and probed again", f.DirCache, f.DirCacheSource, settle)
+	}
 	if settle >= 5*time.Second {
-		warn("every acquisition will wait the settle delay of %v: shorter client caches shorten it (sshfs -o dir_cache=no or -o cache_timeout=N, NFS lookupcache=none or actimeo=N), then probe again", settle)
+		src := f.DirCacheSource
+		if src == "" {
+			src = "no listing cache declared"
+		}
+		warn("every acquisition will wait the settle delay of %v: a shorter listing cache shortens it [%s], then probe again; `cryolock probe --peer` measures what the lock relies on (where a client's own create refreshes its listing, as on NFS and sshfs, that is far shorter)", settle, src)
 	}
 
 	// Lease.

@@ -112,7 +112,8 @@ func (s *session) agree() error {
 		s.progress("joint verdict read (written by the peer, which finished second)")
 	}
 	// The peer removes this marker; this side removes the peer's.
-	if err := s.fs.WriteFile(s.d, "done."+s.id, nil, 0o666); err != nil {
+	s.done = "done." + s.id
+	if err := s.fs.WriteFile(s.d, s.done, nil, 0o666); err != nil {
 		return err
 	}
 	err = poll(s.ctx, func() (bool, error) {
