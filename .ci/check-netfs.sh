@@ -10,9 +10,11 @@
 # test, writes them to $NETFS_STATE/FINDINGS.md (and to
 # internal/netfs/FINDINGS.md with CRYOLOCK_NETFS_WRITE_FINDINGS=1), and tears
 # down what it started (by recorded pid). A component that cannot start fails.
-#   CRYOLOCK_NETFS_TIMEOUT=s   hard limit of the whole check (default 1200)
+#   CRYOLOCK_NETFS_TIMEOUT=s   hard limit of the whole check (default 1500)
 #   CRYOLOCK_NETFS_GATE_BUDGET time box of each pair's gate (default 120s; empty:
 #                              the full 4 x 100 holds, 10-25 min under emulation)
+#   CRYOLOCK_NETFS_HANDOFF_BUDGET  time box of each pair's hand-off runs (default 45s)
+#   CRYOLOCK_NETFS_PEER_TIMEOUT    bound of each pair's `probe --peer` run (default 150s)
 #   NETFS_CACHE, NETFS_STATE   see internal/netfs/scripts/common.sh
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
@@ -31,8 +33,8 @@ export NETFS_STATE
 if [ -z "${__CRYOLOCK_NETFS_BODY:-}" ]; then
   t0=$SECONDS
   rc=0
-  __CRYOLOCK_NETFS_BODY=1 timeout -k 30 "${CRYOLOCK_NETFS_TIMEOUT:-1200}" bash "$self" "$@" || rc=$?
-  [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "netfs: FAILED: hard timeout (${CRYOLOCK_NETFS_TIMEOUT:-1200} s)"
+  __CRYOLOCK_NETFS_BODY=1 timeout -k 30 "${CRYOLOCK_NETFS_TIMEOUT:-1500}" bash "$self" "$@" || rc=$?
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "netfs: FAILED: hard timeout (${CRYOLOCK_NETFS_TIMEOUT:-1500} s)"
   bash "$S/down.sh" || echo "netfs: WARNING: teardown incomplete"
   echo "netfs: done in $((SECONDS - t0)) s, exit $rc"
   exit $rc
@@ -40,6 +42,8 @@ fi
 
 source "$S/common.sh"
 export CRYOLOCK_NETFS_GATE_BUDGET="${CRYOLOCK_NETFS_GATE_BUDGET-120s}"
+export CRYOLOCK_NETFS_HANDOFF_BUDGET="${CRYOLOCK_NETFS_HANDOFF_BUDGET-45s}"
+export CRYOLOCK_NETFS_PEER_TIMEOUT="${CRYOLOCK_NETFS_PEER_TIMEOUT-150s}"
 t0=$SECONDS
 mkdir -p "$NETFS_STATE"
 fail=0
@@ -72,14 +76,14 @@ if [ -n "${CRYOLOCK_NETFS_RCLONE_PAIRS:-}" ]; then
     pairs=$(tr ' ' '\n' <<<"$pairs" | grep '^rclone-sftp:' | tr '\n' ' ') req="rclone-sftp"
   fi
   CRYOLOCK_NETFS_PAIRS="$pairs" CRYOLOCK_NETFS_REQUIRE="$req" \
-    timeout -k 10 780 "$NETFS_STATE/netfs.test" -test.v -test.timeout 12m >"$NETFS_STATE/host.out" 2>&1 &
+    timeout -k 10 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m >"$NETFS_STATE/host.out" 2>&1 &
   hostpid=$!
 fi
 
 if wait "$vmup"; then
   grep -E 'VM ready|built|vm-up done' "$NETFS_STATE/vm-up.log" >&2 || true
   log "guest tests: nfs3 nfs4 cifs pairs"
-  CRYOLOCK_NETFS_REQUIRE="nfs3 nfs4 cifs" bash "$S/vm-run.sh" -t 780 "$NETFS_STATE/netfs.test" -test.v -test.timeout 12m \
+  CRYOLOCK_NETFS_REQUIRE="nfs3 nfs4 cifs" bash "$S/vm-run.sh" -t 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m \
     >"$NETFS_STATE/guest.out" 2>&1 || { log "FAILED: guest tests"; fail=1; }
   log "guest tests done"
   grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic|\[netfs)' "$NETFS_STATE/guest.out" || true

@@ -29,6 +29,17 @@ host, with the mount options in the table.
   it (median/max of 20, both directions); the settle must cover it.
 - probe: `fsprobe.Probe` (single client) on each mount: filesystem type,
   declared caches, and what it recommends.
+- hand-off: a holder on A releases while a waiter on B (a separate process,
+  waiting for 1.5 s already) wants the lock: time from the release to B's
+  acquisition, median / p95 (and the median beyond the settle used), and
+  the waiter's CPU time per second of waiting; the same with flock(2) on one
+  file through both mounts.
+- peer: `cryolock probe --peer`'s measurement on A and B at once: the
+  create-then-list round trip (a listing made right after a create of the
+  lister's own shows the other's earlier create: what the lock's check relies
+  on, docs/PROOF.md A1) beside the plain re-listing round trip, whether an own
+  create refreshes the listing, and the one recommendation both sides agreed
+  on (the joint verdict).
 
 HEAD
 grep -h '^netfs-result ' "$@" 2>/dev/null | awk '
@@ -47,6 +58,17 @@ function kv(line, key,   n, i, f, a) {
     rec[p] = kv($0, "recovery")
   } else if (t == "listing-lag") {
     lag[p] = kv($0, "median") " / " kv($0, "max")
+  } else if (t == "handoff") {
+    ho[p] = kv($0, "median") " / " kv($0, "p95") " (" kv($0, "beyond_settle") ")"
+    cpu[p] = kv($0, "waiter_cpu")
+  } else if (t == "handoff-flock") {
+    fl[p] = (kv($0, "error") != "") ? "error: " kv($0, "error") : kv($0, "median") " / " kv($0, "p95")
+  } else if (t == "peer") {
+    if (kv($0, "timed_out") != "") {
+      peer[p] = "did not finish in " kv($0, "timed_out") " | — | —"
+    } else {
+      peer[p] = kv($0, "create_list_rtt") " / " kv($0, "plain_create_rtt") " | " kv($0, "own_create_refreshes") " | settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease")
+    }
   } else if (t == "probe") {
     s = kv($0, "side")
     probe[p] = probe[p] (probe[p] == "" ? "" : "; ") s ": " kv($0, "fstype") ", attr " kv($0, "attr_cache") ", dir " kv($0, "dir_cache") " → settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease") ", backoff " kv($0, "rec_backoff")
@@ -59,6 +81,14 @@ END {
     p = order[i]
     g = (p in gate) ? gate[p] : "— | — | — | — | — | —"
     print "| " p " | " ((p in set) ? set[p] : "—") " | " g " | " ((p in rec) ? rec[p] : "—") " | " ((p in lag) ? lag[p] : "—") " | " ((p in probe) ? probe[p] : "—") " |"
+  }
+  print ""
+  print "| pair | settle used | hand-off median / p95 (median beyond settle) | waiter CPU | flock hand-off median / p95 | peer: create-then-list / plain round trip | own create refreshes the listing | peer: joint recommendation |"
+  print "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  for (i = 1; i <= np; i++) {
+    p = order[i]
+    st = (p in set) ? set[p] : "—"; sub(/ \/.*/, "", st)
+    print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | —") " |"
   }
 }'
 if [ -n "${CRYOLOCK_NETFS_RCLONE_OPTS:-}" ]; then
