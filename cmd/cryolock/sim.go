@@ -35,6 +35,7 @@ type simFlags struct {
 	cache, gran, offset               time.Duration
 	drift                             float64
 	nonatomic, sameIdentity           bool
+	ownRefresh                        bool
 	errorRate                         float64
 	errorOps                          string
 	crashes, pauses                   int
@@ -103,6 +104,7 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 	fl.DurationVar(&f.offset, "clock-offset", def.Faults.ClockOffset, "largest wall-clock offset of a process")
 	fl.Float64Var(&f.drift, "clock-drift", def.Faults.ClockDrift, "largest clock-rate error (0.1 = ±10%)")
 	fl.BoolVar(&f.nonatomic, "nonatomic-write", false, "create+write in two visible steps")
+	fl.BoolVar(&f.ownRefresh, "own-write-refreshes", false, "a client's own create or removal drops its cached listing (NFS, sshfs); default: it patches it (rclone)")
 	fl.Float64Var(&f.errorRate, "error-rate", 0, "probability of an injected EIO/ENOSPC per primitive in --error-ops")
 	fl.StringVar(&f.errorOps, "error-ops", "all", "primitives that may fail: comma-separated mkdirall,readdir,readfile,writefile,stat,chtimes,remove or all")
 	fl.IntVar(&f.crashes, "crashes", def.Faults.Crashes, "most crashes per run")
@@ -159,6 +161,7 @@ func (f *simFlags) config() (sim.Config, error) {
 	}
 	fa.CacheDelta, fa.MtimeGranularity, fa.ClockOffset, fa.ClockDrift = f.cache, f.gran, f.offset, f.drift
 	fa.NonAtomicWrite, fa.SameIdentity, fa.HeartbeatStretch = f.nonatomic, f.sameIdentity, f.hbStretch
+	fa.OwnWriteRefreshes = f.ownRefresh
 	fa.ErrorRate = f.errorRate
 	if fa.ErrorOps, err = sim.ParseOps(f.errorOps); err != nil {
 		return c, err
