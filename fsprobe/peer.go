@@ -118,7 +118,7 @@ type session struct {
 	rounds                      int
 	create, remove, mt, mtFresh timer
 	createList                  timer // create-then-list round trips
-	refreshSeen, refreshPolls   int   // polls where the own create showed what the plain listing missed; polls
+	pollCost                    timer // one create-then-list poll
 	oneWay                      timer
 	flockExcludes               *bool
 	warned                      map[string]bool // leftovers reported
@@ -198,7 +198,7 @@ func (s *session) report() PeerReport {
 		CreateRTT: s.create.stats(), RemoveRTT: s.remove.stats(),
 		MtimeRTT: s.mt.stats(), MtimeFreshRTT: s.mtFresh.stats(),
 		OneWay: s.oneWay.stats(), FlockExcludes: s.flockExcludes,
-		CreateListRTT: s.createList.stats(), RefreshSeen: s.refreshSeen, RefreshPolls: s.refreshPolls,
+		CreateListRTT: s.createList.stats(), CreateListPoll: s.pollCost.stats(),
 	}
 	r.fill()
 	r.Verdict = s.verdict
@@ -213,16 +213,27 @@ func (r *PeerReport) fill() {
 	r.CreateListLag = r.CreateListRTT.Max
 	r.CreateListLagSeconds = r.CreateListLag.Seconds()
 	r.OwnCreateRefreshes = nil
-	if r.CreateListRTT.Samples > 0 && r.CreateRTT.Samples > 0 && r.CreateRTT.Max.D() >= refreshEvidence {
-		// Plain listings lagged: listings right after an own create that
-		// lagged far less show that the create refreshed the view.
-		b := r.CreateListRTT.Max.D() < r.CreateRTT.Max.D()/2
+	if r.CreateListRTT.Samples == 0 || r.CreateRTT.Samples == 0 {
+		return
+	}
+	plain, cl := r.CreateRTT.Max.D(), r.CreateListRTT.Max.D()
+	switch {
+	case plain >= refreshEvidence && cl < plain/2:
+		// Plain listings lagged, listings right after an own create far
+		// less: the create refreshed the view.
+		b := true
+		r.OwnCreateRefreshes = &b
+	case plain >= max(refreshEvidence, 8*r.CreateListPoll.Median.D()) && cl >= plain/2:
+		// Plain listings lagged by many polls' time, and listings after
+		// an own create about as much: the create did not refresh it.
+		b := false
 		r.OwnCreateRefreshes = &b
 	}
 }
 
-// refreshEvidence is the plain-listing round trip from which a refresh by
-// an own create (or its absence) can be told apart from polling noise.
+// refreshEvidence is the least plain-listing round trip from which a
+// refresh by an own create (or its absence) can be told apart from polling
+// noise; the absence also needs 8 times the median poll.
 const refreshEvidence = 50 * time.Millisecond
 
 // clReps is the number of create-then-list round trips in each round.
@@ -430,34 +441,18 @@ func (s *session) lead(k int) error {
 
 // listedAfterCreate polls until name is listed by a listing made right
 // after a create of this side's own (a fresh marker, removed after the
-// listing), as the lock's rule C4 lists after its own create. Each poll
-// first lists plainly: a name the plain listing missed and the listing
-// after the create showed counts as a refresh by the own create.
+// listing), as the lock's rule C4 lists after its own create. The time of
+// each poll (create, list, remove) is recorded: it bounds how finely the
+// round trip can tell a refresh from a lag.
 func (s *session) listedAfterCreate(name string) error {
 	return poll(s.ctx, func() (bool, error) {
-		ents, err := s.fs.ReadDir(s.d)
+		t := start()
+		ents, err := s.listAfterOwnCreate()
 		if err != nil {
 			return false, err
 		}
-		plain := hasName(ents, name)
-		s.marker++
-		q := fmt.Sprintf("q%d.%s", s.marker, s.id)
-		if err := s.write(q, nil); err != nil {
-			return false, err
-		}
-		ents, err = s.fs.ReadDir(s.d)
-		if rerr := s.removeOwn(q); err == nil {
-			err = rerr
-		}
-		if err != nil {
-			return false, err
-		}
-		after := hasName(ents, name)
-		s.refreshPolls++
-		if after && !plain {
-			s.refreshSeen++
-		}
-		return after, nil
+		s.pollCost.add(t)
+		return hasName(ents, name), nil
 	})
 }
 

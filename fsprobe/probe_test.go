@@ -434,7 +434,7 @@ func TestPeerCreateThenList(t *testing.T) {
 					t.Errorf("side %d: with refresh the create-then-list round trip %v is not below the plain lag %v", i, r.CreateListLag, lag)
 				}
 				if r.OwnCreateRefreshes == nil || *r.OwnCreateRefreshes != refresh {
-					t.Errorf("side %d: own create refreshes = %v, want %v (seen %d of %d polls)", i, r.OwnCreateRefreshes, refresh, r.RefreshSeen, r.RefreshPolls)
+					t.Errorf("side %d: own create refreshes = %v, want %v (round trips: plain %v, create-then-list %v, poll %v)", i, r.OwnCreateRefreshes, refresh, r.CreateRTT.Max, r.CreateListLag, r.CreateListPoll.Median)
 				}
 				if r.Verdict == nil {
 					t.Fatalf("side %d: no joint verdict", i)

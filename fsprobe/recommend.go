@@ -294,7 +294,7 @@ func (p *PeerReport) measuredCreateList() bool {
 func refreshNote(p *PeerReport) string {
 	switch {
 	case p.OwnCreateRefreshes == nil:
-		return sprintf("; plain listings were coherent (round trip %v), so whether an own create refreshes the listing did not matter", p.CreateRTT.Max)
+		return sprintf("; plain listings lagged too little (round trip %v, one create-then-list poll %v) to tell whether an own create refreshes the listing, and the settle covers the measured lag either way", p.CreateRTT.Max, p.CreateListPoll.Median)
 	case *p.OwnCreateRefreshes:
 		return sprintf("; a client's own create refreshes its listing here (plain listings lagged up to %v round trip, listings right after an own create up to %v), so the plain lag does not bound the settle", p.CreateRTT.Max, p.CreateListLag)
 	}

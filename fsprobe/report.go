@@ -298,18 +298,17 @@ type PeerReport struct {
 	// must cover. CreateListLagSeconds is it in seconds.
 	CreateListLag        Duration `json:"create_then_list_lag"`
 	CreateListLagSeconds float64  `json:"create_then_list_lag_seconds"`
+	// CreateListPoll is the time of one poll of the create-then-list
+	// measurement (create a marker, list, remove the marker).
+	CreateListPoll Stats `json:"create_then_list_poll"`
 	// OwnCreateRefreshes reports whether a client's own create in the
-	// directory refreshes its view of it, when plain listings lagged
-	// (CreateRTT of 50 ms or more): true if the create-then-list round trip
-	// was under half the plain one, false if not; nil if plain listings
-	// were coherent, so there was nothing to refresh. RefreshSeen counts,
-	// of RefreshPolls polls, those whose listing right after the own
-	// create showed the other side's file when the plain listing just
-	// before had missed it (informational: also a lag running out between
-	// the two listings counts).
+	// directory refreshes its view of it: true if plain listings lagged
+	// (CreateRTT of 50 ms or more) and the create-then-list round trip was
+	// under half the plain one; false if plain listings lagged by 50 ms
+	// and 8 median polls or more and the create-then-list round trip was
+	// at least half the plain one; nil otherwise (plain listings lagged
+	// too little to tell: nothing to refresh).
 	OwnCreateRefreshes *bool `json:"own_create_refreshes,omitempty"`
-	RefreshSeen        int   `json:"own_create_refresh_seen"`
-	RefreshPolls       int   `json:"own_create_polls"`
 
 	// Verdict is the joint verdict both sides agreed on (nil if the run
 	// did not get that far).

@@ -172,16 +172,15 @@ func joinResults(a, b peerResult) Verdict {
 // JoinPeer joins two sides' peer measurements (see [Verdict.Peer]).
 func JoinPeer(a, b PeerReport) PeerReport {
 	j := PeerReport{
-		Peer:          strings.Join(sortedPair(a.Peer, b.Peer), "+"),
-		Rounds:        max(a.Rounds, b.Rounds),
-		CreateRTT:     joinStats(a.CreateRTT, b.CreateRTT),
-		RemoveRTT:     joinStats(a.RemoveRTT, b.RemoveRTT),
-		MtimeRTT:      joinStats(a.MtimeRTT, b.MtimeRTT),
-		MtimeFreshRTT: joinStats(a.MtimeFreshRTT, b.MtimeFreshRTT),
-		CreateListRTT: joinStats(a.CreateListRTT, b.CreateListRTT),
-		OneWay:        joinStats(a.OneWay, b.OneWay),
-		RefreshSeen:   a.RefreshSeen + b.RefreshSeen,
-		RefreshPolls:  a.RefreshPolls + b.RefreshPolls,
+		Peer:           strings.Join(sortedPair(a.Peer, b.Peer), "+"),
+		Rounds:         max(a.Rounds, b.Rounds),
+		CreateRTT:      joinStats(a.CreateRTT, b.CreateRTT),
+		RemoveRTT:      joinStats(a.RemoveRTT, b.RemoveRTT),
+		MtimeRTT:       joinStats(a.MtimeRTT, b.MtimeRTT),
+		MtimeFreshRTT:  joinStats(a.MtimeFreshRTT, b.MtimeFreshRTT),
+		CreateListRTT:  joinStats(a.CreateListRTT, b.CreateListRTT),
+		OneWay:         joinStats(a.OneWay, b.OneWay),
+		CreateListPoll: joinStats(a.CreateListPoll, b.CreateListPoll),
 	}
 	switch {
 	case a.FlockExcludes != nil && !*a.FlockExcludes:

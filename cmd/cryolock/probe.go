@@ -256,7 +256,7 @@ func short(d time.Duration) string {
 
 func refreshes(b *bool) string {
 	if b == nil {
-		return "n/a (plain listings were coherent)"
+		return "n/a (plain listings lagged too little to tell)"
 	}
 	return yesNo(*b)
 }
