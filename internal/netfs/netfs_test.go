@@ -364,12 +364,13 @@ func probe(t *testing.T, p pair, s settings) {
 // waiter's acquisition is reported (median and p95 of
 // CRYOLOCK_NETFS_HANDOFFS, default 8, or as many, at least 3, as fit in
 // CRYOLOCK_NETFS_HANDOFF_BUDGET, default 60s), with the waiter's CPU time per
-// second of waiting; then the same with flock(2) on a file through both
-// mounts, where flock excludes across them. Only that every hand-off
+// second of waiting: with the pair's settings (backoff up to 50 ms), with
+// the protocol's default backoff (growing to 1 s) and the same settle and
+// lease, and with flock(2) on a file through both mounts. Only that every hand-off
 // happened is asserted (timing is reported, never asserted).
 func handoff(t *testing.T, p pair, s settings) {
 	n := envInt("CRYOLOCK_NETFS_HANDOFFS", 8)
-	for _, kind := range []string{"cryolock", "flock"} {
+	for _, kind := range []string{"cryolock", "cryolock-default", "flock"} {
 		lats, cpu, err := handoffRun(p, s, kind, n)
 		if err != nil {
 			if kind == "flock" {
@@ -380,10 +381,7 @@ func handoff(t *testing.T, p pair, s settings) {
 		}
 		slices.Sort(lats)
 		med, p95 := lats[len(lats)/2], lats[min(len(lats)-1, (len(lats)*95+99)/100-1)]
-		test := "handoff"
-		if kind == "flock" {
-			test = "handoff-flock"
-		}
+		test := map[string]string{"cryolock": "handoff", "cryolock-default": "handoff-default", "flock": "handoff-flock"}[kind]
 		result(p, test, "n", len(lats), "median", roundLat(med), "p95", roundLat(p95),
 			"max", roundLat(lats[len(lats)-1]), "beyond_settle", roundLat(med-s.Settle),
 			"waiter_cpu", fmt.Sprintf("%.2f%%", cpu*100), "settle", s.Settle)
@@ -418,6 +416,11 @@ func handoffRun(p pair, s settings, kind string, n int) ([]time.Duration, float6
 		"CRYOLOCK_NETFS_SETTLE_D="+s.Settle.String(),
 		"CRYOLOCK_NETFS_LEASE_D="+s.Lease.String(),
 		"CRYOLOCK_NETFS_BACKOFF_D="+s.MaxBackoff.String())
+	opts := s.options()
+	if kind == "cryolock-default" {
+		cmd.Env = append(cmd.Env, "CRYOLOCK_NETFS_DEFAULT_BACKOFF=1")
+		opts = []protocol.Option{protocol.WithSettle(s.Settle), protocol.WithLease(s.Lease)}
+	}
 	cmd.Stderr = os.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
@@ -454,7 +457,7 @@ func handoffRun(p pair, s settings, kind string, n int) ([]time.Duration, float6
 			return f.Close, nil
 		}
 	} else {
-		la, err := protocol.New(lockA, s.options()...)
+		la, err := protocol.New(lockA, opts...)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -631,8 +634,10 @@ func peerProbe(t *testing.T, p pair, s settings) {
 func helperMain(mode string) error {
 	env := os.Getenv
 	dur := func(k string) time.Duration { d, _ := time.ParseDuration(env(k)); return d }
-	opts := []protocol.Option{protocol.WithSettle(dur("CRYOLOCK_NETFS_SETTLE_D")), protocol.WithLease(dur("CRYOLOCK_NETFS_LEASE_D")),
-		protocol.WithBackoff(time.Millisecond, dur("CRYOLOCK_NETFS_BACKOFF_D"))}
+	opts := []protocol.Option{protocol.WithSettle(dur("CRYOLOCK_NETFS_SETTLE_D")), protocol.WithLease(dur("CRYOLOCK_NETFS_LEASE_D"))}
+	if env("CRYOLOCK_NETFS_DEFAULT_BACKOFF") == "" {
+		opts = append(opts, protocol.WithBackoff(time.Millisecond, dur("CRYOLOCK_NETFS_BACKOFF_D")))
+	}
 	if env("CRYOLOCK_NETFS_DEBUG") != "" {
 		h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 		opts = append(opts, protocol.WithLogger(slog.New(h).With("worker", env("CRYOLOCK_NETFS_WORKER"))))

@@ -32,8 +32,11 @@ host, with the mount options in the table.
 - hand-off: a holder on A releases while a waiter on B (a separate process,
   waiting for 1.5 s already) wants the lock: time from the release to B's
   acquisition, median / p95 (and the median beyond the settle used), and
-  the waiter's CPU time per second of waiting; the same with flock(2) on one
-  file through both mounts.
+  the waiter's CPU time per second of waiting (in the emulated guest every
+  system call costs many times its native CPU time): with the pair's settings
+  (backoff up to 50 ms), with the protocol's default backoff (growing to 1 s:
+  about 1.3 listings a second), and with flock(2) on one file through both
+  mounts.
 - peer: `cryolock probe --peer`'s measurement on A and B at once: the
   create-then-list round trip (a listing made right after a create of the
   lister's own shows the other's earlier create: what the lock's check relies
@@ -61,6 +64,8 @@ function kv(line, key,   n, i, f, a) {
   } else if (t == "handoff") {
     ho[p] = kv($0, "median") " / " kv($0, "p95") " (" kv($0, "beyond_settle") ")"
     cpu[p] = kv($0, "waiter_cpu")
+  } else if (t == "handoff-default") {
+    hd[p] = kv($0, "median") " / " kv($0, "p95") ", CPU " kv($0, "waiter_cpu")
   } else if (t == "handoff-flock") {
     fl[p] = (kv($0, "error") != "") ? "error: " kv($0, "error") : kv($0, "median") " / " kv($0, "p95")
   } else if (t == "peer") {
@@ -83,12 +88,12 @@ END {
     print "| " p " | " ((p in set) ? set[p] : "—") " | " g " | " ((p in rec) ? rec[p] : "—") " | " ((p in lag) ? lag[p] : "—") " | " ((p in probe) ? probe[p] : "—") " |"
   }
   print ""
-  print "| pair | settle used | hand-off median / p95 (median beyond settle) | waiter CPU | flock hand-off median / p95 | peer: create-then-list / plain round trip | own create refreshes the listing | peer: joint recommendation |"
-  print "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  print "| pair | settle used | hand-off median / p95 (median beyond settle) | waiter CPU | hand-off with the default backoff, median / p95, waiter CPU | flock hand-off median / p95 | peer: create-then-list / plain round trip | own create refreshes the listing | peer: joint recommendation |"
+  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for (i = 1; i <= np; i++) {
     p = order[i]
     st = (p in set) ? set[p] : "—"; sub(/ \/.*/, "", st)
-    print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | —") " |"
+    print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in hd) ? hd[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | —") " |"
   }
 }'
 if [ -n "${CRYOLOCK_NETFS_RCLONE_OPTS:-}" ]; then
