@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cryolock-go/cryolock/nonce"
@@ -490,7 +492,44 @@ func (a *attempt) backoff(ctx context.Context) error {
 	}
 	// Sleep a uniformly random time in [delay/2, delay).
 	d := delay/2 + time.Duration(unit(c.Env.Uint64())*float64(delay/2))
-	return a.sleepBackoff(ctx, d)
+	if err := a.sleepBackoff(ctx, d); err != nil {
+		return err
+	}
+	if a.watch == nil && c.Settle > 0 {
+		a.refreshView()
+	}
+	return nil
+}
+
+// wakePrefix starts the name of the subdirectory a waiter makes and removes
+// at once to refresh its view of the lock directory (refreshView).
+const wakePrefix = ".cryolock-wake-"
+
+// refreshView makes a change of this client's own in the lock directory
+// before the listing that follows a wait: a subdirectory, made and removed
+// at once, which every contender ignores (subdirectories are not entries,
+// PROTOCOL.md). Where a client's own change refreshes its view of the
+// directory — NFS (the directory's post-operation attributes invalidate its
+// cached pages) and sshfs (which drops the directory's cache) — the next
+// listing then shows a release within one backoff, not a cache lifetime
+// later (sshfs: 20 s). It runs only where listings are cached (Settle > 0)
+// and nothing can be watched. It is for liveness only: no decision rests on
+// it (rule C4's listing follows the contender's own create anyway,
+// docs/PROOF.md A1), its errors are ignored, and a name shared by two
+// waiters (the host and pid of Env.Process) costs one of them that refresh.
+func (a *attempt) refreshView() {
+	l := a.l
+	host, pid := l.cfg.Env.Process()
+	name := wakePrefix + strconv.Itoa(pid) + "-" + strings.Map(func(r rune) rune {
+		if r < 0x80 && (r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return r
+		}
+		return '_'
+	}, host)
+	if d, err := l.cfg.FS.OpenDir(a.dir, name, true, 0o700); err == nil {
+		d.Close()
+	}
+	l.cfg.FS.Remove(a.dir, name)
 }
 
 // unit maps 64 random bits to a float64 uniform in [0, 1).

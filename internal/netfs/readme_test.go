@@ -1,0 +1,160 @@
+package netfs_test
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var updateREADME = flag.Bool("update-readme", false, "rewrite README.md's filesystem table from FINDINGS.md")
+
+// The README's block generated from FINDINGS.md lies between these lines.
+const (
+	readmeBegin = "<!-- netfs-table: generated from internal/netfs/FINDINGS.md by `go test ./internal/netfs -run TestREADMETable -update-readme`; do not edit -->"
+	readmeEnd   = "<!-- netfs-table end -->"
+)
+
+// TestREADMETable: the README's table of filesystems (what was measured,
+// what the probe recommends, the result) is the one generated from the CI
+// run's FINDINGS.md. With -update-readme it rewrites the README's block.
+func TestREADMETable(t *testing.T) {
+	findings, err := os.ReadFile("FINDINGS.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := readmeTable(string(findings))
+	if err != nil {
+		t.Fatalf("FINDINGS.md: %v", err)
+	}
+	path := filepath.Join("..", "..", "README.md")
+	readme, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i, j := bytes.Index(readme, []byte(readmeBegin)), bytes.Index(readme, []byte(readmeEnd))
+	if i < 0 || j < i {
+		t.Fatalf("%s has no generated block (%q ... %q)", path, readmeBegin, readmeEnd)
+	}
+	got := string(readme[i+len(readmeBegin) : j])
+	want := "\n" + block
+	if got == want {
+		return
+	}
+	if *updateREADME {
+		out := append(append(append([]byte{}, readme[:i+len(readmeBegin)]...), want...), readme[j:]...)
+		if err := os.WriteFile(path, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("%s's filesystem table is not the one generated from FINDINGS.md: run go test ./internal/netfs -run TestREADMETable -update-readme\n--- got\n%s\n--- want\n%s", path, got, want)
+}
+
+// readmeTable renders the README's table from FINDINGS.md's two tables.
+func readmeTable(findings string) (string, error) {
+	tables := mdTables(findings)
+	if len(tables) < 2 {
+		return "", fmt.Errorf("%d tables, want the gate table and the liveness table", len(tables))
+	}
+	rows := map[string]map[string]string{}
+	var order []string
+	for _, tb := range tables[:2] {
+		for _, r := range tb {
+			p := r["pair"]
+			if rows[p] == nil {
+				rows[p] = map[string]string{}
+				order = append(order, p)
+			}
+			for k, v := range r {
+				rows[p][k] = v
+			}
+		}
+	}
+	col := func(r map[string]string, k string) string {
+		if v, ok := r[k]; ok && v != "" {
+			return v
+		}
+		return "—"
+	}
+	var b strings.Builder
+	b.WriteString("| filesystem (two mounts) | measured across the mounts | the probe recommends | the lock there (settings used) |\n|---|---|---|---|\n")
+	for _, p := range order {
+		r := rows[p]
+		measured := fmt.Sprintf("listing lag %s (median / max); create-then-list / plain round trip %s; own create refreshes the listing: %s; hand-off %s, waiter CPU %s; with the default backoff %s; flock hand-off %s",
+			col(r, "listing lag median / max"), col(r, "peer: create-then-list / plain round trip"), col(r, "own create refreshes the listing"),
+			col(r, "hand-off median / p95 (median beyond settle)"), col(r, "waiter CPU"),
+			col(r, "hand-off with the default backoff, median / p95, waiter CPU"), col(r, "flock hand-off median / p95"))
+		rec := fmt.Sprintf("one mount: %s; both (`--peer`, joint): %s", col(r, "probe (each mount)"), col(r, "peer: joint recommendation"))
+		result := fmt.Sprintf("%s: holds %s, overlaps %s, counter %s; recovery after SIGKILL %s",
+			col(r, "settle / lease used"), col(r, "holds done / expected"), col(r, "overlaps"), col(r, "counter / holds"), col(r, "recovery after SIGKILL"))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", fsName(p), measured, rec, result)
+	}
+	return b.String(), nil
+}
+
+// fsName names a pair for the README.
+func fsName(pair string) string {
+	switch pair {
+	case "nfs3":
+		return "NFSv3 (Linux kernel client, default caches)"
+	case "nfs4":
+		return "NFSv4.2 (Linux kernel client, default caches)"
+	case "cifs":
+		return "SMB 3.1.1 (Linux cifs client, default caches)"
+	case "rclone-sftp":
+		return "rclone mount of an sftp remote (`--dir-cache-time 0 --attr-timeout 0`)"
+	case "rclone-local":
+		return "rclone mount of a local path (`--dir-cache-time 0 --attr-timeout 0`)"
+	}
+	return pair
+}
+
+// mdTables parses the markdown tables of s: each a list of rows keyed by
+// the header's cells.
+func mdTables(s string) [][]map[string]string {
+	var out [][]map[string]string
+	var head []string
+	var cur []map[string]string
+	cells := func(line string) []string {
+		line = strings.TrimSpace(line)
+		line = strings.TrimSuffix(strings.TrimPrefix(line, "|"), "|")
+		f := strings.Split(line, "|")
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		return f
+	}
+	flush := func() {
+		if head != nil {
+			out = append(out, cur)
+		}
+		head, cur = nil, nil
+	}
+	for _, line := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "|") {
+			flush()
+			continue
+		}
+		c := cells(line)
+		switch {
+		case head == nil:
+			head = c
+		case strings.Trim(strings.Join(c, ""), "-: ") == "":
+			// the separator row
+		default:
+			r := map[string]string{}
+			for i, h := range head {
+				if i < len(c) {
+					r[h] = c[i]
+				}
+			}
+			cur = append(cur, r)
+		}
+	}
+	flush()
+	return out
+}
