@@ -15,7 +15,11 @@ lease breaks, and a lost break stalled an open, and the gate, for minutes),
 served and mounted inside a QEMU guest
 (software emulation, Debian's 6.1 kernel) over its loopback; rclone FUSE mounts
 of an sftp remote (`rclone serve sftp` on 127.0.0.1) and of a local path, on the
-host, with the mount options in the table.
+host, with the mount options in the table; and sshfs (3.7, over a loopback
+sshd, default caches: 20 s), mounted twice on the host by internal/realfs's
+scripts, for the probe, the hand-off and the peer probe only (its listings
+lag longer than the listing-lag test waits; its gate and counter runs are
+internal/realfs's).
 
 - gate: 4 processes × 100 holds of ~4 ms (in CI time-boxed: no new
   acquisition after `CRYOLOCK_NETFS_GATE_BUDGET`; every hold
