@@ -16,7 +16,7 @@
 #   CRYOLOCK_NETFS_GATE_BUDGET time box of each pair's gate (default 120s; empty:
 #                              the full 4 x 100 holds, 10-25 min under emulation)
 #   CRYOLOCK_NETFS_HANDOFF_BUDGET  time box of each pair's hand-off runs (default 45s)
-#   CRYOLOCK_NETFS_PEER_TIMEOUT    bound of each pair's `probe --peer` run (default 300s:
+#   CRYOLOCK_NETFS_PEER_TIMEOUT    bound of each pair's `probe --peer` run (default 420s:
 #                              on NFS its plain-stat rounds wait out the 60 s attribute cache)
 #   NETFS_CACHE, NETFS_STATE   see internal/netfs/scripts/common.sh
 set -euo pipefail
@@ -46,7 +46,7 @@ fi
 source "$S/common.sh"
 export CRYOLOCK_NETFS_GATE_BUDGET="${CRYOLOCK_NETFS_GATE_BUDGET-120s}"
 export CRYOLOCK_NETFS_HANDOFF_BUDGET="${CRYOLOCK_NETFS_HANDOFF_BUDGET-45s}"
-export CRYOLOCK_NETFS_PEER_TIMEOUT="${CRYOLOCK_NETFS_PEER_TIMEOUT-300s}"
+export CRYOLOCK_NETFS_PEER_TIMEOUT="${CRYOLOCK_NETFS_PEER_TIMEOUT-420s}"
 t0=$SECONDS
 mkdir -p "$NETFS_STATE"
 fail=0
@@ -104,7 +104,7 @@ fi
 if wait "$vmup"; then
   grep -E 'VM ready|built|vm-up done' "$NETFS_STATE/vm-up.log" >&2 || true
   log "guest tests: nfs3 nfs4 cifs pairs"
-  CRYOLOCK_NETFS_REQUIRE="nfs3 nfs4 cifs" bash "$S/vm-run.sh" -t 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m -test.parallel 3 \
+  CRYOLOCK_NETFS_RCLONE_DEFAULT_MOUNT= CRYOLOCK_NETFS_REQUIRE="nfs3 nfs4 cifs" bash "$S/vm-run.sh" -t 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m -test.parallel 3 \
     >"$NETFS_STATE/guest.out" 2>&1 || { log "FAILED: guest tests"; fail=1; }
   log "guest tests done"
   grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic|\[netfs)' "$NETFS_STATE/guest.out" || true

@@ -151,10 +151,11 @@ func Recommend(r Report) Recommendation {
 		reason("settle", "0s", "local filesystem (%s): one kernel serves every process, and this client's listings were coherent at once", f.Type)
 	}
 	rec.Settle, rec.SettleSeconds = Duration(settle), settle.Seconds()
-	if f.Type == "fuse.rclone" && f.DirCache.D() >= 10*time.Second && !r.Peer.measuredCreateList() {
+	rcloneUnsafe := f.Type == "fuse.rclone" && f.DirCache.D() >= 10*time.Second && !r.Peer.measuredCreateList()
+	if rcloneUnsafe {
 		warn("rclone serves listings from its directory cache for up to %v [%s], and a mount's own creates do not refresh it: the lock is UNSAFE here unless every contender uses a settle of at least that (recommended: %v), or the mounts are restarted with --dir-cache-time 0 (or a few seconds) and --attr-timeout 1s or less and probed again", f.DirCache, f.DirCacheSource, settle)
 	}
-	if settle >= 5*time.Second {
+	if settle >= 5*time.Second && !rcloneUnsafe {
 		src := f.DirCacheSource
 		if src == "" {
 			src = "no listing cache declared"

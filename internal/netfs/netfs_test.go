@@ -611,7 +611,9 @@ func peerProbe(t *testing.T, p pair, s settings) {
 	done := make(chan int)
 	for i, dir := range []string{p.A, p.B} {
 		go func() {
-			reps[i], errs[i] = fsprobe.Probe(context.Background(), dir, fsprobe.Options{Timeout: time.Minute, Peer: true, PeerTimeout: timeout})
+			side := "AB"[i : i+1]
+			progress := func(msg string) { fmt.Fprintf(os.Stderr, "[peer %s %s %s] %s\n", p.Name, side, time.Now().Format("15:04:05"), msg) }
+			reps[i], errs[i] = fsprobe.Probe(context.Background(), dir, fsprobe.Options{Timeout: time.Minute, Peer: true, PeerTimeout: timeout, Progress: progress})
 			done <- i
 		}()
 	}
@@ -642,6 +644,42 @@ func peerProbe(t *testing.T, p pair, s settings) {
 	result(p, "peer", "create_list_rtt", roundLat(j.CreateListRTT.Max.D()), "plain_create_rtt", roundLat(j.CreateRTT.Max.D()),
 		"own_create_refreshes", refresh, "mtime_fresh_rtt", roundLat(j.MtimeFreshRTT.Max.D()),
 		"rec_settle", r0.Settle, "rec_lease", r0.Lease, "usable", r0.Usable)
+}
+
+// TestRcloneDefaults probes an rclone mount with rclone's default options
+// (CRYOLOCK_NETFS_RCLONE_DEFAULT_MOUNT): the probe must find the 5-minute
+// listing cache from the mount's command line, recommend a settle that
+// covers it and say plainly that the lock is unsafe there without it, and
+// which rclone flags shorten the cache.
+func TestRcloneDefaults(t *testing.T) {
+	dir := os.Getenv("CRYOLOCK_NETFS_RCLONE_DEFAULT_MOUNT")
+	if dir == "" {
+		t.Skip("no rclone mount with default options (CRYOLOCK_NETFS_RCLONE_DEFAULT_MOUNT)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	r, err := fsprobe.Probe(ctx, dir, fsprobe.Options{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, f := r.Recommendation, r.Filesystem
+	unsafe := ""
+	for _, w := range rec.Warnings {
+		if strings.Contains(w, "UNSAFE") {
+			unsafe = w
+		}
+	}
+	result(pair{Name: "rclone-defaults"}, "probe", "side", "A", "fstype", f.Type, "remote", f.Remote, "attr_cache", f.AttrCache, "dir_cache", f.DirCache,
+		"usable", rec.Usable, "rec_settle", rec.Settle, "rec_lease", rec.Lease, "rec_backoff", fmt.Sprintf("%v-%v", rec.MinBackoff, rec.MaxBackoff), "says_unsafe", unsafe != "")
+	if f.Type != "fuse.rclone" || f.DirCache.D() != 5*time.Minute || !strings.Contains(f.DirCacheSource, "pid") {
+		t.Errorf("%s: filesystem %q, listing cache %v [%s]; want fuse.rclone, 5m from the rclone process", dir, f.Type, f.DirCache, f.DirCacheSource)
+	}
+	if rec.Settle.D() < 5*time.Minute {
+		t.Errorf("%s: settle %v does not cover rclone's 5-minute listing cache", dir, rec.Settle)
+	}
+	if !strings.Contains(unsafe, "--dir-cache-time") {
+		t.Errorf("%s: no warning that the lock is unsafe without the settle or --dir-cache-time: %q", dir, rec.Warnings)
+	}
 }
 
 // helperMain is a re-executed test binary: "worker" takes the lock N times

@@ -32,7 +32,11 @@ internal/realfs's).
 - listing lag: create through one mount until the other mount's listing shows
   it (median/max of 20, both directions); the settle must cover it.
 - probe: `fsprobe.Probe` (single client) on each mount: filesystem type,
-  declared caches, and what it recommends.
+  declared caches, and what it recommends. Row rclone-defaults: one more
+  mount of the sftp remote with rclone's default options, probed only: the
+  probe must read its 5-minute listing cache from the rclone process, cover it
+  with the settle and call the lock unsafe without that (or
+  `--dir-cache-time`).
 - hand-off: a holder on A releases while a waiter on B (a separate process,
   waiting for 1.5 s already) wants the lock: time from the release to B's
   acquisition, median / p95 (and the median beyond the settle used), and
@@ -66,6 +70,7 @@ function kv(line, key,   n, i, f, a) {
   } else if (t == "listing-lag") {
     lag[p] = kv($0, "median") " / " kv($0, "max")
   } else if (t == "handoff") {
+    hs[p] = kv($0, "settle")
     ho[p] = kv($0, "median") " / " kv($0, "p95") " (" kv($0, "beyond_settle") ")"
     cpu[p] = kv($0, "waiter_cpu")
   } else if (t == "handoff-default") {
@@ -96,7 +101,7 @@ END {
   print "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for (i = 1; i <= np; i++) {
     p = order[i]
-    st = (p in set) ? set[p] : "—"; sub(/ \/.*/, "", st)
+    st = (p in set) ? set[p] : ((p in hs) ? hs[p] : "—"); sub(/ \/.*/, "", st)
     print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in hd) ? hd[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | —") " |"
   }
 }'
