@@ -612,7 +612,9 @@ func peerProbe(t *testing.T, p pair, s settings) {
 	for i, dir := range []string{p.A, p.B} {
 		go func() {
 			side := "AB"[i : i+1]
-			progress := func(msg string) { fmt.Fprintf(os.Stderr, "[peer %s %s %s] %s\n", p.Name, side, time.Now().Format("15:04:05"), msg) }
+			progress := func(msg string) {
+				fmt.Fprintf(os.Stderr, "[peer %s %s %s] %s\n", p.Name, side, time.Now().Format("15:04:05"), msg)
+			}
 			reps[i], errs[i] = fsprobe.Probe(context.Background(), dir, fsprobe.Options{Timeout: time.Minute, Peer: true, PeerTimeout: timeout, Progress: progress})
 			done <- i
 		}()
