@@ -515,8 +515,9 @@ const wakePrefix = ".cryolock-wake-"
 // later (sshfs: 20 s). It runs only where listings are cached (Settle > 0)
 // and nothing can be watched. It is for liveness only: no decision rests on
 // it (rule C4's listing follows the contender's own create anyway,
-// docs/PROOF.md A1), its errors are ignored, and a name shared by two
-// waiters (the host and pid of Env.Process) costs one of them that refresh.
+// docs/PROOF.md A1), its errors are ignored, a name shared by two waiters
+// (the host and pid of Env.Process) costs one of them that refresh, and
+// only a directory is removed (a regular file of that name is foreign, F8).
 func (a *attempt) refreshView() {
 	l := a.l
 	host, pid := l.cfg.Env.Process()
@@ -526,10 +527,12 @@ func (a *attempt) refreshView() {
 		}
 		return '_'
 	}, host)
-	if d, err := l.cfg.FS.OpenDir(a.dir, name, true, 0o700); err == nil {
-		d.Close()
+	d, err := l.cfg.FS.OpenDir(a.dir, name, true, 0o700)
+	if err != nil {
+		return // e.g. a file of that name: foreign (F8), never removed
 	}
-	l.cfg.FS.Remove(a.dir, name)
+	d.Close()
+	l.cfg.FS.Remove(a.dir, name) // a directory: empty, unless someone filled it
 }
 
 // unit maps 64 random bits to a float64 uniform in [0, 1).
