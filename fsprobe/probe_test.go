@@ -236,19 +236,23 @@ func TestPeerLocal(t *testing.T) {
 	}
 }
 
-func runPeers(t *testing.T, dirs [2]string, opts [2]Options) [2]PeerReport {
-	t.Helper()
-	var reps [2]PeerReport
-	var errs [2]error
+// both runs f(0) and f(1) at once and returns their results.
+func both[T any](f func(i int) (T, error)) (out [2]T, errs [2]error) {
 	var wg sync.WaitGroup
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reps[i], errs[i] = Peer(context.Background(), dirs[i], opts[i])
+			out[i], errs[i] = f(i)
 		}()
 	}
 	wg.Wait()
+	return out, errs
+}
+
+func runPeers(t *testing.T, dirs [2]string, opts [2]Options) [2]PeerReport {
+	t.Helper()
+	reps, errs := both(func(i int) (PeerReport, error) { return Peer(context.Background(), dirs[i], opts[i]) })
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("side %d: %v", i, err)
@@ -463,17 +467,9 @@ func TestPeerCreateThenList(t *testing.T) {
 // recommendation, the join of both sides'.
 func TestProbePeerJointVerdict(t *testing.T) {
 	dir := t.TempDir()
-	var reps [2]Report
-	var errs [2]error
-	var wg sync.WaitGroup
-	for i := range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			reps[i], errs[i] = Probe(context.Background(), dir, Options{Peer: true, PeerTimeout: 30 * time.Second})
-		}()
-	}
-	wg.Wait()
+	reps, errs := both(func(int) (Report, error) {
+		return Probe(context.Background(), dir, Options{Peer: true, PeerTimeout: 30 * time.Second})
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("side %d: %v", i, err)
