@@ -516,6 +516,14 @@ func (s *session) flock(leader bool) error {
 	readTheirs := func() (string, error) {
 		var v string
 		err := poll(s.ctx, func() (bool, error) {
+			// Listed first (after a create of this side's own, which
+			// refreshes the listing where it can): reading a name not
+			// created yet would teach an NFS client that it does not
+			// exist, for up to a minute (its negative lookup cache).
+			ents, err := s.listAfterOwnCreate()
+			if err != nil || !hasName(ents, theirs) {
+				return false, err
+			}
 			b, _, err := s.fs.ReadFile(s.d, theirs)
 			if errors.Is(err, fs.ErrNotExist) || (err == nil && len(b) == 0) {
 				return false, nil
