@@ -87,14 +87,33 @@ func readmeTable(findings string) (string, error) {
 	b.WriteString("| filesystem (two mounts) | measured across the mounts | the probe recommends | the lock there (settings used) |\n|---|---|---|---|\n")
 	for _, p := range order {
 		r := rows[p]
-		measured := fmt.Sprintf("listing lag %s (median / max); create-then-list / plain round trip %s; own create refreshes the listing: %s; hand-off %s, waiter CPU %s; with the default backoff %s; flock hand-off %s",
-			col(r, "listing lag median / max"), col(r, "peer: create-then-list / plain round trip"), col(r, "own create refreshes the listing"),
-			col(r, "hand-off median / p95 (median beyond settle)"), col(r, "waiter CPU"),
-			col(r, "hand-off with the default backoff, median / p95, waiter CPU"), col(r, "flock hand-off median / p95"))
-		rec := fmt.Sprintf("one mount: %s; both (`--peer`, joint): %s", col(r, "probe (each mount)"), col(r, "peer: joint recommendation"))
+		// Each part only where it was measured.
+		parts := func(specs ...[2]string) string {
+			var out []string
+			for _, s := range specs {
+				if v := col(r, s[1]); v != "—" {
+					out = append(out, fmt.Sprintf(s[0], v))
+				}
+			}
+			if len(out) == 0 {
+				return "—"
+			}
+			return strings.Join(out, "; ")
+		}
+		measured := parts(
+			[2]string{"listing lag %s (median / max)", "listing lag median / max"},
+			[2]string{"create-then-list / plain round trip %s", "peer: create-then-list / plain round trip"},
+			[2]string{"own create refreshes the listing: %s", "own create refreshes the listing"},
+			[2]string{"hand-off %s", "hand-off median / p95 (median beyond settle)"},
+			[2]string{"waiter CPU %s", "waiter CPU"},
+			[2]string{"with the default backoff %s", "hand-off with the default backoff, median / p95, waiter CPU"},
+			[2]string{"flock hand-off %s", "flock hand-off median / p95"})
+		rec := parts(
+			[2]string{"one mount: %s", "probe (each mount)"},
+			[2]string{"both (`--peer`, joint): %s", "peer: joint recommendation"})
 		result := fmt.Sprintf("%s: holds %s, overlaps %s, counter %s; recovery after SIGKILL %s",
 			col(r, "settle / lease used"), col(r, "holds done / expected"), col(r, "overlaps"), col(r, "counter / holds"), col(r, "recovery after SIGKILL"))
-		if _, ok := r["holds done / expected"]; !ok {
+		if col(r, "holds done / expected") == "—" {
 			result = "gate not run by this check"
 			if p == "sshfs" {
 				result += " (internal/realfs: counter exact, 0 overlaps)"

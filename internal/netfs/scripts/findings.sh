@@ -85,7 +85,7 @@ function kv(line, key,   n, i, f, a) {
     }
   } else if (t == "probe") {
     s = kv($0, "side")
-    probe[p] = probe[p] (probe[p] == "" ? "" : "; ") s ": " kv($0, "fstype") ", attr " kv($0, "attr_cache") ", dir " kv($0, "dir_cache") " → settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease") ", backoff " kv($0, "rec_backoff")
+    probe[p] = probe[p] (probe[p] == "" ? "" : "; ") s ": " kv($0, "fstype") ", attr " kv($0, "attr_cache") ", dir " kv($0, "dir_cache") " → settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease") ", backoff " kv($0, "rec_backoff") ((kv($0, "says_unsafe") == "true") ? ", and the lock called UNSAFE without that settle or --dir-cache-time" : "")
   }
 }
 END {
