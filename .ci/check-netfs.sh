@@ -6,13 +6,18 @@
 # Sets everything up from a bare machine (apt, VM image build, boot; the image
 # is cached under /var/cache/cryolock-ci/netfs so the next run only boots),
 # runs internal/netfs's tests on every pair (a static test binary: in the
-# guest for nfs3/nfs4/cifs, here for rclone), prints one line per pair and
+# guest for nfs3/nfs4/cifs, here for rclone and for an sshfs pair made by
+# internal/realfs's scripts), prints one line per pair and
 # test, writes them to $NETFS_STATE/FINDINGS.md (and to
-# internal/netfs/FINDINGS.md with CRYOLOCK_NETFS_WRITE_FINDINGS=1), and tears
+# internal/netfs/FINDINGS.md, and README's table from it, with
+# CRYOLOCK_NETFS_WRITE_FINDINGS=1), and tears
 # down what it started (by recorded pid). A component that cannot start fails.
-#   CRYOLOCK_NETFS_TIMEOUT=s   hard limit of the whole check (default 1200)
+#   CRYOLOCK_NETFS_TIMEOUT=s   hard limit of the whole check (default 1500)
 #   CRYOLOCK_NETFS_GATE_BUDGET time box of each pair's gate (default 120s; empty:
 #                              the full 4 x 100 holds, 10-25 min under emulation)
+#   CRYOLOCK_NETFS_HANDOFF_BUDGET  time box of each pair's hand-off runs (default 45s)
+#   CRYOLOCK_NETFS_PEER_TIMEOUT    bound of each pair's `probe --peer` run (default 420s:
+#                              on NFS its plain-stat rounds wait out the 60 s attribute cache)
 #   NETFS_CACHE, NETFS_STATE   see internal/netfs/scripts/common.sh
 set -euo pipefail
 self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
@@ -31,8 +36,8 @@ export NETFS_STATE
 if [ -z "${__CRYOLOCK_NETFS_BODY:-}" ]; then
   t0=$SECONDS
   rc=0
-  __CRYOLOCK_NETFS_BODY=1 timeout -k 30 "${CRYOLOCK_NETFS_TIMEOUT:-1200}" bash "$self" "$@" || rc=$?
-  [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "netfs: FAILED: hard timeout (${CRYOLOCK_NETFS_TIMEOUT:-1200} s)"
+  __CRYOLOCK_NETFS_BODY=1 timeout -k 30 "${CRYOLOCK_NETFS_TIMEOUT:-1500}" bash "$self" "$@" || rc=$?
+  [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "netfs: FAILED: hard timeout (${CRYOLOCK_NETFS_TIMEOUT:-1500} s)"
   bash "$S/down.sh" || echo "netfs: WARNING: teardown incomplete"
   echo "netfs: done in $((SECONDS - t0)) s, exit $rc"
   exit $rc
@@ -40,13 +45,15 @@ fi
 
 source "$S/common.sh"
 export CRYOLOCK_NETFS_GATE_BUDGET="${CRYOLOCK_NETFS_GATE_BUDGET-120s}"
+export CRYOLOCK_NETFS_HANDOFF_BUDGET="${CRYOLOCK_NETFS_HANDOFF_BUDGET-45s}"
+export CRYOLOCK_NETFS_PEER_TIMEOUT="${CRYOLOCK_NETFS_PEER_TIMEOUT-420s}"
 t0=$SECONDS
 mkdir -p "$NETFS_STATE"
 fail=0
 [ "$(id -u)" = 0 ] || { log "FAILED: needs root (FUSE mounts, apt, /var/cache)"; exit 1; }
 
 log "packages"
-need_pkgs qemu-system-x86 busybox-static kmod cpio mmdebstrap e2fsprogs xz-utils rclone fuse3
+need_pkgs qemu-system-x86 busybox-static kmod cpio mmdebstrap e2fsprogs xz-utils rclone fuse3 sshfs openssh-server
 
 log "static test binary"
 CGO_ENABLED=0 go test -c -o "$NETFS_STATE/netfs.test" ./internal/netfs
@@ -72,14 +79,32 @@ if [ -n "${CRYOLOCK_NETFS_RCLONE_PAIRS:-}" ]; then
     pairs=$(tr ' ' '\n' <<<"$pairs" | grep '^rclone-sftp:' | tr '\n' ' ') req="rclone-sftp"
   fi
   CRYOLOCK_NETFS_PAIRS="$pairs" CRYOLOCK_NETFS_REQUIRE="$req" \
-    timeout -k 10 780 "$NETFS_STATE/netfs.test" -test.v -test.timeout 12m >"$NETFS_STATE/host.out" 2>&1 &
+    timeout -k 10 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m >"$NETFS_STATE/host.out" 2>&1 &
   hostpid=$!
+fi
+
+# ... and an sshfs pair (internal/realfs's scripts: a loopback sshd, one
+# directory mounted twice with default caches): the probe, the hand-off and
+# the peer probe only (its 20 s caches outlast the listing-lag test's samples).
+sshpid=
+sshout=$(bash internal/realfs/scripts/up.sh "$NETFS_STATE/realfs" 2>"$NETFS_STATE/realfs-up.log") || true
+eval "$sshout" || true
+if [ -n "${CRYOLOCK_SSHFS_A:-}" ] && [ -n "${CRYOLOCK_SSHFS_B:-}" ]; then
+  log "host tests: sshfs pair (default caches)"
+  CRYOLOCK_NETFS_PAIRS="sshfs:$CRYOLOCK_SSHFS_A:$CRYOLOCK_SSHFS_B" CRYOLOCK_NETFS_REQUIRE=sshfs \
+    timeout -k 10 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m -test.run 'TestPairs/sshfs/(probe|handoff|peer)$' \
+    >"$NETFS_STATE/sshfs.out" 2>&1 &
+  sshpid=$!
+else
+  log "FAILED: the sshfs pair did not come up:"
+  tail -n 20 "$NETFS_STATE/realfs-up.log" >&2 || true
+  fail=1
 fi
 
 if wait "$vmup"; then
   grep -E 'VM ready|built|vm-up done' "$NETFS_STATE/vm-up.log" >&2 || true
   log "guest tests: nfs3 nfs4 cifs pairs"
-  CRYOLOCK_NETFS_REQUIRE="nfs3 nfs4 cifs" bash "$S/vm-run.sh" -t 780 "$NETFS_STATE/netfs.test" -test.v -test.timeout 12m \
+  CRYOLOCK_NETFS_RCLONE_DEFAULT_MOUNT= CRYOLOCK_NETFS_REQUIRE="nfs3 nfs4 cifs" bash "$S/vm-run.sh" -t 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m -test.parallel 3 \
     >"$NETFS_STATE/guest.out" 2>&1 || { log "FAILED: guest tests"; fail=1; }
   log "guest tests done"
   grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic|\[netfs)' "$NETFS_STATE/guest.out" || true
@@ -94,8 +119,18 @@ if [ -n "$hostpid" ]; then
   grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic)' "$NETFS_STATE/host.out" || true
 fi
 bash "$S/rclone-down.sh" || true
+if [ -n "$sshpid" ]; then
+  wait "$sshpid" || { log "FAILED: sshfs tests"; fail=1; }
+  log "sshfs tests done"
+  grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic)' "$NETFS_STATE/sshfs.out" || true
+fi
+bash internal/realfs/scripts/down.sh "$NETFS_STATE/realfs" || true
 
-bash "$S/findings.sh" "$NETFS_STATE"/host.out "$NETFS_STATE"/guest.out >"$NETFS_STATE/FINDINGS.md" || true
-if [ "${CRYOLOCK_NETFS_WRITE_FINDINGS:-}" = 1 ]; then cp "$NETFS_STATE/FINDINGS.md" internal/netfs/FINDINGS.md; fi
+bash "$S/findings.sh" "$NETFS_STATE"/host.out "$NETFS_STATE"/sshfs.out "$NETFS_STATE"/guest.out >"$NETFS_STATE/FINDINGS.md" || true
+if [ "${CRYOLOCK_NETFS_WRITE_FINDINGS:-}" = 1 ]; then
+  cp "$NETFS_STATE/FINDINGS.md" internal/netfs/FINDINGS.md
+  # README's table of filesystems is generated from it
+  go test ./internal/netfs -run TestREADMETable -update-readme >/dev/null || log "FAILED: README's table"
+fi
 log "netfs body done in $((SECONDS - t0)) s"
 [ $fail = 0 ] || { log "FAILED (logs under $NETFS_STATE)"; exit 1; }

@@ -13,7 +13,9 @@
 //
 // Every item of a [Report] is measured on the directory, except the cache
 // times read from the mount options or known defaults (sshfs's 20 s, FUSE's
-// 1 s, NFS's 60 s acregmax), which are labelled with their source
+// 1 s, NFS's 60 s acregmax and acdirmax; rclone's from the command line of
+// the `rclone mount` process, else its 5-minute --dir-cache-time), which
+// are labelled with their source
 // (Filesystem.AttrCacheSource, DirCacheSource). The recommendation is
 // derived by [Recommend] from those numbers alone; its reasons and
 // warnings say which number each choice follows.
@@ -24,8 +26,10 @@
 //     of the mount (point, root, source, options), whether other clients
 //     reach it through caches of their own (network and FUSE filesystems),
 //     and the cache times its options declare (NFS actimeo, acregmax,
-//     acdirmax, noac, nocto, lookupcache; CIFS cache= and actimeo; sshfs and
-//     FUSE defaults, since their options are invisible in mountinfo);
+//     acdirmax, noac, nocto, lookupcache; CIFS cache= and actimeo; rclone's
+//     --dir-cache-time and --attr-timeout from its process's command line or
+//     RCLONE_* environment; sshfs and FUSE defaults, since their options are
+//     invisible in mountinfo), each with the option that shortens it;
 //   - the protocol's primitives (mkdir, list, create+write, read, stat, set
 //     an explicit mtime, remove): whether each works, and its median and
 //     maximum time over Options.Samples tries; for comparison O_EXCL, hard
@@ -42,7 +46,11 @@
 //     clients, the mtime seen both by plain stat and by read-then-stat (the
 //     lock reads a file before breaking it, which revalidates attributes on
 //     close-to-open filesystems and on sshfs), and whether a flock held
-//     through one client excludes the other.
+//     through one client excludes the other; and what the lock relies on,
+//     the create-then-list round trip: a create on one side is seen by a
+//     listing the other side makes right after a create of its own (and
+//     whether that own create refreshes its listing at all). The side that
+//     finishes second writes a joint [Verdict], which both sides report.
 //
 // # JSON
 //
@@ -88,6 +96,16 @@
 //	  mtime_fresh_round_trip, one_way_by_clocks: {samples, median, max}
 //	  listing_lag, listing_lag_seconds, mtime_lag, mtime_fresh_lag
 //	  flock_excludes_peer      bool (optional)
+//	  create_then_list_round_trip, create_then_list_poll: {samples, median, max}
+//	  create_then_list_lag, create_then_list_lag_seconds
+//	                           what the settle must cover (rule C4)
+//	  own_create_refreshes     bool (optional): an own create refreshes
+//	                           the listing; absent: too little lag to tell
+//	  joint_verdict {          (optional) the same on both sides
+//	    sides, hosts, written_by
+//	    peer {...}             both sides' measurements joined
+//	    recommendation {...}   (optional) what Probe reports on both sides
+//	  }
 //	}
 //	recommendation {
 //	  usable                   bool: every primitive the lock needs works

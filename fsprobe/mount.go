@@ -159,16 +159,22 @@ func optSeconds(opts []string, name string) (time.Duration, bool) {
 
 // Known cache defaults of filesystems whose options do not show them.
 const (
-	nfsAcregmaxDefault = 60 * time.Second
-	nfsAcdirmaxDefault = 60 * time.Second
-	sshfsCacheDefault  = 20 * time.Second
-	fuseAttrDefault    = 1 * time.Second
-	cifsActimeoDefault = 1 * time.Second
+	nfsAcregmaxDefault    = 60 * time.Second
+	nfsAcdirmaxDefault    = 60 * time.Second
+	sshfsCacheDefault     = 20 * time.Second
+	fuseAttrDefault       = 1 * time.Second
+	cifsActimeoDefault    = 1 * time.Second
+	rcloneDirCacheDefault = 5 * time.Minute
+	rcloneAttrDefault     = 1 * time.Second
 )
 
 // cacheTimes fills fs.AttrCache and fs.DirCache (and their sources) from
-// the mount options and the known defaults of the filesystem type.
-func cacheTimes(f *Filesystem) {
+// the mount options, the known defaults of the filesystem type and, for
+// rclone, the command line of the mount's process under /proc.
+func cacheTimes(f *Filesystem) { cacheTimesFrom(f, "/proc") }
+
+// cacheTimesFrom is cacheTimes with the process table under procRoot.
+func cacheTimesFrom(f *Filesystem, procRoot string) {
 	if f.Mount == nil {
 		return
 	}
@@ -187,20 +193,25 @@ func cacheTimes(f *Filesystem) {
 		} else if d, ok := optSeconds(opts, "acregmax"); ok {
 			f.AttrCache, f.AttrCacheSource = Duration(d), "mount option acregmax="+fmtSec(d)
 		}
-		// Opening a directory revalidates it (close-to-open), so readdir
-		// is fresh on each listing unless nocto is set.
+		// The lock lists through a directory it opened once: no path
+		// lookup revalidates it (close-to-open covers opens by path), so a
+		// listing may come from the directory attribute cache, up to
+		// acdirmax old, unless this client changed the directory itself.
+		// The kernel shows acdirmin/acdirmax only when they differ from the
+		// defaults (30/60 s).
+		how := "NFS default acdirmax=60"
+		f.DirCache = Duration(nfsAcdirmaxDefault)
+		if d, ok := optSeconds(opts, "actimeo"); ok {
+			f.DirCache, how = Duration(d), "mount option actimeo="+fmtSec(d)
+		} else if d, ok := optSeconds(opts, "acdirmax"); ok {
+			f.DirCache, how = Duration(d), "mount option acdirmax="+fmtSec(d)
+		}
+		f.DirCacheSource = how + ": the NFS directory attribute cache; a listing through a directory opened once (as the lock lists) may be that old, unless the client's own create refreshed it (probe --peer measures it); shorten with the mount option actimeo=N or acdirmax=N, or noac"
 		if _, nocto := option(opts, "nocto"); nocto {
-			f.DirCache, f.DirCacheSource = Duration(nfsAcdirmaxDefault), "mount option nocto with NFS default acdirmax=60"
-			if d, ok := optSeconds(opts, "actimeo"); ok {
-				f.DirCache, f.DirCacheSource = Duration(d), "mount option nocto with actimeo="+fmtSec(d)
-			} else if d, ok := optSeconds(opts, "acdirmax"); ok {
-				f.DirCache, f.DirCacheSource = Duration(d), "mount option nocto with acdirmax="+fmtSec(d)
-			}
-		} else {
-			f.DirCacheSource = "NFS close-to-open: each listing revalidates the directory"
-			if v, ok := option(opts, "lookupcache"); ok {
-				f.DirCacheSource += " (lookupcache=" + v + ")"
-			}
+			f.DirCacheSource += " (nocto: opens do not revalidate either)"
+		}
+		if v, ok := option(opts, "lookupcache"); ok {
+			f.DirCacheSource += " (lookupcache=" + v + ")"
 		}
 	case t == "cifs" || t == "smb3":
 		mode, _ := option(opts, "cache")
@@ -218,12 +229,15 @@ func cacheTimes(f *Filesystem) {
 			f.AttrCacheSource += " (cache=" + mode + ")"
 			f.DirCacheSource += " (cache=" + mode + ")"
 		}
+		f.DirCacheSource += "; shorten with the mount option actimeo=N"
 	case t == "fuse.sshfs":
 		f.AttrCache, f.AttrCacheSource = Duration(sshfsCacheDefault), "sshfs default cache_timeout=20, assumed: sshfs options are not visible in mountinfo"
-		f.DirCache, f.DirCacheSource = Duration(sshfsCacheDefault), f.AttrCacheSource
+		f.DirCache, f.DirCacheSource = Duration(sshfsCacheDefault), f.AttrCacheSource+"; shorten with sshfs -o dir_cache=no or -o cache_timeout=N"
+	case t == "fuse.rclone":
+		rcloneCacheTimes(f, procRoot)
 	case strings.HasPrefix(t, "fuse"):
 		f.AttrCache, f.AttrCacheSource = Duration(fuseAttrDefault), "libfuse default attr_timeout=1 and entry_timeout=1, assumed: FUSE daemon options are not visible in mountinfo"
-		f.DirCache, f.DirCacheSource = Duration(fuseAttrDefault), f.AttrCacheSource
+		f.DirCache, f.DirCacheSource = Duration(fuseAttrDefault), f.AttrCacheSource+"; shorten with the FUSE daemon's options (libfuse -o attr_timeout=N,entry_timeout=N)"
 	case t == "9p":
 		mode, _ := option(opts, "cache")
 		if mode != "" && mode != "none" {

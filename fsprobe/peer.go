@@ -34,13 +34,31 @@ import (
 //     and 3: the fresh-mtime round trip. L removes its file and lists until
 //     F's is gone; F, on seeing L's gone, removes its own: the remove round
 //     trip.
+//     Then, clReps times, the create-then-list round trip (what rule C4
+//     of the lock relies on): L creates "c<k>.<j>.<id>"; F polls, each
+//     poll a plain listing, then the create of a fresh marker of its own
+//     ("q…"), a listing and the marker's removal, until the listing after
+//     its own create shows L's file, and answers with its own
+//     "c<k>.<j>.<id>"; L polls the same way until it sees it. A poll whose
+//     plain listing missed the other's file and whose listing right after
+//     the own create showed it is evidence that a client's own create
+//     refreshes its view of the directory.
 //  4. Where flock exists, the side with the smaller id flocks its hello
 //     file and writes "flock.<id>" ("held"); the other, on reading it, tries
 //     flock(LOCK_EX|LOCK_NB) on the same file and writes "flock.<id>"
 //     ("excluded" or "admitted"); the first, on reading that, releases the
 //     flock and removes its marker, and the second, on seeing the marker
 //     gone, is done.
-//  5. Each side removes its own files, then tries to remove the directory
+//  5. The joint verdict: each side writes "result.<id>" (its measurements
+//     and, from Probe, its single-client report) and polls (create-then-list)
+//     until it lists either "verdict.<peer>", which it reads and adopts, or
+//     "result.<peer>": then it finishes second, joins the two (see
+//     [Verdict]) and writes "verdict.<id>". (If both finish at once, both
+//     write a verdict, computed the same way from the same two results.)
+//     Then each side writes "done.<id>" and polls until it lists
+//     "done.<peer>", which it removes (its own is removed by the peer), so
+//     that no side removes what the other has yet to read.
+//  6. Each side removes its own files, then tries to remove the directory
 //     (which succeeds for whoever is last). Cancellation and timeouts take
 //     the same cleanup path.
 
@@ -71,9 +89,14 @@ func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
 		pd:     filepath.Join(abs, PeerDirName),
 		id:     randHex(),
 		warned: map[string]bool{},
+		local:  o.local,
 	}
 	defer s.cleanup()
 	err = s.run()
+	if err != nil && s.done != "" {
+		// The peer may never come to remove it.
+		s.created = append(s.created, s.done)
+	}
 	rep := s.report()
 	if err != nil {
 		return rep, &protocol.Error{Op: "peer", Path: s.pd, Err: err}
@@ -94,9 +117,16 @@ type session struct {
 
 	rounds                      int
 	create, remove, mt, mtFresh timer
+	createList                  timer // create-then-list round trips
+	pollCost                    timer // one create-then-list poll
 	oneWay                      timer
 	flockExcludes               *bool
 	warned                      map[string]bool // leftovers reported
+	marker                      int             // sequence of the poll markers
+
+	local   *Report  // this side's single-client report (from Probe), or nil
+	verdict *Verdict // the joint verdict, once agreed
+	done    string   // this side's done marker, once written (the peer removes it)
 }
 
 func (s *session) progress(format string, args ...any) {
@@ -168,12 +198,46 @@ func (s *session) report() PeerReport {
 		CreateRTT: s.create.stats(), RemoveRTT: s.remove.stats(),
 		MtimeRTT: s.mt.stats(), MtimeFreshRTT: s.mtFresh.stats(),
 		OneWay: s.oneWay.stats(), FlockExcludes: s.flockExcludes,
+		CreateListRTT: s.createList.stats(), CreateListPoll: s.pollCost.stats(),
 	}
+	r.fill()
+	r.Verdict = s.verdict
+	return r
+}
+
+// fill derives the summary fields of r from its round trips.
+func (r *PeerReport) fill() {
 	r.ListingLag = max(r.CreateRTT.Max, r.RemoveRTT.Max)
 	r.ListingLagSeconds = r.ListingLag.Seconds()
 	r.MtimeLag, r.MtimeFreshLag = r.MtimeRTT.Max, r.MtimeFreshRTT.Max
-	return r
+	r.CreateListLag = r.CreateListRTT.Max
+	r.CreateListLagSeconds = r.CreateListLag.Seconds()
+	r.OwnCreateRefreshes = nil
+	if r.CreateListRTT.Samples == 0 || r.CreateRTT.Samples == 0 {
+		return
+	}
+	plain, cl := r.CreateRTT.Max.D(), r.CreateListRTT.Max.D()
+	switch {
+	case plain >= refreshEvidence && cl < plain/2:
+		// Plain listings lagged, listings right after an own create far
+		// less: the create refreshed the view.
+		b := true
+		r.OwnCreateRefreshes = &b
+	case plain >= max(refreshEvidence, 8*r.CreateListPoll.Median.D()) && cl >= plain/2:
+		// Plain listings lagged by many polls' time, and listings after
+		// an own create about as much: the create did not refresh it.
+		b := false
+		r.OwnCreateRefreshes = &b
+	}
 }
+
+// refreshEvidence is the least plain-listing round trip from which a
+// refresh by an own create (or its absence) can be told apart from polling
+// noise; the absence also needs 8 times the median poll.
+const refreshEvidence = 50 * time.Millisecond
+
+// clReps is the number of create-then-list round trips in each round.
+const clReps = 3
 
 // mark is the explicit mtime of step j of round k: whole even seconds, so
 // that any granularity up to 2 s stores it exactly.
@@ -218,6 +282,9 @@ func (s *session) run() error {
 		if err := s.flock(leader); err != nil {
 			return fmt.Errorf("flock: %w", err)
 		}
+	}
+	if err := s.agree(); err != nil {
+		return fmt.Errorf("joint verdict: %w", err)
 	}
 	return nil
 }
@@ -348,7 +415,45 @@ func (s *session) lead(k int) error {
 	}
 	s.remove.add(t)
 	s.progress("round %d: the peer saw my removal and answered in %v", k, t.since())
-	return s.step("lead-remove")
+	if err := s.step("lead-remove"); err != nil {
+		return err
+	}
+	for j := 0; j < clReps; j++ {
+		mine, theirs := fmt.Sprintf("c%d.%d.%s", k, j, s.id), fmt.Sprintf("c%d.%d.%s", k, j, s.peer)
+		t := start()
+		if err := s.write(mine, nil); err != nil {
+			return err
+		}
+		if err := s.listedAfterCreate(theirs); err != nil {
+			return fmt.Errorf("waiting for %s after creates of my own: %w", theirs, err)
+		}
+		s.createList.add(t)
+		s.progress("round %d: a listing right after the peer's own create showed my create, and mine showed its answer, in %v", k, t.since())
+		if err := s.removeOwn(mine); err != nil {
+			return err
+		}
+		if err := s.step("lead-create-list"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listedAfterCreate polls until name is listed by a listing made right
+// after a create of this side's own (a fresh marker, removed after the
+// listing), as the lock's rule C4 lists after its own create. The time of
+// each poll (create, list, remove) is recorded: it bounds how finely the
+// round trip can tell a refresh from a lag.
+func (s *session) listedAfterCreate(name string) error {
+	return poll(s.ctx, func() (bool, error) {
+		t := start()
+		ents, err := s.listAfterOwnCreate()
+		if err != nil {
+			return false, err
+		}
+		s.pollCost.add(t)
+		return hasName(ents, name), nil
+	})
 }
 
 func (s *session) follow(k int) error {
@@ -386,7 +491,22 @@ func (s *session) follow(k int) error {
 	if err := s.removeOwn(mine); err != nil {
 		return err
 	}
-	return s.step("follow-remove")
+	if err := s.step("follow-remove"); err != nil {
+		return err
+	}
+	for j := 0; j < clReps; j++ {
+		mine, theirs := fmt.Sprintf("c%d.%d.%s", k, j, s.id), fmt.Sprintf("c%d.%d.%s", k, j, s.peer)
+		if err := s.listedAfterCreate(theirs); err != nil {
+			return fmt.Errorf("waiting for %s after creates of my own: %w", theirs, err)
+		}
+		if err := s.write(mine, nil); err != nil {
+			return err
+		}
+		if err := s.step("follow-create-list"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // flock tests whether a flock held by one side excludes the other.
@@ -396,6 +516,14 @@ func (s *session) flock(leader bool) error {
 	readTheirs := func() (string, error) {
 		var v string
 		err := poll(s.ctx, func() (bool, error) {
+			// Listed first (after a create of this side's own, which
+			// refreshes the listing where it can): reading a name not
+			// created yet would teach an NFS client that it does not
+			// exist, for up to a minute (its negative lookup cache).
+			ents, err := s.listAfterOwnCreate()
+			if err != nil || !hasName(ents, theirs) {
+				return false, err
+			}
 			b, _, err := s.fs.ReadFile(s.d, theirs)
 			if errors.Is(err, fs.ErrNotExist) || (err == nil && len(b) == 0) {
 				return false, nil
@@ -463,4 +591,13 @@ func (s *session) setFlock(v string) {
 		b := false
 		s.flockExcludes = &b
 	}
+}
+
+// joint returns the verdict agreed with the peer if it carries a
+// recommendation, else nil.
+func (p *PeerReport) joint() *Verdict {
+	if p == nil || p.Verdict == nil || p.Verdict.Recommendation == nil {
+		return nil
+	}
+	return p.Verdict
 }

@@ -72,6 +72,9 @@ type Options struct {
 	// step, if set, is called at every step of the probe (tests cancel
 	// the context from it).
 	step func(name string)
+	// local is the single-client report Probe hands to the two-party
+	// mode, for the joint verdict.
+	local *Report
 	// osFS: FS is the default, so directories are made with os.Mkdir,
 	// which never creates a missing parent (protocol.FS has only MkdirAll).
 	osFS bool
@@ -202,12 +205,18 @@ func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	p.cleanup()
 	if err == nil && o.Peer {
 		var pr PeerReport
+		local := r
+		o.local = &local
 		pr, err = Peer(ctx, dir, o)
 		if pr.Rounds > 0 {
 			r.Peer = &pr // partial results still inform the recommendation
 		}
 	}
 	r.Recommendation = Recommend(r)
+	if v := r.Peer.joint(); v != nil {
+		// Both sides report the one recommendation they agreed on.
+		r.Recommendation = *v.Recommendation
+	}
 	r.Elapsed = Duration(time.Since(start))
 	return r, err
 }

@@ -3,9 +3,11 @@ package fsprobe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -227,19 +229,23 @@ func TestPeerLocal(t *testing.T) {
 	}
 }
 
-func runPeers(t *testing.T, dirs [2]string, opts [2]Options) [2]PeerReport {
-	t.Helper()
-	var reps [2]PeerReport
-	var errs [2]error
+// both runs f(0) and f(1) at once and returns their results.
+func both[T any](f func(i int) (T, error)) (out [2]T, errs [2]error) {
 	var wg sync.WaitGroup
 	for i := range 2 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reps[i], errs[i] = Peer(context.Background(), dirs[i], opts[i])
+			out[i], errs[i] = f(i)
 		}()
 	}
 	wg.Wait()
+	return out, errs
+}
+
+func runPeers(t *testing.T, dirs [2]string, opts [2]Options) [2]PeerReport {
+	t.Helper()
+	reps, errs := both(func(i int) (PeerReport, error) { return Peer(context.Background(), dirs[i], opts[i]) })
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("side %d: %v", i, err)
@@ -265,6 +271,10 @@ type lagState struct {
 	created map[string]lagEvent
 	removed map[string]lagEvent
 	mtime   map[string]lagMtime
+	// refresh: a client's own create or removal refreshes its view of the
+	// listing (lastOwn[client]: its latest), as on NFS and sshfs.
+	refresh bool
+	lastOwn map[int]time.Time
 }
 
 type lagEvent struct {
@@ -278,12 +288,18 @@ type lagMtime struct {
 }
 
 func newLagPair(lag time.Duration) (lagFS, lagFS) {
-	st := &lagState{created: map[string]lagEvent{}, removed: map[string]lagEvent{}, mtime: map[string]lagMtime{}}
+	st := &lagState{created: map[string]lagEvent{}, removed: map[string]lagEvent{}, mtime: map[string]lagMtime{}, lastOwn: map[int]time.Time{}}
 	return lagFS{protocol.OSFS(), 0, lag, st}, lagFS{protocol.OSFS(), 1, lag, st}
 }
 
 func (l lagFS) hidden(e lagEvent, ok bool) bool {
 	return ok && e.by != l.id && time.Since(e.at) < l.lag
+}
+
+// hiddenFromListing is hidden, except that with refresh an own create or
+// removal since the event shows it.
+func (l lagFS) hiddenFromListing(e lagEvent, ok bool) bool {
+	return l.hidden(e, ok) && !(l.st.refresh && e.at.Before(l.st.lastOwn[l.id]))
 }
 
 func (l lagFS) WriteFile(d protocol.Dir, name string, data []byte, perm os.FileMode) error {
@@ -292,6 +308,7 @@ func (l lagFS) WriteFile(d protocol.Dir, name string, data []byte, perm os.FileM
 	path := filepath.Join(d.Path(), name)
 	if _, err := os.Lstat(path); err != nil {
 		l.st.created[path] = lagEvent{l.id, time.Now()}
+		l.st.lastOwn[l.id] = time.Now()
 	}
 	return l.FS.WriteFile(d, name, data, perm)
 }
@@ -300,6 +317,7 @@ func (l lagFS) Remove(d protocol.Dir, name string) error {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
 	l.st.removed[filepath.Join(d.Path(), name)] = lagEvent{l.id, time.Now()}
+	l.st.lastOwn[l.id] = time.Now()
 	return l.FS.Remove(d, name)
 }
 
@@ -347,12 +365,12 @@ func (l lagFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
 	var out []protocol.DirEntry
 	for _, e := range ents {
 		c, ok := l.st.created[filepath.Join(path, e.Name)]
-		if !l.hidden(c, ok) {
+		if !l.hiddenFromListing(c, ok) {
 			out = append(out, e)
 		}
 	}
 	for p, e := range l.st.removed {
-		if filepath.Dir(p) == path && l.hidden(e, true) && !hasName(out, filepath.Base(p)) {
+		if filepath.Dir(p) == path && l.hiddenFromListing(e, true) && !hasName(out, filepath.Base(p)) {
 			out = append(out, protocol.DirEntry{Name: filepath.Base(p)})
 		}
 	}
@@ -380,6 +398,106 @@ func TestPeerLag(t *testing.T) {
 		}
 		if rec.Lease.D() <= 4*rec.Settle.D() {
 			t.Errorf("side %d: lease %v not above 4 × settle %v", i, rec.Lease, rec.Settle)
+		}
+	}
+}
+
+// TestPeerCreateThenList: the create-then-list round trip and whether an
+// own create refreshes the listing, with and without that refresh; both
+// sides report the same joint verdict, whose settle covers what rule C4
+// relies on.
+func TestPeerCreateThenList(t *testing.T) {
+	const lag = 150 * time.Millisecond
+	for _, refresh := range []bool{false, true} {
+		t.Run(fmt.Sprintf("refresh=%v", refresh), func(t *testing.T) {
+			a, b := newLagPair(lag)
+			a.st.refresh = refresh
+			dir := t.TempDir()
+			reps := runPeers(t, [2]string{dir, dir}, [2]Options{{FS: a, PeerTimeout: 60 * time.Second}, {FS: b, PeerTimeout: 60 * time.Second}})
+			empty(t, dir)
+			for i, r := range reps {
+				if r.CreateListRTT.Samples != clReps*DefaultPeerRounds/2 {
+					t.Errorf("side %d: create-then-list samples %d", i, r.CreateListRTT.Samples)
+				}
+				// (With refresh, a plain round trip can be cut short by the
+				// other side's removal of its last marker.)
+				if !refresh && r.CreateRTT.Max.D() < 2*lag {
+					t.Errorf("side %d: plain create round trip %v below 2 × %v", i, r.CreateRTT.Max, lag)
+				}
+				if !refresh && r.CreateListLag.D() < 2*lag {
+					t.Errorf("side %d: without refresh the create-then-list round trip %v is below 2 × %v", i, r.CreateListLag, lag)
+				}
+				if refresh && r.CreateListLag.D() >= lag {
+					t.Errorf("side %d: with refresh the create-then-list round trip %v is not below the plain lag %v", i, r.CreateListLag, lag)
+				}
+				if r.OwnCreateRefreshes == nil || *r.OwnCreateRefreshes != refresh {
+					t.Errorf("side %d: own create refreshes = %v, want %v (round trips: plain %v, create-then-list %v, poll %v)", i, r.OwnCreateRefreshes, refresh, r.CreateRTT.Max, r.CreateListLag, r.CreateListPoll.Median)
+				}
+				if r.Verdict == nil {
+					t.Fatalf("side %d: no joint verdict", i)
+				}
+			}
+			v0, v1 := reps[0].Verdict, reps[1].Verdict
+			if !slices.Equal(v0.Sides, v1.Sides) || v0.Peer.CreateListLag != v1.Peer.CreateListLag {
+				t.Errorf("the sides disagree: %+v / %+v", v0, v1)
+			}
+			j := v0.Peer
+			if j.CreateListLag != max(reps[0].CreateListLag, reps[1].CreateListLag) || j.CreateListRTT.Samples != reps[0].CreateListRTT.Samples+reps[1].CreateListRTT.Samples {
+				t.Errorf("joint create-then-list %+v from %+v and %+v", j.CreateListRTT, reps[0].CreateListRTT, reps[1].CreateListRTT)
+			}
+			rec := Recommend(Report{Primitives: allWork(), Peer: &j, Filesystem: Filesystem{Type: "fuse.test", Remote: true}})
+			if rec.Settle.D() < j.CreateListLag.D() {
+				t.Errorf("settle %v does not cover the create-then-list lag %v", rec.Settle, j.CreateListLag)
+			}
+			if !refresh && rec.Settle.D() < lag {
+				t.Errorf("settle %v below the lag %v without refresh", rec.Settle, lag)
+			}
+		})
+	}
+}
+
+// TestProbePeerJointVerdict: two Probes with Peer report one and the same
+// recommendation, the join of both sides'.
+func TestProbePeerJointVerdict(t *testing.T) {
+	dir := t.TempDir()
+	reps, errs := both(func(int) (Report, error) {
+		return Probe(context.Background(), dir, Options{Peer: true, PeerTimeout: 30 * time.Second})
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("side %d: %v", i, err)
+		}
+		if reps[i].Peer.joint() == nil {
+			t.Fatalf("side %d: no joint recommendation: %+v", i, reps[i].Peer)
+		}
+	}
+	r0, r1 := reps[0].Recommendation, reps[1].Recommendation
+	if r0.Settle != r1.Settle || r0.Lease != r1.Lease || r0.MinBackoff != r1.MinBackoff || r0.MaxBackoff != r1.MaxBackoff || r0.Usable != r1.Usable {
+		t.Errorf("the sides recommend differently:\n%+v\n%+v", r0, r1)
+	}
+	for i := range 2 {
+		own := Recommend(reps[i])
+		if r0.Settle < own.Settle || r0.Lease < own.Lease {
+			t.Errorf("side %d: joint %v/%v below this side's own %v/%v", i, r0.Settle, r0.Lease, own.Settle, own.Lease)
+		}
+	}
+	empty(t, dir)
+}
+
+func TestJoinRecommendations(t *testing.T) {
+	a := Recommendation{Usable: true, Settle: Duration(time.Second), Lease: Duration(20 * time.Second), MinBackoff: Duration(time.Millisecond), MaxBackoff: Duration(50 * time.Millisecond),
+		Reasons: []Reason{{"settle", "1s", "a"}, {"lease", "20s", "a"}, {"backoff", "", "a"}}, Warnings: []string{"w1", "w2"}}
+	b := Recommendation{Usable: false, Settle: Duration(3 * time.Second), Lease: Duration(15 * time.Second), MinBackoff: Duration(2 * time.Millisecond), MaxBackoff: Duration(80 * time.Millisecond),
+		Reasons: []Reason{{"settle", "3s", "b"}, {"lease", "15s", "b"}, {"backoff", "", "b"}}, Warnings: []string{"w2", "w3"}}
+	for _, j := range []Recommendation{JoinRecommendations(a, b), JoinRecommendations(b, a)} {
+		if j.Usable || j.Settle.D() != 3*time.Second || j.Lease.D() != 20*time.Second || j.MinBackoff.D() != time.Millisecond || j.MaxBackoff.D() != 80*time.Millisecond {
+			t.Errorf("joined %+v", j)
+		}
+		if len(j.Warnings) != 3 || len(j.Reasons) != 3 || j.Reasons[0].Why != "b" || j.Reasons[1].Why != "a" {
+			t.Errorf("joined reasons %+v warnings %v", j.Reasons, j.Warnings)
+		}
+		if j.HeartbeatMax.D() != 10*time.Second {
+			t.Errorf("heartbeat %v", j.HeartbeatMax)
 		}
 	}
 }

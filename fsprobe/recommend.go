@@ -42,8 +42,11 @@ const smbClientCache = 10 * time.Second
 // should come from [Probe]: a primitive without a measurement counts as not
 // working. The derivation:
 //
-//   - Settle covers the listing lag between clients: 1.5 × the two-party
-//     round trip when a peer was measured; else 1.5 × this client's own lag
+//   - Settle covers the listing lag between clients that the lock's check
+//     (rule C4) relies on: 1.5 × the two-party create-then-list round trip
+//     (a listing made right after a client's own create) when a peer
+//     measured it; else 1.5 × the plain create and remove round trips when
+//     a peer measured those only; else 1.5 × this client's own lag
 //     if even its own listings lagged; else, on a remote filesystem, 1.25 ×
 //     the listing cache its mount options or defaults declare (with a
 //     warning to run the two-party mode); else, on a filesystem that could
@@ -102,6 +105,15 @@ func Recommend(r Report) Recommendation {
 	// Settle.
 	var settle time.Duration
 	switch {
+	case r.Peer.measuredCreateList():
+		lag := r.Peer.CreateListLag.D()
+		settle = roundUp(time.Duration(float64(lag)*settleMargin), 10*time.Millisecond)
+		reason("settle", settle.String(), "a listing made right after a client's own create showed the other client's earlier create within %v (create-then-list round trip, %d samples: what the lock's check relies on); a one-way lag is at most that, and settle is 1.5 × it%s", lag, r.Peer.CreateListRTT.Samples, refreshNote(r.Peer))
+		if r.Peer.OwnCreateRefreshes == nil || !*r.Peer.OwnCreateRefreshes {
+			if f.DirCache.D() > lag {
+				warn("the listing cache declared for %s is %v [%s] but the peer measured at most %v: the measurement is used; a longer run (more rounds) may catch a longer lag", f.Type, f.DirCache, f.DirCacheSource, lag)
+			}
+		}
 	case r.Peer.measuredListing():
 		lag := r.Peer.ListingLag.D()
 		settle = roundUp(time.Duration(float64(lag)*settleMargin), 10*time.Millisecond)
@@ -139,8 +151,16 @@ func Recommend(r Report) Recommendation {
 		reason("settle", "0s", "local filesystem (%s): one kernel serves every process, and this client's listings were coherent at once", f.Type)
 	}
 	rec.Settle, rec.SettleSeconds = Duration(settle), settle.Seconds()
-	if settle >= 5*time.Second {
-		warn("every acquisition will wait the settle delay of %v: shorter client caches shorten it (sshfs -o dir_cache=no or -o cache_timeout=N, NFS lookupcache=none or actimeo=N), then probe again", settle)
+	rcloneUnsafe := f.Type == "fuse.rclone" && f.DirCache.D() >= 10*time.Second && !r.Peer.measuredCreateList()
+	if rcloneUnsafe {
+		warn("rclone serves listings from its directory cache for up to %v [%s], and a mount's own creates do not refresh it: the lock is UNSAFE here unless every contender uses a settle of at least that (recommended: %v), or the mounts are restarted with --dir-cache-time 0 (or a few seconds) and --attr-timeout 1s or less and probed again", f.DirCache, f.DirCacheSource, settle)
+	}
+	if settle >= 5*time.Second && !rcloneUnsafe {
+		src := f.DirCacheSource
+		if src == "" {
+			src = "no listing cache declared"
+		}
+		warn("every acquisition will wait the settle delay of %v: a shorter listing cache shortens it [%s], then probe again; `cryolock probe --peer` measures what the lock relies on (where a client's own create refreshes its listing, as on NFS and sshfs, that is far shorter)", settle, src)
 	}
 
 	// Lease.
@@ -263,6 +283,23 @@ func roundUp(d, unit time.Duration) time.Duration {
 // other must not read its zeros as "no lag".
 func (p *PeerReport) measuredListing() bool {
 	return p != nil && p.Rounds > 0 && p.CreateRTT.Samples > 0 && p.RemoveRTT.Samples > 0
+}
+
+// measuredCreateList reports whether create-then-list round trips were
+// measured (this side's, or the joint verdict's).
+func (p *PeerReport) measuredCreateList() bool {
+	return p != nil && p.Rounds > 0 && p.CreateListRTT.Samples > 0
+}
+
+// refreshNote says what the peer found of refreshes by an own create.
+func refreshNote(p *PeerReport) string {
+	switch {
+	case p.OwnCreateRefreshes == nil:
+		return sprintf("; plain listings lagged too little (round trip %v, one create-then-list poll %v) to tell whether an own create refreshes the listing, and the settle covers the measured lag either way", p.CreateRTT.Max, p.CreateListPoll.Median)
+	case *p.OwnCreateRefreshes:
+		return sprintf("; a client's own create refreshes its listing here (plain listings lagged up to %v round trip, listings right after an own create up to %v), so the plain lag does not bound the settle", p.CreateRTT.Max, p.CreateListLag)
+	}
+	return sprintf("; a client's own create does NOT refresh its listing here (plain listings lagged up to %v round trip, listings after an own create up to %v): every listing may be that old", p.CreateRTT.Max, p.CreateListLag)
 }
 
 // measuredMtime reports whether this side measured the read-then-stat lag.

@@ -1,6 +1,8 @@
 package fsprobe
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,6 +63,12 @@ func TestRecommend(t *testing.T) {
 		{name: "peer, long listing lag", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
 			Peer: sampled(&PeerReport{Rounds: 1, ListingLag: Duration(21 * s), MtimeFreshLag: Duration(s)})},
 			settle: 31500 * ms, lease: 158 * s},
+		{name: "peer, create-then-list: own create refreshes (sshfs)", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
+			Peer: refreshing(&PeerReport{Rounds: 2, CreateRTT: Stats{Samples: 1, Max: Duration(40 * s)}, CreateListRTT: Stats{Samples: 3, Max: Duration(200 * ms)}, MtimeFreshLag: Duration(300 * ms)})},
+			settle: 300 * ms, lease: 60 * s},
+		{name: "peer, create-then-list: no refresh (rclone)", r: Report{Filesystem: sshfs, Primitives: allWork(), Listing: coherent,
+			Peer: refreshing(&PeerReport{Rounds: 2, CreateRTT: Stats{Samples: 1, Max: Duration(40 * s)}, CreateListRTT: Stats{Samples: 3, Max: Duration(38 * s)}, MtimeFreshLag: Duration(300 * ms)})},
+			settle: 57 * s, lease: 285 * s, warnings: []string{"settle delay of 57s"}},
 		{name: "peer, flock does not exclude", r: Report{Filesystem: local, Primitives: allWork(), Listing: coherent,
 			Peer: sampled(&PeerReport{Rounds: 2, ListingLag: Duration(5 * ms), FlockExcludes: &f})},
 			settle: 10 * ms, lease: 10 * s, warnings: []string{"flock held through one client did not exclude the other"}},
@@ -194,6 +202,8 @@ func TestMountinfo(t *testing.T) {
 45 27 0:55 / /mnt/nfsdefault rw - nfs4 srv:/e rw,vers=4.2
 46 27 0:56 / /mnt/nfsnocto rw - nfs4 srv:/e rw,nocto,acdirmax=30
 47 27 0:57 / /mnt/fuse rw - fuse.cryolockfs /backing rw,user_id=0
+48 27 0:58 / /mnt/nfsdir rw,relatime shared:80 - nfs 127.0.0.1:/srv/export rw,vers=3,rsize=1048576,wsize=1048576,namlen=255,acdirmin=3,acdirmax=9,hard,nosharecache,proto=tcp,timeo=600,retrans=2,sec=sys,mountaddr=127.0.0.1,mountvers=3,mountport=20048,mountproto=udp,local_lock=none,addr=127.0.0.1
+49 27 0:59 / /mnt/rclone rw,nosuid,nodev,relatime - fuse.rclone netfs-sftp: rw,user_id=0,group_id=0
 `
 	for _, c := range []struct {
 		path, mp, fstype  string
@@ -205,13 +215,15 @@ func TestMountinfo(t *testing.T) {
 		{path: "/tmp/x", mp: "/", fstype: "ext4"},
 		{path: "/dev/shm/a/b", mp: "/dev/shm", fstype: "tmpfs"},
 		{path: "/dev/shmx", mp: "/", fstype: "ext4"},
-		{path: "/mnt/nfs/d", mp: "/mnt/nfs", fstype: "nfs4", attr: 7 * time.Second, remote: true, attrSrc: "actimeo=7", dirSrc: "lookupcache=pos"},
+		{path: "/mnt/nfs/d", mp: "/mnt/nfs", fstype: "nfs4", attr: 7 * time.Second, dir: 7 * time.Second, remote: true, attrSrc: "actimeo=7", dirSrc: "lookupcache=pos"},
 		{path: "/mnt/noac", mp: "/mnt/noac", fstype: "nfs", remote: true, attrSrc: "noac"},
+		{path: "/mnt/nfsdir/x", mp: "/mnt/nfsdir", fstype: "nfs", attr: 60 * time.Second, dir: 9 * time.Second, remote: true, attrSrc: "default acregmax=60", dirSrc: "mount option acdirmax=9"},
+		{path: "/mnt/rclone/x", mp: "/mnt/rclone", fstype: "fuse.rclone", attr: time.Second, dir: 5 * time.Minute, remote: true, attrSrc: "rclone default --attr-timeout 1s", dirSrc: "--dir-cache-time"},
 		{path: "/mnt/ssh fs/d", mp: "/mnt/ssh fs", fstype: "fuse.sshfs", attr: 20 * time.Second, dir: 20 * time.Second, remote: true, attrSrc: "sshfs default"},
 		{path: "/mnt/cifs", mp: "/mnt/cifs", fstype: "cifs", attr: 5 * time.Second, dir: 5 * time.Second, remote: true, attrSrc: "cache=strict", root: "/sub"},
 		{path: "/mnt/cifsnone", mp: "/mnt/cifsnone", fstype: "cifs", remote: true, attrSrc: "cache=none"},
-		{path: "/mnt/nfsdefault", mp: "/mnt/nfsdefault", fstype: "nfs4", attr: 60 * time.Second, remote: true, attrSrc: "default acregmax=60"},
-		{path: "/mnt/nfsnocto", mp: "/mnt/nfsnocto", fstype: "nfs4", attr: 60 * time.Second, dir: 30 * time.Second, remote: true, dirSrc: "nocto with acdirmax=30"},
+		{path: "/mnt/nfsdefault", mp: "/mnt/nfsdefault", fstype: "nfs4", attr: 60 * time.Second, dir: 60 * time.Second, remote: true, attrSrc: "default acregmax=60", dirSrc: "NFS default acdirmax=60"},
+		{path: "/mnt/nfsnocto", mp: "/mnt/nfsnocto", fstype: "nfs4", attr: 60 * time.Second, dir: 30 * time.Second, remote: true, dirSrc: "acdirmax=30"},
 		{path: "/mnt/fuse/a", mp: "/mnt/fuse", fstype: "fuse.cryolockfs", attr: time.Second, dir: time.Second, remote: true},
 	} {
 		m := parseMountinfo(strings.NewReader(table), c.path)
@@ -223,7 +235,10 @@ func TestMountinfo(t *testing.T) {
 			t.Errorf("%s: root %q", c.path, m.Root)
 		}
 		f := Filesystem{Type: m.FSType, Mount: m, Remote: isRemote(m.FSType)}
-		cacheTimes(&f)
+		cacheTimesFrom(&f, t.TempDir()) // no processes: rclone's defaults
+		if f.DirCache > 0 && !strings.Contains(f.DirCacheSource, "shorten with") {
+			t.Errorf("%s: the listing cache's source %q does not say how to shorten it", c.path, f.DirCacheSource)
+		}
 		if f.AttrCache.D() != c.attr || f.DirCache.D() != c.dir || f.Remote != c.remote {
 			t.Errorf("%s: attr %v dir %v remote %v, want %v %v %v", c.path, f.AttrCache, f.DirCache, f.Remote, c.attr, c.dir, c.remote)
 		}
@@ -286,4 +301,108 @@ func TestWithPeer(t *testing.T) {
 func sampled(p *PeerReport) *PeerReport {
 	p.CreateRTT.Samples, p.RemoveRTT.Samples, p.MtimeFreshRTT.Samples = p.Rounds, p.Rounds, p.Rounds
 	return p
+}
+
+// refreshing fills a peer report's derived fields from its round trips.
+func refreshing(p *PeerReport) *PeerReport {
+	p.fill()
+	return p
+}
+
+func TestRefreshVerdict(t *testing.T) {
+	s, ms := time.Second, time.Millisecond
+	for _, c := range []struct {
+		plain, cl, poll time.Duration
+		want            string
+	}{
+		{40 * s, 200 * ms, 10 * ms, "true"}, {40 * s, 38 * s, 10 * ms, "false"}, {20 * ms, 20 * ms, ms, "nil"}, {100 * ms, 10 * ms, ms, "true"},
+		// NFS in an emulated guest: plain listings lag 209 ms, but each
+		// create-then-list poll takes 90 ms: too coarse to tell.
+		{209 * ms, 709 * ms, 90 * ms, "nil"},
+	} {
+		p := refreshing(&PeerReport{Rounds: 2, CreateRTT: Stats{Samples: 1, Max: Duration(c.plain)}, CreateListRTT: Stats{Samples: 3, Max: Duration(c.cl)},
+			CreateListPoll: Stats{Samples: 9, Median: Duration(c.poll), Max: Duration(c.poll)}})
+		got := "nil"
+		if p.OwnCreateRefreshes != nil {
+			got = fmt.Sprint(*p.OwnCreateRefreshes)
+		}
+		if got != c.want || p.CreateListLag.D() != c.cl {
+			t.Errorf("plain %v, create-then-list %v: refreshes %s, lag %v; want %s", c.plain, c.cl, got, p.CreateListLag, c.want)
+		}
+		rec := Recommend(Report{Filesystem: Filesystem{Type: "nfs4", Remote: true}, Primitives: allWork(), Peer: p})
+		if why := rec.Reasons[0].Why; !strings.Contains(why, "create-then-list") {
+			t.Errorf("settle reason %q", why)
+		}
+	}
+}
+
+// TestRcloneMountProcess: the options of an rclone mount come from the
+// command line (or environment) of the rclone process serving it.
+func TestRcloneMountProcess(t *testing.T) {
+	const line = "49 27 0:59 / /mnt/rc rw,nosuid,nodev,relatime - fuse.rclone remote: rw,user_id=0,group_id=0"
+	for _, c := range []struct {
+		name     string
+		argv     []string
+		env      []string
+		cwd      string
+		dir      time.Duration
+		attr     time.Duration
+		src, not string
+	}{
+		{name: "defaults", argv: []string{"rclone", "mount", "remote:", "/mnt/rc"}, dir: 5 * time.Minute, attr: time.Second, src: "does not set it"},
+		{name: "flags", argv: []string{"/usr/bin/rclone", "mount", "remote:", "/mnt/rc", "--dir-cache-time", "0", "--attr-timeout=0s"}, dir: 0, attr: 0, src: "--dir-cache-time 0"},
+		{name: "relative mount point", argv: []string{"rclone", "mount", "remote:", "rc", "--dir-cache-time", "2s"}, cwd: "/mnt", dir: 2 * time.Second, attr: time.Second, src: "--dir-cache-time 2s"},
+		{name: "environment", argv: []string{"rclone", "mount", "remote:", "/mnt/rc"}, env: []string{"PATH=/bin", "RCLONE_DIR_CACHE_TIME=1m"}, dir: time.Minute, attr: time.Second, src: "RCLONE_DIR_CACHE_TIME=1m"},
+		{name: "flag beats environment", argv: []string{"rclone", "mount", "--dir-cache-time=10s", "remote:", "/mnt/rc"}, env: []string{"RCLONE_DIR_CACHE_TIME=1m"}, dir: 10 * time.Second, attr: time.Second},
+		{name: "days", argv: []string{"rclone", "mount", "remote:", "/mnt/rc", "--dir-cache-time", "1d"}, dir: 24 * time.Hour, attr: time.Second},
+		{name: "another mount", argv: []string{"rclone", "mount", "remote:", "/mnt/other", "--dir-cache-time", "0"}, dir: 5 * time.Minute, attr: time.Second, src: "not found"},
+		{name: "not rclone", argv: []string{"sshfs", "mount", "/mnt/rc"}, dir: 5 * time.Minute, attr: time.Second, src: "not found"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			proc := t.TempDir()
+			pd := filepath.Join(proc, "4242")
+			os.Mkdir(pd, 0o777)
+			os.WriteFile(filepath.Join(pd, "cmdline"), []byte(strings.Join(c.argv, "\x00")+"\x00"), 0o666)
+			os.WriteFile(filepath.Join(pd, "environ"), []byte(strings.Join(c.env, "\x00")), 0o666)
+			if c.cwd != "" {
+				os.Symlink(c.cwd, filepath.Join(pd, "cwd"))
+			}
+			os.Mkdir(filepath.Join(proc, "self"), 0o777) // not a pid: skipped
+			m := parseMountinfo(strings.NewReader(line), "/mnt/rc/lock")
+			f := Filesystem{Type: m.FSType, Mount: m, Remote: true}
+			cacheTimesFrom(&f, proc)
+			if f.DirCache.D() != c.dir || f.AttrCache.D() != c.attr {
+				t.Errorf("dir %v attr %v, want %v %v (%s / %s)", f.DirCache, f.AttrCache, c.dir, c.attr, f.DirCacheSource, f.AttrCacheSource)
+			}
+			if !strings.Contains(f.DirCacheSource, c.src) || !strings.Contains(f.DirCacheSource, "--dir-cache-time") {
+				t.Errorf("source %q, want it to contain %q and name the flag", f.DirCacheSource, c.src)
+			}
+			rec := Recommend(Report{Filesystem: f, Primitives: allWork(), Listing: Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}})
+			if rec.Settle.D() < c.dir {
+				t.Errorf("settle %v below rclone's listing cache %v", rec.Settle, c.dir)
+			}
+			if c.dir >= 10*time.Second {
+				found := false
+				for _, w := range rec.Warnings {
+					found = found || strings.Contains(w, "UNSAFE") && strings.Contains(w, "--dir-cache-time")
+				}
+				if !found {
+					t.Errorf("no warning that rclone's cache makes the lock unsafe: %q", rec.Warnings)
+				}
+			}
+		})
+	}
+}
+
+func TestParseRcloneDuration(t *testing.T) {
+	for in, want := range map[string]time.Duration{"5m": 5 * time.Minute, "0": 0, "300": 5 * time.Minute, "1.5": 1500 * time.Millisecond, "2d": 48 * time.Hour, "1w": 7 * 24 * time.Hour, "1h30m": 90 * time.Minute} {
+		if got, err := parseRcloneDuration(in); err != nil || got != want {
+			t.Errorf("%q: %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"off", "", "-1", "d", "5x", "1e300"} {
+		if d, err := parseRcloneDuration(in); err == nil {
+			t.Errorf("%q: %v, want an error", in, d)
+		}
+	}
 }

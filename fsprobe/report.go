@@ -287,6 +287,32 @@ type PeerReport struct {
 	// FlockExcludes reports whether a flock held on one side refused the
 	// other side's LOCK_EX|LOCK_NB; nil if not tested (no flock).
 	FlockExcludes *bool `json:"flock_excludes_peer,omitempty"`
+
+	// CreateListRTT is what the lock's rule C4 relies on (docs/PROOF.md,
+	// A1): a file created on one side appears in a listing the other side
+	// makes right after a create of its own, and back (each side's answer
+	// is its own create). Each one-way create-then-list lag is at most the
+	// round trip.
+	CreateListRTT Stats `json:"create_then_list_round_trip"`
+	// CreateListLag is CreateListRTT's max: the bound the settle delay
+	// must cover. CreateListLagSeconds is it in seconds.
+	CreateListLag        Duration `json:"create_then_list_lag"`
+	CreateListLagSeconds float64  `json:"create_then_list_lag_seconds"`
+	// CreateListPoll is the time of one poll of the create-then-list
+	// measurement (create a marker, list, remove the marker).
+	CreateListPoll Stats `json:"create_then_list_poll"`
+	// OwnCreateRefreshes reports whether a client's own create in the
+	// directory refreshes its view of it: true if plain listings lagged
+	// (CreateRTT of 50 ms or more) and the create-then-list round trip was
+	// under half the plain one; false if plain listings lagged by 50 ms
+	// and 8 median polls or more and the create-then-list round trip was
+	// at least half the plain one; nil otherwise (plain listings lagged
+	// too little to tell: nothing to refresh).
+	OwnCreateRefreshes *bool `json:"own_create_refreshes,omitempty"`
+
+	// Verdict is the joint verdict both sides agreed on (nil if the run
+	// did not get that far).
+	Verdict *Verdict `json:"joint_verdict,omitempty"`
 }
 
 // Recommendation is a configuration for the lock derived from a [Report],

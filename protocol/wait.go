@@ -64,7 +64,41 @@ func (a *attempt) backoff(ctx context.Context) error {
 	}
 	// Sleep a uniformly random time in [delay/2, delay).
 	d := delay/2 + time.Duration(unit(c.Env.Uint64())*float64(delay/2))
-	return a.sleepBackoff(ctx, d)
+	if err := a.sleepBackoff(ctx, d); err != nil {
+		return err
+	}
+	if a.watch == nil && c.Settle > 0 {
+		a.refreshView()
+	}
+	return nil
+}
+
+// wakePrefix starts the name of the subdirectory a waiter makes and removes
+// at once to refresh its view of the lock directory (refreshView).
+const wakePrefix = ".cryolock-wake-"
+
+// refreshView makes a change of this client's own in the lock directory
+// before the listing that follows a wait: a subdirectory, made and removed
+// at once, which every contender ignores (subdirectories are not entries,
+// F7). Where a client's own change refreshes its view of the directory —
+// NFS (the directory's post-operation attributes invalidate its cached
+// pages) and sshfs (which drops the directory's cache) — the next listing
+// then shows a release within one backoff, not a cache lifetime later
+// (sshfs: 20 s). It runs only where listings are cached (Settle > 0) and
+// nothing can be watched. It is for liveness only: no decision rests on it
+// (rule C4's listing follows the contender's own create anyway,
+// docs/PROOF.md A1), and its errors are ignored. Its name carries a fresh
+// owner (60 random bits), so it never is a directory someone else made.
+func (a *attempt) refreshView() {
+	l := a.l
+	host, pid := l.cfg.Env.Process()
+	name := wakePrefix + nonce.NewOwner(l.cfg.Env, host, pid)
+	d, err := l.cfg.FS.OpenDir(a.dir, name, true, 0o700)
+	if err != nil {
+		return
+	}
+	d.Close()
+	l.cfg.FS.Remove(a.dir, name)
 }
 
 // gateOpen joins the gate, if the attempt waits at one and has not joined

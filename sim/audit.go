@@ -40,6 +40,16 @@ func Assumptions() []Assumption {
 			Dropped: ptr(with(func(c *Config) { c.Settle, c.Faults.CacheDelta = 0, 2*time.Second })),
 		},
 		{
+			// The create-then-list form of A1: what the settle must cover
+			// is the lag of a listing made right after the client's own
+			// create, 0 where that create refreshes the cached listing.
+			ID: "A1c", Name: "create-then-list lag bounded by settle: 0 where a client's own create refreshes its cached listing (any settle), cache Δ where it does not",
+			Holds: with(func(c *Config) { c.Settle, c.Faults.CacheDelta, c.Faults.OwnWriteRefreshes = 0, 2*time.Second, true }),
+			Dropped: ptr(with(func(c *Config) {
+				c.Settle, c.Faults.CacheDelta, c.Faults.OwnWriteRefreshes = time.Second, 2*time.Second, false
+			})),
+		},
+		{
 			ID: "A2", Name: "heartbeat period < lease",
 			Holds:   base,
 			Dropped: ptr(with(func(c *Config) { c.Faults.HeartbeatStretch = 3 })),

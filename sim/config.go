@@ -86,6 +86,16 @@ type Faults struct {
 	// measures on its own clock, covers CacheDelta in real time: Settle ≥
 	// CacheDelta × (1 + ClockDrift).
 	CacheDelta time.Duration
+	// OwnWriteRefreshes makes a client's own create or removal of an
+	// entry drop its cached listing of the directory, so that its next
+	// listing is fetched afresh (as on NFS, where the directory's
+	// post-operation attributes invalidate its cached pages, and on
+	// sshfs). Without it (rclone, and the model's default) the client
+	// patches its cached listing, so a listing made right after its own
+	// create may be CacheDelta old. With it, the create-then-list lag that
+	// rule C4 relies on is 0 and any Settle is inside the model
+	// (docs/PROOF.md, A1).
+	OwnWriteRefreshes bool
 	// MtimeGranularity truncates every mtime the server stores (1 s, or 2 s
 	// as on FAT and SMB).
 	MtimeGranularity time.Duration
@@ -415,6 +425,9 @@ func (c Config) Summary() string {
 	f := c.Faults
 	if f.CacheDelta > 0 {
 		add("cache=%v", f.CacheDelta)
+	}
+	if f.OwnWriteRefreshes {
+		add("own-write-refreshes")
 	}
 	if f.MtimeGranularity > 0 {
 		add("mtime-gran=%v", f.MtimeGranularity)

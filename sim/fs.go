@@ -333,12 +333,18 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 }
 
 // own records a change of the client's own to entry p (created or
-// removed): like an NFS client, it applies the change to its cached listing
-// of the directory (it knows what it did) without refetching it, so the
-// cached listing still misses what other clients did since it was fetched.
+// removed). By default it applies the change to its cached listing of the
+// directory (it knows what it did) without refetching it, as rclone does,
+// so the cached listing still misses what other clients did since it was
+// fetched. With Faults.OwnWriteRefreshes it drops the cached listing
+// instead, as NFS and sshfs do: the next listing is fetched afresh.
 func (c *client) own(p string, created bool) {
 	delete(c.attrs, p)
 	dir := path.Dir(p)
+	if c.p.w.cfg.Faults.OwnWriteRefreshes {
+		delete(c.dirs, dir)
+		return
+	}
 	cl, ok := c.dirs[dir]
 	if !ok {
 		return

@@ -110,8 +110,10 @@ func (c Config) InModel() error {
 		return out("A3b", "the workload ignores Lost: a told holder never stops")
 	case rho > 1.0/8:
 		return out("A4", "clock drift ±%g%% > 12.5%%", rho*100)
-	case float64(f.CacheDelta)*(1+rho) > float64(c.Settle):
-		return out("A1", "listing lag %v × (1+ρ) > settle %v", f.CacheDelta, c.Settle)
+	case !f.OwnWriteRefreshes && float64(f.CacheDelta)*(1+rho) > float64(c.Settle):
+		// With OwnWriteRefreshes the listing after the own create is
+		// fetched afresh: the create-then-list lag is 0.
+		return out("A1c", "create-then-list lag %v (own writes do not refresh the cached listing) × (1+ρ) > settle %v", f.CacheDelta, c.Settle)
 	case c.Stale == stale.WallClock && 4*f.MtimeGranularity >= c.Lease:
 		// Under Observed, coarse mtimes (and wall-clock steps with them)
 		// cost only liveness: Invariant M, a refresh that does not advance

@@ -63,7 +63,7 @@ func TestInModel(t *testing.T) {
 		{"A3b", func(c *Config) { c.NoLostCheck = true }},
 		{"A3b", func(c *Config) { c.Faults.ToldDelay = 2 * time.Second }},
 		{"A4", func(c *Config) { c.Faults.ClockDrift = 0.2 }},
-		{"A1", func(c *Config) { c.Settle, c.Faults.CacheDelta = time.Second, time.Second }},
+		{"A1c", func(c *Config) { c.Settle, c.Faults.CacheDelta = time.Second, time.Second }},
 		{"A6", func(c *Config) { c.Stale, c.Faults.MtimeGranularity = stale.WallClock, 4*time.Second }},
 		{"", func(c *Config) { c.Faults.MtimeGranularity = 2 * c.Lease }}, // Observed: liveness only
 		// One pause of 0.25 s is inside at 10% drift; two chained are not.

@@ -36,8 +36,12 @@ One client cannot see the listing lag that other clients' caches add. With
 --peer, run the same command on two clients (two hosts, or two mounts of the
 same directory) at the same time: the two rendezvous in DIR/.cryolock-probe-peer
 and measure how long each side's creates, removals and mtime changes take to
-become visible to the other; the settle delay and the lease are then derived
-from those measurements.
+become visible to the other, and what the lock relies on: whether a listing
+made right after a client's own create shows the other's earlier create (and
+whether an own create refreshes the listing at all). The side that finishes
+second writes a joint verdict: both sides print the same recommendation, the
+settle delay derived from the create-then-list lag and the lease from the
+mtime lag.
 
 Output: a table, or with --json one object (schema in the fsprobe package
 documentation; keys include "filesystem", "primitives", "mtime_granularity",
@@ -179,8 +183,26 @@ func printReport(out io.Writer, r fsprobe.Report) error {
 		st("mtime seen (stat)", pr.MtimeRTT)
 		st("mtime seen (read+stat)", pr.MtimeFreshRTT)
 		st("one way by clocks", pr.OneWay)
+		st("create, then list after own create", pr.CreateListRTT)
+		p("  own create refreshes the listing\t%s", refreshes(pr.OwnCreateRefreshes))
 		if pr.FlockExcludes != nil {
 			p("  flock excludes the peer\t%s", yesNo(*pr.FlockExcludes))
+		}
+		if v := pr.Verdict; v != nil {
+			j := v.Peer
+			by := "the peer, which finished second"
+			if v.WrittenBy != pr.Peer {
+				by = "this side, which finished second"
+			}
+			p("")
+			p("Joint verdict\t(both sides; written by %s)", by)
+			st("create, then list after own create", j.CreateListRTT)
+			st("create seen (plain listing)", j.CreateRTT)
+			st("mtime seen (read+stat)", j.MtimeFreshRTT)
+			p("  own create refreshes the listing\t%s", refreshes(j.OwnCreateRefreshes))
+			if v.Recommendation != nil {
+				p("  the recommendation below is the joint one: both sides report the same")
+			}
 		}
 	}
 	p("")
@@ -230,4 +252,11 @@ func short(d time.Duration) string {
 		return d.Round(10 * time.Nanosecond).String()
 	}
 	return d.String()
+}
+
+func refreshes(b *bool) string {
+	if b == nil {
+		return "n/a (plain listings lagged too little to tell)"
+	}
+	return yesNo(*b)
 }

@@ -79,6 +79,7 @@ func TestProbePeerProcesses(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	var recs [2]fsprobe.Recommendation
 	for i := range 2 {
 		if codes[i] != 0 {
 			t.Fatalf("side %d: exit %d\n%s\n%s", i, codes[i], outs[i], errs[i])
@@ -90,9 +91,16 @@ func TestProbePeerProcesses(t *testing.T) {
 		if r.Peer == nil || r.Peer.Rounds != fsprobe.DefaultPeerRounds {
 			t.Errorf("side %d: peer %+v", i, r.Peer)
 		}
-		if !strings.Contains(errs[i], "paired with peer") {
+		if !strings.Contains(errs[i], "paired with peer") || !strings.Contains(errs[i], "joint verdict") {
 			t.Errorf("side %d: no progress on stderr: %s", i, errs[i])
 		}
+		if r.Peer == nil || r.Peer.Verdict == nil || r.Peer.Verdict.Recommendation == nil {
+			t.Fatalf("side %d: no joint verdict", i)
+		}
+		recs[i] = r.Recommendation
+	}
+	if recs[0].Settle != recs[1].Settle || recs[0].Lease != recs[1].Lease || recs[0].MaxBackoff != recs[1].MaxBackoff {
+		t.Errorf("the two sides recommend differently: %+v / %+v", recs[0], recs[1])
 	}
 	if e := entries(t, shared); len(e) != 0 {
 		t.Errorf("left behind: %v", e)

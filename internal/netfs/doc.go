@@ -8,6 +8,7 @@
 //
 // The tests skip unless CRYOLOCK_NETFS_PAIRS names the pairs, as
 // "name:mountA:mountB" separated by spaces (names: nfs3, nfs4, cifs,
-// rclone-sftp, rclone-local); every pair named in CRYOLOCK_NETFS_REQUIRE must
+// rclone-sftp, rclone-local; sshfs by hand, for the hand-off and peer tests
+// on internal/realfs's mounts); every pair named in CRYOLOCK_NETFS_REQUIRE must
 // be there, or the tests fail.
 package netfs

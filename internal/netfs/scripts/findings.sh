@@ -15,7 +15,11 @@ lease breaks, and a lost break stalled an open, and the gate, for minutes),
 served and mounted inside a QEMU guest
 (software emulation, Debian's 6.1 kernel) over its loopback; rclone FUSE mounts
 of an sftp remote (`rclone serve sftp` on 127.0.0.1) and of a local path, on the
-host, with the mount options in the table.
+host, with the mount options in the table; and sshfs (3.7, over a loopback
+sshd, default caches: 20 s), mounted twice on the host by internal/realfs's
+scripts, for the probe, the hand-off and the peer probe only (its listings
+lag longer than the listing-lag test waits; its gate and counter runs are
+internal/realfs's).
 
 - gate: 4 processes × 100 holds of ~4 ms (in CI time-boxed: no new
   acquisition after `CRYOLOCK_NETFS_GATE_BUDGET`; every hold
@@ -28,7 +32,25 @@ host, with the mount options in the table.
 - listing lag: create through one mount until the other mount's listing shows
   it (median/max of 20, both directions); the settle must cover it.
 - probe: `fsprobe.Probe` (single client) on each mount: filesystem type,
-  declared caches, and what it recommends.
+  declared caches, and what it recommends. Row rclone-defaults: one more
+  mount of the sftp remote with rclone's default options, probed only: the
+  probe must read its 5-minute listing cache from the rclone process, cover it
+  with the settle and call the lock unsafe without that (or
+  `--dir-cache-time`).
+- hand-off: a holder on A releases while a waiter on B (a separate process,
+  waiting for 1.5 s already) wants the lock: time from the release to B's
+  acquisition, median / p95 (and the median beyond the settle used), and
+  the waiter's CPU time per second of waiting (in the emulated guest every
+  system call costs many times its native CPU time): with the pair's settings
+  (backoff up to 50 ms), with the protocol's default backoff (growing to 1 s:
+  about 1.3 listings a second), and with flock(2) on one file through both
+  mounts.
+- peer: `cryolock probe --peer`'s measurement on A and B at once: the
+  create-then-list round trip (a listing made right after a create of the
+  lister's own shows the other's earlier create: what the lock's check relies
+  on, docs/PROOF.md A1) beside the plain re-listing round trip, whether an own
+  create refreshes the listing, and the one recommendation both sides agreed
+  on (the joint verdict).
 
 HEAD
 grep -h '^netfs-result ' "$@" 2>/dev/null | awk '
@@ -47,9 +69,23 @@ function kv(line, key,   n, i, f, a) {
     rec[p] = kv($0, "recovery")
   } else if (t == "listing-lag") {
     lag[p] = kv($0, "median") " / " kv($0, "max")
+  } else if (t == "handoff") {
+    hs[p] = kv($0, "settle")
+    ho[p] = kv($0, "median") " / " kv($0, "p95") " (" kv($0, "beyond_settle") ")"
+    cpu[p] = kv($0, "waiter_cpu")
+  } else if (t == "handoff-default") {
+    hd[p] = kv($0, "median") " / " kv($0, "p95") ", CPU " kv($0, "waiter_cpu")
+  } else if (t == "handoff-flock") {
+    fl[p] = (kv($0, "error") != "") ? "error: " kv($0, "error") : kv($0, "median") " / " kv($0, "p95")
+  } else if (t == "peer") {
+    if (kv($0, "timed_out") != "") {
+      peer[p] = "did not finish in " kv($0, "timed_out") " | — | —"
+    } else {
+      peer[p] = kv($0, "create_list_rtt") " / " kv($0, "plain_create_rtt") " | " kv($0, "own_create_refreshes") " | settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease")
+    }
   } else if (t == "probe") {
     s = kv($0, "side")
-    probe[p] = probe[p] (probe[p] == "" ? "" : "; ") s ": " kv($0, "fstype") ", attr " kv($0, "attr_cache") ", dir " kv($0, "dir_cache") " → settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease") ", backoff " kv($0, "rec_backoff")
+    probe[p] = probe[p] (probe[p] == "" ? "" : "; ") s ": " kv($0, "fstype") ", attr " kv($0, "attr_cache") ", dir " kv($0, "dir_cache") " → settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease") ", backoff " kv($0, "rec_backoff") ((kv($0, "says_unsafe") == "true") ? ", and the lock called UNSAFE without that settle or --dir-cache-time" : "")
   }
 }
 END {
@@ -59,6 +95,14 @@ END {
     p = order[i]
     g = (p in gate) ? gate[p] : "— | — | — | — | — | —"
     print "| " p " | " ((p in set) ? set[p] : "—") " | " g " | " ((p in rec) ? rec[p] : "—") " | " ((p in lag) ? lag[p] : "—") " | " ((p in probe) ? probe[p] : "—") " |"
+  }
+  print ""
+  print "| pair | settle used | hand-off median / p95 (median beyond settle) | waiter CPU | hand-off with the default backoff, median / p95, waiter CPU | flock hand-off median / p95 | peer: create-then-list / plain round trip | own create refreshes the listing | peer: joint recommendation |"
+  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  for (i = 1; i <= np; i++) {
+    p = order[i]
+    st = (p in set) ? set[p] : ((p in hs) ? hs[p] : "—"); sub(/ \/.*/, "", st)
+    print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in hd) ? hd[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | —") " |"
   }
 }'
 if [ -n "${CRYOLOCK_NETFS_RCLONE_OPTS:-}" ]; then

@@ -2,7 +2,7 @@
 # Unmounts the rclone mounts of rclone-up.sh and stops the rclone processes
 # it recorded (by pid only), then removes their data.
 source "$(dirname "$0")/common.sh"
-for m in sftpa sftpb locala localb; do
+for m in sftpa sftpb locala localb sftpdef; do
   if mountpoint -q "$RCL/mnt/$m" 2>/dev/null; then
     fusermount3 -u "$RCL/mnt/$m" 2>/dev/null || fusermount3 -uz "$RCL/mnt/$m" 2>/dev/null || umount -l "$RCL/mnt/$m" || true
   fi
@@ -12,7 +12,7 @@ for p in "$RCL"/pids/*; do
   stop_pid "$(cat "$p")" rclone
   rm -f "$p"
 done
-for m in sftpa sftpb locala localb; do
+for m in sftpa sftpb locala localb sftpdef; do
   if mountpoint -q "$RCL/mnt/$m" 2>/dev/null; then log "still mounted: $RCL/mnt/$m"; exit 1; fi
 done
 rm -rf "$RCL"

@@ -4,7 +4,8 @@
 #          rclone makes its own host key) serving $RCL/data-sftp
 #   local  the local path $RCL/data-local
 # Mount points $RCL/mnt/{sftpa,sftpb,locala,localb}; each mount has its own
-# caches. Mount options: $NETFS_RCLONE_OPTS, by default the ones that make
+# caches. A fifth, $RCL/mnt/sftpdef, mounts the sftp remote with rclone's
+# default options (listings cached 5 minutes), for the probe to find. Mount options: $NETFS_RCLONE_OPTS, by default the ones that make
 # rclone usable for a lock (see FINDINGS.md):
 #   --dir-cache-time 0   re-list the remote at every readdir (default 5m: a
 #                        listing may be five minutes old)
@@ -14,17 +15,18 @@ source "$(dirname "$0")/common.sh"
 t0=$SECONDS
 PORT="${NETFS_SFTP_PORT:-18722}"
 OPTS="${NETFS_RCLONE_OPTS---dir-cache-time 0 --attr-timeout 0}"
-names=(sftpa sftpb locala localb)
+names=(sftpa sftpb locala localb sftpdef)
 all_up() { local m; for m in "${names[@]}"; do mountpoint -q "$RCL/mnt/$m" || return 1; done; }
 emit() {
   echo "export CRYOLOCK_NETFS_RCLONE_PAIRS='rclone-sftp:$RCL/mnt/sftpa:$RCL/mnt/sftpb rclone-local:$RCL/mnt/locala:$RCL/mnt/localb'"
   echo "export CRYOLOCK_NETFS_RCLONE_OPTS='$OPTS'"
+  echo "export CRYOLOCK_NETFS_RCLONE_DEFAULT_MOUNT='$RCL/mnt/sftpdef'"
 }
 if all_up; then emit; exit 0; fi
 bash "$NETFS_SCRIPTS/rclone-down.sh" >/dev/null 2>&1 || true
 need_pkgs rclone fuse3 >&2
 [ -e /dev/fuse ] || { log "no /dev/fuse"; exit 1; }
-mkdir -p "$RCL"/{data-sftp,data-local,cache,pids,logs} "$RCL"/mnt/{sftpa,sftpb,locala,localb}
+mkdir -p "$RCL"/{data-sftp,data-local,cache,pids,logs} "$RCL"/mnt/{sftpa,sftpb,locala,localb,sftpdef}
 export RCLONE_CONFIG="$RCL/rclone.conf"
 cat >"$RCLONE_CONFIG" <<CONF
 [netfs-sftp]
@@ -44,6 +46,7 @@ start serve rclone serve sftp "$RCL/data-sftp" --addr "127.0.0.1:$PORT" --user n
 for _ in $(seq 1 150); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 # shellcheck disable=SC2086
 for m in sftpa sftpb; do start "$m" rclone mount netfs-sftp: "$RCL/mnt/$m" --cache-dir "$RCL/cache/$m" $OPTS; done
+start sftpdef rclone mount netfs-sftp: "$RCL/mnt/sftpdef" --cache-dir "$RCL/cache/sftpdef"
 # shellcheck disable=SC2086
 for m in locala localb; do start "$m" rclone mount "$RCL/data-local" "$RCL/mnt/$m" --cache-dir "$RCL/cache/$m" $OPTS; done
 for _ in $(seq 1 300); do all_up && break; sleep 0.1; done

@@ -1,0 +1,163 @@
+package fsprobe
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// rcloneCacheTimes fills f's caches for an rclone FUSE mount (fstype
+// fuse.rclone). Its options are not in the mount table, so they are read
+// from the command line (and RCLONE_* environment) of the `rclone mount`
+// process serving f.Mount.MountPoint, found under procRoot; where that
+// process cannot be found or read, rclone's defaults are assumed:
+// --dir-cache-time 5m (a listing may be five minutes old) and
+// --attr-timeout 1s.
+func rcloneCacheTimes(f *Filesystem, procRoot string) {
+	const shorten = "; shorten with rclone mount --dir-cache-time D (0: every listing asks the remote) and --attr-timeout D"
+	dir, attr := rcloneDirCacheDefault, rcloneAttrDefault
+	dirHow, attrHow := "rclone default --dir-cache-time 5m", "rclone default --attr-timeout 1s"
+	pid, args, env, found := findMountProcess(procRoot, f.Mount.MountPoint, "rclone")
+	where := "assumed: the rclone mount process was not found (its options are not in the mount table)"
+	if found {
+		where = fmt.Sprintf("the command line of rclone (pid %d) does not set it", pid)
+		if v, how, ok := rcloneOption(args, env, "dir-cache-time"); ok {
+			if d, err := parseRcloneDuration(v); err == nil {
+				dir, dirHow = d, fmt.Sprintf("rclone %s (pid %d)", how, pid)
+			}
+		}
+		if v, how, ok := rcloneOption(args, env, "attr-timeout"); ok {
+			if d, err := parseRcloneDuration(v); err == nil {
+				attr, attrHow = d, fmt.Sprintf("rclone %s (pid %d)", how, pid)
+			}
+		}
+	}
+	if !strings.Contains(dirHow, "pid") {
+		dirHow += ", " + where
+	}
+	if !strings.Contains(attrHow, "pid") {
+		attrHow += ", " + where
+	}
+	// rclone's own creates and removals update its cached listing in
+	// place, without asking the remote: they do not refresh it.
+	f.DirCache, f.DirCacheSource = Duration(dir), dirHow+": rclone's directory cache; the mount's own creates update it without re-listing the remote"+shorten
+	f.AttrCache, f.AttrCacheSource = Duration(attr), attrHow
+}
+
+// findMountProcess looks under procRoot for the process named prog (by
+// the base name of its argv[0]) whose command line has mountPoint as an
+// argument (relative arguments are taken from the process's working
+// directory), and returns its pid, arguments and environment (nil where
+// unreadable).
+func findMountProcess(procRoot, mountPoint, prog string) (pid int, args, env []string, ok bool) {
+	ents, err := os.ReadDir(procRoot)
+	if err != nil {
+		return 0, nil, nil, false
+	}
+	want := filepath.Clean(mountPoint)
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil || n <= 0 {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "cmdline"))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		argv := splitNul(b)
+		if !strings.HasPrefix(filepath.Base(argv[0]), prog) || !containsArg(argv, "mount") {
+			continue
+		}
+		cwd, _ := os.Readlink(filepath.Join(procRoot, e.Name(), "cwd"))
+		for _, a := range argv[1:] {
+			if a == "" || strings.HasPrefix(a, "-") {
+				continue
+			}
+			if !filepath.IsAbs(a) {
+				if cwd == "" {
+					continue
+				}
+				a = filepath.Join(cwd, a)
+			}
+			if filepath.Clean(a) == want {
+				var envv []string
+				if eb, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "environ")); err == nil && len(eb) > 0 {
+					envv = splitNul(eb)
+				}
+				return n, argv[1:], envv, true
+			}
+		}
+	}
+	return 0, nil, nil, false
+}
+
+func containsArg(argv []string, s string) bool {
+	for _, a := range argv[1:] {
+		if a == s || a == "cmount" || a == "mount2" {
+			return true
+		}
+	}
+	return false
+}
+
+func splitNul(b []byte) []string {
+	b = bytes.TrimRight(b, "\x00")
+	var out []string
+	for _, f := range bytes.Split(b, []byte{0}) {
+		out = append(out, string(f))
+	}
+	return out
+}
+
+// rcloneOption returns the value of rclone flag --name in args ("--name v"
+// or "--name=v"; the last one wins), else of the environment variable
+// RCLONE_NAME, and says which it was.
+func rcloneOption(args, env []string, name string) (value, how string, ok bool) {
+	flag := "--" + name
+	for i, a := range args {
+		switch {
+		case a == flag && i+1 < len(args):
+			value, how, ok = args[i+1], flag+" "+args[i+1], true
+		case strings.HasPrefix(a, flag+"="):
+			value = strings.TrimPrefix(a, flag+"=")
+			how, ok = flag+" "+value, true
+		}
+	}
+	if ok {
+		return value, how, true
+	}
+	key := "RCLONE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "="
+	for _, e := range env {
+		if v, found := strings.CutPrefix(e, key); found {
+			value, how, ok = v, strings.TrimSuffix(key, "=")+"="+v, true
+		}
+	}
+	return value, how, ok
+}
+
+// parseRcloneDuration reads a duration as rclone writes them: a Go
+// duration ("5m", "1h30m", "0s"), a bare number of seconds ("0", "300"), or
+// one with rclone's longer units d (day), w (week), M (month: 30 days), y
+// (year: 365 days). "off" is an error (no such cache setting makes sense
+// here).
+func parseRcloneDuration(s string) (time.Duration, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return d, nil
+	}
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f <= maxOptSeconds {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	units := map[byte]time.Duration{'d': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'M': 30 * 24 * time.Hour, 'y': 365 * 24 * time.Hour}
+	if n := len(s); n > 1 {
+		if u, ok := units[s[n-1]]; ok {
+			if f, err := strconv.ParseFloat(s[:n-1], 64); err == nil && f >= 0 && f*float64(u) < float64(1<<62) {
+				return time.Duration(f * float64(u)), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("fsprobe: bad rclone duration %q", s)
+}
