@@ -208,8 +208,16 @@ func Recommend(r Report) Recommendation {
 	bmin := roundUp(min(max(med, protocol.DefaultMinBackoff), time.Second), 100*time.Microsecond)
 	bmax := roundUp(min(max(protocol.DefaultMaxBackoff, 10*med, 2*lmax), max(lease/8, bmin)), time.Millisecond)
 	bmax = max(bmax, bmin)
+	why = sprintf("a listing takes %v (median, max %v): waiting contenders poll no faster than that, and back off to the larger of 10 ms, 10 × the median and 2 × the max", med, lmax)
+	if idle := min(protocol.DefaultIdleBackoff, max(lease/8, bmin)); (f.Remote || unidentified) && bmax < idle {
+		// Nothing wakes a waiter on a network or FUSE filesystem (the
+		// directory watch is local only): it polls, and the server serves
+		// every waiter's listings.
+		bmax = roundUp(idle, time.Millisecond)
+		why += sprintf("; raised to %v because waiters here cannot be woken by a directory watch and poll: at most about 2 listings a second per waiter at the server, and a release is still noticed within about that", bmax)
+	}
 	rec.MinBackoff, rec.MaxBackoff = Duration(bmin), Duration(bmax)
-	reason("backoff", fmt.Sprintf("%v..%v", bmin, bmax), "a listing takes %v (median, max %v): waiting contenders poll no faster than that, and back off to the larger of 10 ms, 10 × the median and 2 × the max", med, lmax)
+	reason("backoff", fmt.Sprintf("%v..%v", bmin, bmax), "%s", why)
 
 	// Staleness rule.
 	sk := r.ClockSkew

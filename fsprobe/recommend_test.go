@@ -43,11 +43,11 @@ func TestRecommend(t *testing.T) {
 		noWarning bool
 	}{
 		{name: "local", r: Report{Filesystem: local, Primitives: allWork(), MtimeGranularity: 1, ClockSkew: skew(ms), Listing: coherent},
-			lease: 10 * s, noWarning: true},
+			lease: 10 * s, maxBack: 10 * ms, noWarning: true},
 		{name: "sshfs single client", r: Report{Filesystem: sshfs, Primitives: allWork(), MtimeGranularity: Duration(s), ClockSkew: skew(0), Listing: coherent},
-			settle: 25 * s, lease: 125 * s, warnings: []string{"cryolock probe --peer", "attribute cache of 20s", "mtime granularity 1s"}},
+			settle: 25 * s, lease: 125 * s, maxBack: s, warnings: []string{"cryolock probe --peer", "attribute cache of 20s", "mtime granularity 1s"}},
 		{name: "nfs actimeo=3", r: Report{Filesystem: nfs3, Primitives: allWork(), ClockSkew: skew(0), Listing: coherent},
-			lease: 10 * s, warnings: []string{"attribute cache of 3s", "--peer"}},
+			lease: 10 * s, maxBack: s, warnings: []string{"attribute cache of 3s", "--peer"}},
 		{name: "nfs default attribute cache", r: Report{Filesystem: nfsDefault, Primitives: allWork(), ClockSkew: skew(0), Listing: coherent},
 			lease: 180 * s, warnings: []string{"attribute cache of 1m0s"}},
 		{name: "clock skew", r: Report{Filesystem: local, Primitives: allWork(), ClockSkew: skew(3100 * ms), Listing: coherent},
@@ -89,7 +89,7 @@ func TestRecommend(t *testing.T) {
 		{name: "no flock", r: Report{Filesystem: local, Primitives: noFlock, Listing: coherent},
 			lease: 10 * s, warnings: []string{"flock does not work reliably here"}},
 		{name: "unidentified filesystem", r: Report{Filesystem: Filesystem{Type: "unknown"}, Primitives: allWork(), Listing: coherent},
-			settle: 12500 * ms, lease: 63 * s, warnings: []string{"could not be identified", "cryolock probe --peer"}},
+			settle: 12500 * ms, lease: 63 * s, maxBack: s, warnings: []string{"could not be identified", "cryolock probe --peer"}},
 		{name: "unidentified filesystem, own listings lagged", r: Report{Filesystem: Filesystem{Type: "unknown"}, Primitives: allWork(),
 			Listing: Listing{Samples: 5, CreateListedAtOnce: false, RemoveGoneAtOnce: true, Lag: Stats{Samples: 2, Max: Duration(200 * ms)}}},
 			settle: 12500 * ms, lease: 63 * s, warnings: []string{"not coherent even from one client"}},
