@@ -63,6 +63,22 @@ func (osFS) Watch(d Dir) (dirWatch, error) {
 		delete(in.byKey, key)
 		w = nil
 	}
+	if w != nil && w.refs == 0 && w.gate == nil && w.added && !w.sameInode(dfd) {
+		// A lingering watch that nothing pins (no holder's handle, no
+		// gate's) was of a directory since removed whose inode number a
+		// new directory reuses, before the kernel's IN_IGNORED was read.
+		w.linger.Stop()
+		w.linger = nil
+		w.end()
+		w = nil
+		if hub.cur == nil {
+			var err error
+			if hub.cur, err = newInotify(p.path); err != nil {
+				return nil, err
+			}
+		}
+		in = hub.cur
+	}
 	if w == nil {
 		// The directory's own inotify watch is added when a waiter first
 		// arms it (activate): a waiter that only waits for given entries
@@ -78,6 +94,22 @@ func (osFS) Watch(d Dir) (dirWatch, error) {
 	}
 	w.refs++
 	return &watchRef{w: w, d: d}, nil
+}
+
+// sameInode reports whether the directory open as dfd is the one w
+// watches: adding a watch of the same inode to the instance returns w's
+// descriptor (the mask unchanged), a new inode another one, which is
+// removed again (with hub.mu held).
+func (w *sharedWatch) sameInode(dfd int) bool {
+	wd, err := unix.InotifyAddWatch(w.in.fd, "/proc/self/fd/"+strconv.Itoa(dfd), dirMask)
+	if err != nil {
+		return false
+	}
+	if int32(wd) != w.wd {
+		unix.InotifyRmWatch(w.in.fd, uint32(wd))
+		return false
+	}
+	return true
 }
 
 // dirMask is what the directory's own watch reports.

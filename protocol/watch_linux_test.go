@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestInotifyWatch(t *testing.T) {
@@ -343,4 +345,68 @@ func waitingAtGate() bool {
 		}
 	}
 	return false
+}
+
+// TestWatchOfReusedInode: a lingering watch of a removed directory is not
+// reused for a new directory that got its inode number (as happened under
+// go test -race -count=5: the hub keys watches by device and inode): the
+// new one's watch is added when armed, and a change in it wakes its waiter.
+// The reuse is staged: the lingering watch of "old" is filed under the
+// key of "fresh", as if fresh had old's inode number.
+func TestWatchOfReusedInode(t *testing.T) {
+	root := t.TempDir()
+	watch := func(path string) dirWatch {
+		d, err := OSFS().OpenDir(nil, path, false, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { d.Close() })
+		w, err := OSFS().(watcher).Watch(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w == nil {
+			t.Skip("the temp dir is not on a local filesystem inotify can watch")
+		}
+		return w
+	}
+	old, fresh := filepath.Join(root, "old"), filepath.Join(root, "fresh")
+	for _, p := range []string{old, fresh} {
+		if err := os.Mkdir(p, 0o777); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w := watch(old)
+	_, done := w.Arm(context.Background(), w.Changes()) // adds old's inotify watch
+	done()
+	sw := w.(*watchRef).w
+	w.Close() // lingers
+	var st unix.Stat_t
+	if err := unix.Stat(fresh, &st); err != nil {
+		t.Fatal(err)
+	}
+	hub.mu.Lock()
+	delete(sw.in.byKey, sw.key)
+	sw.key = dirKey{dev: uint64(st.Dev), ino: st.Ino}
+	sw.in.byKey[sw.key] = sw
+	hub.mu.Unlock()
+
+	nw := watch(fresh)
+	if nw.(*watchRef).w == sw {
+		t.Fatal("the lingering watch of another directory was reused")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	first, doneFirst := nw.Arm(ctx, nw.Changes()) // fires at once: an unknown change
+	<-first.Done()
+	doneFirst()
+	woke, doneWoke := nw.Arm(ctx, nw.Changes())
+	defer doneWoke()
+	if err := os.WriteFile(filepath.Join(fresh, "a.1"), nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	<-woke.Done()
+	if ctx.Err() != nil {
+		t.Fatal("a change in the new directory never woke its waiter")
+	}
 }
