@@ -263,7 +263,7 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 		live, err := a.scan(ctx, e.name)
 		if errors.Is(err, errOwnGone) {
 			e.stop()
-			l.cfg.Logger.Warn("cryolock: own spec file was removed while waiting; starting over", "path", e.path)
+			l.cfg.Logger.Warn("cryolock: own entry was removed while waiting; starting over", "path", e.path)
 			return withdrawn, nil
 		}
 		if err != nil {
@@ -326,7 +326,7 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 	}
 }
 
-var errOwnGone = errors.New("own spec file gone")
+var errOwnGone = errors.New("own entry gone")
 
 // fences reports whether the lock issues fencing tokens: exclusive,
 // single-slot locks with fencing on.

@@ -7,7 +7,7 @@ import (
 	"github.com/cryolock-go/cryolock/nonce"
 )
 
-// competitor is a live spec file of someone else.
+// competitor is a live entry of someone else.
 type competitor struct {
 	name   string
 	ticket int32
