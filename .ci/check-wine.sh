@@ -108,9 +108,11 @@ for p in "${pkgs[@]}"; do
   name=$(basename "$p")
   (
     rc=0
-    cd "$work" && timeout 900 "$wine" "$name.test.exe" -test.short -test.v -test.count=1 \
-      -test.timeout=840s -test.skip="$WINE_SKIP" >"$name.log" 2>&1 || rc=$?
-    echo "$rc" >"$name.rc"
+    # In the package's directory, as go test runs a test binary (tests
+    # read ../../README.md and testdata/).
+    cd "$p" && timeout 900 "$wine" "$work/$name.test.exe" -test.short -test.v -test.count=1 \
+      -test.timeout=840s -test.skip="$WINE_SKIP" >"$work/$name.log" 2>&1 || rc=$?
+    echo "$rc" >"$work/$name.rc"
   ) &
   pids+=($!)
 done

@@ -167,7 +167,15 @@ func TestFailedCreateMessage(t *testing.T) {
 // by the garbage collector — that would let a second process in while the
 // first may still be working — but the collection is logged.
 func TestDroppedHeldLockStaysHeld(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	// Not t.TempDir: the dropped hold lasts until the process exits, and
+	// on Windows its open directory handle keeps the directory from being
+	// removed by the test's cleanup.
+	root, err := os.MkdirTemp("", "cryolock-dropped-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) }) // best effort (see above)
+	dir := filepath.Join(root, "a.cryolock")
 	logged := make(chan string, 1)
 	log := slog.New(slog.NewTextHandler(chanWriter(logged), nil))
 	func() {
