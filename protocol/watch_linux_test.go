@@ -356,18 +356,7 @@ func waitingAtGate() bool {
 func TestWatchOfReusedInode(t *testing.T) {
 	root := t.TempDir()
 	watch := func(path string) dirWatch {
-		d, err := OSFS().OpenDir(nil, path, false, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { d.Close() })
-		w, err := OSFS().(watcher).Watch(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if w == nil {
-			t.Skip("the temp dir is not on a local filesystem inotify can watch")
-		}
+		_, w := watchDir(t, path)
 		return w
 	}
 	old, fresh := filepath.Join(root, "old"), filepath.Join(root, "fresh")

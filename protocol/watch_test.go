@@ -8,6 +8,13 @@ import "testing"
 func watchTempDir(t *testing.T) (string, Dir, dirWatch) {
 	t.Helper()
 	dir := t.TempDir()
+	d, w := watchDir(t, dir)
+	return dir, d, w
+}
+
+// watchDir opens dir and watches it as watchTempDir does.
+func watchDir(t *testing.T, dir string) (Dir, dirWatch) {
+	t.Helper()
 	d, err := OSFS().OpenDir(nil, dir, false, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -21,5 +28,5 @@ func watchTempDir(t *testing.T) (string, Dir, dirWatch) {
 		t.Skip("the temp dir is not on a local filesystem this system can watch")
 	}
 	t.Cleanup(func() { w.Close() })
-	return dir, d, w
+	return d, w
 }
