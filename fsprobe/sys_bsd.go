@@ -2,7 +2,11 @@
 
 package fsprobe
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/cryolock-go/cryolock/internal/statfs"
+)
 
 // identify fills what statfs (statvfs on NetBSD) says about dir: the
 // filesystem's type name (f_fstypename: "apfs", "hfs", "ufs", "zfs",
@@ -10,20 +14,20 @@ import "strings"
 // it is local (MNT_LOCAL). A filesystem that is not local, or whose type is
 // a network or FUSE one, is remote.
 func identify(dir string) Filesystem {
-	st, err := statMount(dir)
-	if err != nil || st.fstype == "" {
+	st, err := statfs.Path(dir)
+	if err != nil || st.Type == "" {
 		return Filesystem{Type: unknownType}
 	}
 	f := Filesystem{
-		Type:  st.fstype,
-		Mount: &Mount{MountPoint: st.onName, Root: "/", FSType: st.fstype, Source: st.fromName},
+		Type:  st.Type,
+		Mount: &Mount{MountPoint: st.OnName, Root: "/", FSType: st.Type, Source: st.FromName},
 	}
-	f.Remote = !st.local || isRemote(st.fstype) || bsdRemote(st.fstype)
+	f.Remote = !st.Local || isRemote(st.Type) || bsdRemote(st.Type)
 	cacheTimes(&f)
 	if f.Remote && f.DirCacheSource == "" {
 		// What this client caches (macOS smbfs, webdav, afpfs; FUSE
 		// daemons) is not visible here: assume the conservative default.
-		f.AttrCache, f.AttrCacheSource = Duration(unknownDirCache), "assumed: the "+st.fstype+" client's caches are not visible to this probe"
+		f.AttrCache, f.AttrCacheSource = Duration(unknownDirCache), "assumed: the "+st.Type+" client's caches are not visible to this probe"
 		f.DirCache, f.DirCacheSource = f.AttrCache, f.AttrCacheSource
 	}
 	return f
@@ -37,22 +41,4 @@ func bsdRemote(t string) bool {
 		return true
 	}
 	return strings.HasPrefix(t, "fusefs.") || strings.HasPrefix(t, "macfuse") || strings.HasPrefix(t, "osxfuse")
-}
-
-// mountStat is what statfs says of the mount holding a path.
-type mountStat struct {
-	fstype, onName, fromName string
-	local                    bool
-}
-
-// cstr is a NUL-terminated byte array as a string.
-func cstr[T ~byte | ~int8](b []T) string {
-	s := make([]byte, 0, len(b))
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cryolock-go/cryolock/internal/statfs"
 )
 
 // Watch watches the directory d with kqueue (EVFILT_VNODE, NOTE_WRITE on a
@@ -20,11 +22,11 @@ func (osFS) Watch(d Dir) (dirWatch, error) {
 		return nil, err
 	}
 	defer p.done()
-	typ, local, err := fsTypeOf(dfd)
+	st, err := statfs.FD(dfd)
 	if err != nil {
 		return nil, &fs.PathError{Op: "fstatfs", Path: p.path, Err: err}
 	}
-	if !local || !kqueueLocal[typ] {
+	if !st.Local || !kqueueLocal[st.Type] {
 		return nil, nil
 	}
 	fd, err := openat(dfd, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|oEvtOnly, 0)
@@ -97,16 +99,4 @@ func kqueueLoop(w *hintWatch, kq, fd, stop int) {
 var kqueueLocal = map[string]bool{
 	"apfs": true, "hfs": true, "ufs": true, "ffs": true, "zfs": true, "tmpfs": true, "mfs": true,
 	"msdos": true, "msdosfs": true, "exfat": true, "ext2fs": true, "hammer": true, "hammer2": true, "lfs": true,
-}
-
-// cString is a NUL-terminated byte array as a string.
-func cString[T ~byte | ~int8](b []T) string {
-	s := make([]byte, 0, len(b))
-	for _, c := range b {
-		if c == 0 {
-			break
-		}
-		s = append(s, byte(c))
-	}
-	return string(s)
 }
