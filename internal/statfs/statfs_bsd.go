@@ -4,25 +4,12 @@ package statfs
 
 import "golang.org/x/sys/unix"
 
-// Path returns what statfs(2) says of the mount holding path.
-func Path(path string) (Info, error) {
-	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return Info{}, err
-	}
-	return info(&st), nil
-}
+type statT = unix.Statfs_t
 
-// FD returns what fstatfs(2) says of the mount holding the open fd.
-func FD(fd int) (Info, error) {
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(fd, &st); err != nil {
-		return Info{}, err
-	}
-	return info(&st), nil
-}
+func statPath(path string, st *statT) error { return unix.Statfs(path, st) }
+func statFD(fd int, st *statT) error        { return unix.Fstatfs(fd, st) }
 
-func info(st *unix.Statfs_t) Info {
+func info(st *statT) Info {
 	return Info{
 		Type: cString(st.Fstypename[:]), OnName: cString(st.Mntonname[:]), FromName: cString(st.Mntfromname[:]),
 		Local: uint64(st.Flags)&unix.MNT_LOCAL != 0,

@@ -4,25 +4,12 @@ package statfs
 
 import "golang.org/x/sys/unix"
 
-// Path returns what statvfs1(2) says of the mount holding path.
-func Path(path string) (Info, error) {
-	var st unix.Statvfs_t
-	if err := unix.Statvfs1(path, &st, unix.ST_WAIT); err != nil {
-		return Info{}, err
-	}
-	return info(&st), nil
-}
+type statT = unix.Statvfs_t
 
-// FD returns what fstatvfs1(2) says of the mount holding the open fd.
-func FD(fd int) (Info, error) {
-	var st unix.Statvfs_t
-	if err := unix.Fstatvfs1(fd, &st, unix.ST_WAIT); err != nil {
-		return Info{}, err
-	}
-	return info(&st), nil
-}
+func statPath(path string, st *statT) error { return unix.Statvfs1(path, st, unix.ST_WAIT) }
+func statFD(fd int, st *statT) error        { return unix.Fstatvfs1(fd, st, unix.ST_WAIT) }
 
-func info(st *unix.Statvfs_t) Info {
+func info(st *statT) Info {
 	return Info{
 		Type: cString(st.Fstypename[:]), OnName: cString(st.Mntonname[:]), FromName: cString(st.Mntfromname[:]),
 		Local: st.Flag&unix.MNT_LOCAL != 0,
