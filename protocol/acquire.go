@@ -49,6 +49,7 @@ type attempt struct {
 	displaced   int             // how often a queued entry of this attempt withdrew before a higher ticket
 	woke        bool            // the latest sleep was ended by the watch
 	polite      bool            // the value's previous acquisition met others a moment ago
+	yielded     bool            // the attempt gave a free gate up once, for a waiter its release woke
 	sawOthers   bool            // a listing of this attempt showed live entries of others
 	behind      map[string]bool // exclusive entries the previous look showed beside other exclusive ones
 	interrupted bool            // the latest stagger was cut short by a change
@@ -109,6 +110,9 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			if a.polite && a.place == nil && a.gateOpen() {
 				// Back for more after a contended hold: queue at the
 				// gate behind the waiters of this host.
+				if err := a.yieldGate(ctx); err != nil {
+					return nil, l.ctxErr(err)
+				}
 				if err := a.waitGate(ctx); err != nil {
 					return nil, l.ctxErr(err)
 				}
@@ -232,6 +236,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			if out == held {
 				a.delay = 0
 				got = e
+				a.keepGate(e)
 				return e, nil
 			}
 		}
