@@ -110,22 +110,19 @@ func (a *attempt) gateOpen() bool {
 	return a.place != nil
 }
 
-// waitGate sleeps until the attempt's place at the gate is granted, or a
-// random time up to gatePoll (the gate is only a hint: the caller looks
-// again either way).
+// waitGate sleeps until the attempt's place at the gate is granted, or
+// the gate wakes it to look (the gate is only a hint: the caller looks
+// again either way). The first waiter of the process is woken at the
+// gate's ticks, at most every gatePoll; the others behind it only when
+// their turn comes (the first looks for them all).
 func (a *attempt) waitGate(ctx context.Context) error {
 	if a.place.held() {
 		return nil
 	}
-	env := a.l.cfg.Env
 	a.waited = true
 	wctx, cancel := a.place.arm(ctx)
 	defer cancel()
-	if !a.place.front() {
-		<-wctx.Done() // the first of the process looks for us
-		return ctx.Err()
-	}
-	_ = env.Sleep(wctx, gatePoll/2+time.Duration(unit(env.Uint64())*float64(gatePoll/2)))
+	<-wctx.Done()
 	return ctx.Err()
 }
 

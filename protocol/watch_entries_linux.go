@@ -4,8 +4,10 @@ package protocol
 
 import (
 	"context"
+	"math/rand/v2"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -147,9 +149,10 @@ type gate struct {
 	fd      int
 	queue   []*gateSeat
 	owner   *gateSeat
-	running bool // a goroutine is blocked in flock for the queue's head
-	broken  bool // flock failed: every seat is granted at once
-	closed  bool
+	running bool        // a goroutine is blocked in flock for the queue's head
+	broken  bool        // flock failed: every seat is granted at once
+	closed  bool        //
+	poll    *time.Timer // wakes the queue's head now and then (see tick)
 }
 
 // gateSeat is one waiter's place at a gate.
@@ -169,7 +172,34 @@ func (g *gate) join() *gateSeat {
 	}
 	g.queue = append(g.queue, s)
 	g.pump(true)
+	if g.poll == nil && !s.granted {
+		g.poll = time.AfterFunc(gatePollNext(), g.tick)
+	}
 	return s
+}
+
+// tick wakes the head of the queue, if it waits, which then looks at the
+// lock once (the gate is only a hint), and sets the next tick. One timer
+// per gate, running from its first wait until the gate closes, serves
+// every wait (a waiter sets none of its own): a process that waits in a
+// loop sets no timer per acquisition.
+func (g *gate) tick() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return
+	}
+	if len(g.queue) > 0 {
+		g.queue[0].wake()
+	}
+	g.poll.Reset(gatePollNext())
+}
+
+// gatePollNext is the time to the next tick: uniform in [gatePoll/2,
+// gatePoll), so that the heads of several processes' queues do not look
+// in step.
+func gatePollNext() time.Duration {
+	return gatePoll/2 + rand.N(gatePoll/2)
 }
 
 // pump gives the flock to the first waiter of the queue if no waiter of
@@ -256,7 +286,8 @@ func (s *gateSeat) wake() {
 }
 
 // arm returns a context derived from ctx that is cancelled when the seat is
-// granted (at once if it is already), and a function to call when done.
+// granted (at once if it is already), becomes the head of the queue, or is
+// the head at the gate's next tick, and a function to call when done.
 func (s *gateSeat) arm(ctx context.Context) (context.Context, context.CancelFunc) {
 	c, cancel := context.WithCancel(ctx)
 	g := s.g
@@ -273,14 +304,6 @@ func (s *gateSeat) arm(ctx context.Context) (context.Context, context.CancelFunc
 		g.mu.Unlock()
 		cancel()
 	}
-}
-
-// front reports whether the seat holds the gate or is the next of its
-// process to.
-func (s *gateSeat) front() bool {
-	s.g.mu.Lock()
-	defer s.g.mu.Unlock()
-	return s.granted || len(s.g.queue) > 0 && s.g.queue[0] == s
 }
 
 // held reports whether the seat was granted.
@@ -325,6 +348,9 @@ func (g *gate) close() {
 		return
 	}
 	g.closed = true
+	if g.poll != nil {
+		g.poll.Stop()
+	}
 	if !g.running {
 		unix.Close(g.fd)
 	}
