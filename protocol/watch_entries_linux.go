@@ -178,20 +178,19 @@ func (g *gate) join() *gateSeat {
 	return s
 }
 
-// tick wakes the head of the queue, if it waits, which then looks at the
-// lock once (the gate is only a hint), and sets the next tick. One timer
-// per gate, running from its first wait until the gate closes, serves
-// every wait (a waiter sets none of its own): a process that waits in a
-// loop sets no timer per acquisition.
+// tick wakes the head of the queue, which then looks at the lock once
+// (the gate is only a hint), and sets the next tick; with nobody waiting
+// it stops (the next wait sets it again). One timer per gate serves every
+// wait (a waiter sets none of its own): a process that waits in a loop
+// sets no timer per acquisition.
 func (g *gate) tick() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.closed {
+	if g.closed || len(g.queue) == 0 {
+		g.poll = nil
 		return
 	}
-	if len(g.queue) > 0 {
-		g.queue[0].wake()
-	}
+	g.queue[0].wake()
 	g.poll.Reset(gatePollNext())
 }
 
