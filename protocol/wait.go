@@ -140,12 +140,13 @@ func (a *attempt) keepGate(e *entry) {
 	}
 	place, watch := a.place, a.watch
 	a.place, a.watch = nil, nil
-	// A hold taken through the gate was contended (its attempt waited, or
-	// came back for more), even if its listings were empty (the gate handed
-	// it over after the previous holder's removal): the value's next
-	// attempt queues at the gate too, instead of entering blind ahead of
-	// the host's waiters.
-	a.sawOthers = true
+	// A hold that waited for the gate was contended, even if its listings
+	// were empty (the gate handed it over after the previous holder's
+	// removal): the value's next attempt queues at the gate too, instead
+	// of entering blind ahead of the host's waiters. (One that found the
+	// gate free: see acquireV1.)
+	a.sawOthers = a.sawOthers || a.waited
+	a.gateHold = true
 	e.released = func() {
 		place.leave()
 		if watch != nil {

@@ -413,6 +413,28 @@ func TestHolderKeepsGate(t *testing.T) {
 	if err := unix.Flock(other, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 		t.Fatalf("the gate after Unlock: flock = %v, want it free", err)
 	}
+	if err := unix.Flock(other, unix.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+
+	// Back for more, alone now: the value queues at the (free) gate, but
+	// a hold that met nobody does not renew its contention, so that it
+	// takes the fast path again once that is old.
+	if !waiter.mem.contendedSet {
+		t.Fatal("the contended hold was not remembered as such")
+	}
+	last := waiter.mem.lastSeen()
+	for i := 0; i < 2; i++ {
+		if err := waiter.Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := waiter.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		if seen := waiter.mem.lastSeen(); seen != last {
+			t.Fatalf("a hold that met nobody renewed the value's contention (%v, was %v): it would queue at the gate for ever", seen, last)
+		}
+	}
 }
 
 // gateOwned reports whether a waiter of this process holds the gate of
