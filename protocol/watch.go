@@ -75,9 +75,10 @@ type gatePlace interface {
 }
 
 // gatePoll is the longest the first waiter of a process queued at the
-// gate sleeps between its own looks (from gatePoll/2): the gate is a hint, and a waiter that
-// finds the lock free enters without it. (Waiters behind it in the same
-// process only wait for their turn: the first looks for them all.)
+// gate sleeps between its own looks (at random, from gatePoll/2): the gate
+// is a hint, and a waiter that finds the lock free enters without it.
+// (Waiters behind it in the same process only wait for their turn: the
+// first looks for them all.)
 const gatePoll = time.Second
 
 // changeLog is an optional interface of a dirWatch that remembers the

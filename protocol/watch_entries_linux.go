@@ -19,12 +19,14 @@ import (
 //     and no other process is woken by it, nor this one by anybody else's
 //     entries coming and going;
 //   - the gate is a queue of the local waiters of one lock directory: a
-//     flock(2) on the lock directory itself, taken by the one waiter of the host that
-//     watches for the lock to come free, the others sleeping in the kernel's
-//     queue of the flock (one thread per process and directory, whatever the
-//     number of its waiters). Each release of the lock then wakes about two
-//     processes (the next one and the one that takes its place at the
-//     gate), not every waiter.
+//     flock(2) on the lock directory itself, held by the holder of the lock
+//     if it took the lock through the gate (until its release, after its
+//     entry's removal: see keepGate), or else by the one waiter of the host
+//     that watches for the lock to come free; the others sleep in the
+//     kernel's queue of the flock (one thread per process and directory,
+//     whatever the number of its waiters). Each release of the lock then
+//     wakes the next waiter of the host, which finds the lock free, not
+//     every waiter.
 //
 // Both are hints. A waiter decides only from listings, and does not trust
 // the gate to come: it looks again every gatePoll, and enters if the lock is
