@@ -49,6 +49,8 @@ type attempt struct {
 	displaced   int             // how often a queued entry of this attempt withdrew before a higher ticket
 	woke        bool            // the latest sleep was ended by the watch
 	polite      bool            // the value's previous acquisition met others a moment ago
+	yielded     bool            // the attempt gave a free gate up once, for a waiter its release woke
+	gateHold    bool            // the hold keeps the attempt's place at the gate (keepGate)
 	sawOthers   bool            // a listing of this attempt showed live entries of others
 	behind      map[string]bool // exclusive entries the previous look showed beside other exclusive ones
 	interrupted bool            // the latest stagger was cut short by a change
@@ -94,10 +96,20 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 		a.startWatch()
 	}
 	var got *entry
+	prev, prevSet := l.mem.lastSeen(), l.mem.contendedSet
 	defer func() {
 		l.mem.contendedSet, l.mem.held = false, nil
-		if a.sawOthers {
+		switch {
+		case a.sawOthers:
 			l.mem.contended, l.mem.contendedSet, l.mem.held = l.cfg.Env.Mono(), true, got
+		case a.gateHold && prevSet:
+			// A polite attempt that held through a free gate, after
+			// standing aside for a moment (yieldGate): it met nobody
+			// itself, but a waiter may have come and gone meanwhile, so
+			// the value stays polite — until its last real contention
+			// is older than contendedFor, so that a value left alone
+			// takes the fast path again.
+			l.mem.contended, l.mem.contendedSet = prev, true
 		}
 	}()
 	for {
@@ -109,6 +121,9 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			if a.polite && a.place == nil && a.gateOpen() {
 				// Back for more after a contended hold: queue at the
 				// gate behind the waiters of this host.
+				if err := a.yieldGate(ctx); err != nil {
+					return nil, l.ctxErr(err)
+				}
 				if err := a.waitGate(ctx); err != nil {
 					return nil, l.ctxErr(err)
 				}
@@ -232,6 +247,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			if out == held {
 				a.delay = 0
 				got = e
+				a.keepGate(e)
 				return e, nil
 			}
 		}

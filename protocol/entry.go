@@ -34,6 +34,8 @@ type entry struct {
 
 	leak *runtime.Cleanup // releases the entry if its Lock is dropped while holding
 
+	released func() // if set, called by release after the entry's removal (the gate: see keepGate)
+
 	hmu        sync.Mutex
 	cancelHold context.CancelCauseFunc // the LockContext context, if any
 }

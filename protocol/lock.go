@@ -185,6 +185,9 @@ func (l *Lock) detach() (*entry, error) {
 func (c config) release(e *entry) error {
 	e.stop()
 	err := c.FS.Remove(e.dir, e.name)
+	if e.released != nil {
+		e.released()
+	}
 	e.dir.Close()
 	e.endHold()
 	lostErr := e.lostErr()

@@ -110,23 +110,72 @@ func (a *attempt) gateOpen() bool {
 	return a.place != nil
 }
 
-// waitGate sleeps until the attempt's place at the gate is granted, or a
-// random time up to gatePoll (the gate is only a hint: the caller looks
-// again either way).
+// waitGate sleeps until the attempt's place at the gate is granted, or
+// the gate wakes it to look (the gate is only a hint: the caller looks
+// again either way). The first waiter of the process is woken at the
+// gate's ticks, at most every gatePoll; the others behind it only when
+// their turn comes (the first looks for them all).
 func (a *attempt) waitGate(ctx context.Context) error {
 	if a.place.held() {
 		return nil
 	}
-	env := a.l.cfg.Env
 	a.waited = true
 	wctx, cancel := a.place.arm(ctx)
 	defer cancel()
-	if !a.place.front() {
-		<-wctx.Done() // the first of the process looks for us
-		return ctx.Err()
-	}
-	_ = env.Sleep(wctx, gatePoll/2+time.Duration(unit(env.Uint64())*float64(gatePoll/2)))
+	<-wctx.Done()
 	return ctx.Err()
+}
+
+// keepGate hands the attempt's place at the gate, if it was granted, and
+// the directory watch that the gate belongs to, over to the hold e: they
+// are given up when e is released, after its entry's removal (see
+// config.release). Until then the host's other waiters sleep in the
+// kernel's queue of the gate's flock instead of watching the holder's
+// entry, and the release wakes only the next of them, which then finds the
+// lock free. Only a hint, as the gate always is: a waiter still looks
+// every gatePoll, and decides from listings.
+func (a *attempt) keepGate(e *entry) {
+	if a.place == nil || !a.place.held() {
+		return
+	}
+	place, watch := a.place, a.watch
+	a.place, a.watch = nil, nil
+	// A hold that waited for the gate was contended, even if its listings
+	// were empty (the gate handed it over after the previous holder's
+	// removal): the value's next attempt queues at the gate too, instead
+	// of entering blind ahead of the host's waiters. (One that found the
+	// gate free: see acquireV1.)
+	a.sawOthers = a.sawOthers || a.waited
+	a.gateHold = true
+	e.released = func() {
+		place.leave()
+		if watch != nil {
+			watch.Close()
+		}
+	}
+}
+
+// yieldGate is for an attempt back for more after a contended hold (kept
+// at the gate, see keepGate) that found the gate free at once: the release
+// that just let the gate go has woken the next waiter of the host, which
+// may not have run yet. The attempt lets the gate go again, once, and
+// joins it anew a stagger later, so that the woken waiter goes first
+// instead of being overtaken (as flock(2)'s releaser overtakes its waiters
+// about half the time). If nobody waits, this costs the attempt the
+// stagger (and only while it is polite: see acquireV1).
+func (a *attempt) yieldGate(ctx context.Context) error {
+	if a.yielded || a.place == nil || !a.place.held() {
+		return nil
+	}
+	a.yielded = true
+	a.leaveGate()
+	env := a.l.cfg.Env
+	d := staggerMax/2 + time.Duration(unit(env.Uint64())*float64(staggerMax/2))
+	if err := env.Sleep(ctx, d); err != nil {
+		return err
+	}
+	a.gateOpen()
+	return nil
 }
 
 // leaveGate gives up the attempt's place at the gate, if any.

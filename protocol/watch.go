@@ -64,12 +64,10 @@ type entryWatch interface {
 type gatePlace interface {
 	// arm returns a context derived from ctx that is also cancelled when
 	// the place is granted (at once if it is already), or becomes the
-	// next of its process.
+	// next of its process, or is the next of its process and should look
+	// at the lock (at most every gatePoll, at random: the gate is only a
+	// hint). The others behind the next of a process wait for their turn.
 	arm(ctx context.Context) (context.Context, context.CancelFunc)
-	// front reports whether the place is granted or the next of its
-	// process: only that one looks at the lock while it waits (the others
-	// behind it in the same process wait for their turn).
-	front() bool
 	// held reports whether the place was granted.
 	held() bool
 	// leave gives the place up (granted or not).
@@ -77,9 +75,10 @@ type gatePlace interface {
 }
 
 // gatePoll is the longest the first waiter of a process queued at the
-// gate sleeps between its own looks: the gate is a hint, and a waiter that
-// finds the lock free enters without it. (Waiters behind it in the same
-// process only wait for their turn: the first looks for them all.)
+// gate sleeps between its own looks (at random, from gatePoll/2): the gate
+// is a hint, and a waiter that finds the lock free enters without it.
+// (Waiters behind it in the same process only wait for their turn: the
+// first looks for them all.)
 const gatePoll = time.Second
 
 // changeLog is an optional interface of a dirWatch that remembers the

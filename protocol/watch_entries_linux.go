@@ -4,8 +4,10 @@ package protocol
 
 import (
 	"context"
+	"math/rand/v2"
 	"strconv"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -17,12 +19,14 @@ import (
 //     and no other process is woken by it, nor this one by anybody else's
 //     entries coming and going;
 //   - the gate is a queue of the local waiters of one lock directory: a
-//     flock(2) on the lock directory itself, taken by the one waiter of the host that
-//     watches for the lock to come free, the others sleeping in the kernel's
-//     queue of the flock (one thread per process and directory, whatever the
-//     number of its waiters). Each release of the lock then wakes about two
-//     processes (the next one and the one that takes its place at the
-//     gate), not every waiter.
+//     flock(2) on the lock directory itself, held by the holder of the lock
+//     if it took the lock through the gate (until its release, after its
+//     entry's removal: see keepGate), or else by the one waiter of the host
+//     that watches for the lock to come free; the others sleep in the
+//     kernel's queue of the flock (one thread per process and directory,
+//     whatever the number of its waiters). Each release of the lock then
+//     wakes the next waiter of the host, which finds the lock free, not
+//     every waiter.
 //
 // Both are hints. A waiter decides only from listings, and does not trust
 // the gate to come: it looks again every gatePoll, and enters if the lock is
@@ -147,9 +151,10 @@ type gate struct {
 	fd      int
 	queue   []*gateSeat
 	owner   *gateSeat
-	running bool // a goroutine is blocked in flock for the queue's head
-	broken  bool // flock failed: every seat is granted at once
-	closed  bool
+	running bool        // a goroutine is blocked in flock for the queue's head
+	broken  bool        // flock failed: every seat is granted at once
+	closed  bool        //
+	poll    *time.Timer // wakes the queue's head now and then (see tick)
 }
 
 // gateSeat is one waiter's place at a gate.
@@ -169,7 +174,33 @@ func (g *gate) join() *gateSeat {
 	}
 	g.queue = append(g.queue, s)
 	g.pump(true)
+	if g.poll == nil && !s.granted {
+		g.poll = time.AfterFunc(gatePollNext(), g.tick)
+	}
 	return s
+}
+
+// tick wakes the head of the queue, which then looks at the lock once
+// (the gate is only a hint), and sets the next tick; with nobody waiting
+// it stops (the next wait sets it again). One timer per gate serves every
+// wait (a waiter sets none of its own): a process that waits in a loop
+// sets no timer per acquisition.
+func (g *gate) tick() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed || len(g.queue) == 0 {
+		g.poll = nil
+		return
+	}
+	g.queue[0].wake()
+	g.poll.Reset(gatePollNext())
+}
+
+// gatePollNext is the time to the next tick: uniform in [gatePoll/2,
+// gatePoll), so that the heads of several processes' queues do not look
+// in step.
+func gatePollNext() time.Duration {
+	return gatePoll/2 + rand.N(gatePoll/2)
 }
 
 // pump gives the flock to the first waiter of the queue if no waiter of
@@ -256,7 +287,8 @@ func (s *gateSeat) wake() {
 }
 
 // arm returns a context derived from ctx that is cancelled when the seat is
-// granted (at once if it is already), and a function to call when done.
+// granted (at once if it is already), becomes the head of the queue, or is
+// the head at the gate's next tick, and a function to call when done.
 func (s *gateSeat) arm(ctx context.Context) (context.Context, context.CancelFunc) {
 	c, cancel := context.WithCancel(ctx)
 	g := s.g
@@ -273,14 +305,6 @@ func (s *gateSeat) arm(ctx context.Context) (context.Context, context.CancelFunc
 		g.mu.Unlock()
 		cancel()
 	}
-}
-
-// front reports whether the seat holds the gate or is the next of its
-// process to.
-func (s *gateSeat) front() bool {
-	s.g.mu.Lock()
-	defer s.g.mu.Unlock()
-	return s.granted || len(s.g.queue) > 0 && s.g.queue[0] == s
 }
 
 // held reports whether the seat was granted.
@@ -325,6 +349,9 @@ func (g *gate) close() {
 		return
 	}
 	g.closed = true
+	if g.poll != nil {
+		g.poll.Stop()
+	}
 	if !g.running {
 		unix.Close(g.fd)
 	}

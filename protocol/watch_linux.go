@@ -67,8 +67,10 @@ func (osFS) Watch(d Dir) (dirWatch, error) {
 		// A lingering watch that nothing pins (no holder's handle, no
 		// gate's) was of a directory since removed whose inode number a
 		// new directory reuses, before the kernel's IN_IGNORED was read.
-		w.linger.Stop()
-		w.linger = nil
+		if w.linger != nil {
+			w.linger.Stop()
+			w.linger = nil
+		}
 		w.end()
 		w = nil
 		if hub.cur == nil {
@@ -88,11 +90,7 @@ func (osFS) Watch(d Dir) (dirWatch, error) {
 		w.changes.Store(1)
 		in.byKey[key] = w
 	}
-	if w.refs == 0 && w.linger != nil {
-		w.linger.Stop()
-		w.linger = nil
-	}
-	w.refs++
+	w.refs++ // a lingering timer finds the watch in use, and lets it be
 	return &watchRef{w: w, d: d}, nil
 }
 
@@ -284,6 +282,7 @@ type sharedWatch struct {
 	wd      int32       // -1 once the kernel dropped the watch (guarded by hub.mu)
 	refs    int         // guarded by hub.mu
 	linger  *time.Timer // ends the watch, unless watched again (guarded by hub.mu)
+	idle    time.Time   // when refs last fell to 0 (guarded by hub.mu)
 	gate    *gate       // the directory's gate, once a waiter joined it (guarded by hub.mu)
 	noGate  bool        // the gate cannot be opened (guarded by hub.mu)
 	changes atomic.Uint64
@@ -383,15 +382,33 @@ func (w *sharedWatch) release() {
 		return
 	}
 	// A contender that just acquired is often back for more a moment
-	// later: keep the watch (and its events) that long.
-	w.linger = time.AfterFunc(watchLinger, func() {
-		hub.mu.Lock()
-		defer hub.mu.Unlock()
-		if w.refs == 0 && w.linger != nil {
-			w.linger = nil
-			w.end()
+	// later: keep the watch (and its events) that long. One timer serves
+	// many such releases (it is not stopped when the watch is taken up
+	// again): a process that locks and unlocks a contended lock in a loop
+	// sets no timer per acquisition.
+	w.idle = time.Now()
+	if w.linger == nil {
+		w.linger = time.AfterFunc(watchLinger, w.lingered)
+	}
+}
+
+// lingered ends the watch if nobody has used it for watchLinger; a watch in
+// use lets its timer go (its next release sets one again).
+func (w *sharedWatch) lingered() {
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	switch {
+	case w.linger == nil: // stopped: the watch ended
+	case w.refs > 0:
+		w.linger = nil
+	default:
+		if left := watchLinger - time.Since(w.idle); left > 0 {
+			w.linger.Reset(left)
+			return
 		}
-	})
+		w.linger = nil
+		w.end()
+	}
 }
 
 // watchLinger is how long a watch nobody uses any more stays.

@@ -359,3 +359,101 @@ func TestWatchOfReusedInode(t *testing.T) {
 		t.Fatal("a change in the new directory never woke its waiter")
 	}
 }
+
+// TestHolderKeepsGate: a waiter that acquires through the gate keeps its
+// place there for the whole hold (the host's other waiters sleep in the
+// gate's flock), and gives it up at Unlock, after its entry is gone.
+func TestHolderKeepsGate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "k.cryolock")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	// A holder (of another process) with a ticket above any a newcomer
+	// draws, so that the waiter withdraws and waits at the gate.
+	if err := os.MkdirAll(path, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	holder := filepath.Join(path, "holder.2000000000")
+	if err := os.WriteFile(holder, []byte("None"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	waiter, err := New(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- waiter.Lock(ctx) }()
+	for !gateOwned(t, path) {
+		if ctx.Err() != nil {
+			t.Fatal("the waiter never took its place at the gate")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := os.Remove(holder); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatal(err)
+	}
+	// Another open file description of the directory stands for another
+	// process's waiter.
+	other, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(other)
+	if err := unix.Flock(other, unix.LOCK_EX|unix.LOCK_NB); err != unix.EWOULDBLOCK {
+		t.Fatalf("the gate while the waiter holds the lock: flock = %v, want EWOULDBLOCK", err)
+	}
+	if err := waiter.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if names, err := os.ReadDir(path); err != nil || len(names) != 0 {
+		t.Fatalf("entries after Unlock: %v %v", names, err)
+	}
+	if err := unix.Flock(other, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		t.Fatalf("the gate after Unlock: flock = %v, want it free", err)
+	}
+	if err := unix.Flock(other, unix.LOCK_UN); err != nil {
+		t.Fatal(err)
+	}
+
+	// Back for more, alone now: the value queues at the (free) gate, but
+	// a hold that met nobody does not renew its contention, so that it
+	// takes the fast path again once that is old.
+	if !waiter.mem.contendedSet {
+		t.Fatal("the contended hold was not remembered as such")
+	}
+	last := waiter.mem.lastSeen()
+	for i := 0; i < 2; i++ {
+		if err := waiter.Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := waiter.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		if seen := waiter.mem.lastSeen(); seen != last {
+			t.Fatalf("a hold that met nobody renewed the value's contention (%v, was %v): it would queue at the gate for ever", seen, last)
+		}
+	}
+}
+
+// gateOwned reports whether a waiter of this process holds the gate of
+// the directory path.
+func gateOwned(t *testing.T, path string) bool {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	hub.mu.Lock()
+	defer hub.mu.Unlock()
+	if hub.cur == nil {
+		return false
+	}
+	w := hub.cur.byKey[dirKey{dev: uint64(st.Dev), ino: st.Ino}]
+	if w == nil || w.gate == nil {
+		return false
+	}
+	w.gate.mu.Lock()
+	defer w.gate.mu.Unlock()
+	return w.gate.owner != nil
+}

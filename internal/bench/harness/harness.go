@@ -34,6 +34,9 @@ const (
 	Cryolock = "cryolock"
 	Flock    = "gofrs-flock"
 	Excl     = "o_excl"
+	// FlockIO is gofrs/flock plus the file operations of a cryolock
+	// acquisition (see flockIO): not in the default Kinds.
+	FlockIO = "flock-io"
 )
 
 // Kinds lists every kind, ours first.
@@ -68,8 +71,52 @@ func newLocker(kind, path string) (locker, error) {
 		return locker{f.Lock, f.Unlock}, nil
 	case Excl:
 		return locker{func() error { return exclLock(path) }, func() error { return os.Remove(path) }}, nil
+	case FlockIO:
+		f := flock.New(path)
+		entry := path + ".entry"
+		lock := func() error {
+			if err := f.Lock(); err != nil {
+				return err
+			}
+			return flockIO(filepath.Dir(path), entry)
+		}
+		unlock := func() error {
+			if err := os.Remove(entry); err != nil {
+				return err
+			}
+			return f.Unlock()
+		}
+		return locker{lock, unlock}, nil
 	}
 	return locker{}, fmt.Errorf("harness: unknown kind %q", kind)
+}
+
+// flockIO does, under a flock, the file operations of one uncontended
+// cryolock acquisition: list the directory, create the entry (exclusive
+// create, write, close), stamp it, list again. With the removal at unlock,
+// flock-io is what cryolock's acquisitions would cost if its hand-offs
+// were flock's: the floor of any design that keeps the protocol's I/O.
+func flockIO(dir, entry string) error {
+	if _, err := os.ReadDir(dir); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(entry, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write([]byte("lease 30s\n")); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	now := time.Now()
+	if err := os.Chtimes(entry, now, now); err != nil {
+		return err
+	}
+	_, err = os.ReadDir(dir)
+	return err
 }
 
 // exclLock is the naive lock: create with O_EXCL, else sleep 1–10 ms
