@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"iter"
 	"math/rand/v2"
 	"runtime/debug"
 	"time"
@@ -44,21 +45,24 @@ const (
 	gDone
 )
 
-// goroutine is one simulated goroutine: a real goroutine that runs only while it
-// holds the baton.
+// goroutine is one simulated goroutine: a coroutine (iter.Pull) that runs
+// only while it holds the baton. The run's loop resumes it; it runs until
+// its next scheduling point, where it either keeps the baton (picked again)
+// or yields back to the loop, naming the goroutine to resume next.
 type goroutine struct {
-	w      *world
-	p      *proc
-	id     int
-	main   bool // the process's workload goroutine (not a heartbeat)
-	wake   chan struct{}
-	state  gstate
-	until  time.Duration   // virtual wake-up time while sleeping
-	done   <-chan struct{} // its sleep's ctx.Done(), while sleeping
-	byCtx  bool            // woken because ctx was done
-	killed bool
-	f      func()
-	pend   pending // the primitive it is parked before (zero: none)
+	w       *world
+	p       *proc
+	id      int
+	main    bool                    // the process's workload goroutine (not a heartbeat)
+	resume  func() (struct{}, bool) // run it until it yields or ends
+	suspend func(struct{}) bool     // from inside it: back to the loop
+	state   gstate
+	until   time.Duration   // virtual wake-up time while sleeping
+	done    <-chan struct{} // its sleep's ctx.Done(), while sleeping
+	byCtx   bool            // woken because ctx was done
+	killed  bool
+	f       func()
+	pend    pending // the primitive it is parked before (zero: none)
 }
 
 // pending is the filesystem primitive a parked goroutine will perform first
@@ -89,15 +93,17 @@ type timer struct {
 // spawn registers a new simulated goroutine of p running f; it starts when
 // the scheduler first picks it.
 func (w *world) spawn(p *proc, main bool, f func()) *goroutine {
-	g := &goroutine{w: w, p: p, id: w.nextG, main: main, wake: make(chan struct{}), f: f}
+	g := &goroutine{w: w, p: p, id: w.nextG, main: main, f: f}
 	w.nextG++
 	w.gs = append(w.gs, g)
-	go g.run()
+	g.resume, _ = iter.Pull(g.run)
 	return g
 }
 
-func (g *goroutine) run() {
-	<-g.wake
+// run is g's body as an iter.Seq: it runs f, then, unless it was killed,
+// picks the goroutine that steps next and returns to the loop.
+func (g *goroutine) run(yield func(struct{}) bool) {
+	g.suspend = yield
 	defer func() {
 		w := g.w
 		killed := g.killed
@@ -110,10 +116,9 @@ func (g *goroutine) run() {
 		}
 		g.state = gDone
 		if killed {
-			w.back <- struct{}{} // unwound by cleanup: hand back to it
-			return
+			return // unwound by cleanup, which resumed it
 		}
-		w.handOff(w.next(true))
+		w.switchTo = w.next(true)
 	}()
 	if g.killed {
 		return
@@ -125,10 +130,10 @@ func (g *goroutine) run() {
 }
 
 // park ends g's step: the scheduler's next decision runs right here, on
-// g's own stack, while g still holds the baton; then g hands the baton
-// straight to the goroutine picked (or keeps it, when picked itself, with
-// no switch at all) and waits to be picked again. Only the goroutine
-// holding the baton calls it, for itself.
+// g's own stack, while g still holds the baton; then g keeps the baton,
+// when picked itself, with no switch at all, or yields to the loop, which
+// resumes the goroutine picked, and waits to be resumed. Only the
+// goroutine holding the baton calls it, for itself.
 func (g *goroutine) park() {
 	if g.killed {
 		panic(errKilled)
@@ -136,22 +141,12 @@ func (g *goroutine) park() {
 	w := g.w
 	n := w.next(true)
 	if n != g {
-		w.handOff(n)
-		<-g.wake
+		w.switchTo = n
+		g.suspend(struct{}{})
 	}
 	if g.killed {
 		panic(errKilled)
 	}
-}
-
-// handOff passes the baton to n, or back to the run's caller when the run
-// is over (n nil). The caller must not touch the world afterwards.
-func (w *world) handOff(n *goroutine) {
-	if n == nil {
-		w.back <- struct{}{}
-		return
-	}
-	n.wake <- struct{}{}
 }
 
 // yield is a scheduling point that keeps g runnable.
@@ -173,13 +168,18 @@ func (g *goroutine) sleepUntil(ctx context.Context, t time.Duration) bool {
 	return g.byCtx
 }
 
-// loop runs the run: it starts the first goroutine and waits until a
-// goroutine finds the run over (the goroutines pass the baton among
-// themselves, see [goroutine.park]), then kills every simulated goroutine left.
+// loop runs the run: it resumes the goroutine picked until one finds the
+// run over (the scheduler's decisions run on the goroutines' stacks, see
+// [goroutine.park]), then kills every simulated goroutine left. A switch
+// between two simulated goroutines is two coroutine switches, through
+// the loop, far cheaper than a hand-off over channels.
 func (w *world) loop() {
 	defer w.cleanup()
-	w.handOff(w.next(false))
-	<-w.back
+	for n := w.next(false); n != nil; {
+		w.switchTo = nil
+		n.resume()
+		n = w.switchTo
+	}
 }
 
 // next is the scheduler: it finishes the step that just ran (after: the
@@ -324,8 +324,7 @@ func (w *world) cleanup() {
 			continue
 		}
 		g.killed = true
-		g.wake <- struct{}{}
-		<-w.back
+		g.resume()
 	}
 	w.gs = nil
 	for _, t := range w.timers {

@@ -202,7 +202,7 @@ type world struct {
 	runnable []*goroutine // the scheduler's scratch list
 	nextG    int
 	cur      *goroutine
-	back     chan struct{}
+	switchTo *goroutine // the goroutine the loop resumes next (sched.go)
 
 	timers   []timer
 	steps    int
@@ -247,7 +247,7 @@ func Run(cfg Config, seed uint64) *Result { return RunWith(cfg, seed, RunOptions
 // RunWith is [Run] with options.
 func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 	cfg = cfg.WithDefaults()
-	w := &world{cfg: cfg, seed: seed, back: make(chan struct{}), stopAtFirst: !o.KeepGoing}
+	w := &world{cfg: cfg, seed: seed, stopAtFirst: !o.KeepGoing}
 	w.maxTime = cfg.maxTime()
 	w.told = cfg.toldDelay()
 	w.srv = newServer(cfg.Faults.MtimeGranularity)
