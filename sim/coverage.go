@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"path"
 	"slices"
 	"time"
 
@@ -46,11 +45,11 @@ func (c *client) noteCreate(p string) {
 	}
 	w.owners[p] = c.p
 	c.p.entries = append(c.p.entries, p)
-	owner, ticket, ok := nonce.ParseName(path.Base(p))
+	owner, ticket, ok := nonce.ParseName(baseOf(p))
 	if !ok {
 		return
 	}
-	dir := w.srv.nodes[path.Dir(p)]
+	dir := w.srv.nodes[dirOf(p)]
 	if dir == nil {
 		return
 	}

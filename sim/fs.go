@@ -22,7 +22,11 @@ type node struct {
 	dir      bool
 	data     []byte
 	mtime    time.Time
-	children map[string]*node // dirs only
+	children map[string]*node // dirs only; nil until the first child
+	// listing is the sorted listing of a directory's children, made by
+	// list and dropped by any change to them. It is shared, never changed
+	// in place: every holder treats it as read-only.
+	listing []protocol.DirEntry
 }
 
 func newServer(gran time.Duration) *server {
@@ -39,8 +43,42 @@ func (s *server) stamp(t time.Time) time.Time {
 
 func notExist(op, p string) error { return &fs.PathError{Op: op, Path: p, Err: fs.ErrNotExist} }
 
+// dirOf and baseOf are path.Dir and path.Base for the clean absolute paths
+// the model is given (dirFS builds them), without the cleaning that made
+// path.Dir a hot spot of the simulator.
+func dirOf(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return path.Dir(p)
+	}
+	return p[:i]
+}
+
+func baseOf(p string) string {
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 || i == len(p)-1 {
+		return path.Base(p)
+	}
+	return p[i+1:]
+}
+
+// addChild links n into directory par under name.
+func (par *node) addChild(name string, n *node) {
+	if par.children == nil {
+		par.children = map[string]*node{}
+	}
+	par.children[name] = n
+	par.listing = nil
+}
+
+// removeChild unlinks name from directory par.
+func (par *node) removeChild(name string) {
+	delete(par.children, name)
+	par.listing = nil
+}
+
 func (s *server) parent(p string) (*node, error) {
-	par, ok := s.nodes[path.Dir(p)]
+	par, ok := s.nodes[dirOf(p)]
 	if !ok {
 		return nil, fs.ErrNotExist
 	}
@@ -57,13 +95,13 @@ func (s *server) mkdirAll(p string, now time.Time) error {
 		}
 		return nil
 	}
-	if err := s.mkdirAll(path.Dir(p), now); err != nil {
+	dir := dirOf(p)
+	if err := s.mkdirAll(dir, now); err != nil {
 		return err
 	}
-	par := s.nodes[path.Dir(p)]
-	n := &node{dir: true, children: map[string]*node{}, mtime: s.stamp(now)}
+	n := &node{dir: true, mtime: s.stamp(now)} // children: made by its first
 	s.nodes[p] = n
-	par.children[path.Base(p)] = n
+	s.nodes[dir].addChild(baseOf(p), n)
 	return nil
 }
 
@@ -75,6 +113,12 @@ func (s *server) list(p string) ([]protocol.DirEntry, error) {
 	if !n.dir {
 		return nil, &fs.PathError{Op: "readdir", Path: p, Err: syscall.ENOTDIR}
 	}
+	if n.listing != nil {
+		return n.listing, nil
+	}
+	if len(n.children) == 0 {
+		return []protocol.DirEntry{}, nil // empty, not nil, as before
+	}
 	out := make([]protocol.DirEntry, 0, len(n.children))
 	for name, c := range n.children {
 		var t fs.FileMode
@@ -84,6 +128,7 @@ func (s *server) list(p string) ([]protocol.DirEntry, error) {
 		out = append(out, protocol.DirEntry{Name: name, Type: t})
 	}
 	slices.SortFunc(out, func(a, b protocol.DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	n.listing = out
 	return out, nil
 }
 
@@ -113,7 +158,7 @@ func (s *server) create(p string, now time.Time) error {
 	}
 	n := &node{mtime: s.stamp(now)}
 	s.nodes[p] = n
-	par.children[path.Base(p)] = n
+	par.addChild(baseOf(p), n)
 	return nil
 }
 
@@ -137,7 +182,7 @@ func (s *server) remove(p string) error {
 		return &fs.PathError{Op: "remove", Path: p, Err: syscall.ENOTEMPTY}
 	}
 	delete(s.nodes, p)
-	delete(s.nodes[path.Dir(p)].children, path.Base(p))
+	s.nodes[dirOf(p)].removeChild(baseOf(p))
 	return nil
 }
 
@@ -225,7 +270,7 @@ func (c *client) MkdirAll(p string, perm fs.FileMode) error {
 	err := c.fail(OpMkdirAll, "mkdir", p)
 	if err == nil {
 		err = c.p.w.srv.mkdirAll(p, c.now())
-		delete(c.dirs, path.Dir(p))
+		delete(c.dirs, dirOf(p))
 		delete(c.attrs, p)
 	}
 	c.p.w.opEvent(c.p, g, "MkdirAll", p, err, "")
@@ -340,7 +385,7 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 // instead, as NFS and sshfs do: the next listing is fetched afresh.
 func (c *client) own(p string, created bool) {
 	delete(c.attrs, p)
-	dir := path.Dir(p)
+	dir := dirOf(p)
 	if c.p.w.cfg.Faults.OwnWriteRefreshes {
 		delete(c.dirs, dir)
 		return
@@ -349,7 +394,7 @@ func (c *client) own(p string, created bool) {
 	if !ok {
 		return
 	}
-	name := path.Base(p)
+	name := baseOf(p)
 	i, found := slices.BinarySearchFunc(cl.ents, name, func(e protocol.DirEntry, n string) int { return strings.Compare(e.Name, n) })
 	switch {
 	case created && !found:
