@@ -45,24 +45,34 @@ const (
 	gDone
 )
 
-// goroutine is one simulated goroutine: a coroutine (iter.Pull) that runs
-// only while it holds the baton. The run's loop resumes it; it runs until
-// its next scheduling point, where it either keeps the baton (picked again)
-// or yields back to the loop, naming the goroutine to resume next.
+// goroutine is one simulated goroutine, run by a worker (a coroutine) only
+// while it holds the baton. The run's loop resumes its worker; it runs
+// until its next scheduling point, where it either keeps the baton (picked
+// again) or yields back to the loop, naming the goroutine to resume next.
 type goroutine struct {
+	w      *world
+	p      *proc
+	id     int
+	main   bool    // the process's workload goroutine (not a heartbeat)
+	k      *worker // the coroutine that runs it
+	state  gstate
+	until  time.Duration   // virtual wake-up time while sleeping
+	done   <-chan struct{} // its sleep's ctx.Done(), while sleeping
+	byCtx  bool            // woken because ctx was done
+	killed bool
+	f      func()
+	pend   pending // the primitive it is parked before (zero: none)
+}
+
+// worker is a coroutine (iter.Pull) that runs simulated goroutines of one
+// run, one after another: a goroutine that ends leaves its worker idle, to
+// run the next one spawned. A reused worker's stack has already grown to
+// what the protocol's calls need; a new coroutine's grows again, copying.
+type worker struct {
 	w       *world
-	p       *proc
-	id      int
-	main    bool                    // the process's workload goroutine (not a heartbeat)
+	g       *goroutine              // the goroutine it runs (nil: none)
 	resume  func() (struct{}, bool) // run it until it yields or ends
 	suspend func(struct{}) bool     // from inside it: back to the loop
-	state   gstate
-	until   time.Duration   // virtual wake-up time while sleeping
-	done    <-chan struct{} // its sleep's ctx.Done(), while sleeping
-	byCtx   bool            // woken because ctx was done
-	killed  bool
-	f       func()
-	pend    pending // the primitive it is parked before (zero: none)
 }
 
 // pending is the filesystem primitive a parked goroutine will perform first
@@ -90,35 +100,53 @@ type timer struct {
 	f  func()
 }
 
-// spawn registers a new simulated goroutine of p running f; it starts when
-// the scheduler first picks it.
+// spawn registers a new simulated goroutine of p running f, on an idle
+// worker or a new one; it starts when the scheduler first picks it.
 func (w *world) spawn(p *proc, main bool, f func()) *goroutine {
 	g := &goroutine{w: w, p: p, id: w.nextG, main: main, f: f}
 	w.nextG++
 	w.gs = append(w.gs, g)
-	g.resume, _ = iter.Pull(g.run)
+	var k *worker
+	if n := len(w.idle); n > 0 {
+		k, w.idle = w.idle[n-1], w.idle[:n-1]
+	} else {
+		k = &worker{w: w}
+		k.resume, _ = iter.Pull(k.loop)
+	}
+	k.g, g.k = g, k
 	return g
 }
 
-// run is g's body as an iter.Seq: it runs f, then, unless it was killed,
-// picks the goroutine that steps next and returns to the loop.
-func (g *goroutine) run(yield func(struct{}) bool) {
-	g.suspend = yield
+// loop is a worker's body as an iter.Seq: it runs its goroutine; when that
+// ends (not killed), it picks the goroutine that steps next, becomes idle
+// and yields to the run's loop, until it is given another goroutine to run
+// or the run ends (cleanup resumes it with none).
+func (k *worker) loop(yield func(struct{}) bool) {
+	k.suspend = yield
+	w := k.w
+	for k.g != nil && k.g.run() {
+		k.g = nil
+		n := w.next(true)
+		w.idle = append(w.idle, k) // after next: nothing it runs may take k
+		w.switchTo = n
+		yield(struct{}{})
+	}
+}
+
+// run runs g's body; it reports false if g was killed (unwound by cleanup,
+// which resumed it).
+func (g *goroutine) run() (ended bool) {
 	defer func() {
-		w := g.w
 		killed := g.killed
 		if r := recover(); r != nil {
 			if _, ok := r.(killedPanic); ok {
 				killed = true
 			} else {
-				w.panicked = fmt.Sprintf("panic in p%d goroutine %d: %v\n%s", g.p.id, g.id, r, debug.Stack())
+				g.w.panicked = fmt.Sprintf("panic in p%d goroutine %d: %v\n%s", g.p.id, g.id, r, debug.Stack())
 			}
 		}
 		g.state = gDone
-		if killed {
-			return // unwound by cleanup, which resumed it
-		}
-		w.switchTo = w.next(true)
+		ended = !killed
 	}()
 	if g.killed {
 		return
@@ -127,6 +155,7 @@ func (g *goroutine) run(yield func(struct{}) bool) {
 	if !g.main {
 		g.p.checkLost()
 	}
+	return
 }
 
 // park ends g's step: the scheduler's next decision runs right here, on
@@ -142,7 +171,7 @@ func (g *goroutine) park() {
 	n := w.next(true)
 	if n != g {
 		w.switchTo = n
-		g.suspend(struct{}{})
+		g.k.suspend(struct{}{})
 	}
 	if g.killed {
 		panic(errKilled)
@@ -177,7 +206,7 @@ func (w *world) loop() {
 	defer w.cleanup()
 	for n := w.next(false); n != nil; {
 		w.switchTo = nil
-		n.resume()
+		n.k.resume()
 		n = w.switchTo
 	}
 }
@@ -324,8 +353,12 @@ func (w *world) cleanup() {
 			continue
 		}
 		g.killed = true
-		g.resume()
+		g.k.resume()
 	}
+	for _, k := range w.idle {
+		k.resume() // with no goroutine: it ends
+	}
+	w.idle = nil
 	w.gs = nil
 	for _, t := range w.timers {
 		t.f()

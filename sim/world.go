@@ -203,6 +203,7 @@ type world struct {
 	nextG    int
 	cur      *goroutine
 	switchTo *goroutine // the goroutine the loop resumes next (sched.go)
+	idle     []*worker  // workers whose goroutine ended, for the next spawns
 
 	timers   []timer
 	steps    int
