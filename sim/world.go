@@ -172,6 +172,7 @@ type proc struct {
 	crashed     bool
 	done        bool
 	frozenUntil time.Duration
+	runsFrom    time.Duration // frozenUntil, or forever once crashed (the scheduler's test)
 	hold        *Hold
 	lost        <-chan struct{}
 	waiting     bool
