@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"context"
 	"fmt"
 	"iter"
 	"math/rand/v2"
@@ -51,18 +50,21 @@ const (
 // until its next scheduling point, where it either keeps the baton (picked
 // again) or yields back to the loop, naming the goroutine to resume next.
 type goroutine struct {
-	w      *world
-	p      *proc
-	id     int
-	main   bool    // the process's workload goroutine (not a heartbeat)
-	k      *worker // the coroutine that runs it
-	state  gstate
-	until  time.Duration   // virtual wake-up time while sleeping
-	done   <-chan struct{} // its sleep's ctx.Done(), while sleeping
-	byCtx  bool            // woken because ctx was done
-	killed bool
-	f      func()
-	pend   pending // the primitive it is parked before (zero: none)
+	w     *world
+	p     *proc
+	id    int
+	main  bool    // the process's workload goroutine (not a heartbeat)
+	k     *worker // the coroutine that runs it
+	state gstate
+	until time.Duration   // virtual wake-up time while sleeping
+	done  <-chan struct{} // its sleep's ctx.Done(), while sleeping
+	byCtx bool            // woken because ctx was done (or it was stopped)
+	// stopped is set by the stop function of env.AfterFunc: it ends the
+	// goroutine's sleep as its context's cancellation did, without one.
+	stopped bool
+	killed  bool
+	f       func()
+	pend    pending // the primitive it is parked before (zero: none)
 }
 
 // worker is a coroutine (iter.Pull) that runs simulated goroutines of one
@@ -204,14 +206,12 @@ func (g *goroutine) yield() {
 	g.park()
 }
 
-// sleepUntil parks g until virtual time t or until ctx is done; it reports
-// whether ctx ended the sleep.
-func (g *goroutine) sleepUntil(ctx context.Context, t time.Duration) bool {
+// sleepUntil parks g until virtual time t or until done (a context's Done
+// channel; nil: never) is closed or g is stopped (env.AfterFunc); it reports
+// whether done or the stop ended the sleep.
+func (g *goroutine) sleepUntil(done <-chan struct{}, t time.Duration) bool {
 	g.state, g.until, g.byCtx = gSleeping, t, false
-	g.done = nil
-	if ctx != nil {
-		g.done = ctx.Done()
-	}
+	g.done = done
 	g.park()
 	g.done = nil
 	return g.byCtx
@@ -263,7 +263,7 @@ func (w *world) next(after bool) *goroutine {
 			}
 			if g.state == gSleeping {
 				switch {
-				case g.done != nil && closed(g.done):
+				case g.stopped || g.done != nil && closed(g.done):
 					g.state, g.byCtx = gRunnable, true
 				case g.until <= now:
 					g.state = gRunnable
