@@ -256,9 +256,18 @@ func (w *world) next(after bool) *goroutine {
 	for !w.stopped && w.active > 0 {
 		runnable = runnable[:0]
 		now := w.now
+		// wake is when the first goroutine left out can run, for advance.
+		wake := never
 		// Every goroutine in w.gs is live (an ended one leaves at once).
 		for _, g := range w.gs {
-			if now < g.p.runsFrom { // paused or crashed
+			if p := g.p; now < p.runsFrom { // paused or crashed
+				if !p.crashed {
+					t := p.frozenUntil
+					if g.state == gSleeping {
+						t = max(t, g.until)
+					}
+					wake = min(wake, t)
+				}
 				continue
 			}
 			if g.state == gSleeping {
@@ -268,13 +277,14 @@ func (w *world) next(after bool) *goroutine {
 				case g.until <= now:
 					g.state = gRunnable
 				default:
+					wake = min(wake, g.until)
 					continue
 				}
 			}
 			runnable = append(runnable, g)
 		}
 		if len(runnable) == 0 {
-			if !w.advance() {
+			if !w.advance(wake) {
 				return nil
 			}
 			continue
@@ -299,25 +309,19 @@ func (w *world) next(after bool) *goroutine {
 	return nil
 }
 
-// advance moves virtual time to the next event; it returns false when the
-// run must end (nothing can ever run again, or the time bound passed).
-func (w *world) advance() bool {
-	const inf = time.Duration(1<<63 - 1)
-	next := inf
-	for _, g := range w.gs {
-		if g.p.crashed {
-			continue
-		}
-		t := g.p.frozenUntil
-		if g.state == gSleeping {
-			t = max(t, g.until)
-		}
-		next = min(next, t)
-	}
+// never is a time that never comes.
+const never = time.Duration(1<<63 - 1)
+
+// advance moves virtual time to the next event: wake, when the first
+// goroutine can run (next found it while it found none runnable; never:
+// none can), or a timer's; it returns false when the run must end (nothing
+// can ever run again, or the time bound passed).
+func (w *world) advance(wake time.Duration) bool {
+	next := wake
 	for _, t := range w.timers {
 		next = min(next, t.at)
 	}
-	if next == inf {
+	if next == never {
 		w.progressViolation("deadlock: no goroutine can run and none sleeps")
 		return false
 	}
@@ -410,7 +414,7 @@ func (w *world) injectFault(p *proc) bool {
 
 func (w *world) crash(p *proc) {
 	p.crashed = true
-	p.runsFrom = time.Duration(1<<63 - 1) // never
+	p.runsFrom = never
 	w.event(p.id, -1, "CRASH", "", "the process stops forever; its files stay")
 	w.endHold(p, "crash")
 	if !p.done {
