@@ -45,8 +45,13 @@ func notExist(op, p string) error { return &fs.PathError{Op: op, Path: p, Err: f
 
 // dirOf and baseOf are path.Dir and path.Base for the clean absolute paths
 // the model is given (dirFS builds them), without the cleaning that made
-// path.Dir a hot spot of the simulator.
+// path.Dir a hot spot of the simulator. Most paths name an entry of
+// LockDir: for them a comparison and a search for a slash (in assembly)
+// replace the byte-by-byte search from the end.
 func dirOf(p string) string {
+	if inLockDir(p) {
+		return LockDir
+	}
 	i := strings.LastIndexByte(p, '/')
 	if i <= 0 {
 		return path.Dir(p)
@@ -55,11 +60,19 @@ func dirOf(p string) string {
 }
 
 func baseOf(p string) string {
+	if inLockDir(p) {
+		return p[len(LockDir)+1:]
+	}
 	i := strings.LastIndexByte(p, '/')
 	if i < 0 || i == len(p)-1 {
 		return path.Base(p)
 	}
 	return p[i+1:]
+}
+
+// inLockDir reports whether p is LockDir/name, name without a slash.
+func inLockDir(p string) bool {
+	return len(p) > len(LockDir)+1 && p[len(LockDir)] == '/' && p[:len(LockDir)] == LockDir && strings.IndexByte(p[len(LockDir)+1:], '/') < 0
 }
 
 // addChild links n into directory par under name.
@@ -189,9 +202,12 @@ func (s *server) remove(p string) error {
 // client is one process's view of the server: its protocol.FS. With
 // Faults.CacheDelta it caches listings and attributes.
 type client struct {
-	p     *proc
-	dirs  map[string]cachedList
-	attrs map[string]cachedAttr
+	p *proc
+	// rootIn and rootOut memoize the cleaning of the path dirFS.OpenDir
+	// gets with no parent: the lock's path, at every acquisition.
+	rootIn, rootOut string
+	dirs            map[string]cachedList
+	attrs           map[string]cachedAttr
 }
 
 type cachedList struct {

@@ -36,9 +36,14 @@ func (f dirFS) join(d protocol.Dir, name string) string {
 func (f dirFS) OpenDir(parent protocol.Dir, name string, create bool, perm fs.FileMode) (protocol.Dir, error) {
 	// The model's paths are slash-separated; protocol.New has cleaned the
 	// lock's path with the platform's separator (backslashes on Windows).
-	p := path.Clean(filepath.ToSlash(name))
+	var p string
 	if parent != nil {
 		p = f.join(parent, name)
+	} else {
+		if name != f.c.rootIn || f.c.rootOut == "" {
+			f.c.rootIn, f.c.rootOut = name, path.Clean(filepath.ToSlash(name))
+		}
+		p = f.c.rootOut
 	}
 	fi, err := f.c.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) && create {
