@@ -380,7 +380,9 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 		err = w.srv.write(p, data, c.now())
 		delete(c.attrs, p)
 		c.p.created = p
-		w.opEvent(c.p, g, "Write", p, err, "\""+string(data)+"\"")
+		if w.trace != nil {
+			w.opEvent(c.p, g, "Write", p, err, "\""+string(data)+"\"")
+		}
 		return err
 	}
 	err = w.srv.create(p, c.now())
@@ -389,7 +391,9 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 		err = w.srv.write(p, data, c.now())
 	}
 	c.own(p, true)
-	w.opEvent(c.p, g, "WriteFile", p, err, "\""+string(data)+"\"")
+	if w.trace != nil {
+		w.opEvent(c.p, g, "WriteFile", p, err, "\""+string(data)+"\"")
+	}
 	return err
 }
 

@@ -428,7 +428,9 @@ func (p *proc) workload() {
 				p.lock, what = p.reader, " (read)"
 			}
 		}
-		w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d%s, will hold %v", i+1, what, hold))
+		if w.trace != nil {
+			w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d%s, will hold %v", i+1, what, hold))
+		}
 		p.waiting, p.bypass, p.waitStart = true, 0, w.now
 		// A share of acquisitions try TryLock, a few times with random
 		// pauses (racing TryLocks may all fail: no liveness is promised),
