@@ -53,8 +53,8 @@ func (c *client) noteCreate(p string) {
 	if dir == nil {
 		return
 	}
-	for name := range dir.children {
-		if o, t, ok := nonce.ParseName(name); ok && t == ticket && o != owner {
+	for name, n := range dir.children {
+		if o, t, ok := n.parseName(name); ok && t == ticket && o != owner {
 			w.stats.Ties++
 			return
 		}

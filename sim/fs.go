@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cryolock-go/cryolock/nonce"
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -27,6 +28,24 @@ type node struct {
 	// list and dropped by any change to them. It is shared, never changed
 	// in place: every holder treats it as read-only.
 	listing []protocol.DirEntry
+	// name is nonce.ParseName of the node's name, once parsed (parseName).
+	name *parsedName
+}
+
+type parsedName struct {
+	owner  string
+	ticket int32
+	ok     bool
+}
+
+// parseName is nonce.ParseName(name) for the node n named name, parsed
+// once: the tie count parses every entry of the directory at each create.
+func (n *node) parseName(name string) (owner string, ticket int32, ok bool) {
+	if n.name == nil {
+		o, t, ok := nonce.ParseName(name)
+		n.name = &parsedName{o, t, ok}
+	}
+	return n.name.owner, n.name.ticket, n.name.ok
 }
 
 func newServer(gran time.Duration) *server {
