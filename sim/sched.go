@@ -2,7 +2,6 @@ package sim
 
 import (
 	"fmt"
-	"iter"
 	"math/rand/v2"
 	"runtime/debug"
 	"slices"
@@ -67,15 +66,15 @@ type goroutine struct {
 	pend    pending // the primitive it is parked before (zero: none)
 }
 
-// worker is a coroutine (iter.Pull) that runs simulated goroutines of one
+// worker is a coroutine (newCoro) that runs simulated goroutines of one
 // run, one after another: a goroutine that ends leaves its worker idle, to
 // run the next one spawned. A reused worker's stack has already grown to
 // what the protocol's calls need; a new coroutine's grows again, copying.
 type worker struct {
 	w       *world
-	g       *goroutine              // the goroutine it runs (nil: none)
-	resume  func() (struct{}, bool) // run it until it yields or ends
-	suspend func(struct{}) bool     // from inside it: back to the loop
+	g       *goroutine // the goroutine it runs (nil: none)
+	resume  func()     // run it until it suspends or ends
+	suspend func()     // from inside it: back to the loop
 }
 
 // pending is the filesystem primitive a parked goroutine will perform first
@@ -114,18 +113,18 @@ func (w *world) spawn(p *proc, main bool, f func()) *goroutine {
 		k, w.idle = w.idle[n-1], w.idle[:n-1]
 	} else {
 		k = &worker{w: w}
-		k.resume, _ = iter.Pull(k.loop)
+		k.resume = newCoro(k.loop)
 	}
 	k.g, g.k = g, k
 	return g
 }
 
-// loop is a worker's body as an iter.Seq: it runs its goroutine; when that
-// ends (not killed), it picks the goroutine that steps next, becomes idle
-// and yields to the run's loop, until it is given another goroutine to run
-// or the run ends (cleanup resumes it with none).
-func (k *worker) loop(yield func(struct{}) bool) {
-	k.suspend = yield
+// loop is a worker's body: it runs its goroutine; when that ends (not
+// killed), it picks the goroutine that steps next, becomes idle and
+// suspends, back to the run's loop, until it is given another goroutine to
+// run or the run ends (cleanup resumes it with none).
+func (k *worker) loop(suspend func()) {
+	k.suspend = suspend
 	growStack(0)
 	w := k.w
 	for k.g != nil && k.g.run() {
@@ -134,7 +133,7 @@ func (k *worker) loop(yield func(struct{}) bool) {
 		n := w.next(true)
 		w.idle = append(w.idle, k) // after next: nothing it runs may take k
 		w.switchTo = n
-		yield(struct{}{})
+		suspend()
 	}
 }
 
@@ -193,7 +192,7 @@ func (g *goroutine) park() {
 	n := w.next(true)
 	if n != g {
 		w.switchTo = n
-		g.k.suspend(struct{}{})
+		g.k.suspend()
 	}
 	if g.killed {
 		panic(errKilled)
