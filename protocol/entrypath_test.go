@@ -1,8 +1,11 @@
 package protocol
 
 import (
+	"io/fs"
 	"path/filepath"
 	"testing"
+
+	"github.com/cryolock-go/cryolock/nonce"
 )
 
 // TestEntryPath: entryPath is filepath.Join for every clean directory and
@@ -22,5 +25,31 @@ func TestEntryPath(t *testing.T) {
 				t.Errorf("entryPath(%q, %q) = %q, want %q", dir, name, got, want)
 			}
 		}
+	}
+}
+
+// TestAttemptClassifyRemembers: scan's classify, which remembers a name's
+// parse in the entry's record, says what classify says, also when the same
+// name later lists as something else than a regular file.
+func TestAttemptClassifyRemembers(t *testing.T) {
+	a := &attempt{memory: memory{entries: map[string]*seen{}}}
+	for _, d := range []DirEntry{
+		{Name: "h_1_abcdefghijkl.42"}, {Name: "h_1_abcdefghijkl-r.-3"}, {Name: "junk"},
+		{Name: "h_1_abcdefghijkl.42"}, {Name: "h_1_abcdefghijkl-r.-3"},
+		{Name: "h_1_abcdefghijkl.42", Type: fs.ModeDir}, {Name: "h_1_abcdefghijkl-r.-3", Type: fs.ModeNamedPipe},
+		{Name: ".nfs123"}, {Name: "h_1_abcdefghijkl.42"},
+	} {
+		owner, wantTicket, wantIgnore, wantForeign := classify(d)
+		wantShared := !wantIgnore && wantForeign == "" && nonce.IsShared(owner)
+		if wantIgnore || wantForeign != "" {
+			wantTicket = 0
+		}
+		ticket, shared, ignore, foreign := a.classify(d)
+		if ticket != wantTicket || shared != wantShared || ignore != wantIgnore || foreign != wantForeign {
+			t.Errorf("%q %v: got %d %v %v %q, want %d %v %v %q", d.Name, d.Type, ticket, shared, ignore, foreign, wantTicket, wantShared, wantIgnore, wantForeign)
+		}
+	}
+	if r := a.entries["h_1_abcdefghijkl-r.-3"]; r == nil || !r.parsed || !r.shared || r.ticket != -3 {
+		t.Fatalf("the reader's record: %+v", r)
 	}
 }
