@@ -335,6 +335,9 @@ func readEntry(fsys FS, d Dir, name, path string) (readResult, error) {
 // let this contender hold beside its owner (PROOF.md, A0c). The attempt
 // fails instead, and the caller's next attempt looks again.
 func isStaleHandle(err error) bool {
+	if err == nil {
+		return false // without errors.As's allocation, on every read and stat
+	}
 	var sh staleHandle
 	return errors.As(err, &sh)
 }
