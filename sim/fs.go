@@ -28,6 +28,12 @@ type node struct {
 	// list and dropped by any change to them. It is shared, never changed
 	// in place: every holder treats it as read-only.
 	listing []protocol.DirEntry
+	// before and added undo a child's addition: the listing before it,
+	// and the child's name, until the listing is made again. A wake
+	// directory (protocol: refreshView), made and removed with no listing
+	// in between, then leaves the listing as it was.
+	before []protocol.DirEntry
+	added  string
 	// name is nonce.ParseName of the node's name, once parsed (parseName).
 	name *parsedName
 }
@@ -100,13 +106,19 @@ func (par *node) addChild(name string, n *node) {
 		par.children = map[string]*node{}
 	}
 	par.children[name] = n
+	par.before, par.added = par.listing, name
 	par.listing = nil
 }
 
 // removeChild unlinks name from directory par.
 func (par *node) removeChild(name string) {
 	delete(par.children, name)
-	par.listing = nil
+	if par.listing == nil && par.before != nil && par.added == name {
+		par.listing = par.before // back to the children it lists
+	} else {
+		par.listing = nil
+	}
+	par.before, par.added = nil, ""
 }
 
 func (s *server) parent(p string) (*node, error) {
@@ -160,7 +172,7 @@ func (s *server) list(p string) ([]protocol.DirEntry, error) {
 		out = append(out, protocol.DirEntry{Name: name, Type: t})
 	}
 	slices.SortFunc(out, func(a, b protocol.DirEntry) int { return strings.Compare(a.Name, b.Name) })
-	n.listing = out
+	n.listing, n.before, n.added = out, nil, ""
 	return out, nil
 }
 
