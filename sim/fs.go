@@ -237,8 +237,10 @@ type client struct {
 	// rootIn and rootOut memoize the cleaning of the path dirFS.OpenDir
 	// gets with no parent: the lock's path, at every acquisition.
 	rootIn, rootOut string
-	dirs            map[string]cachedList
-	attrs           map[string]cachedAttr
+	// The last path dirFS.join made, from joinDir and joinName.
+	joinName, joinDir, joinPath string
+	dirs                        map[string]cachedList
+	attrs                       map[string]cachedAttr
 }
 
 type cachedList struct {

@@ -30,7 +30,13 @@ func (f dirFS) join(d protocol.Dir, name string) string {
 	if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 || dp == "" || dp[len(dp)-1] == '/' {
 		return path.Join(dp, name)
 	}
-	return dp + "/" + name
+	c := f.c
+	if name == c.joinName && dp == c.joinDir {
+		return c.joinPath // a wake directory's removal right after its making
+	}
+	p := dp + "/" + name
+	c.joinName, c.joinDir, c.joinPath = name, dp, p
+	return p
 }
 
 func (f dirFS) OpenDir(parent protocol.Dir, name string, create bool, perm fs.FileMode) (protocol.Dir, error) {
