@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -38,6 +39,10 @@ type seen struct {
 	aliveSet   bool           //
 	last       stale.Sighting // its latest sighting, if lastSet
 	lastSet    bool           //
+	// The parse of its name (attempt.classify), if parsed.
+	ticket int32
+	shared bool
+	parsed bool
 }
 
 // entry returns the record of name, creating it.
@@ -137,20 +142,20 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 			ownSeen = true
 			continue
 		}
-		owner, ticket, ignore, foreign := classify(d)
+		ticket, shared, ignore, foreign := a.classify(d)
 		if ignore {
 			continue
 		}
-		path := filepath.Join(l.dir, d.Name)
 		if foreign != "" {
-			return nil, foreignErr(path, foreign)
+			return nil, foreignErr(filepath.Join(l.dir, d.Name), foreign)
 		}
+		path := entryPath(l.dir, d.Name)
 		alive, err := a.judge1(ctx, d.Name, path)
 		if err != nil {
 			return nil, err
 		}
 		if alive {
-			live = append(live, competitor{name: d.Name, ticket: ticket, shared: nonce.IsShared(owner)})
+			live = append(live, competitor{name: d.Name, ticket: ticket, shared: shared})
 		}
 	}
 	if !ownSeen {
@@ -170,6 +175,37 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 		}
 	}
 	return live, nil
+}
+
+// classify is classify(d) for scan, with an entry's ticket and kind
+// remembered in its record: the same names come back scan after scan, and
+// parsing them again (nonce.ParseName, nonce.IsShared) was a tenth of the
+// simulator's instructions. Only a regular file's name is taken from the
+// record; the record is the one judge1 makes for the entry anyway.
+func (a *attempt) classify(d DirEntry) (ticket int32, shared, ignore bool, foreign string) {
+	if r := a.entries[d.Name]; r != nil && r.parsed && d.Type.IsRegular() {
+		return r.ticket, r.shared, false, ""
+	}
+	owner, ticket, ignore, foreign := classify(d)
+	if ignore || foreign != "" {
+		return 0, false, ignore, foreign
+	}
+	r := a.entry(d.Name)
+	r.ticket, r.shared, r.parsed = ticket, nonce.IsShared(owner), true
+	return ticket, r.shared, false, ""
+}
+
+// entryPath is filepath.Join(dir, name) for the lock's directory (clean)
+// and the name of an entry classify accepted (<owner>.<ticket>: letters,
+// digits, '_', '-' and one '.', never a separator): a plain concatenation
+// unless dir ends in a separator (a root) or a dot ("." or ".."), where
+// Join's cleaning could change the result. Every scan joins every entry's
+// name, so Join's cleaning was a hot spot of the simulator.
+func entryPath(dir, name string) string {
+	if dir == "" || os.IsPathSeparator(dir[len(dir)-1]) || dir[len(dir)-1] == '.' {
+		return filepath.Join(dir, name)
+	}
+	return dir + string(filepath.Separator) + name
 }
 
 // judge1 decides whether the entry name is alive, reaping it if it is
@@ -299,6 +335,9 @@ func readEntry(fsys FS, d Dir, name, path string) (readResult, error) {
 // let this contender hold beside its owner (PROOF.md, A0c). The attempt
 // fails instead, and the caller's next attempt looks again.
 func isStaleHandle(err error) bool {
+	if err == nil {
+		return false // without errors.As's allocation, on every read and stat
+	}
 	var sh staleHandle
 	return errors.As(err, &sh)
 }

@@ -1,7 +1,6 @@
 package sim
 
 import (
-	"path"
 	"slices"
 	"time"
 
@@ -46,16 +45,16 @@ func (c *client) noteCreate(p string) {
 	}
 	w.owners[p] = c.p
 	c.p.entries = append(c.p.entries, p)
-	owner, ticket, ok := nonce.ParseName(path.Base(p))
+	owner, ticket, ok := nonce.ParseName(baseOf(p))
 	if !ok {
 		return
 	}
-	dir := w.srv.nodes[path.Dir(p)]
+	dir := w.srv.nodes[dirOf(p)]
 	if dir == nil {
 		return
 	}
-	for name := range dir.children {
-		if o, t, ok := nonce.ParseName(name); ok && t == ticket && o != owner {
+	for name, n := range dir.children {
+		if o, t, ok := n.parseName(name); ok && t == ticket && o != owner {
 			w.stats.Ties++
 			return
 		}

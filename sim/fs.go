@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cryolock-go/cryolock/nonce"
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -22,7 +23,35 @@ type node struct {
 	dir      bool
 	data     []byte
 	mtime    time.Time
-	children map[string]*node // dirs only
+	children map[string]*node // dirs only; nil until the first child
+	// listing is the sorted listing of a directory's children, made by
+	// list and dropped by any change to them. It is shared, never changed
+	// in place: every holder treats it as read-only.
+	listing []protocol.DirEntry
+	// before and added undo a child's addition: the listing before it,
+	// and the child's name, until the listing is made again. A wake
+	// directory (protocol: refreshView), made and removed with no listing
+	// in between, then leaves the listing as it was.
+	before []protocol.DirEntry
+	added  string
+	// name is nonce.ParseName of the node's name, once parsed (parseName).
+	name *parsedName
+}
+
+type parsedName struct {
+	owner  string
+	ticket int32
+	ok     bool
+}
+
+// parseName is nonce.ParseName(name) for the node n named name, parsed
+// once: the tie count parses every entry of the directory at each create.
+func (n *node) parseName(name string) (owner string, ticket int32, ok bool) {
+	if n.name == nil {
+		o, t, ok := nonce.ParseName(name)
+		n.name = &parsedName{o, t, ok}
+	}
+	return n.name.owner, n.name.ticket, n.name.ok
 }
 
 func newServer(gran time.Duration) *server {
@@ -39,8 +68,61 @@ func (s *server) stamp(t time.Time) time.Time {
 
 func notExist(op, p string) error { return &fs.PathError{Op: op, Path: p, Err: fs.ErrNotExist} }
 
+// dirOf and baseOf are path.Dir and path.Base for the clean absolute paths
+// the model is given (dirFS builds them), without the cleaning that made
+// path.Dir a hot spot of the simulator. Most paths name an entry of
+// LockDir: for them a comparison and a search for a slash (in assembly)
+// replace the byte-by-byte search from the end.
+func dirOf(p string) string {
+	if inLockDir(p) {
+		return LockDir
+	}
+	i := strings.LastIndexByte(p, '/')
+	if i <= 0 {
+		return path.Dir(p)
+	}
+	return p[:i]
+}
+
+func baseOf(p string) string {
+	if inLockDir(p) {
+		return p[len(LockDir)+1:]
+	}
+	i := strings.LastIndexByte(p, '/')
+	if i < 0 || i == len(p)-1 {
+		return path.Base(p)
+	}
+	return p[i+1:]
+}
+
+// inLockDir reports whether p is LockDir/name, name without a slash.
+func inLockDir(p string) bool {
+	return len(p) > len(LockDir)+1 && p[len(LockDir)] == '/' && p[:len(LockDir)] == LockDir && strings.IndexByte(p[len(LockDir)+1:], '/') < 0
+}
+
+// addChild links n into directory par under name.
+func (par *node) addChild(name string, n *node) {
+	if par.children == nil {
+		par.children = map[string]*node{}
+	}
+	par.children[name] = n
+	par.before, par.added = par.listing, name
+	par.listing = nil
+}
+
+// removeChild unlinks name from directory par.
+func (par *node) removeChild(name string) {
+	delete(par.children, name)
+	if par.listing == nil && par.before != nil && par.added == name {
+		par.listing = par.before // back to the children it lists
+	} else {
+		par.listing = nil
+	}
+	par.before, par.added = nil, ""
+}
+
 func (s *server) parent(p string) (*node, error) {
-	par, ok := s.nodes[path.Dir(p)]
+	par, ok := s.nodes[dirOf(p)]
 	if !ok {
 		return nil, fs.ErrNotExist
 	}
@@ -57,13 +139,13 @@ func (s *server) mkdirAll(p string, now time.Time) error {
 		}
 		return nil
 	}
-	if err := s.mkdirAll(path.Dir(p), now); err != nil {
+	dir := dirOf(p)
+	if err := s.mkdirAll(dir, now); err != nil {
 		return err
 	}
-	par := s.nodes[path.Dir(p)]
-	n := &node{dir: true, children: map[string]*node{}, mtime: s.stamp(now)}
+	n := &node{dir: true, mtime: s.stamp(now)} // children: made by its first
 	s.nodes[p] = n
-	par.children[path.Base(p)] = n
+	s.nodes[dir].addChild(baseOf(p), n)
 	return nil
 }
 
@@ -75,6 +157,12 @@ func (s *server) list(p string) ([]protocol.DirEntry, error) {
 	if !n.dir {
 		return nil, &fs.PathError{Op: "readdir", Path: p, Err: syscall.ENOTDIR}
 	}
+	if n.listing != nil {
+		return n.listing, nil
+	}
+	if len(n.children) == 0 {
+		return []protocol.DirEntry{}, nil // empty, not nil, as before
+	}
 	out := make([]protocol.DirEntry, 0, len(n.children))
 	for name, c := range n.children {
 		var t fs.FileMode
@@ -84,6 +172,7 @@ func (s *server) list(p string) ([]protocol.DirEntry, error) {
 		out = append(out, protocol.DirEntry{Name: name, Type: t})
 	}
 	slices.SortFunc(out, func(a, b protocol.DirEntry) int { return strings.Compare(a.Name, b.Name) })
+	n.listing, n.before, n.added = out, nil, ""
 	return out, nil
 }
 
@@ -113,7 +202,7 @@ func (s *server) create(p string, now time.Time) error {
 	}
 	n := &node{mtime: s.stamp(now)}
 	s.nodes[p] = n
-	par.children[path.Base(p)] = n
+	par.addChild(baseOf(p), n)
 	return nil
 }
 
@@ -137,16 +226,21 @@ func (s *server) remove(p string) error {
 		return &fs.PathError{Op: "remove", Path: p, Err: syscall.ENOTEMPTY}
 	}
 	delete(s.nodes, p)
-	delete(s.nodes[path.Dir(p)].children, path.Base(p))
+	s.nodes[dirOf(p)].removeChild(baseOf(p))
 	return nil
 }
 
 // client is one process's view of the server: its protocol.FS. With
 // Faults.CacheDelta it caches listings and attributes.
 type client struct {
-	p     *proc
-	dirs  map[string]cachedList
-	attrs map[string]cachedAttr
+	p *proc
+	// rootIn and rootOut memoize the cleaning of the path dirFS.OpenDir
+	// gets with no parent: the lock's path, at every acquisition.
+	rootIn, rootOut string
+	// The last path dirFS.join made, from joinDir and joinName.
+	joinName, joinDir, joinPath string
+	dirs                        map[string]cachedList
+	attrs                       map[string]cachedAttr
 }
 
 type cachedList struct {
@@ -225,7 +319,7 @@ func (c *client) MkdirAll(p string, perm fs.FileMode) error {
 	err := c.fail(OpMkdirAll, "mkdir", p)
 	if err == nil {
 		err = c.p.w.srv.mkdirAll(p, c.now())
-		delete(c.dirs, path.Dir(p))
+		delete(c.dirs, dirOf(p))
 		delete(c.attrs, p)
 	}
 	c.p.w.opEvent(c.p, g, "MkdirAll", p, err, "")
@@ -319,7 +413,9 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 		err = w.srv.write(p, data, c.now())
 		delete(c.attrs, p)
 		c.p.created = p
-		w.opEvent(c.p, g, "Write", p, err, "\""+string(data)+"\"")
+		if w.trace != nil {
+			w.opEvent(c.p, g, "Write", p, err, "\""+string(data)+"\"")
+		}
 		return err
 	}
 	err = w.srv.create(p, c.now())
@@ -328,7 +424,9 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 		err = w.srv.write(p, data, c.now())
 	}
 	c.own(p, true)
-	w.opEvent(c.p, g, "WriteFile", p, err, "\""+string(data)+"\"")
+	if w.trace != nil {
+		w.opEvent(c.p, g, "WriteFile", p, err, "\""+string(data)+"\"")
+	}
 	return err
 }
 
@@ -340,7 +438,7 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 // instead, as NFS and sshfs do: the next listing is fetched afresh.
 func (c *client) own(p string, created bool) {
 	delete(c.attrs, p)
-	dir := path.Dir(p)
+	dir := dirOf(p)
 	if c.p.w.cfg.Faults.OwnWriteRefreshes {
 		delete(c.dirs, dir)
 		return
@@ -349,7 +447,7 @@ func (c *client) own(p string, created bool) {
 	if !ok {
 		return
 	}
-	name := path.Base(p)
+	name := baseOf(p)
 	i, found := slices.BinarySearchFunc(cl.ents, name, func(e protocol.DirEntry, n string) int { return strings.Compare(e.Name, n) })
 	switch {
 	case created && !found:

@@ -30,15 +30,26 @@ func (f dirFS) join(d protocol.Dir, name string) string {
 	if name == "" || name == "." || name == ".." || strings.IndexByte(name, '/') >= 0 || dp == "" || dp[len(dp)-1] == '/' {
 		return path.Join(dp, name)
 	}
-	return dp + "/" + name
+	c := f.c
+	if name == c.joinName && dp == c.joinDir {
+		return c.joinPath // a wake directory's removal right after its making
+	}
+	p := dp + "/" + name
+	c.joinName, c.joinDir, c.joinPath = name, dp, p
+	return p
 }
 
 func (f dirFS) OpenDir(parent protocol.Dir, name string, create bool, perm fs.FileMode) (protocol.Dir, error) {
 	// The model's paths are slash-separated; protocol.New has cleaned the
 	// lock's path with the platform's separator (backslashes on Windows).
-	p := path.Clean(filepath.ToSlash(name))
+	var p string
 	if parent != nil {
 		p = f.join(parent, name)
+	} else {
+		if name != f.c.rootIn || f.c.rootOut == "" {
+			f.c.rootIn, f.c.rootOut = name, path.Clean(filepath.ToSlash(name))
+		}
+		p = f.c.rootOut
 	}
 	fi, err := f.c.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) && create {

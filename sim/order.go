@@ -134,7 +134,7 @@ func pathBase(p string) string { return path.Base(p) }
 // orderRemoveOwn checks p's removal of its own entry at p.
 func (w *world) orderRemoveOwn(pr *proc, p string) {
 	o := &w.order
-	if !o.on || o.held[p] || !o.listed[p] || path.Dir(p) != LockDir {
+	if !o.on || o.held[p] || !o.listed[p] || dirOf(p) != LockDir {
 		return
 	}
 	owner, mine, ok := nonce.ParseName(path.Base(p))

@@ -172,6 +172,7 @@ type proc struct {
 	crashed     bool
 	done        bool
 	frozenUntil time.Duration
+	runsFrom    time.Duration // frozenUntil, or forever once crashed (the scheduler's test)
 	hold        *Hold
 	lost        <-chan struct{}
 	waiting     bool
@@ -202,7 +203,8 @@ type world struct {
 	runnable []*goroutine // the scheduler's scratch list
 	nextG    int
 	cur      *goroutine
-	back     chan struct{}
+	switchTo *goroutine // the goroutine the loop resumes next (sched.go)
+	idle     []*worker  // workers whose goroutine ended, for the next spawns
 
 	timers   []timer
 	steps    int
@@ -247,7 +249,7 @@ func Run(cfg Config, seed uint64) *Result { return RunWith(cfg, seed, RunOptions
 // RunWith is [Run] with options.
 func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 	cfg = cfg.WithDefaults()
-	w := &world{cfg: cfg, seed: seed, back: make(chan struct{}), stopAtFirst: !o.KeepGoing}
+	w := &world{cfg: cfg, seed: seed, stopAtFirst: !o.KeepGoing}
 	w.maxTime = cfg.maxTime()
 	w.told = cfg.toldDelay()
 	w.srv = newServer(cfg.Faults.MtimeGranularity)
@@ -426,7 +428,9 @@ func (p *proc) workload() {
 				p.lock, what = p.reader, " (read)"
 			}
 		}
-		w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d%s, will hold %v", i+1, what, hold))
+		if w.trace != nil {
+			w.event(p.id, g.id, "LOCK", "", fmt.Sprintf("acquisition %d%s, will hold %v", i+1, what, hold))
+		}
 		p.waiting, p.bypass, p.waitStart = true, 0, w.now
 		// A share of acquisitions try TryLock, a few times with random
 		// pauses (racing TryLocks may all fail: no liveness is promised),
