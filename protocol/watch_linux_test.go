@@ -233,22 +233,28 @@ func TestGate(t *testing.T) {
 	s4.leave()
 }
 
+// heldElsewhere makes a lock directory held by an entry of another
+// process with a ticket above any a newcomer draws, so that a waiter
+// withdraws and waits at the gate; it returns the directory and the entry.
+func heldElsewhere(t *testing.T, name string) (path, holder string) {
+	path = filepath.Join(t.TempDir(), name)
+	if err := os.MkdirAll(path, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	holder = filepath.Join(path, "holder.2000000000")
+	if err := os.WriteFile(holder, []byte("None"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return path, holder
+}
+
 // TestGateStuck: the gate is only a hint. With the gate held for ever by
 // someone else (a stopped process, say), a waiter still acquires the lock
 // once its holder releases it: it looks again every gatePoll on its own.
 func TestGateStuck(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "g.cryolock")
+	path, holder := heldElsewhere(t, "g.cryolock")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// A holder (of another process) with a ticket above any a newcomer
-	// draws, so that the waiter withdraws and waits at the gate.
-	if err := os.MkdirAll(path, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	holder := filepath.Join(path, "holder.2000000000")
-	if err := os.WriteFile(holder, []byte("None"), 0o666); err != nil {
-		t.Fatal(err)
-	}
 	d, err := OSFS().OpenDir(nil, path, false, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -364,18 +370,9 @@ func TestWatchOfReusedInode(t *testing.T) {
 // place there for the whole hold (the host's other waiters sleep in the
 // gate's flock), and gives it up at Unlock, after its entry is gone.
 func TestHolderKeepsGate(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "k.cryolock")
+	path, holder := heldElsewhere(t, "k.cryolock")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	// A holder (of another process) with a ticket above any a newcomer
-	// draws, so that the waiter withdraws and waits at the gate.
-	if err := os.MkdirAll(path, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	holder := filepath.Join(path, "holder.2000000000")
-	if err := os.WriteFile(holder, []byte("None"), 0o666); err != nil {
-		t.Fatal(err)
-	}
 	waiter, err := New(path)
 	if err != nil {
 		t.Fatal(err)
