@@ -235,3 +235,23 @@ func TestReplaceAuditSection(t *testing.T) {
 		t.Fatal("no error without markers")
 	}
 }
+
+// TestREADMEInModelRunIsInModel: the run the README quotes as "inside the
+// fault model" is inside it (sim.Config.InModel).
+func TestREADMEInModelRunIsInModel(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile("schedules inside the fault model[^`]*`cryolock sim ([^`]*)`").FindSubmatch(b)
+	if m == nil {
+		t.Fatal("README: no `cryolock sim …` command after \"schedules inside the fault model\"")
+	}
+	cfg, err := parseSim(t, strings.Fields(string(m[1])))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.InModel(); err != nil {
+		t.Fatalf("README's in-model run %q is outside the fault model: %v", m[1], err)
+	}
+}
