@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,13 @@ import (
 //     trip. L sets its file's mtime to mark(k,0) and stats F's file until
 //     it reads mark(k,1); F, on stat-seeing mark(k,0), sets mark(k,1): the
 //     mtime round trip. The same with a read before each stat and marks 2
-//     and 3: the fresh-mtime round trip. L removes its file and lists until
+//     and 3: the fresh-mtime round trip. Each mtime measurement is bounded
+//     (Options.PeerMeasureTimeout one way, twice that for L's round trip):
+//     F, not seeing L's mark within the bound, answers with a give-up mark
+//     instead; L, reading a give-up mark or no answer within its bound,
+//     counts the round trip as not seen within the bound and goes on (so
+//     F, waiting for mark 0, also accepts mark 2, and stops waiting when
+//     L's file is gone). L removes its file and lists until
 //     F's is gone; F, on seeing L's gone, removes its own: the remove round
 //     trip.
 //     Then, clReps times, the create-then-list round trip (what rule C4
@@ -120,6 +127,7 @@ type session struct {
 	createList                  timer // create-then-list round trips
 	pollCost                    timer // one create-then-list poll
 	oneWay                      timer
+	mtMiss, mtFreshMiss         int // mtime round trips not completed within their bound
 	flockExcludes               *bool
 	warned                      map[string]bool // leftovers reported
 	marker                      int             // sequence of the poll markers
@@ -199,6 +207,8 @@ func (s *session) report() PeerReport {
 		MtimeRTT: s.mt.stats(), MtimeFreshRTT: s.mtFresh.stats(),
 		OneWay: s.oneWay.stats(), FlockExcludes: s.flockExcludes,
 		CreateListRTT: s.createList.stats(), CreateListPoll: s.pollCost.stats(),
+		MtimeMissed: s.mtMiss, MtimeFreshMissed: s.mtFreshMiss,
+		MeasureTimeout: Duration(s.o.PeerMeasureTimeout),
 	}
 	r.fill()
 	r.Verdict = s.verdict
@@ -242,6 +252,12 @@ const clReps = 3
 // mark is the explicit mtime of step j of round k: whole even seconds, so
 // that any granularity up to 2 s stores it exactly.
 func mark(k, j int) time.Time { return time.Unix(1_600_000_000+int64(2*(k*4+j)), 0) }
+
+// giveUp is the follower's answer in place of mark(k, j) when it did not
+// see the leader's mark(k, j-1) within the measurement's bound: a
+// different whole even second, so that the leader tells "seen" from "not
+// seen" and records no round trip for the latter.
+func giveUp(k, j int) time.Time { return mark(k, j).Add(-1_000_000 * time.Second) }
 
 func (s *session) run() error {
 	if err := s.o.mkdir(s.pd, true); err != nil {
@@ -353,13 +369,18 @@ func (s *session) listed(name string, present bool) error {
 	})
 }
 
-func (s *session) mtimeIs(name string, want time.Time, fresh bool) error {
-	return poll(s.ctx, func() (bool, error) {
+// waitMark polls the mtime of name (by a plain stat, or with fresh by a
+// read and the opened file's stat, as the lock's fresh judgement) until it
+// is one of want, and returns that one's index; -1 if none was seen within
+// bound (the measurement did not converge: a finding, not an error).
+func (s *session) waitMark(name string, fresh bool, bound time.Duration, want ...time.Time) (int, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, bound)
+	defer cancel()
+	got := -1
+	err := poll(ctx, func() (bool, error) {
 		var fi protocol.FileInfo
 		var err error
 		if fresh {
-			// The FileInfo of the opened file (fstat), as the lock's
-			// fresh judgement uses it.
 			_, fi, err = s.fs.ReadFile(s.d, name)
 		} else {
 			fi, err = s.fs.Stat(s.d, name)
@@ -367,8 +388,13 @@ func (s *session) mtimeIs(name string, want time.Time, fresh bool) error {
 		if err != nil {
 			return false, err
 		}
-		return fi.ModTime.Equal(want), nil
+		got = slices.IndexFunc(want, fi.ModTime.Equal)
+		return got >= 0, nil
 	})
+	if err != nil && s.ctx.Err() == nil && ctx.Err() != nil {
+		return -1, nil // this measurement's bound, not the run's
+	}
+	return got, err
 }
 
 func (s *session) lead(k int) error {
@@ -385,23 +411,32 @@ func (s *session) lead(k int) error {
 	if err := s.step("lead-create"); err != nil {
 		return err
 	}
+	bound := 2 * s.o.PeerMeasureTimeout // a round trip: two one-way bounds
 	for j, fresh := range []bool{false, true} {
 		m := mark(k, 2*j)
 		t := start()
 		if err := s.fs.Chtimes(s.d, mine, m, m); err != nil {
 			return err
 		}
-		if err := s.mtimeIs(theirs, mark(k, 2*j+1), fresh); err != nil {
+		got, err := s.waitMark(theirs, fresh, bound, mark(k, 2*j+1), giveUp(k, 2*j+1))
+		if err != nil {
 			return fmt.Errorf("waiting for the mtime of %s: %w", theirs, err)
 		}
-		how := "stat"
+		how, tm, miss := "stat", &s.mt, &s.mtMiss
 		if fresh {
-			s.mtFresh.add(t)
-			how = "read+stat"
-		} else {
-			s.mt.add(t)
+			how, tm, miss = "read+stat", &s.mtFresh, &s.mtFreshMiss
 		}
-		s.progress("round %d: the peer saw (by %s) my mtime change and answered in %v", k, how, t.since())
+		switch got {
+		case 0:
+			tm.add(t)
+			s.progress("round %d: the peer saw (by %s) my mtime change and answered in %v", k, how, t.since())
+		case 1:
+			*miss++
+			s.progress("round %d: the peer did not see (by %s) my mtime change within %v", k, how, s.o.PeerMeasureTimeout)
+		default:
+			*miss++
+			s.progress("round %d: no answer to my mtime change (seen by %s) within %v", k, how, bound)
+		}
 		if err := s.step("lead-mtime"); err != nil {
 			return err
 		}
@@ -473,11 +508,29 @@ func (s *session) follow(k int) error {
 	if err := s.step("follow-create"); err != nil {
 		return err
 	}
-	for j, fresh := range []bool{false, true} {
-		if err := s.mtimeIs(theirs, mark(k, 2*j), fresh); err != nil {
+	// The two mtime steps: answer each mark of the leader's with one of
+	// this side's own, or with a give-up mark when it was not seen within
+	// the measurement's bound. A later step's mark seen first means the
+	// leader gave up waiting on the earlier one; its file gone, that it
+	// gave up on both.
+	for j := 0; j < 2; {
+		want := []time.Time{mark(k, 2*j)}
+		if j == 0 {
+			want = append(want, mark(k, 2))
+		}
+		got, err := s.waitMark(theirs, j == 1, s.o.PeerMeasureTimeout, want...)
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
 			return fmt.Errorf("waiting for the mtime of %s: %w", theirs, err)
 		}
-		m := mark(k, 2*j+1)
+		m := giveUp(k, 2*j+1)
+		if got >= 0 {
+			j += got
+			m = mark(k, 2*j+1)
+		}
+		j++
 		if err := s.fs.Chtimes(s.d, mine, m, m); err != nil {
 			return err
 		}

@@ -275,6 +275,10 @@ type lagState struct {
 	// listing (lastOwn[client]: its latest), as on NFS and sshfs.
 	refresh bool
 	lastOwn map[int]time.Time
+	// mtimeNever: an mtime set through another client is never seen, by
+	// Stat or ReadFile (as an NFSv4 client holding a read delegation the
+	// server does not recall).
+	mtimeNever bool
 }
 
 type lagEvent struct {
@@ -300,6 +304,11 @@ func (l lagFS) hidden(e lagEvent, ok bool) bool {
 // removal since the event shows it.
 func (l lagFS) hiddenFromListing(e lagEvent, ok bool) bool {
 	return l.hidden(e, ok) && !(l.st.refresh && e.at.Before(l.st.lastOwn[l.id]))
+}
+
+// hiddenMtime reports whether the mtime set by m is not seen yet.
+func (l lagFS) hiddenMtime(m lagMtime, ok bool) bool {
+	return l.hidden(m.lagEvent, ok) || (ok && l.st.mtimeNever && m.by != l.id)
 }
 
 func (l lagFS) WriteFile(d protocol.Dir, name string, data []byte, perm os.FileMode) error {
@@ -336,7 +345,7 @@ func (l lagFS) Stat(d protocol.Dir, name string) (protocol.FileInfo, error) {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
 	fi, err := l.FS.Stat(d, name)
-	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hidden(m.lagEvent, ok) {
+	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hiddenMtime(m, ok) {
 		fi.ModTime = m.old
 	}
 	return fi, err
@@ -348,7 +357,7 @@ func (l lagFS) ReadFile(d protocol.Dir, name string) ([]byte, protocol.FileInfo,
 	b, fi, err := l.FS.ReadFile(d, name)
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
-	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hidden(m.lagEvent, ok) {
+	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hiddenMtime(m, ok) {
 		fi.ModTime = m.old
 	}
 	return b, fi, err
@@ -399,6 +408,48 @@ func TestPeerLag(t *testing.T) {
 		if rec.Lease.D() <= 4*rec.Settle.D() {
 			t.Errorf("side %d: lease %v not above 4 × settle %v", i, rec.Lease, rec.Settle)
 		}
+	}
+}
+
+// TestPeerMtimeNeverSeen: where one client never sees the other's mtime
+// changes, each mtime measurement gives up after its bound, the run still
+// ends with a joint verdict that counts every round trip as not seen, and
+// the recommendation relies on no heartbeat (lease None). Nothing here
+// depends on timing: the mtimes are never seen, however long or short the
+// bound.
+func TestPeerMtimeNeverSeen(t *testing.T) {
+	a, b := newLagPair(0)
+	a.st.mtimeNever = true
+	dir := t.TempDir()
+	o := Options{PeerTimeout: time.Minute, PeerMeasureTimeout: 100 * time.Millisecond}
+	oa, ob := o, o
+	oa.FS, ob.FS = a, b
+	reps := runPeers(t, [2]string{dir, dir}, [2]Options{oa, ob})
+	empty(t, dir)
+	for i, r := range reps {
+		if r.Rounds != DefaultPeerRounds || r.MtimeRTT.Samples != 0 || r.MtimeFreshRTT.Samples != 0 {
+			t.Errorf("side %d: %d rounds, mtime round trips %d/%d seen; want %d rounds, none seen", i, r.Rounds, r.MtimeRTT.Samples, r.MtimeFreshRTT.Samples, DefaultPeerRounds)
+		}
+		if r.MtimeMissed != DefaultPeerRounds/2 || r.MtimeFreshMissed != DefaultPeerRounds/2 || r.MeasureTimeout.D() != o.PeerMeasureTimeout {
+			t.Errorf("side %d: not seen %d (stat) and %d (read+stat) within %v; want %d each within %v", i, r.MtimeMissed, r.MtimeFreshMissed, r.MeasureTimeout, DefaultPeerRounds/2, o.PeerMeasureTimeout)
+		}
+		if r.CreateListRTT.Samples != clReps*DefaultPeerRounds/2 {
+			t.Errorf("side %d: create-then-list samples %d", i, r.CreateListRTT.Samples)
+		}
+		if r.Verdict == nil {
+			t.Fatalf("side %d: no joint verdict", i)
+		}
+	}
+	j := reps[0].Verdict.Peer
+	if j.MtimeMissed != DefaultPeerRounds || j.MtimeFreshMissed != DefaultPeerRounds {
+		t.Errorf("joint verdict: not seen %d / %d, want %d each", j.MtimeMissed, j.MtimeFreshMissed, DefaultPeerRounds)
+	}
+	rec := Recommend(Report{Primitives: allWork(), Peer: &j, Filesystem: Filesystem{Type: "nfs4", Remote: true, AttrCache: Duration(time.Minute)}})
+	if !rec.NoLease || !rec.Usable {
+		t.Errorf("recommendation: no lease %v, usable %v; want lease None (no heartbeat can be relied on), usable", rec.NoLease, rec.Usable)
+	}
+	if !slices.ContainsFunc(rec.Warnings, func(w string) bool { return strings.Contains(w, "not seen here within 100ms") }) {
+		t.Errorf("no warning about the mtime not seen: %q", rec.Warnings)
 	}
 }
 

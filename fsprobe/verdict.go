@@ -181,6 +181,10 @@ func JoinPeer(a, b PeerReport) PeerReport {
 		CreateListRTT:  joinStats(a.CreateListRTT, b.CreateListRTT),
 		OneWay:         joinStats(a.OneWay, b.OneWay),
 		CreateListPoll: joinStats(a.CreateListPoll, b.CreateListPoll),
+
+		MtimeMissed:      a.MtimeMissed + b.MtimeMissed,
+		MtimeFreshMissed: a.MtimeFreshMissed + b.MtimeFreshMissed,
+		MeasureTimeout:   max(a.MeasureTimeout, b.MeasureTimeout),
 	}
 	switch {
 	case a.FlockExcludes != nil && !*a.FlockExcludes:
