@@ -111,6 +111,34 @@ func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
 	return rep, nil
 }
 
+// peerClock times the two-party mode's measurements and paces its polls:
+// the real clock, or in tests a virtual one, so that a verdict comparing
+// round trips does not depend on how loaded the machine is.
+type peerClock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                                   { return time.Now() }
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
+
+// tick is an instant of a session's clock.
+type tick struct {
+	c peerClock
+	t time.Time
+}
+
+func (t tick) since() time.Duration { return t.c.Now().Sub(t.t) }
+
+func (s *session) start() tick { return tick{s.o.clock, s.o.clock.Now()} }
+
+// poll is the package's poll, paced by the session's clock.
+func (s *session) poll(ctx context.Context, cond func() (bool, error)) error {
+	return pollSleeping(ctx, s.o.clock.Sleep, cond)
+}
+
 type session struct {
 	ctx     context.Context
 	o       Options
@@ -307,7 +335,7 @@ func (s *session) run() error {
 
 // findPeer waits for exactly one other fresh hello.
 func (s *session) findPeer() error {
-	err := poll(s.ctx, func() (bool, error) {
+	err := s.poll(s.ctx, func() (bool, error) {
 		ents, err := s.fs.ReadDir(s.d)
 		if err != nil {
 			return false, err
@@ -360,7 +388,7 @@ func (s *session) findPeer() error {
 }
 
 func (s *session) listed(name string, present bool) error {
-	return poll(s.ctx, func() (bool, error) {
+	return s.poll(s.ctx, func() (bool, error) {
 		ents, err := s.fs.ReadDir(s.d)
 		if err != nil {
 			return false, err
@@ -377,7 +405,7 @@ func (s *session) waitMark(name string, fresh bool, bound time.Duration, want ..
 	ctx, cancel := context.WithTimeout(s.ctx, bound)
 	defer cancel()
 	got := -1
-	err := poll(ctx, func() (bool, error) {
+	err := s.poll(ctx, func() (bool, error) {
 		var fi protocol.FileInfo
 		var err error
 		if fresh {
@@ -399,14 +427,14 @@ func (s *session) waitMark(name string, fresh bool, bound time.Duration, want ..
 
 func (s *session) lead(k int) error {
 	mine, theirs := fmt.Sprintf("r%d.%s", k, s.id), fmt.Sprintf("r%d.%s", k, s.peer)
-	t := start()
+	t := s.start()
 	if err := s.write(mine, []byte(strconv.FormatInt(time.Now().UnixNano(), 10))); err != nil {
 		return err
 	}
 	if err := s.listed(theirs, true); err != nil {
 		return fmt.Errorf("waiting for %s: %w", theirs, err)
 	}
-	s.create.add(t)
+	s.create.addD(t.since())
 	s.progress("round %d: the peer saw my create and answered in %v", k, t.since())
 	if err := s.step("lead-create"); err != nil {
 		return err
@@ -414,7 +442,7 @@ func (s *session) lead(k int) error {
 	bound := 2 * s.o.PeerMeasureTimeout // a round trip: two one-way bounds
 	for j, fresh := range []bool{false, true} {
 		m := mark(k, 2*j)
-		t := start()
+		t := s.start()
 		if err := s.fs.Chtimes(s.d, mine, m, m); err != nil {
 			return err
 		}
@@ -428,7 +456,7 @@ func (s *session) lead(k int) error {
 		}
 		switch got {
 		case 0:
-			tm.add(t)
+			tm.addD(t.since())
 			s.progress("round %d: the peer saw (by %s) my mtime change and answered in %v", k, how, t.since())
 		case 1:
 			*miss++
@@ -441,28 +469,28 @@ func (s *session) lead(k int) error {
 			return err
 		}
 	}
-	t = start()
+	t = s.start()
 	if err := s.removeOwn(mine); err != nil {
 		return err
 	}
 	if err := s.listed(theirs, false); err != nil {
 		return fmt.Errorf("waiting for %s to go: %w", theirs, err)
 	}
-	s.remove.add(t)
+	s.remove.addD(t.since())
 	s.progress("round %d: the peer saw my removal and answered in %v", k, t.since())
 	if err := s.step("lead-remove"); err != nil {
 		return err
 	}
 	for j := 0; j < clReps; j++ {
 		mine, theirs := fmt.Sprintf("c%d.%d.%s", k, j, s.id), fmt.Sprintf("c%d.%d.%s", k, j, s.peer)
-		t := start()
+		t := s.start()
 		if err := s.write(mine, nil); err != nil {
 			return err
 		}
 		if err := s.listedAfterCreate(theirs); err != nil {
 			return fmt.Errorf("waiting for %s after creates of my own: %w", theirs, err)
 		}
-		s.createList.add(t)
+		s.createList.addD(t.since())
 		s.progress("round %d: a listing right after the peer's own create showed my create, and mine showed its answer, in %v", k, t.since())
 		if err := s.removeOwn(mine); err != nil {
 			return err
@@ -480,13 +508,13 @@ func (s *session) lead(k int) error {
 // each poll (create, list, remove) is recorded: it bounds how finely the
 // round trip can tell a refresh from a lag.
 func (s *session) listedAfterCreate(name string) error {
-	return poll(s.ctx, func() (bool, error) {
-		t := start()
+	return s.poll(s.ctx, func() (bool, error) {
+		t := s.start()
 		ents, err := s.listAfterOwnCreate()
 		if err != nil {
 			return false, err
 		}
-		s.pollCost.add(t)
+		s.pollCost.addD(t.since())
 		return hasName(ents, name), nil
 	})
 }
@@ -568,7 +596,7 @@ func (s *session) flock(leader bool) error {
 	mine, theirs := "flock."+s.id, "flock."+s.peer
 	readTheirs := func() (string, error) {
 		var v string
-		err := poll(s.ctx, func() (bool, error) {
+		err := s.poll(s.ctx, func() (bool, error) {
 			// Listed first (after a create of this side's own, which
 			// refreshes the listing where it can): reading a name not
 			// created yet would teach an NFS client that it does not

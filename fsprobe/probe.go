@@ -83,6 +83,9 @@ type Options struct {
 	// local is the single-client report Probe hands to the two-party
 	// mode, for the joint verdict.
 	local *Report
+	// clock times the two-party mode's measurements and paces its polls
+	// (default: the real clock; tests use a virtual one).
+	clock peerClock
 	// osFS: FS is the default, so directories are made with os.Mkdir,
 	// which never creates a missing parent (protocol.FS has only MkdirAll).
 	osFS bool
@@ -130,6 +133,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PeerRounds <= 0 {
 		o.PeerRounds = DefaultPeerRounds
+	}
+	if o.clock == nil {
+		o.clock = realClock{}
 	}
 	if o.PeerMeasureTimeout <= 0 {
 		o.PeerMeasureTimeout = DefaultPeerMeasureTimeout
@@ -690,6 +696,11 @@ func absDur(d time.Duration) time.Duration {
 // poll calls cond with growing pauses (1 ms doubling to 10 ms) until it
 // reports true or fails, or ctx is done.
 func poll(ctx context.Context, cond func() (bool, error)) error {
+	return pollSleeping(ctx, sleep, cond)
+}
+
+// pollSleeping is poll with the given sleep.
+func pollSleeping(ctx context.Context, sleep func(context.Context, time.Duration) error, cond func() (bool, error)) error {
 	d := time.Millisecond
 	for {
 		ok, err := cond()

@@ -275,6 +275,9 @@ type lagState struct {
 	// listing (lastOwn[client]: its latest), as on NFS and sshfs.
 	refresh bool
 	lastOwn map[int]time.Time
+	// clock, if set, is the time of the lags (a virtualClock shared with
+	// the parties); else the real clock.
+	clock peerClock
 	// mtimeNever: an mtime set through another client is never seen, by
 	// Stat or ReadFile (as an NFSv4 client holding a read delegation the
 	// server does not recall).
@@ -296,8 +299,15 @@ func newLagPair(lag time.Duration) (lagFS, lagFS) {
 	return lagFS{protocol.OSFS(), 0, lag, st}, lagFS{protocol.OSFS(), 1, lag, st}
 }
 
+func (l lagFS) now() time.Time {
+	if l.st.clock != nil {
+		return l.st.clock.Now()
+	}
+	return time.Now()
+}
+
 func (l lagFS) hidden(e lagEvent, ok bool) bool {
-	return ok && e.by != l.id && time.Since(e.at) < l.lag
+	return ok && e.by != l.id && l.now().Sub(e.at) < l.lag
 }
 
 // hiddenFromListing is hidden, except that with refresh an own create or
@@ -316,8 +326,8 @@ func (l lagFS) WriteFile(d protocol.Dir, name string, data []byte, perm os.FileM
 	defer l.st.mu.Unlock()
 	path := filepath.Join(d.Path(), name)
 	if _, err := os.Lstat(path); err != nil {
-		l.st.created[path] = lagEvent{l.id, time.Now()}
-		l.st.lastOwn[l.id] = time.Now()
+		l.st.created[path] = lagEvent{l.id, l.now()}
+		l.st.lastOwn[l.id] = l.now()
 	}
 	return l.FS.WriteFile(d, name, data, perm)
 }
@@ -325,8 +335,8 @@ func (l lagFS) WriteFile(d protocol.Dir, name string, data []byte, perm os.FileM
 func (l lagFS) Remove(d protocol.Dir, name string) error {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
-	l.st.removed[filepath.Join(d.Path(), name)] = lagEvent{l.id, time.Now()}
-	l.st.lastOwn[l.id] = time.Now()
+	l.st.removed[filepath.Join(d.Path(), name)] = lagEvent{l.id, l.now()}
+	l.st.lastOwn[l.id] = l.now()
 	return l.FS.Remove(d, name)
 }
 
@@ -337,7 +347,7 @@ func (l lagFS) Chtimes(d protocol.Dir, name string, atime, mtime time.Time) erro
 	if err != nil {
 		return err
 	}
-	l.st.mtime[filepath.Join(d.Path(), name)] = lagMtime{lagEvent{l.id, time.Now()}, fi.ModTime}
+	l.st.mtime[filepath.Join(d.Path(), name)] = lagMtime{lagEvent{l.id, l.now()}, fi.ModTime}
 	return l.FS.Chtimes(d, name, atime, mtime)
 }
 
@@ -457,15 +467,26 @@ func TestPeerMtimeNeverSeen(t *testing.T) {
 // own create refreshes the listing, with and without that refresh; both
 // sides report the same joint verdict, whose settle covers what rule C4
 // relies on.
+//
+// The lag and every round trip are on a virtual clock (virtualClock), which
+// moves only while both sides sleep between polls: the verdict, which
+// compares round trips, does not depend on the machine's load (on the real
+// clock a stall once made a create-then-list round trip look as long as
+// a plain one, and the refresh verdict unknown).
 func TestPeerCreateThenList(t *testing.T) {
-	const lag = 400 * time.Millisecond // well above a loaded machine's stalls: the verdict compares round trips
+	const lag = 150 * time.Millisecond // virtual
 	for _, refresh := range []bool{false, true} {
 		t.Run(fmt.Sprintf("refresh=%v", refresh), func(t *testing.T) {
 			a, b := newLagPair(lag)
 			a.st.refresh = refresh
+			clock := newVirtualClock(2)
+			a.st.clock = clock
 			dir := t.TempDir()
-			reps := runPeers(t, [2]string{dir, dir}, [2]Options{{FS: a, PeerTimeout: 60 * time.Second}, {FS: b, PeerTimeout: 60 * time.Second}})
+			reps := runVirtualPeers(t, [2]string{dir, dir}, [2]Options{{FS: a, PeerTimeout: 60 * time.Second}, {FS: b, PeerTimeout: 60 * time.Second}}, clock)
 			empty(t, dir)
+			for i, r := range reps {
+				t.Logf("side %d: plain create round trip %v, create-then-list %v, poll %v (virtual)", i, r.CreateRTT.Max, r.CreateListLag, r.CreateListPoll.Median)
+			}
 			for i, r := range reps {
 				if r.CreateListRTT.Samples != clReps*DefaultPeerRounds/2 {
 					t.Errorf("side %d: create-then-list samples %d", i, r.CreateListRTT.Samples)

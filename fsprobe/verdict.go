@@ -60,7 +60,7 @@ func (s *session) agree() error {
 		return err
 	}
 	var v *Verdict
-	err = poll(s.ctx, func() (bool, error) {
+	err = s.poll(s.ctx, func() (bool, error) {
 		ents, err := s.listAfterOwnCreate()
 		if err != nil {
 			return false, err
@@ -116,7 +116,7 @@ func (s *session) agree() error {
 	if err := s.fs.WriteFile(s.d, s.done, nil, 0o666); err != nil {
 		return err
 	}
-	err = poll(s.ctx, func() (bool, error) {
+	err = s.poll(s.ctx, func() (bool, error) {
 		ents, err := s.listAfterOwnCreate()
 		return hasName(ents, "done."+s.peer), err
 	})
