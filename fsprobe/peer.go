@@ -402,10 +402,9 @@ func (s *session) listed(name string, present bool) error {
 // is one of want, and returns that one's index; -1 if none was seen within
 // bound (the measurement did not converge: a finding, not an error).
 func (s *session) waitMark(name string, fresh bool, bound time.Duration, want ...time.Time) (int, error) {
-	ctx, cancel := context.WithTimeout(s.ctx, bound)
-	defer cancel()
+	t := s.start()
 	got := -1
-	err := s.poll(ctx, func() (bool, error) {
+	err := s.poll(s.ctx, func() (bool, error) {
 		var fi protocol.FileInfo
 		var err error
 		if fresh {
@@ -417,11 +416,8 @@ func (s *session) waitMark(name string, fresh bool, bound time.Duration, want ..
 			return false, err
 		}
 		got = slices.IndexFunc(want, fi.ModTime.Equal)
-		return got >= 0, nil
+		return got >= 0 || t.since() >= bound, nil
 	})
-	if err != nil && s.ctx.Err() == nil && ctx.Err() != nil {
-		return -1, nil // this measurement's bound, not the run's
-	}
 	return got, err
 }
 

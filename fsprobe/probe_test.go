@@ -424,17 +424,18 @@ func TestPeerLag(t *testing.T) {
 // TestPeerMtimeNeverSeen: where one client never sees the other's mtime
 // changes, each mtime measurement gives up after its bound, the run still
 // ends with a joint verdict that counts every round trip as not seen, and
-// the recommendation relies on no heartbeat (lease None). Nothing here
-// depends on timing: the mtimes are never seen, however long or short the
-// bound.
+// the recommendation relies on no heartbeat (lease None). On a virtual
+// clock; the mtimes are never seen, however long or short the bound.
 func TestPeerMtimeNeverSeen(t *testing.T) {
 	a, b := newLagPair(0)
 	a.st.mtimeNever = true
+	clock := newVirtualClock(2)
+	a.st.clock = clock
 	dir := t.TempDir()
 	o := Options{PeerTimeout: time.Minute, PeerMeasureTimeout: 100 * time.Millisecond}
 	oa, ob := o, o
 	oa.FS, ob.FS = a, b
-	reps := runPeers(t, [2]string{dir, dir}, [2]Options{oa, ob})
+	reps := runVirtualPeers(t, [2]string{dir, dir}, [2]Options{oa, ob}, clock)
 	empty(t, dir)
 	for i, r := range reps {
 		if r.Rounds != DefaultPeerRounds || r.MtimeRTT.Samples != 0 || r.MtimeFreshRTT.Samples != 0 {

@@ -21,6 +21,21 @@ scripts, for the probe, the hand-off and the peer probe only (its listings
 lag longer than the listing-lag test waits; its gate and counter runs are
 internal/realfs's).
 
+The two NFSv4.2 mounts are one NFSv4 client to the server: `nosharecache`
+separates the superblocks and caches, not the client (one client id in
+`/proc/fs/nfsd/clients`). A mount that opens a file gets a read delegation
+for that client, and nfsd does not recall a delegation for a change made by
+the client holding it, so that mount serves its cached attributes: checked in
+the guest by `internal/netfs/scripts/nfs4-deleg.sh` (a file read through B, its mtime set through A: the delegation
+stays, B's DELEGRETURN count stays 0; B's stat showed a first change after
+29.5 s, a second not within 90 s even with a read before each stat; on a file
+B had only stat'ed, 0.2 s). The
+peer probe's mtime measurements on nfs4 are therefore "not seen", and it
+recommends lease None: through such a pair a heartbeat may never be seen. Two
+machines are two clients, whose delegations the server recalls: this pair
+does not show what two hosts see, and two mounts of one NFSv4 export on one
+host (`nosharecache`) are no place for a lease-based lock's holders.
+
 - gate: 4 processes × 100 holds of ~4 ms (in CI time-boxed: no new
   acquisition after `CRYOLOCK_NETFS_GATE_BUDGET`; every hold
   begun must finish), processes alternating between mount A
