@@ -119,7 +119,8 @@ func pairs(t *testing.T) []pair {
 // TestPairs runs, on every pair at once (each pair in parallel with the
 // others, its tests one after another, each in a fresh subdirectory made
 // through mount A and seen through mount B): the listing lag, the probe,
-// the gate and the recovery from a killed holder.
+// the hand-off, the gate, the reader–writer lock, the semaphore, the
+// recovery from a killed holder and the peer probe.
 func TestPairs(t *testing.T) {
 	tests := []struct {
 		name string
@@ -714,8 +715,12 @@ func cpuTime() time.Duration {
 // C4 relies on — the create-then-list lag across the mounts and whether a
 // client's own create refreshes its listing — and the one recommendation
 // both sides agreed on. Both sides must report the same recommendation.
-// A run that does not finish within CRYOLOCK_NETFS_PEER_TIMEOUT (default
-// 3m) is reported as such (a lag longer than that), not failed.
+// Each mtime measurement is bounded by CRYOLOCK_NETFS_PEER_MEASURE (default
+// fsprobe's, 90 s one way): one not seen within it is reported as such (on
+// the guest's nfs4 pair an mtime is never seen: FINDINGS.md), and then the
+// joint recommendation must have no lease. A run that does not finish
+// within CRYOLOCK_NETFS_PEER_TIMEOUT (default 3m) is reported as such (a
+// lag longer than that), not failed.
 func peerProbe(t *testing.T, p pair, s settings) {
 	timeout := 3 * time.Minute
 	if d, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_PEER_TIMEOUT")); err == nil && d > 0 {
