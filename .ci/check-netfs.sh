@@ -14,7 +14,10 @@
 # down what it started (by recorded pid). A component that cannot start fails.
 #   CRYOLOCK_NETFS_TIMEOUT=s   hard limit of the whole check (default 1500)
 #   CRYOLOCK_NETFS_GATE_BUDGET time box of each pair's gate (default 120s; empty:
-#                              the full 4 x 100 holds, 10-25 min under emulation)
+#                              the full 4 x 100 holds: measured with the three guest
+#                              pairs at once, nfs3 10m42s, nfs4 10m45s, cifs 17m41s,
+#                              0 overlaps, counters 400/400; nfs3 alone 5m22s; it makes
+#                              the guest step ~21 min: raise CRYOLOCK_NETFS_TIMEOUT)
 #   CRYOLOCK_NETFS_HANDOFF_BUDGET  time box of each pair's hand-off runs (default 45s)
 #   CRYOLOCK_NETFS_KIND_BUDGET     time box of each pair's reader-writer and semaphore runs
 #                              (default 30s; empty: 4 processes x 50 holds each)
