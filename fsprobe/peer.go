@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -31,7 +32,13 @@ import (
 //     trip. L sets its file's mtime to mark(k,0) and stats F's file until
 //     it reads mark(k,1); F, on stat-seeing mark(k,0), sets mark(k,1): the
 //     mtime round trip. The same with a read before each stat and marks 2
-//     and 3: the fresh-mtime round trip. L removes its file and lists until
+//     and 3: the fresh-mtime round trip. Each mtime measurement is bounded
+//     (Options.PeerMeasureTimeout one way, twice that for L's round trip):
+//     F, not seeing L's mark within the bound, answers with a give-up mark
+//     instead; L, reading a give-up mark or no answer within its bound,
+//     counts the round trip as not seen within the bound and goes on (so
+//     F, waiting for mark 0, also accepts mark 2, and stops waiting when
+//     L's file is gone). L removes its file and lists until
 //     F's is gone; F, on seeing L's gone, removes its own: the remove round
 //     trip.
 //     Then, clReps times, the create-then-list round trip (what rule C4
@@ -104,6 +111,34 @@ func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
 	return rep, nil
 }
 
+// peerClock times the two-party mode's measurements and paces its polls:
+// the real clock, or in tests a virtual one, so that a verdict comparing
+// round trips does not depend on how loaded the machine is.
+type peerClock interface {
+	Now() time.Time
+	Sleep(ctx context.Context, d time.Duration) error
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                                   { return time.Now() }
+func (realClock) Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
+
+// tick is an instant of a session's clock.
+type tick struct {
+	c peerClock
+	t time.Time
+}
+
+func (t tick) since() time.Duration { return t.c.Now().Sub(t.t) }
+
+func (s *session) start() tick { return tick{s.o.clock, s.o.clock.Now()} }
+
+// poll is the package's poll, paced by the session's clock.
+func (s *session) poll(ctx context.Context, cond func() (bool, error)) error {
+	return pollSleeping(ctx, s.o.clock.Sleep, cond)
+}
+
 type session struct {
 	ctx     context.Context
 	o       Options
@@ -120,6 +155,7 @@ type session struct {
 	createList                  timer // create-then-list round trips
 	pollCost                    timer // one create-then-list poll
 	oneWay                      timer
+	mtMiss, mtFreshMiss         int // mtime round trips not completed within their bound
 	flockExcludes               *bool
 	warned                      map[string]bool // leftovers reported
 	marker                      int             // sequence of the poll markers
@@ -199,6 +235,8 @@ func (s *session) report() PeerReport {
 		MtimeRTT: s.mt.stats(), MtimeFreshRTT: s.mtFresh.stats(),
 		OneWay: s.oneWay.stats(), FlockExcludes: s.flockExcludes,
 		CreateListRTT: s.createList.stats(), CreateListPoll: s.pollCost.stats(),
+		MtimeMissed: s.mtMiss, MtimeFreshMissed: s.mtFreshMiss,
+		MeasureTimeout: Duration(s.o.PeerMeasureTimeout),
 	}
 	r.fill()
 	r.Verdict = s.verdict
@@ -242,6 +280,12 @@ const clReps = 3
 // mark is the explicit mtime of step j of round k: whole even seconds, so
 // that any granularity up to 2 s stores it exactly.
 func mark(k, j int) time.Time { return time.Unix(1_600_000_000+int64(2*(k*4+j)), 0) }
+
+// giveUp is the follower's answer in place of mark(k, j) when it did not
+// see the leader's mark(k, j-1) within the measurement's bound: a
+// different whole even second, so that the leader tells "seen" from "not
+// seen" and records no round trip for the latter.
+func giveUp(k, j int) time.Time { return mark(k, j).Add(-1_000_000 * time.Second) }
 
 func (s *session) run() error {
 	if err := s.o.mkdir(s.pd, true); err != nil {
@@ -291,7 +335,7 @@ func (s *session) run() error {
 
 // findPeer waits for exactly one other fresh hello.
 func (s *session) findPeer() error {
-	err := poll(s.ctx, func() (bool, error) {
+	err := s.poll(s.ctx, func() (bool, error) {
 		ents, err := s.fs.ReadDir(s.d)
 		if err != nil {
 			return false, err
@@ -344,7 +388,7 @@ func (s *session) findPeer() error {
 }
 
 func (s *session) listed(name string, present bool) error {
-	return poll(s.ctx, func() (bool, error) {
+	return s.poll(s.ctx, func() (bool, error) {
 		ents, err := s.fs.ReadDir(s.d)
 		if err != nil {
 			return false, err
@@ -353,13 +397,17 @@ func (s *session) listed(name string, present bool) error {
 	})
 }
 
-func (s *session) mtimeIs(name string, want time.Time, fresh bool) error {
-	return poll(s.ctx, func() (bool, error) {
+// waitMark polls the mtime of name (by a plain stat, or with fresh by a
+// read and the opened file's stat, as the lock's fresh judgement) until it
+// is one of want, and returns that one's index; -1 if none was seen within
+// bound (the measurement did not converge: a finding, not an error).
+func (s *session) waitMark(name string, fresh bool, bound time.Duration, want ...time.Time) (int, error) {
+	t := s.start()
+	got := -1
+	err := s.poll(s.ctx, func() (bool, error) {
 		var fi protocol.FileInfo
 		var err error
 		if fresh {
-			// The FileInfo of the opened file (fstat), as the lock's
-			// fresh judgement uses it.
 			_, fi, err = s.fs.ReadFile(s.d, name)
 		} else {
 			fi, err = s.fs.Stat(s.d, name)
@@ -367,67 +415,78 @@ func (s *session) mtimeIs(name string, want time.Time, fresh bool) error {
 		if err != nil {
 			return false, err
 		}
-		return fi.ModTime.Equal(want), nil
+		got = slices.IndexFunc(want, fi.ModTime.Equal)
+		return got >= 0 || t.since() >= bound, nil
 	})
+	return got, err
 }
 
 func (s *session) lead(k int) error {
 	mine, theirs := fmt.Sprintf("r%d.%s", k, s.id), fmt.Sprintf("r%d.%s", k, s.peer)
-	t := start()
+	t := s.start()
 	if err := s.write(mine, []byte(strconv.FormatInt(time.Now().UnixNano(), 10))); err != nil {
 		return err
 	}
 	if err := s.listed(theirs, true); err != nil {
 		return fmt.Errorf("waiting for %s: %w", theirs, err)
 	}
-	s.create.add(t)
+	s.create.addD(t.since())
 	s.progress("round %d: the peer saw my create and answered in %v", k, t.since())
 	if err := s.step("lead-create"); err != nil {
 		return err
 	}
+	bound := 2 * s.o.PeerMeasureTimeout // a round trip: two one-way bounds
 	for j, fresh := range []bool{false, true} {
 		m := mark(k, 2*j)
-		t := start()
+		t := s.start()
 		if err := s.fs.Chtimes(s.d, mine, m, m); err != nil {
 			return err
 		}
-		if err := s.mtimeIs(theirs, mark(k, 2*j+1), fresh); err != nil {
+		got, err := s.waitMark(theirs, fresh, bound, mark(k, 2*j+1), giveUp(k, 2*j+1))
+		if err != nil {
 			return fmt.Errorf("waiting for the mtime of %s: %w", theirs, err)
 		}
-		how := "stat"
+		how, tm, miss := "stat", &s.mt, &s.mtMiss
 		if fresh {
-			s.mtFresh.add(t)
-			how = "read+stat"
-		} else {
-			s.mt.add(t)
+			how, tm, miss = "read+stat", &s.mtFresh, &s.mtFreshMiss
 		}
-		s.progress("round %d: the peer saw (by %s) my mtime change and answered in %v", k, how, t.since())
+		switch got {
+		case 0:
+			tm.addD(t.since())
+			s.progress("round %d: the peer saw (by %s) my mtime change and answered in %v", k, how, t.since())
+		case 1:
+			*miss++
+			s.progress("round %d: the peer did not see (by %s) my mtime change within %v", k, how, s.o.PeerMeasureTimeout)
+		default:
+			*miss++
+			s.progress("round %d: no answer to my mtime change (seen by %s) within %v", k, how, bound)
+		}
 		if err := s.step("lead-mtime"); err != nil {
 			return err
 		}
 	}
-	t = start()
+	t = s.start()
 	if err := s.removeOwn(mine); err != nil {
 		return err
 	}
 	if err := s.listed(theirs, false); err != nil {
 		return fmt.Errorf("waiting for %s to go: %w", theirs, err)
 	}
-	s.remove.add(t)
+	s.remove.addD(t.since())
 	s.progress("round %d: the peer saw my removal and answered in %v", k, t.since())
 	if err := s.step("lead-remove"); err != nil {
 		return err
 	}
 	for j := 0; j < clReps; j++ {
 		mine, theirs := fmt.Sprintf("c%d.%d.%s", k, j, s.id), fmt.Sprintf("c%d.%d.%s", k, j, s.peer)
-		t := start()
+		t := s.start()
 		if err := s.write(mine, nil); err != nil {
 			return err
 		}
 		if err := s.listedAfterCreate(theirs); err != nil {
 			return fmt.Errorf("waiting for %s after creates of my own: %w", theirs, err)
 		}
-		s.createList.add(t)
+		s.createList.addD(t.since())
 		s.progress("round %d: a listing right after the peer's own create showed my create, and mine showed its answer, in %v", k, t.since())
 		if err := s.removeOwn(mine); err != nil {
 			return err
@@ -445,13 +504,13 @@ func (s *session) lead(k int) error {
 // each poll (create, list, remove) is recorded: it bounds how finely the
 // round trip can tell a refresh from a lag.
 func (s *session) listedAfterCreate(name string) error {
-	return poll(s.ctx, func() (bool, error) {
-		t := start()
+	return s.poll(s.ctx, func() (bool, error) {
+		t := s.start()
 		ents, err := s.listAfterOwnCreate()
 		if err != nil {
 			return false, err
 		}
-		s.pollCost.add(t)
+		s.pollCost.addD(t.since())
 		return hasName(ents, name), nil
 	})
 }
@@ -473,11 +532,29 @@ func (s *session) follow(k int) error {
 	if err := s.step("follow-create"); err != nil {
 		return err
 	}
-	for j, fresh := range []bool{false, true} {
-		if err := s.mtimeIs(theirs, mark(k, 2*j), fresh); err != nil {
+	// The two mtime steps: answer each mark of the leader's with one of
+	// this side's own, or with a give-up mark when it was not seen within
+	// the measurement's bound. A later step's mark seen first means the
+	// leader gave up waiting on the earlier one; its file gone, that it
+	// gave up on both.
+	for j := 0; j < 2; {
+		want := []time.Time{mark(k, 2*j)}
+		if j == 0 {
+			want = append(want, mark(k, 2))
+		}
+		got, err := s.waitMark(theirs, j == 1, s.o.PeerMeasureTimeout, want...)
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
 			return fmt.Errorf("waiting for the mtime of %s: %w", theirs, err)
 		}
-		m := mark(k, 2*j+1)
+		m := giveUp(k, 2*j+1)
+		if got >= 0 {
+			j += got
+			m = mark(k, 2*j+1)
+		}
+		j++
 		if err := s.fs.Chtimes(s.d, mine, m, m); err != nil {
 			return err
 		}
@@ -515,7 +592,7 @@ func (s *session) flock(leader bool) error {
 	mine, theirs := "flock."+s.id, "flock."+s.peer
 	readTheirs := func() (string, error) {
 		var v string
-		err := poll(s.ctx, func() (bool, error) {
+		err := s.poll(s.ctx, func() (bool, error) {
 			// Listed first (after a create of this side's own, which
 			// refreshes the listing where it can): reading a name not
 			// created yet would teach an NFS client that it does not

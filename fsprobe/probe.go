@@ -21,7 +21,9 @@ const (
 	DefaultSamples     = 7
 	DefaultPeerTimeout = 5 * time.Minute
 	DefaultPeerRounds  = 2
-	DefaultCacheMaxAge = 24 * time.Hour
+	// DefaultPeerMeasureTimeout is the default of Options.PeerMeasureTimeout.
+	DefaultPeerMeasureTimeout = 90 * time.Second
+	DefaultCacheMaxAge        = 24 * time.Hour
 )
 
 // ScratchPrefix starts the name of the scratch directory [Probe] creates in
@@ -59,6 +61,12 @@ type Options struct {
 	// included (default 5 min: with sshfs's default 20 s caches one round
 	// takes about two minutes, as every step waits out a cache twice).
 	PeerTimeout time.Duration
+	// PeerMeasureTimeout bounds each mtime measurement of the two-party
+	// mode (default 90 s, beyond the longest attribute cache of NFS's
+	// defaults): a side that does not see the other's mtime within it
+	// reports so and goes on, so that the run still ends with a joint
+	// verdict (see [PeerReport.MtimeMissed]).
+	PeerMeasureTimeout time.Duration
 	// PeerRounds is the number of two-party rounds (default 2; each side
 	// leads every other round). Both sides must use the same number.
 	PeerRounds int
@@ -75,6 +83,9 @@ type Options struct {
 	// local is the single-client report Probe hands to the two-party
 	// mode, for the joint verdict.
 	local *Report
+	// clock times the two-party mode's measurements and paces its polls
+	// (default: the real clock; tests use a virtual one).
+	clock peerClock
 	// osFS: FS is the default, so directories are made with os.Mkdir,
 	// which never creates a missing parent (protocol.FS has only MkdirAll).
 	osFS bool
@@ -122,6 +133,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.PeerRounds <= 0 {
 		o.PeerRounds = DefaultPeerRounds
+	}
+	if o.clock == nil {
+		o.clock = realClock{}
+	}
+	if o.PeerMeasureTimeout <= 0 {
+		o.PeerMeasureTimeout = DefaultPeerMeasureTimeout
 	}
 	if o.CacheMaxAge <= 0 {
 		o.CacheMaxAge = DefaultCacheMaxAge
@@ -679,6 +696,11 @@ func absDur(d time.Duration) time.Duration {
 // poll calls cond with growing pauses (1 ms doubling to 10 ms) until it
 // reports true or fails, or ctx is done.
 func poll(ctx context.Context, cond func() (bool, error)) error {
+	return pollSleeping(ctx, sleep, cond)
+}
+
+// pollSleeping is poll with the given sleep.
+func pollSleeping(ctx context.Context, sleep func(context.Context, time.Duration) error, cond func() (bool, error)) error {
 	d := time.Millisecond
 	for {
 		ok, err := cond()

@@ -275,6 +275,13 @@ type lagState struct {
 	// listing (lastOwn[client]: its latest), as on NFS and sshfs.
 	refresh bool
 	lastOwn map[int]time.Time
+	// clock, if set, is the time of the lags (a virtualClock shared with
+	// the parties); else the real clock.
+	clock peerClock
+	// mtimeNever: an mtime set through another client is never seen, by
+	// Stat or ReadFile (as an NFSv4 client holding a read delegation the
+	// server does not recall).
+	mtimeNever bool
 }
 
 type lagEvent struct {
@@ -292,8 +299,15 @@ func newLagPair(lag time.Duration) (lagFS, lagFS) {
 	return lagFS{protocol.OSFS(), 0, lag, st}, lagFS{protocol.OSFS(), 1, lag, st}
 }
 
+func (l lagFS) now() time.Time {
+	if l.st.clock != nil {
+		return l.st.clock.Now()
+	}
+	return time.Now()
+}
+
 func (l lagFS) hidden(e lagEvent, ok bool) bool {
-	return ok && e.by != l.id && time.Since(e.at) < l.lag
+	return ok && e.by != l.id && l.now().Sub(e.at) < l.lag
 }
 
 // hiddenFromListing is hidden, except that with refresh an own create or
@@ -302,13 +316,18 @@ func (l lagFS) hiddenFromListing(e lagEvent, ok bool) bool {
 	return l.hidden(e, ok) && !(l.st.refresh && e.at.Before(l.st.lastOwn[l.id]))
 }
 
+// hiddenMtime reports whether the mtime set by m is not seen yet.
+func (l lagFS) hiddenMtime(m lagMtime, ok bool) bool {
+	return l.hidden(m.lagEvent, ok) || (ok && l.st.mtimeNever && m.by != l.id)
+}
+
 func (l lagFS) WriteFile(d protocol.Dir, name string, data []byte, perm os.FileMode) error {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
 	path := filepath.Join(d.Path(), name)
 	if _, err := os.Lstat(path); err != nil {
-		l.st.created[path] = lagEvent{l.id, time.Now()}
-		l.st.lastOwn[l.id] = time.Now()
+		l.st.created[path] = lagEvent{l.id, l.now()}
+		l.st.lastOwn[l.id] = l.now()
 	}
 	return l.FS.WriteFile(d, name, data, perm)
 }
@@ -316,8 +335,8 @@ func (l lagFS) WriteFile(d protocol.Dir, name string, data []byte, perm os.FileM
 func (l lagFS) Remove(d protocol.Dir, name string) error {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
-	l.st.removed[filepath.Join(d.Path(), name)] = lagEvent{l.id, time.Now()}
-	l.st.lastOwn[l.id] = time.Now()
+	l.st.removed[filepath.Join(d.Path(), name)] = lagEvent{l.id, l.now()}
+	l.st.lastOwn[l.id] = l.now()
 	return l.FS.Remove(d, name)
 }
 
@@ -328,7 +347,7 @@ func (l lagFS) Chtimes(d protocol.Dir, name string, atime, mtime time.Time) erro
 	if err != nil {
 		return err
 	}
-	l.st.mtime[filepath.Join(d.Path(), name)] = lagMtime{lagEvent{l.id, time.Now()}, fi.ModTime}
+	l.st.mtime[filepath.Join(d.Path(), name)] = lagMtime{lagEvent{l.id, l.now()}, fi.ModTime}
 	return l.FS.Chtimes(d, name, atime, mtime)
 }
 
@@ -336,7 +355,7 @@ func (l lagFS) Stat(d protocol.Dir, name string) (protocol.FileInfo, error) {
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
 	fi, err := l.FS.Stat(d, name)
-	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hidden(m.lagEvent, ok) {
+	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hiddenMtime(m, ok) {
 		fi.ModTime = m.old
 	}
 	return fi, err
@@ -348,7 +367,7 @@ func (l lagFS) ReadFile(d protocol.Dir, name string) ([]byte, protocol.FileInfo,
 	b, fi, err := l.FS.ReadFile(d, name)
 	l.st.mu.Lock()
 	defer l.st.mu.Unlock()
-	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hidden(m.lagEvent, ok) {
+	if m, ok := l.st.mtime[filepath.Join(d.Path(), name)]; err == nil && l.hiddenMtime(m, ok) {
 		fi.ModTime = m.old
 	}
 	return b, fi, err
@@ -402,19 +421,73 @@ func TestPeerLag(t *testing.T) {
 	}
 }
 
+// TestPeerMtimeNeverSeen: where one client never sees the other's mtime
+// changes, each mtime measurement gives up after its bound, the run still
+// ends with a joint verdict that counts every round trip as not seen, and
+// the recommendation relies on no heartbeat (lease None). On a virtual
+// clock; the mtimes are never seen, however long or short the bound.
+func TestPeerMtimeNeverSeen(t *testing.T) {
+	a, b := newLagPair(0)
+	a.st.mtimeNever = true
+	clock := newVirtualClock(2)
+	a.st.clock = clock
+	dir := t.TempDir()
+	o := Options{PeerTimeout: time.Minute, PeerMeasureTimeout: 100 * time.Millisecond}
+	oa, ob := o, o
+	oa.FS, ob.FS = a, b
+	reps := runVirtualPeers(t, [2]string{dir, dir}, [2]Options{oa, ob}, clock)
+	empty(t, dir)
+	for i, r := range reps {
+		if r.Rounds != DefaultPeerRounds || r.MtimeRTT.Samples != 0 || r.MtimeFreshRTT.Samples != 0 {
+			t.Errorf("side %d: %d rounds, mtime round trips %d/%d seen; want %d rounds, none seen", i, r.Rounds, r.MtimeRTT.Samples, r.MtimeFreshRTT.Samples, DefaultPeerRounds)
+		}
+		if r.MtimeMissed != DefaultPeerRounds/2 || r.MtimeFreshMissed != DefaultPeerRounds/2 || r.MeasureTimeout.D() != o.PeerMeasureTimeout {
+			t.Errorf("side %d: not seen %d (stat) and %d (read+stat) within %v; want %d each within %v", i, r.MtimeMissed, r.MtimeFreshMissed, r.MeasureTimeout, DefaultPeerRounds/2, o.PeerMeasureTimeout)
+		}
+		if r.CreateListRTT.Samples != clReps*DefaultPeerRounds/2 {
+			t.Errorf("side %d: create-then-list samples %d", i, r.CreateListRTT.Samples)
+		}
+		if r.Verdict == nil {
+			t.Fatalf("side %d: no joint verdict", i)
+		}
+	}
+	j := reps[0].Verdict.Peer
+	if j.MtimeMissed != DefaultPeerRounds || j.MtimeFreshMissed != DefaultPeerRounds {
+		t.Errorf("joint verdict: not seen %d / %d, want %d each", j.MtimeMissed, j.MtimeFreshMissed, DefaultPeerRounds)
+	}
+	rec := Recommend(Report{Primitives: allWork(), Peer: &j, Filesystem: Filesystem{Type: "nfs4", Remote: true, AttrCache: Duration(time.Minute)}})
+	if !rec.NoLease || !rec.Usable {
+		t.Errorf("recommendation: no lease %v, usable %v; want lease None (no heartbeat can be relied on), usable", rec.NoLease, rec.Usable)
+	}
+	if !slices.ContainsFunc(rec.Warnings, func(w string) bool { return strings.Contains(w, "not seen here within 100ms") }) {
+		t.Errorf("no warning about the mtime not seen: %q", rec.Warnings)
+	}
+}
+
 // TestPeerCreateThenList: the create-then-list round trip and whether an
 // own create refreshes the listing, with and without that refresh; both
 // sides report the same joint verdict, whose settle covers what rule C4
 // relies on.
+//
+// The lag and every round trip are on a virtual clock (virtualClock), which
+// moves only while both sides sleep between polls: the verdict, which
+// compares round trips, does not depend on the machine's load (on the real
+// clock a stall once made a create-then-list round trip look as long as
+// a plain one, and the refresh verdict unknown).
 func TestPeerCreateThenList(t *testing.T) {
-	const lag = 400 * time.Millisecond // well above a loaded machine's stalls: the verdict compares round trips
+	const lag = 150 * time.Millisecond // virtual
 	for _, refresh := range []bool{false, true} {
 		t.Run(fmt.Sprintf("refresh=%v", refresh), func(t *testing.T) {
 			a, b := newLagPair(lag)
 			a.st.refresh = refresh
+			clock := newVirtualClock(2)
+			a.st.clock = clock
 			dir := t.TempDir()
-			reps := runPeers(t, [2]string{dir, dir}, [2]Options{{FS: a, PeerTimeout: 60 * time.Second}, {FS: b, PeerTimeout: 60 * time.Second}})
+			reps := runVirtualPeers(t, [2]string{dir, dir}, [2]Options{{FS: a, PeerTimeout: 60 * time.Second}, {FS: b, PeerTimeout: 60 * time.Second}}, clock)
 			empty(t, dir)
+			for i, r := range reps {
+				t.Logf("side %d: plain create round trip %v, create-then-list %v, poll %v (virtual)", i, r.CreateRTT.Max, r.CreateListLag, r.CreateListPoll.Median)
+			}
 			for i, r := range reps {
 				if r.CreateListRTT.Samples != clReps*DefaultPeerRounds/2 {
 					t.Errorf("side %d: create-then-list samples %d", i, r.CreateListRTT.Samples)

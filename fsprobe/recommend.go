@@ -70,7 +70,9 @@ const smbClientCache = 10 * time.Second
 //   - The staleness rule is always "observed", which never compares clocks;
 //     a warning says when the measured skew would make "wallclock" unsafe.
 //
-// If setting an explicit mtime fails, no heartbeat is possible and the
+// If setting an explicit mtime fails, or the peer did not see an mtime
+// even after reading the file within its bound (PeerReport.MtimeFreshMissed:
+// a heartbeat may never be seen), no heartbeat can be relied on and the
 // recommendation is NoLease; if another required primitive fails, Usable
 // is false.
 func Recommend(r Report) Recommendation {
@@ -100,6 +102,11 @@ func Recommend(r Report) Recommendation {
 	if !pr.SetMtime.Works {
 		rec.NoLease = true
 		warn("setting an explicit mtime does not work here (%s): no heartbeat can be kept, so entries are written with lease None and a crashed holder blocks the lock until its file is removed by hand", orNA(pr.SetMtime.Error))
+	}
+
+	if p := r.Peer; p != nil && p.MtimeFreshMissed > 0 {
+		rec.NoLease = true
+		warn("an mtime set through the other client was not seen here within %v even after reading the file (%d of %d read+stat round trips): a heartbeat may never be seen (an NFSv4 client holding a read delegation that the server does not recall serves its cached attributes), and a live holder would be taken for stale after any lease, so entries are written with lease None and a crashed holder blocks the lock until its file is removed by hand; a longer --peer-measure-timeout may measure the lag instead", p.MeasureTimeout, p.MtimeFreshMissed, p.MtimeFreshMissed+p.MtimeFreshRTT.Samples)
 	}
 
 	// Settle.
@@ -179,6 +186,9 @@ func Recommend(r Report) Recommendation {
 	if r.Peer.measuredMtime() {
 		cache = r.Peer.MtimeFreshLag.D()
 		src = sprintf("measured with the peer: read-then-stat round trip %v, plain stat %v", r.Peer.MtimeFreshLag, r.Peer.MtimeLag)
+		if r.Peer.MtimeMissed > 0 {
+			src += sprintf(" where seen (%d plain stats did not see the mtime within %v)", r.Peer.MtimeMissed, r.Peer.MeasureTimeout)
+		}
 	} else if cache > 0 {
 		warn("attribute cache of %v [%s]: an observer may see a heartbeat that late, so the lease must exceed it by a wide margin", f.AttrCache, f.AttrCacheSource)
 	}
@@ -310,7 +320,8 @@ func refreshNote(p *PeerReport) string {
 	return sprintf("; a client's own create does NOT refresh its listing here (plain listings lagged up to %v round trip, listings after an own create up to %v): every listing may be that old", p.CreateRTT.Max, p.CreateListLag)
 }
 
-// measuredMtime reports whether this side measured the read-then-stat lag.
+// measuredMtime reports whether this side measured the read-then-stat lag
+// (every round trip of it completed within its bound).
 func (p *PeerReport) measuredMtime() bool {
-	return p != nil && p.Rounds > 0 && p.MtimeFreshRTT.Samples > 0
+	return p != nil && p.Rounds > 0 && p.MtimeFreshRTT.Samples > 0 && p.MtimeFreshMissed == 0
 }

@@ -280,6 +280,18 @@ type PeerReport struct {
 	// other client can be.
 	MtimeLag      Duration `json:"mtime_lag"`
 	MtimeFreshLag Duration `json:"mtime_fresh_lag"`
+	// MtimeMissed and MtimeFreshMissed count the mtime round trips (plain
+	// stat, read+stat) that did not complete within their bound: the
+	// other side did not see the mtime within MeasureTimeout, or its answer
+	// did not come back within twice that. They are findings, not errors
+	// (a client holding a delegation may never see another's change); the
+	// round trips above then cover only those that completed, and the
+	// recommendation does not trust the read+stat lag (see [Recommend]).
+	MtimeMissed      int `json:"mtime_round_trips_not_seen,omitempty"`
+	MtimeFreshMissed int `json:"mtime_fresh_round_trips_not_seen,omitempty"`
+	// MeasureTimeout is the one-way bound of each mtime measurement
+	// (Options.PeerMeasureTimeout).
+	MeasureTimeout Duration `json:"measure_timeout,omitempty"`
 	// OneWay is the one-way listing lag estimated from the two wall clocks
 	// (the actor writes its time into the file): informational, wrong by
 	// the clock skew between the two clients.

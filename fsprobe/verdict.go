@@ -60,7 +60,7 @@ func (s *session) agree() error {
 		return err
 	}
 	var v *Verdict
-	err = poll(s.ctx, func() (bool, error) {
+	err = s.poll(s.ctx, func() (bool, error) {
 		ents, err := s.listAfterOwnCreate()
 		if err != nil {
 			return false, err
@@ -116,7 +116,7 @@ func (s *session) agree() error {
 	if err := s.fs.WriteFile(s.d, s.done, nil, 0o666); err != nil {
 		return err
 	}
-	err = poll(s.ctx, func() (bool, error) {
+	err = s.poll(s.ctx, func() (bool, error) {
 		ents, err := s.listAfterOwnCreate()
 		return hasName(ents, "done."+s.peer), err
 	})
@@ -181,6 +181,10 @@ func JoinPeer(a, b PeerReport) PeerReport {
 		CreateListRTT:  joinStats(a.CreateListRTT, b.CreateListRTT),
 		OneWay:         joinStats(a.OneWay, b.OneWay),
 		CreateListPoll: joinStats(a.CreateListPoll, b.CreateListPoll),
+
+		MtimeMissed:      a.MtimeMissed + b.MtimeMissed,
+		MtimeFreshMissed: a.MtimeFreshMissed + b.MtimeFreshMissed,
+		MeasureTimeout:   max(a.MeasureTimeout, b.MeasureTimeout),
 	}
 	switch {
 	case a.FlockExcludes != nil && !*a.FlockExcludes:

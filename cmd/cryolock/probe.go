@@ -56,6 +56,7 @@ func newProbeCmd() *cobra.Command {
 	var (
 		asJSON, peer         bool
 		timeout, peerTimeout time.Duration
+		peerMeasure          time.Duration
 		samples, rounds      int
 	)
 	cmd := &cobra.Command{
@@ -66,7 +67,7 @@ func newProbeCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opts := fsprobe.Options{Timeout: timeout, Samples: samples, Peer: peer, PeerTimeout: peerTimeout, PeerRounds: rounds}
+			opts := fsprobe.Options{Timeout: timeout, Samples: samples, Peer: peer, PeerTimeout: peerTimeout, PeerMeasureTimeout: peerMeasure, PeerRounds: rounds}
 			return probeMain(ctx, cmd.OutOrStdout(), cmd.ErrOrStderr(), args[0], opts, asJSON)
 		},
 	}
@@ -75,14 +76,15 @@ func newProbeCmd() *cobra.Command {
 	f.BoolVar(&peer, "peer", false, "also measure the lag to a peer that runs the same command (probe --peer) on the same directory")
 	f.Var(newSeconds(&timeout, fsprobe.DefaultTimeout), "timeout", "time budget of the single-client probe (seconds or a duration)")
 	f.Var(newSeconds(&peerTimeout, fsprobe.DefaultPeerTimeout), "peer-timeout", "time budget of the two-party measurement, waiting for the peer included (seconds or a duration)")
+	f.Var(newSeconds(&peerMeasure, fsprobe.DefaultPeerMeasureTimeout), "peer-measure-timeout", "bound of each mtime measurement of the two-party mode; one not seen within it is reported as such (seconds or a duration)")
 	f.IntVar(&samples, "samples", fsprobe.DefaultSamples, "timed repetitions of each primitive")
 	f.IntVar(&rounds, "rounds", fsprobe.DefaultPeerRounds, "two-party rounds (each side leads every other one)")
 	return cmd
 }
 
 func probeMain(ctx context.Context, w, errw io.Writer, dir string, opts fsprobe.Options, asJSON bool) error {
-	if opts.Timeout <= 0 || opts.PeerTimeout <= 0 || opts.Samples <= 0 || opts.PeerRounds <= 0 {
-		return exitCode(exitUsage, errors.New("probe: --timeout, --peer-timeout, --samples and --rounds must be positive"))
+	if opts.Timeout <= 0 || opts.PeerTimeout <= 0 || opts.PeerMeasureTimeout <= 0 || opts.Samples <= 0 || opts.PeerRounds <= 0 {
+		return exitCode(exitUsage, errors.New("probe: --timeout, --peer-timeout, --peer-measure-timeout, --samples and --rounds must be positive"))
 	}
 	if opts.Peer {
 		fmt.Fprintf(errw, "cryolock probe: waiting up to %v for a peer running `cryolock probe --peer` on the same directory...\n", opts.PeerTimeout)
@@ -180,8 +182,15 @@ func printReport(out io.Writer, r fsprobe.Report) error {
 		st := func(name string, s fsprobe.Stats) { p("  %s\t%s\t%s", name, short(s.Median.D()), short(s.Max.D())) }
 		st("create seen", pr.CreateRTT)
 		st("remove seen", pr.RemoveRTT)
-		st("mtime seen (stat)", pr.MtimeRTT)
-		st("mtime seen (read+stat)", pr.MtimeFreshRTT)
+		mt := func(name string, s fsprobe.Stats, missed int) {
+			if missed == 0 {
+				st(name, s)
+				return
+			}
+			p("  %s\t%s\t%s; %d of %d not seen within %s", name, short(s.Median.D()), short(s.Max.D()), missed, missed+s.Samples, short(pr.MeasureTimeout.D()))
+		}
+		mt("mtime seen (stat)", pr.MtimeRTT, pr.MtimeMissed)
+		mt("mtime seen (read+stat)", pr.MtimeFreshRTT, pr.MtimeFreshMissed)
 		st("one way by clocks", pr.OneWay)
 		st("create, then list after own create", pr.CreateListRTT)
 		p("  own create refreshes the listing\t%s", refreshes(pr.OwnCreateRefreshes))
@@ -198,7 +207,11 @@ func printReport(out io.Writer, r fsprobe.Report) error {
 			p("Joint verdict\t(both sides; written by %s)", by)
 			st("create, then list after own create", j.CreateListRTT)
 			st("create seen (plain listing)", j.CreateRTT)
-			st("mtime seen (read+stat)", j.MtimeFreshRTT)
+			if j.MtimeFreshMissed > 0 {
+				p("  mtime seen (read+stat)\t%s\t%s; %d of %d not seen within %s", short(j.MtimeFreshRTT.Median.D()), short(j.MtimeFreshRTT.Max.D()), j.MtimeFreshMissed, j.MtimeFreshMissed+j.MtimeFreshRTT.Samples, short(j.MeasureTimeout.D()))
+			} else {
+				st("mtime seen (read+stat)", j.MtimeFreshRTT)
+			}
 			p("  own create refreshes the listing\t%s", refreshes(j.OwnCreateRefreshes))
 			if v.Recommendation != nil {
 				p("  the recommendation below is the joint one: both sides report the same")

@@ -26,6 +26,10 @@ import (
 const helperVar = "CRYOLOCK_NETFS_HELPER"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(helperVar) == "sh" {
+		// a shell launcher for vm-run.sh (scripts/nfs4-deleg.sh)
+		panic(syscall.Exec("/bin/sh", append([]string{"sh"}, os.Args[1:]...), os.Environ()))
+	}
 	if mode := os.Getenv(helperVar); mode != "" {
 		if err := helperMain(mode); err != nil {
 			fmt.Fprintf(os.Stderr, "netfs helper %s: %v\n", mode, err)
@@ -115,12 +119,13 @@ func pairs(t *testing.T) []pair {
 // TestPairs runs, on every pair at once (each pair in parallel with the
 // others, its tests one after another, each in a fresh subdirectory made
 // through mount A and seen through mount B): the listing lag, the probe,
-// the gate and the recovery from a killed holder.
+// the hand-off, the gate, the reader–writer lock, the semaphore, the
+// recovery from a killed holder and the peer probe.
 func TestPairs(t *testing.T) {
 	tests := []struct {
 		name string
 		f    func(t *testing.T, p pair, s settings)
-	}{{"lag", listingLag}, {"probe", probe}, {"handoff", handoff}, {"gate", gate}, {"recovery", recovery}, {"peer", peerProbe}}
+	}{{"lag", listingLag}, {"probe", probe}, {"handoff", handoff}, {"gate", gate}, {"rw", rwLock}, {"semaphore", semaphore}, {"recovery", recovery}, {"peer", peerProbe}}
 	for _, p := range pairs(t) {
 		t.Run(p.Name, func(t *testing.T) {
 			t.Parallel()
@@ -185,27 +190,171 @@ func envInt(k string, def int) int {
 // tens of milliseconds).
 func gate(t *testing.T, p pair, s settings) {
 	procs, each := envInt("CRYOLOCK_NETFS_PROCS", 4), envInt("CRYOLOCK_NETFS_HOLDS", 100)
+	budget, _ := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_GATE_BUDGET"))
+	kinds := make([]string, procs)
+	for i := range kinds {
+		kinds[i] = "mutex"
+	}
+	w := runWorkers(t, p, s, "gate", kinds, each, 4*time.Millisecond, budget)
+	overlaps := locktest.Check(w.all)
+	var counter int
+	var cerr error
+	for try := 0; try < 5; try++ { // rclone: EIO on a file rewritten through the other mount
+		if counter, cerr = locktest.ReadCounter(filepath.Join(p.A, "counter")); !errors.Is(cerr, syscall.EIO) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	errs := w.errs
+	if cerr != nil {
+		errs = append(errs, fmt.Errorf("reading the counter through mount A: %w", cerr))
+	}
+	want := procs * each
+	if budget > 0 {
+		want = len(w.all) // time-boxed: every hold started must have finished
+	}
+	st := w.st
+	result(p, "gate", "holds", fmt.Sprintf("%d/%d", len(w.all), procs*each), "overlaps", len(overlaps),
+		"counter", fmt.Sprintf("%d/%d", counter, want), "lock_errors", st.lockErrs, "read_retries", st.readRetries,
+		"max_wait", st.maxWait.Round(10*time.Millisecond), "waits_cut_short", st.cutShort, "took", w.took.Round(100*time.Millisecond),
+		"settle", s.Settle, "lease", s.Lease)
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if len(w.all) != want || counter != want {
+		t.Errorf("%s: holds %d, counter %d; want %d each (a lost update means two holders)", p.Name, len(w.all), counter, want)
+	}
+	if len(overlaps) > 0 {
+		t.Errorf("%s: %d overlapping holds; first: %+v", p.Name, len(overlaps), overlaps[0])
+	}
+	if len(w.all) == 0 {
+		t.Errorf("%s: no hold at all", p.Name)
+	}
+}
+
+// rwLock runs a reader–writer lock across the mounts: 2 writers and 2
+// readers (CRYOLOCK_NETFS_KIND_PROCS, half of each; a writer pauses 2 ×
+// the settle between its holds, so that readers get in), alternating between
+// mount A and mount B, each taking it up to CRYOLOCK_NETFS_KIND_HOLDS times
+// (default 50) for about 20 ms, time-boxed by CRYOLOCK_NETFS_KIND_BUDGET
+// (default: none). The writers increment the counter (exact only if no two
+// writers overlapped). No writer may overlap any other hold
+// (internal/locktest.CheckRW); readers overlapping readers are counted, as
+// evidence that they share.
+func rwLock(t *testing.T, p pair, s settings) {
+	procs, each := envInt("CRYOLOCK_NETFS_KIND_PROCS", 4), envInt("CRYOLOCK_NETFS_KIND_HOLDS", 50)
+	budget, _ := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_KIND_BUDGET"))
+	kinds := make([]string, procs)
+	for i := range kinds {
+		kinds[i] = []string{"writer", "writer", "reader", "reader"}[i%4]
+	}
+	w := runWorkers(t, p, s, "rw", kinds, each, 20*time.Millisecond, budget)
+	bad, sharedPairs := locktest.CheckRW(w.all)
+	writes, reads := 0, 0
+	for _, iv := range w.all {
+		if iv.Shared {
+			reads++
+		} else {
+			writes++
+		}
+	}
+	counter, cerr := locktest.ReadCounter(filepath.Join(p.A, "counter"))
+	if errors.Is(cerr, os.ErrNotExist) && writes == 0 {
+		cerr = nil
+	}
+	result(p, "rw", "holds", fmt.Sprintf("%d/%d", len(w.all), procs*each), "writes", writes, "reads", reads,
+		"violations", len(bad), "reader_pairs_overlapping", sharedPairs, "counter", fmt.Sprintf("%d/%d", counter, writes),
+		"lock_errors", w.st.lockErrs, "max_wait", w.st.maxWait.Round(10*time.Millisecond), "took", w.took.Round(100*time.Millisecond))
+	for _, err := range append(w.errs, cerr) {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("%s: %d holds overlapping a writer's; first: %+v", p.Name, len(bad), bad[0])
+	}
+	if counter != writes {
+		t.Errorf("%s: counter %d after %d writer holds (a lost update means two writers at once)", p.Name, counter, writes)
+	}
+	if writes == 0 || reads == 0 {
+		t.Errorf("%s: %d writer and %d reader holds; want some of each", p.Name, writes, reads)
+	}
+}
+
+// semaphore runs a semaphore of 2 across the mounts: 4 processes
+// (CRYOLOCK_NETFS_KIND_PROCS) alternating between mount A and mount B, each
+// taking it up to CRYOLOCK_NETFS_KIND_HOLDS times (default 50) for about
+// 20 ms, time-boxed by CRYOLOCK_NETFS_KIND_BUDGET. Never more than 2 holds
+// at once (internal/locktest.MaxConcurrent); the instants with 2 are
+// evidence that the slots are used.
+func semaphore(t *testing.T, p pair, s settings) {
+	const slots = 2
+	procs, each := envInt("CRYOLOCK_NETFS_KIND_PROCS", 4), envInt("CRYOLOCK_NETFS_KIND_HOLDS", 50)
+	budget, _ := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_KIND_BUDGET"))
+	kinds := make([]string, procs)
+	for i := range kinds {
+		kinds[i] = fmt.Sprintf("sem%d", slots)
+	}
+	w := runWorkers(t, p, s, "sem", kinds, each, 20*time.Millisecond, budget)
+	most := locktest.MaxConcurrent(w.all)
+	result(p, "semaphore", "slots", slots, "holds", fmt.Sprintf("%d/%d", len(w.all), procs*each), "max_holders", most,
+		"violations", max(0, most-slots), "lock_errors", w.st.lockErrs, "max_wait", w.st.maxWait.Round(10*time.Millisecond),
+		"took", w.took.Round(100*time.Millisecond))
+	for _, err := range w.errs {
+		t.Error(err)
+	}
+	if most > slots {
+		t.Errorf("%s: %d holders at once in a semaphore of %d", p.Name, most, slots)
+	}
+	if len(w.all) == 0 {
+		t.Errorf("%s: no hold at all", p.Name)
+	}
+}
+
+// workers is what runWorkers gathered.
+type workers struct {
+	all  []locktest.Interval
+	st   workStats
+	errs []error
+	took time.Duration
+}
+
+// runWorkers starts one process per entry of kinds ("mutex", "writer",
+// "reader" or "sem<n>"), process i on mount A if i is even, else on mount
+// B, each taking the lock name.cryolock n times with holds of hold (with a
+// budget, no new acquisition after it), and gathers their histories.
+// Mutexes and writers increment the counter file of their mount inside
+// each hold; writers pause 2 × the settle between holds.
+func runWorkers(t *testing.T, p pair, s settings, name string, kinds []string, n int, hold, budget time.Duration) workers {
 	stopAt := ""
-	if b, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_GATE_BUDGET")); err == nil && b > 0 {
-		stopAt = strconv.FormatInt(time.Now().Add(b).UnixNano(), 10)
+	if budget > 0 {
+		stopAt = strconv.FormatInt(time.Now().Add(budget).UnixNano(), 10)
 	}
 	hist := t.TempDir()
 	start := time.Now()
-	cmds := make([]*exec.Cmd, procs)
-	for i := range cmds {
+	cmds := make([]*exec.Cmd, len(kinds))
+	for i, kind := range kinds {
+		var idle time.Duration
+		if kind == "writer" {
+			// A writer's waiting entry keeps new readers out: pausing
+			// between its holds lets the readers in.
+			idle = 2 * s.Settle
+		}
 		dir := p.A
 		if i%2 == 1 {
 			dir = p.B
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), helperVar+"=worker",
-			"CRYOLOCK_NETFS_LOCK="+filepath.Join(dir, "gate.cryolock"),
+			"CRYOLOCK_NETFS_LOCK="+filepath.Join(dir, name+".cryolock"),
 			"CRYOLOCK_NETFS_COUNTER="+filepath.Join(dir, "counter"),
-			"CRYOLOCK_NETFS_N="+strconv.Itoa(each),
+			"CRYOLOCK_NETFS_LOCK_KIND="+kind,
+			"CRYOLOCK_NETFS_N="+strconv.Itoa(n),
 			"CRYOLOCK_NETFS_SETTLE_D="+s.Settle.String(),
 			"CRYOLOCK_NETFS_LEASE_D="+s.Lease.String(),
 			"CRYOLOCK_NETFS_BACKOFF_D="+s.MaxBackoff.String(),
-			"CRYOLOCK_NETFS_HOLD_D=4ms",
+			"CRYOLOCK_NETFS_HOLD_D="+hold.String(),
+			"CRYOLOCK_NETFS_IDLE_D="+idle.String(),
 			"CRYOLOCK_NETFS_DEADLINE_D=20m",
 			"CRYOLOCK_NETFS_HISTORY="+filepath.Join(hist, strconv.Itoa(i)),
 			"CRYOLOCK_NETFS_STOP_AT="+stopAt,
@@ -217,63 +366,30 @@ func gate(t *testing.T, p pair, s settings) {
 		}
 		cmds[i] = cmd
 	}
-	var errs []error
+	var w workers
 	for i, cmd := range cmds {
 		if err := cmd.Wait(); err != nil {
-			errs = append(errs, fmt.Errorf("worker %d: %w", i, err))
+			w.errs = append(w.errs, fmt.Errorf("worker %d: %w", i, err))
 		}
 	}
-	took := time.Since(start)
-	var all []locktest.Interval
-	var st workStats
+	w.took = time.Since(start)
 	for i := range cmds {
 		h := filepath.Join(hist, strconv.Itoa(i))
 		iv, err := locktest.ReadHistory(h)
 		if err != nil {
-			errs = append(errs, err)
+			w.errs = append(w.errs, err)
 		}
-		all = append(all, iv...)
+		w.all = append(w.all, iv...)
 		if b, err := os.ReadFile(h + ".errs"); err == nil {
-			var w workStats
-			fmt.Sscanf(string(b), "%d %d %d %d", &w.lockErrs, &w.readRetries, &w.maxWait, &w.cutShort)
-			st.lockErrs += w.lockErrs
-			st.readRetries += w.readRetries
-			st.maxWait = max(st.maxWait, w.maxWait)
-			st.cutShort += w.cutShort
+			var ws workStats
+			fmt.Sscanf(string(b), "%d %d %d %d", &ws.lockErrs, &ws.readRetries, &ws.maxWait, &ws.cutShort)
+			w.st.lockErrs += ws.lockErrs
+			w.st.readRetries += ws.readRetries
+			w.st.maxWait = max(w.st.maxWait, ws.maxWait)
+			w.st.cutShort += ws.cutShort
 		}
 	}
-	overlaps := locktest.Check(all)
-	var counter int
-	var cerr error
-	for try := 0; try < 5; try++ { // rclone: EIO on a file rewritten through the other mount
-		if counter, cerr = locktest.ReadCounter(filepath.Join(p.A, "counter")); !errors.Is(cerr, syscall.EIO) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if cerr != nil {
-		errs = append(errs, fmt.Errorf("reading the counter through mount A: %w", cerr))
-	}
-	want := procs * each
-	if stopAt != "" {
-		want = len(all) // time-boxed: every hold started must have finished
-	}
-	result(p, "gate", "holds", fmt.Sprintf("%d/%d", len(all), procs*each), "overlaps", len(overlaps),
-		"counter", fmt.Sprintf("%d/%d", counter, want), "lock_errors", st.lockErrs, "read_retries", st.readRetries,
-		"max_wait", st.maxWait.Round(10*time.Millisecond), "waits_cut_short", st.cutShort, "took", took.Round(100*time.Millisecond),
-		"settle", s.Settle, "lease", s.Lease)
-	for _, err := range errs {
-		t.Error(err)
-	}
-	if len(all) != want || counter != want {
-		t.Errorf("%s: holds %d, counter %d; want %d each (a lost update means two holders)", p.Name, len(all), counter, want)
-	}
-	if len(overlaps) > 0 {
-		t.Errorf("%s: %d overlapping holds; first: %+v", p.Name, len(overlaps), overlaps[0])
-	}
-	if len(all) == 0 {
-		t.Errorf("%s: no hold at all", p.Name)
-	}
+	return w
 }
 
 // recovery SIGKILLs a holder on mount A and measures how long a
@@ -599,12 +715,20 @@ func cpuTime() time.Duration {
 // C4 relies on — the create-then-list lag across the mounts and whether a
 // client's own create refreshes its listing — and the one recommendation
 // both sides agreed on. Both sides must report the same recommendation.
-// A run that does not finish within CRYOLOCK_NETFS_PEER_TIMEOUT (default
-// 3m) is reported as such (a lag longer than that), not failed.
+// Each mtime measurement is bounded by CRYOLOCK_NETFS_PEER_MEASURE (default
+// fsprobe's, 90 s one way): one not seen within it is reported as such (on
+// the guest's nfs4 pair an mtime is never seen: FINDINGS.md), and then the
+// joint recommendation must have no lease. A run that does not finish
+// within CRYOLOCK_NETFS_PEER_TIMEOUT (default 3m) is reported as such (a
+// lag longer than that), not failed.
 func peerProbe(t *testing.T, p pair, s settings) {
 	timeout := 3 * time.Minute
 	if d, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_PEER_TIMEOUT")); err == nil && d > 0 {
 		timeout = d
+	}
+	var measure time.Duration // 0: fsprobe's default
+	if d, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_PEER_MEASURE")); err == nil && d > 0 {
+		measure = d
 	}
 	var reps [2]fsprobe.Report
 	var errs [2]error
@@ -615,7 +739,7 @@ func peerProbe(t *testing.T, p pair, s settings) {
 			progress := func(msg string) {
 				fmt.Fprintf(os.Stderr, "[peer %s %s %s] %s\n", p.Name, side, time.Now().Format("15:04:05"), msg)
 			}
-			reps[i], errs[i] = fsprobe.Probe(context.Background(), dir, fsprobe.Options{Timeout: time.Minute, Peer: true, PeerTimeout: timeout, Progress: progress})
+			reps[i], errs[i] = fsprobe.Probe(context.Background(), dir, fsprobe.Options{Timeout: time.Minute, Peer: true, PeerTimeout: timeout, PeerMeasureTimeout: measure, Progress: progress})
 			done <- i
 		}()
 	}
@@ -643,9 +767,30 @@ func peerProbe(t *testing.T, p pair, s settings) {
 	if j.OwnCreateRefreshes != nil {
 		refresh = strconv.FormatBool(*j.OwnCreateRefreshes)
 	}
+	lease := r0.Lease.String()
+	if r0.NoLease {
+		lease = "None"
+	}
 	result(p, "peer", "create_list_rtt", roundLat(j.CreateListRTT.Max.D()), "plain_create_rtt", roundLat(j.CreateRTT.Max.D()),
-		"own_create_refreshes", refresh, "mtime_fresh_rtt", roundLat(j.MtimeFreshRTT.Max.D()),
-		"rec_settle", r0.Settle, "rec_lease", r0.Lease, "usable", r0.Usable)
+		"own_create_refreshes", refresh, "mtime_fresh_rtt", mtimeSeen(j.MtimeFreshRTT, j.MtimeFreshMissed, j.MeasureTimeout.D()),
+		"mtime_stat_rtt", mtimeSeen(j.MtimeRTT, j.MtimeMissed, j.MeasureTimeout.D()),
+		"rec_settle", r0.Settle, "rec_lease", lease, "usable", r0.Usable)
+	if j.MtimeFreshMissed > 0 && !r0.NoLease {
+		t.Errorf("%s: the read+stat mtime was not seen %d times, yet the joint recommendation has lease %v (want None: no heartbeat can be relied on)", p.Name, j.MtimeFreshMissed, r0.Lease)
+	}
+}
+
+// mtimeSeen renders the mtime round trips of a peer run: the longest seen,
+// and how many were not seen within the bound (one way; the leader's round
+// trip is bounded by twice it).
+func mtimeSeen(st fsprobe.Stats, missed int, bound time.Duration) string {
+	switch {
+	case missed == 0:
+		return roundLat(st.Max.D()).String()
+	case st.Samples == 0:
+		return fmt.Sprintf("not seen within %v (%d of %d)", bound, missed, missed)
+	}
+	return fmt.Sprintf("%v, but %d of %d not seen within %v", roundLat(st.Max.D()), missed, missed+st.Samples, bound)
 }
 
 // TestRcloneDefaults probes an rclone mount with rclone's default options
@@ -694,6 +839,17 @@ func helperMain(mode string) error {
 	if env("CRYOLOCK_NETFS_DEFAULT_BACKOFF") == "" {
 		opts = append(opts, protocol.WithBackoff(time.Millisecond, dur("CRYOLOCK_NETFS_BACKOFF_D")))
 	}
+	shared := false
+	switch kind := env("CRYOLOCK_NETFS_LOCK_KIND"); {
+	case kind == "reader":
+		opts, shared = append(opts, protocol.WithShared()), true
+	case strings.HasPrefix(kind, "sem"):
+		n, err := strconv.Atoi(kind[3:])
+		if err != nil {
+			return fmt.Errorf("CRYOLOCK_NETFS_LOCK_KIND %q: %w", kind, err)
+		}
+		opts = append(opts, protocol.WithSlots(n))
+	}
 	if env("CRYOLOCK_NETFS_DEBUG") != "" {
 		h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 		opts = append(opts, protocol.WithLogger(slog.New(h).With("worker", env("CRYOLOCK_NETFS_WORKER"))))
@@ -725,7 +881,11 @@ func helperMain(mode string) error {
 		defer cancel()
 		var iv []locktest.Interval
 		var st workStats
-		runErr := work(ctx, l, n, stopAt, env("CRYOLOCK_NETFS_COUNTER"), dur("CRYOLOCK_NETFS_HOLD_D"), env("CRYOLOCK_NETFS_WORKER"), &iv, &st)
+		counter := env("CRYOLOCK_NETFS_COUNTER")
+		if k := env("CRYOLOCK_NETFS_LOCK_KIND"); k != "" && k != "mutex" && k != "writer" {
+			counter = "" // readers and semaphore holders may hold together
+		}
+		runErr := work(ctx, l, n, stopAt, counter, shared, dur("CRYOLOCK_NETFS_HOLD_D"), dur("CRYOLOCK_NETFS_IDLE_D"), env("CRYOLOCK_NETFS_WORKER"), &iv, &st)
 		h := env("CRYOLOCK_NETFS_HISTORY")
 		return errors.Join(runErr, locktest.WriteHistory(h, iv),
 			os.WriteFile(h+".errs", fmt.Appendf(nil, "%d %d %d %d", st.lockErrs, st.readRetries, st.maxWait, st.cutShort), 0o644))
@@ -746,12 +906,14 @@ type workStats struct {
 }
 
 // work takes l n times (or until stopAt, if set); inside each hold it
-// increments the counter file and sleeps hold. An error from Lock or Unlock
+// increments the counter file (unless counter is empty) and sleeps hold,
+// and after each release it sleeps idle; its intervals are marked shared
+// for a reader. An error from Lock or Unlock
 // is counted and the worker goes on (rclone, for one, answers EIO when a
 // file it is reading is removed through another mount; the protocol looks
 // first after an error); it stops after 50 of them, and at the first counter
 // error or lost hold.
-func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counter string, hold time.Duration, name string, iv *[]locktest.Interval, st *workStats) error {
+func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counter string, shared bool, hold, idle time.Duration, name string, iv *[]locktest.Interval, st *workStats) error {
 	for i := 0; i < n; {
 		if !stopAt.IsZero() && time.Now().After(stopAt) {
 			return nil
@@ -772,12 +934,15 @@ func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counte
 			continue
 		}
 		start := locktest.Now()
-		ierr := increment(counter, &st.readRetries)
+		var ierr error
+		if counter != "" {
+			ierr = increment(counter, &st.readRetries)
+		}
 		time.Sleep(hold)
 		if !l.Held() {
 			ierr = errors.Join(ierr, fmt.Errorf("acquisition %d: lost during the hold", i))
 		}
-		*iv = append(*iv, locktest.Interval{Worker: name, Start: start, End: locktest.Now()})
+		*iv = append(*iv, locktest.Interval{Worker: name, Start: start, End: locktest.Now(), Shared: shared})
 		i++
 		if ierr != nil {
 			l.Unlock()
@@ -787,6 +952,7 @@ func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counte
 			st.lockErrs++
 			fmt.Fprintf(os.Stderr, "netfs worker %s: release %d: %v (going on)\n", name, i, err)
 		}
+		time.Sleep(idle)
 	}
 	return nil
 }

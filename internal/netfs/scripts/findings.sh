@@ -21,6 +21,21 @@ scripts, for the probe, the hand-off and the peer probe only (its listings
 lag longer than the listing-lag test waits; its gate and counter runs are
 internal/realfs's).
 
+The two NFSv4.2 mounts are one NFSv4 client to the server: `nosharecache`
+separates the superblocks and caches, not the client (one client id in
+`/proc/fs/nfsd/clients`). A mount that opens a file gets a read delegation
+for that client, and nfsd does not recall a delegation for a change made by
+the client holding it, so that mount serves its cached attributes: checked in
+the guest by `internal/netfs/scripts/nfs4-deleg.sh` (a file read through B, its mtime set through A: the delegation
+stays, B's DELEGRETURN count stays 0; B's stat showed a first change after
+29.5 s, a second not within 90 s even with a read before each stat; on a file
+B had only stat'ed, 0.2 s). The
+peer probe's mtime measurements on nfs4 are therefore "not seen", and it
+recommends lease None: through such a pair a heartbeat may never be seen. Two
+machines are two clients, whose delegations the server recalls: this pair
+does not show what two hosts see, and two mounts of one NFSv4 export on one
+host (`nosharecache`) are no place for a lease-based lock's holders.
+
 - gate: 4 processes × 100 holds of ~4 ms (in CI time-boxed: no new
   acquisition after `CRYOLOCK_NETFS_GATE_BUDGET`; every hold
   begun must finish), processes alternating between mount A
@@ -45,12 +60,22 @@ internal/realfs's).
   (backoff up to 50 ms), with the protocol's default backoff (growing to 1 s:
   about 1.3 listings a second), and with flock(2) on one file through both
   mounts.
+- reader–writer and semaphore: the same processes alternating between the
+  mounts, taking a reader–writer lock (2 writers, which increment the
+  counter and pause 2 × the settle between holds, and 2 readers) and a
+  semaphore of 2 (4 holders), holds of ~20 ms, time-boxed in CI by
+  `CRYOLOCK_NETFS_KIND_BUDGET`; `internal/locktest` checks the histories: no
+  hold overlapping a writer's (reader pairs overlapping are counted: the
+  readers do share), never more than 2 semaphore holders at once.
 - peer: `cryolock probe --peer`'s measurement on A and B at once: the
   create-then-list round trip (a listing made right after a create of the
   lister's own shows the other's earlier create: what the lock's check relies
   on, docs/PROOF.md A1) beside the plain re-listing round trip, whether an own
-  create refreshes the listing, and the one recommendation both sides agreed
-  on (the joint verdict).
+  create refreshes the listing, the mtime round trip (an mtime set on one
+  side seen by the other's read+stat, as the lock judges a heartbeat, and by
+  a plain stat; each measurement bounded: "not seen within" it is a
+  finding, and a read+stat not seen makes the recommendation lease None), and
+  the one recommendation both sides agreed on (the joint verdict).
 
 HEAD
 grep -h '^netfs-result ' "$@" 2>/dev/null | awk '
@@ -79,10 +104,15 @@ function kv(line, key,   n, i, f, a) {
     fl[p] = (kv($0, "error") != "") ? "error: " kv($0, "error") : kv($0, "median") " / " kv($0, "p95")
   } else if (t == "peer") {
     if (kv($0, "timed_out") != "") {
-      peer[p] = "did not finish in " kv($0, "timed_out") " | — | —"
+      peer[p] = "did not finish in " kv($0, "timed_out") " | — | — | —"
     } else {
-      peer[p] = kv($0, "create_list_rtt") " / " kv($0, "plain_create_rtt") " | " kv($0, "own_create_refreshes") " | settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease")
+      mt = kv($0, "mtime_fresh_rtt") " / " kv($0, "mtime_stat_rtt"); gsub(/_/, " ", mt)
+      peer[p] = kv($0, "create_list_rtt") " / " kv($0, "plain_create_rtt") " | " kv($0, "own_create_refreshes") " | " mt " | settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease")
     }
+  } else if (t == "rw") {
+    rw[p] = kv($0, "holds") " (" kv($0, "writes") " / " kv($0, "reads") ") | " kv($0, "violations") " | " kv($0, "reader_pairs_overlapping") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "took")
+  } else if (t == "semaphore") {
+    sem[p] = kv($0, "holds") " | " kv($0, "max_holders") " | " kv($0, "violations") " | " kv($0, "lock_errors") " | " kv($0, "took")
   } else if (t == "probe") {
     s = kv($0, "side")
     probe[p] = probe[p] (probe[p] == "" ? "" : "; ") s ": " kv($0, "fstype") ", attr " kv($0, "attr_cache") ", dir " kv($0, "dir_cache") " → settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease") ", backoff " kv($0, "rec_backoff") ((kv($0, "says_unsafe") == "true") ? ", and the lock called UNSAFE without that settle or --dir-cache-time" : "")
@@ -97,12 +127,20 @@ END {
     print "| " p " | " ((p in set) ? set[p] : "—") " | " g " | " ((p in rec) ? rec[p] : "—") " | " ((p in lag) ? lag[p] : "—") " | " ((p in probe) ? probe[p] : "—") " |"
   }
   print ""
-  print "| pair | settle used | hand-off median / p95 (median beyond settle) | waiter CPU | hand-off with the default backoff, median / p95, waiter CPU | flock hand-off median / p95 | peer: create-then-list / plain round trip | own create refreshes the listing | peer: joint recommendation |"
-  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  print "| pair | settle used | hand-off median / p95 (median beyond settle) | waiter CPU | hand-off with the default backoff, median / p95, waiter CPU | flock hand-off median / p95 | peer: create-then-list / plain round trip | own create refreshes the listing | peer: mtime round trip, read+stat / stat | peer: joint recommendation |"
+  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for (i = 1; i <= np; i++) {
     p = order[i]
     st = (p in set) ? set[p] : ((p in hs) ? hs[p] : "—"); sub(/ \/.*/, "", st)
-    print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in hd) ? hd[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | —") " |"
+    print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in hd) ? hd[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | — | —") " |"
+  }
+  print ""
+  print "| pair | reader–writer: holds done / expected (writer / reader holds) | holds overlapping a writer | reader pairs overlapping | counter / writer holds | lock errors | took | semaphore of 2: holds done / expected | most holders at once | holders beyond 2 | lock errors | took |"
+  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  for (i = 1; i <= np; i++) {
+    p = order[i]
+    if (!(p in rw) && !(p in sem)) continue
+    print "| " p " | " ((p in rw) ? rw[p] : "— | — | — | — | — | —") " | " ((p in sem) ? sem[p] : "— | — | — | — | —") " |"
   }
 }'
 if [ -n "${CRYOLOCK_NETFS_RCLONE_OPTS:-}" ]; then
