@@ -69,6 +69,13 @@ func parseName(name string) (ticket int32, ok bool) {
 
 // parseContent is F3/F5/F6: lease (forever for None), known, foreign.
 func parseContent(b []byte) (lease time.Duration, forever, known bool, err error) {
+	if head := strings.TrimRight(string(b), "\x00"); len(head) < len(b) {
+		// F5: NULs at the end are bytes not written yet.
+		if _, _, _, err := parseContent([]byte(head)); err != nil {
+			return 0, false, false, err
+		}
+		return 0, false, false, nil
+	}
 	s := strings.TrimSpace(string(b))
 	if s == "None" {
 		return 0, true, true, nil

@@ -11,6 +11,7 @@
 package stale
 
 import (
+	"bytes"
 	"fmt"
 	"math"
 	"strconv"
@@ -149,10 +150,23 @@ func ParseContent(b []byte) (Lease, Content, error) {
 //   - content that would be Valid is only Unknown when size differs from
 //     len(b): the read did not see the whole file (a write in progress, or
 //     the file changed between the read and the stat), so "1" may be the
-//     start of "10" and must not be taken for a lease of one second.
+//     start of "10" and must not be taken for a lease of one second;
+//   - NUL bytes at the end are bytes not written yet, like bytes not read:
+//     a file whose size grew before its data landed reads as "\x00\x00" on
+//     an rclone mount while its creator writes "10" (and so do files after
+//     a crash on filesystems that allocate late). Content that is NULs
+//     after valid content or a proper prefix of it (or NULs alone) is
+//     Unknown; NULs after anything else, or before other bytes, are
+//     Garbage.
 func ParseEntry(b []byte, size int64) (Lease, Content, error) {
 	if size > MaxContentSize {
 		return Lease{}, Garbage, fmt.Errorf("content of %d bytes is not a lease (at most %d)", size, MaxContentSize)
+	}
+	if head := bytes.TrimRight(b, "\x00"); len(head) < len(b) {
+		if _, kind, err := ParseContent(head); kind == Garbage {
+			return Lease{}, Garbage, err
+		}
+		return Lease{}, Unknown, nil
 	}
 	l, kind, err := ParseContent(b)
 	if kind == Valid && size != int64(len(b)) {

@@ -84,6 +84,17 @@ func TestParseEntrySize(t *testing.T) {
 		{"10", 1 << 30, Garbage},          // a 1 GiB file is no entry
 		{"abc", 3, Garbage},
 		{strings.Repeat(" ", MaxContentSize+1), MaxContentSize + 1, Garbage},
+		// NULs at the end are bytes not written yet (an rclone mount shows
+		// "10" in progress as two NULs); anywhere else they are garbage.
+		{"\x00\x00", 2, Unknown},
+		{"1\x00", 2, Unknown},
+		{"None\x00", 5, Unknown},
+		{"2.5\n\x00\x00", 6, Unknown},
+		{"\x00", 3, Unknown},
+		{"\x001", 2, Garbage},
+		{"1\x001", 3, Garbage},
+		{"abc\x00", 4, Garbage},
+		{"N \x00", 3, Garbage},
 	}
 	for _, c := range cases {
 		_, kind, err := ParseEntry([]byte(c.in), c.size)
