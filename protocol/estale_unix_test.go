@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -51,4 +52,73 @@ func TestESTALEIsNotGoneWhileJudging(t *testing.T) {
 	if err == nil || !errors.Is(err, syscall.ESTALE) {
 		t.Fatalf("TryLock: %v, want an error wrapping ESTALE", err)
 	}
+}
+
+// estaleOnceFS answers ESTALE for reads and stats of others' entries while
+// on is set, and counts them.
+type estaleOnceFS struct {
+	FS
+	on    *atomic.Bool
+	count *atomic.Int64
+}
+
+func (f estaleOnceFS) ReadFile(d Dir, name string) ([]byte, FileInfo, error) {
+	if f.on.Load() {
+		f.count.Add(1)
+		return estaleFS{f.FS}.ReadFile(d, name)
+	}
+	return f.FS.ReadFile(d, name)
+}
+
+func (f estaleOnceFS) Stat(d Dir, name string) (FileInfo, error) {
+	if f.on.Load() {
+		f.count.Add(1)
+		return estaleFS{f.FS}.Stat(d, name)
+	}
+	return f.FS.Stat(d, name)
+}
+
+// TestLockWaitsOutESTALE: a blocking Lock whose look meets a holder's entry
+// answering ESTALE does not fail (as TryLock does) nor hold beside it: it
+// waits and looks again, and acquires once the holder has released.
+func TestLockWaitsOutESTALE(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, err := New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var on atomic.Bool
+	var count atomic.Int64
+	on.Store(true)
+	b, err := New(dir, WithFS(estaleOnceFS{OSFS(), &on, &count}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() { got <- b.Lock(ctx) }()
+	for count.Load() < 3 { // three looks met ESTALE: b went on waiting
+		select {
+		case err := <-got:
+			t.Fatalf("Lock returned %v while the holder's entry answered ESTALE", err)
+		case <-ctx.Done():
+			t.Fatal("the waiter never looked at the holder's entry")
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if !a.Held() {
+		t.Fatal("the holder lost its lock")
+	}
+	on.Store(false)
+	if err := a.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("Lock after the holder released: %v", err)
+	}
+	b.Unlock()
 }

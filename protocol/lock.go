@@ -111,7 +111,9 @@ func (l *Lock) Settings() Settings { return l.cfg.Settings }
 // On failure it leaves no file of its own behind (as far as the filesystem
 // lets it: a removal that fails is reported in the error) and returns an
 // error that wraps ctx.Err(), [ErrBadPath], [ErrForeign], [ErrAlreadyHeld], or
-// the filesystem's error, naming the path.
+// the filesystem's error, naming the path. An entry of another contender
+// that answers ESTALE (NFS: just removed, or a server failover) is not an
+// error here: Lock waits and looks again (TryLock returns it).
 func (l *Lock) Lock(ctx context.Context) error {
 	_, err := l.acquire(ctx, false)
 	return err
@@ -267,9 +269,13 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 
 	var e *entry
 	d, err := l.openDir()
-	if err == nil {
+	for err == nil {
 		e, err = l.acquireV1(ctx, d, try)
 		l.lookFirst = err != nil
+		if err == nil || try {
+			break
+		}
+		err = l.waitOutPeerStale(ctx, err) // nil: look again
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -290,6 +296,28 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// waitOutPeerStale is for a blocking Lock whose attempt failed (leaving no
+// entry of its own) because another's entry answered ESTALE (PROOF.md
+// A0c): on NFS the entry of a holder that has just released reads so
+// through a cached handle, and on a server failover a live one may. Such an
+// entry is never judged gone; the contender waits a backoff and looks
+// again (nil: try again), as its caller would have to. Any other error, or
+// ctx ending while it waits, is returned.
+func (l *Lock) waitOutPeerStale(ctx context.Context, err error) error {
+	var pe *peerStaleError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	c := &l.cfg
+	c.Logger.Info("cryolock: an entry answered ESTALE; waiting and looking again", "path", l.dir, "err", err)
+	ceil := c.ceiling(false)
+	d := ceil/2 + time.Duration(unit(c.Env.Uint64())*float64(ceil/2))
+	if serr := c.Env.Sleep(ctx, d); serr != nil {
+		return l.ctxErr(fmt.Errorf("%w (the last attempt: %w)", ctx.Err(), err))
+	}
+	return nil
+}
 
 // LockContext acquires the lock like [Lock.Lock] and returns a context,
 // derived from ctx, that is cancelled when the hold ends: with cause

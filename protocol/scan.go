@@ -343,5 +343,16 @@ func isStaleHandle(err error) bool {
 }
 
 func staleHandleErr(op, path string, err error) error {
-	return &Error{Op: op, Path: path, Err: fmt.Errorf("a stale file handle (ESTALE: a server failover?); not judged gone: %w", err)}
+	return &Error{Op: op, Path: path, Err: &peerStaleError{err}}
 }
+
+// peerStaleError is why an attempt failed when another's entry answered
+// ESTALE: not a fault of this contender's own files, so a blocking Lock
+// waits and looks again (Lock.acquire) where TryLock reports it.
+type peerStaleError struct{ err error }
+
+func (e *peerStaleError) Error() string {
+	return "a stale file handle (ESTALE: a server failover?); not judged gone: " + e.err.Error()
+}
+
+func (e *peerStaleError) Unwrap() error { return e.err }
