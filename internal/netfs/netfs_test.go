@@ -5,6 +5,7 @@ package netfs_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -53,6 +55,9 @@ type settings struct {
 	Settle, Lease, MaxBackoff time.Duration
 	// FSType is the filesystem type the probe must name.
 	FSType string
+	// Report, if set, is a probe report (JSON) whose recommendation the
+	// workers apply instead of the settings above (fsprobe.WithReport).
+	Report string
 }
 
 // defaults per kind of pair; CRYOLOCK_NETFS_SETTLE ("nfs3=1s,cifs=2s")
@@ -120,12 +125,13 @@ func pairs(t *testing.T) []pair {
 // others, its tests one after another, each in a fresh subdirectory made
 // through mount A and seen through mount B): the listing lag, the probe,
 // the hand-off, the gate, the reader–writer lock, the semaphore, the
-// recovery from a killed holder and the peer probe.
+// recovery from a killed holder, the peer probe and the gate again with the
+// peer probe's joint recommendation.
 func TestPairs(t *testing.T) {
 	tests := []struct {
 		name string
 		f    func(t *testing.T, p pair, s settings)
-	}{{"lag", listingLag}, {"probe", probe}, {"handoff", handoff}, {"gate", gate}, {"rw", rwLock}, {"semaphore", semaphore}, {"recovery", recovery}, {"peer", peerProbe}}
+	}{{"lag", listingLag}, {"probe", probe}, {"handoff", handoff}, {"gate", gate}, {"rw", rwLock}, {"semaphore", semaphore}, {"recovery", recovery}, {"peer", peerProbe}, {"gate-rec", gateRecommended}}
 	for _, p := range pairs(t) {
 		t.Run(p.Name, func(t *testing.T) {
 			t.Parallel()
@@ -189,13 +195,55 @@ func envInt(k string, def int) int {
 // at least the settle, and a filesystem operation in the emulated guest
 // tens of milliseconds).
 func gate(t *testing.T, p pair, s settings) {
-	procs, each := envInt("CRYOLOCK_NETFS_PROCS", 4), envInt("CRYOLOCK_NETFS_HOLDS", 100)
 	budget, _ := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_GATE_BUDGET"))
+	runGate(t, p, s, "gate", budget, "settle", s.Settle, "lease", s.Lease)
+}
+
+// peerRecs holds each pair's joint peer report (JSON), written by
+// peerProbe for gateRecommended.
+var peerRecs sync.Map
+
+// gateRecommended runs the gate again with the settings the peer probe's
+// joint verdict recommends, applied the way a user applies them
+// (fsprobe.WithReport of the report; `cryolock run --config` reads the
+// same JSON): they must make the gate pass. Time-boxed by
+// CRYOLOCK_NETFS_REC_GATE_BUDGET (default 60 s).
+func gateRecommended(t *testing.T, p pair, s settings) {
+	v, ok := peerRecs.Load(p.Name)
+	if !ok {
+		t.Fatalf("%s: no joint recommendation from the peer probe to run the gate with", p.Name)
+	}
+	b := v.([]byte)
+	var rep fsprobe.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	s.Report = filepath.Join(t.TempDir(), "report.json")
+	if err := os.WriteFile(s.Report, b, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	rec := rep.Recommendation
+	s.Settle = rec.Settle.D()
+	lease := rec.Lease.String()
+	if rec.NoLease {
+		lease = "None"
+	}
+	budget := time.Minute
+	if d, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_REC_GATE_BUDGET")); err == nil && d > 0 {
+		budget = d
+	}
+	runGate(t, p, s, "gate-rec", budget, "settle", rec.Settle, "lease", lease, "backoff", fmt.Sprintf("%v-%v", rec.MinBackoff, rec.MaxBackoff))
+}
+
+// runGate is the gate's body: with the settings s (or s.Report), reported
+// under test with what the settings were (used).
+func runGate(t *testing.T, p pair, s settings, test string, budget time.Duration, used ...any) {
+	procs, each := envInt("CRYOLOCK_NETFS_PROCS", 4), envInt("CRYOLOCK_NETFS_HOLDS", 100)
 	kinds := make([]string, procs)
 	for i := range kinds {
 		kinds[i] = "mutex"
 	}
-	w := runWorkers(t, p, s, "gate", kinds, each, 4*time.Millisecond, budget)
+	w := runWorkers(t, p, s, test, kinds, each, 4*time.Millisecond, budget)
 	overlaps := locktest.Check(w.all)
 	var counter int
 	var cerr error
@@ -214,10 +262,10 @@ func gate(t *testing.T, p pair, s settings) {
 		want = len(w.all) // time-boxed: every hold started must have finished
 	}
 	st := w.st
-	result(p, "gate", "holds", fmt.Sprintf("%d/%d", len(w.all), procs*each), "overlaps", len(overlaps),
+	result(p, test, append([]any{"holds", fmt.Sprintf("%d/%d", len(w.all), procs*each), "overlaps", len(overlaps),
 		"counter", fmt.Sprintf("%d/%d", counter, want), "lock_errors", st.lockErrs, "read_retries", st.readRetries,
-		"max_wait", st.maxWait.Round(10*time.Millisecond), "waits_cut_short", st.cutShort, "took", w.took.Round(100*time.Millisecond),
-		"settle", s.Settle, "lease", s.Lease)
+		"max_wait", st.maxWait.Round(10 * time.Millisecond), "waits_cut_short", st.cutShort, "took", w.took.Round(100 * time.Millisecond)},
+		used...)...)
 	for _, err := range errs {
 		t.Error(err)
 	}
@@ -358,6 +406,7 @@ func runWorkers(t *testing.T, p pair, s settings, name string, kinds []string, n
 			"CRYOLOCK_NETFS_DEADLINE_D=20m",
 			"CRYOLOCK_NETFS_HISTORY="+filepath.Join(hist, strconv.Itoa(i)),
 			"CRYOLOCK_NETFS_STOP_AT="+stopAt,
+			"CRYOLOCK_NETFS_REPORT="+s.Report,
 			fmt.Sprintf("CRYOLOCK_NETFS_WORKER=p%d@%s", i, filepath.Base(filepath.Dir(dir))),
 		)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -762,6 +811,11 @@ func peerProbe(t *testing.T, p pair, s settings) {
 	if r0.Settle != r1.Settle || r0.Lease != r1.Lease {
 		t.Errorf("%s: the sides recommend differently: settle %v/%v, lease %v/%v", p.Name, r0.Settle, r1.Settle, r0.Lease, r1.Lease)
 	}
+	if b, err := json.Marshal(reps[0]); err == nil {
+		peerRecs.Store(p.Name, b)
+	} else {
+		t.Errorf("%s: %v", p.Name, err)
+	}
 	j := v.Peer
 	refresh := "n/a"
 	if j.OwnCreateRefreshes != nil {
@@ -838,6 +892,18 @@ func helperMain(mode string) error {
 	opts := []protocol.Option{protocol.WithSettle(dur("CRYOLOCK_NETFS_SETTLE_D")), protocol.WithLease(dur("CRYOLOCK_NETFS_LEASE_D"))}
 	if env("CRYOLOCK_NETFS_DEFAULT_BACKOFF") == "" {
 		opts = append(opts, protocol.WithBackoff(time.Millisecond, dur("CRYOLOCK_NETFS_BACKOFF_D")))
+	}
+	if f := env("CRYOLOCK_NETFS_REPORT"); f != "" {
+		// The probe's recommendation, as a user applies it.
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		var rep fsprobe.Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		opts = []protocol.Option{fsprobe.WithReport(rep)}
 	}
 	shared := false
 	switch kind := env("CRYOLOCK_NETFS_LOCK_KIND"); {

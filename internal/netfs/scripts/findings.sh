@@ -43,6 +43,10 @@ host (`nosharecache`) are no place for a lease-based lock's holders.
   file read and rewritten in every hold (opened after acquiring, fsynced and
   closed before releasing), so it is exact only if no two holds overlapped;
   lock errors are failed `Lock`/`Unlock` calls that the worker retried.
+- gate with the recommendation: the gate again (time-boxed by
+  `CRYOLOCK_NETFS_REC_GATE_BUDGET`, 60 s), every worker applying the peer
+  probe's joint report as a user would (`fsprobe.WithReport`; `cryolock run
+  --config` reads the same JSON): the probe's settings must make it pass.
 - recovery: a holder on A is SIGKILLed; time until a contender on B acquires.
 - listing lag: create through one mount until the other mount's listing shows
   it (median/max of 20, both directions); the settle must cover it.
@@ -90,6 +94,8 @@ function kv(line, key,   n, i, f, a) {
   if (t == "gate") {
     gate[p] = kv($0, "holds") " | " kv($0, "overlaps") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "max_wait") " | " kv($0, "took")
     set[p] = kv($0, "settle") " / " kv($0, "lease")
+  } else if (t == "gate-rec") {
+    grec[p] = kv($0, "settle") ", lease " kv($0, "lease") ", backoff " kv($0, "backoff") " | " kv($0, "holds") " | " kv($0, "overlaps") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "took")
   } else if (t == "recovery") {
     rec[p] = kv($0, "recovery")
   } else if (t == "listing-lag") {
@@ -141,6 +147,14 @@ END {
     p = order[i]
     if (!(p in rw) && !(p in sem)) continue
     print "| " p " | " ((p in rw) ? rw[p] : "— | — | — | — | — | —") " | " ((p in sem) ? sem[p] : "— | — | — | — | —") " |"
+  }
+  print ""
+  print "| pair | gate with the peer probe'"'"'s joint recommendation: settle, lease, backoff | holds done / expected | overlaps | counter / holds | lock errors | took |"
+  print "| --- | --- | --- | --- | --- | --- | --- |"
+  for (i = 1; i <= np; i++) {
+    p = order[i]
+    if (!(p in grec)) continue
+    print "| " p " | settle " grec[p] " |"
   }
 }'
 if [ -n "${CRYOLOCK_NETFS_RCLONE_OPTS:-}" ]; then
