@@ -109,6 +109,10 @@ type Faults struct {
 	// NonAtomicWrite makes WriteFile two steps: the file appears empty,
 	// then its content lands.
 	NonAtomicWrite bool
+	// NulTail, with NonAtomicWrite, adds a step between the two: the file
+	// has its final size but reads as NUL bytes (its size landed before its
+	// data, as on an rclone mount).
+	NulTail bool
 	// ErrorRate is the probability that a primitive in ErrorOps fails with
 	// EIO (or ENOSPC for writes). A failing WriteFile may have created the
 	// file.
@@ -369,6 +373,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: rates must lie in [0, 1]")
 	case f.Tickets < 0:
 		return fmt.Errorf("sim: %d tickets (want ≥ 0)", f.Tickets)
+	case f.NulTail && !f.NonAtomicWrite:
+		return fmt.Errorf("sim: NUL tails (--nul-tail) are a step of a non-atomic write: set NonAtomicWrite (--nonatomic-write) too")
 	}
 	_, err := protocol.New("/sim/lock"+protocol.Suffix, c.lockOptions()...)
 	return err
@@ -440,6 +446,9 @@ func (c Config) Summary() string {
 	}
 	if f.NonAtomicWrite {
 		add("nonatomic-write")
+	}
+	if f.NulTail {
+		add("nul-tail")
 	}
 	if f.ErrorRate > 0 && f.ErrorOps != 0 {
 		add("errors=%g on %v", f.ErrorRate, f.ErrorOps)

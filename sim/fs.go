@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"io/fs"
 	"path"
 	"slices"
@@ -409,6 +410,16 @@ func (c *client) WriteFile(p string, data []byte, perm fs.FileMode) error {
 			return err
 		}
 		c.noteCreate(p)
+		if w.cfg.Faults.NulTail {
+			g = c.begin(OpWriteFile, p)
+			err = w.srv.write(p, make([]byte, len(data)), c.now())
+			if w.trace != nil {
+				w.opEvent(c.p, g, "Write", p, err, fmt.Sprintf("%d NULs", len(data)))
+			}
+			if err != nil {
+				return err
+			}
+		}
 		g = c.begin(OpWriteFile, p)
 		err = w.srv.write(p, data, c.now())
 		delete(c.attrs, p)

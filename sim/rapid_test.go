@@ -45,6 +45,7 @@ func genInModel(t *rapid.T, rules Rules) Config {
 	f.ClockOffset = rapid.SampledFrom([]time.Duration{0, time.Second, time.Hour}).Draw(t, "offset")
 	f.OffsetNearPeriod = rapid.SampledFrom([]float64{0, 0.5}).Draw(t, "offset near period")
 	f.NonAtomicWrite = rapid.Bool().Draw(t, "nonatomic")
+	f.NulTail = f.NonAtomicWrite && rapid.Bool().Draw(t, "nul tail")
 	f.ErrorRate = rapid.SampledFrom([]float64{0, 0.01, 0.05}).Draw(t, "errorrate")
 	f.ErrorOps = Ops(rapid.IntRange(0, int(AllOps)).Draw(t, "errorops"))
 	f.Crashes = rapid.IntRange(0, 2).Draw(t, "crashes")

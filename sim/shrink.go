@@ -134,8 +134,11 @@ func reductions(c Config) []Config {
 	if f.ErrorRate > 0 {
 		add(func(m *Config) { m.Faults.ErrorRate = 0 })
 	}
+	if f.NulTail {
+		add(func(m *Config) { m.Faults.NulTail = false })
+	}
 	if f.NonAtomicWrite {
-		add(func(m *Config) { m.Faults.NonAtomicWrite = false })
+		add(func(m *Config) { m.Faults.NonAtomicWrite = false; m.Faults.NulTail = false })
 	}
 	if f.CacheDelta > 0 {
 		add(func(m *Config) { m.Faults.CacheDelta = 0 })

@@ -110,6 +110,8 @@ func TestSimArgsEveryField(t *testing.T) {
 			c.Kind = sim.KindRWLock
 		case "Slots":
 			c.Kind = sim.KindSemaphore
+		case "Faults.NulTail":
+			c.Faults.NonAtomicWrite = true
 		}
 		ref := simCommand(c, 1)
 		switch name { // two-valued enums

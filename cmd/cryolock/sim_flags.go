@@ -54,6 +54,7 @@ func bindSimConfig(fl *pflag.FlagSet, c *sim.Config) {
 	fl.DurationVar(&f.ClockOffset, "clock-offset", f.ClockOffset, "largest wall-clock offset of a process")
 	fl.Float64Var(&f.ClockDrift, "clock-drift", f.ClockDrift, "largest clock-rate error (0.1 = ±10%)")
 	fl.BoolVar(&f.NonAtomicWrite, "nonatomic-write", f.NonAtomicWrite, "create+write in two visible steps")
+	fl.BoolVar(&f.NulTail, "nul-tail", f.NulTail, "with --nonatomic-write, a third visible step between them: the final size, read as NUL bytes")
 	fl.BoolVar(&f.OwnWriteRefreshes, "own-write-refreshes", f.OwnWriteRefreshes, "a client's own create or removal drops its cached listing (NFS, sshfs); default: it patches it (rclone)")
 	fl.Float64Var(&f.ErrorRate, "error-rate", f.ErrorRate, "probability of an injected EIO/ENOSPC per primitive in --error-ops")
 	fl.TextVar(&f.ErrorOps, "error-ops", f.ErrorOps, "`primitives` that may fail: comma-separated mkdirall,readdir,readfile,writefile,stat,chtimes,remove or all")
