@@ -25,13 +25,9 @@ func (f estaleFS) Stat(d Dir, name string) (FileInfo, error) {
 	return FileInfo{}, mapErr(&fs.PathError{Op: "lstat", Path: name, Err: syscall.ESTALE})
 }
 
-// TestESTALEIsNotGoneWhileJudging: a listed entry that answers ESTALE must
-// not be judged gone — on a failover a live holder's entry can — so a
-// contender fails its attempt instead of holding beside the holder (A0c).
-func TestESTALEIsNotGoneWhileJudging(t *testing.T) {
+// lockedByOther returns a lock directory and the Lock that holds it.
+func lockedByOther(ctx context.Context, t *testing.T) (string, *Lock) {
 	dir := filepath.Join(t.TempDir(), "a.cryolock")
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	a, err := New(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -39,6 +35,16 @@ func TestESTALEIsNotGoneWhileJudging(t *testing.T) {
 	if err := a.Lock(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return dir, a
+}
+
+// TestESTALEIsNotGoneWhileJudging: a listed entry that answers ESTALE must
+// not be judged gone — on a failover a live holder's entry can — so a
+// contender fails its attempt instead of holding beside the holder (A0c).
+func TestESTALEIsNotGoneWhileJudging(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir, a := lockedByOther(ctx, t)
 	defer a.Unlock()
 	b, err := New(dir, WithFS(estaleFS{OSFS()}))
 	if err != nil {
@@ -82,16 +88,9 @@ func (f estaleOnceFS) Stat(d Dir, name string) (FileInfo, error) {
 // answering ESTALE does not fail (as TryLock does) nor hold beside it: it
 // waits and looks again, and acquires once the holder has released.
 func TestLockWaitsOutESTALE(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "a.cryolock")
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	a, err := New(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Lock(ctx); err != nil {
-		t.Fatal(err)
-	}
+	dir, a := lockedByOther(ctx, t)
 	var on atomic.Bool
 	var count atomic.Int64
 	on.Store(true)
