@@ -171,7 +171,7 @@ func contend() error {
 	}
 	mine := 0
 	var longest time.Duration
-	cpu0 := selfCPU()
+	cpu0 := locktest.SelfCPU()
 	for {
 		t := time.Now()
 		if err := lock(); err != nil {
@@ -196,7 +196,7 @@ func contend() error {
 			break
 		}
 	}
-	cpu := selfCPU() - cpu0
+	cpu := locktest.SelfCPU() - cpu0
 	return os.WriteFile(os.Getenv("CRYOLOCK_HISTORY"), []byte(fmt.Sprintf("%d %d %d\n", mine, longest, cpu)), 0o644)
 }
 
@@ -237,11 +237,11 @@ func BenchmarkIdle(b *testing.B) {
 			b.Fatalf("waiter: %q %v", line, err)
 		}
 		w0 := childCPU(b, cmd.Process.Pid)
-		h0 := selfCPU()
+		h0 := locktest.SelfCPU()
 		t0 := time.Now()
 		time.Sleep(hold)
 		wall += time.Since(t0)
-		holderCPU += selfCPU() - h0
+		holderCPU += locktest.SelfCPU() - h0
 		waiter += childCPU(b, cmd.Process.Pid) - w0
 		if err := l.Unlock(); err != nil {
 			b.Fatal(err)

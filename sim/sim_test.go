@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryolock-go/cryolock/internal/locktest"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -469,11 +470,11 @@ func BenchmarkRun(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			steps := 0
-			start, cpu := time.Now(), selfCPU()
+			start, cpu := time.Now(), locktest.SelfCPU()
 			for i := 0; i < b.N; i++ {
 				steps += Run(cfg, uint64(i)).Steps
 			}
-			reportSpeed(b, steps, b.N, time.Since(start), selfCPU()-cpu)
+			reportSpeed(b, steps, b.N, time.Since(start), locktest.SelfCPU()-cpu)
 		})
 	}
 }
@@ -483,9 +484,9 @@ func BenchmarkRun(b *testing.B) {
 func BenchmarkExplore(b *testing.B) {
 	cfg := Default(RulesV1)
 	b.ResetTimer()
-	cpu := selfCPU()
+	cpu := locktest.SelfCPU()
 	res := Explore(context.Background(), cfg, ExploreOptions{Schedules: b.N})
-	reportSpeed(b, int(res.Steps), res.Schedules, res.Elapsed, selfCPU()-cpu)
+	reportSpeed(b, int(res.Steps), res.Schedules, res.Elapsed, locktest.SelfCPU()-cpu)
 }
 
 // reportSpeed reports steps and schedules per second of wall-clock time,

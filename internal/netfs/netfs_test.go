@@ -719,7 +719,7 @@ func waiterMain(kind string, l *protocol.Lock, path string) error {
 		switch in.Text() {
 		case "lock":
 			fmt.Println("waiting")
-			c0, t0 := cpuTime(), time.Now()
+			c0, t0 := locktest.SelfCPU(), time.Now()
 			var err error
 			if kind == "flock" {
 				var f *os.File
@@ -740,7 +740,7 @@ func waiterMain(kind string, l *protocol.Lock, path string) error {
 			}
 			fmt.Println("acquired", time.Now().UnixNano())
 			waited += time.Since(t0)
-			cpuWaiting += cpuTime() - c0
+			cpuWaiting += locktest.SelfCPU() - c0
 		case "unlock":
 			if err := release(); err != nil {
 				return err
@@ -750,13 +750,6 @@ func waiterMain(kind string, l *protocol.Lock, path string) error {
 	}
 	fmt.Println("cpu", cpuWaiting.Seconds()/max(waited.Seconds(), 1e-9))
 	return nil
-}
-
-// cpuTime is this process's user and system CPU time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peerProbe runs `cryolock probe --peer`'s measurement on both mounts at

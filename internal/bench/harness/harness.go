@@ -176,7 +176,7 @@ func worker(mode string) error {
 			return err
 		}
 		var r WorkerResult
-		cpu0 := SelfCPU()
+		cpu0 := locktest.SelfCPU()
 		end := time.Now().Add(dur)
 		for time.Now().Before(end) {
 			t := time.Now()
@@ -196,7 +196,7 @@ func worker(mode string) error {
 				return err
 			}
 		}
-		r.CPU = SelfCPU() - cpu0
+		r.CPU = locktest.SelfCPU() - cpu0
 		return json.NewEncoder(os.Stdout).Encode(r)
 	case "wait":
 		// On each line: wait for the lock, print the monotonic time it
