@@ -13,7 +13,6 @@
 # Prints `export VAR=...` lines for the caller; pids under $RCL/pids.
 source "$(dirname "$0")/common.sh"
 t0=$SECONDS
-PORT="${NETFS_SFTP_PORT:-18722}"
 OPTS="${NETFS_RCLONE_OPTS---dir-cache-time 0 --attr-timeout 0}"
 names=(sftpa sftpb locala localb sftpdef)
 all_up() { local m; for m in "${names[@]}"; do mountpoint -q "$RCL/mnt/$m" || return 1; done; }
@@ -27,6 +26,16 @@ bash "$NETFS_SCRIPTS/rclone-down.sh" >/dev/null 2>&1 || true
 need_pkgs rclone fuse3 >&2
 [ -e /dev/fuse ] || { log "no /dev/fuse"; exit 1; }
 mkdir -p "$RCL"/{data-sftp,data-local,cache,pids,logs} "$RCL"/mnt/{sftpa,sftpb,locala,localb,sftpdef}
+# The sftp server's port: $NETFS_SFTP_PORT, or the first free one from 18722
+# (another run on this machine may hold one: its server must never serve
+# our mounts, or its teardown breaks them).
+PORT="${NETFS_SFTP_PORT:-}"
+if [ -z "$PORT" ]; then
+  for p in $(seq 18722 18799); do
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then PORT=$p; break; fi
+  done
+  [ -n "$PORT" ] || { log "no free port for rclone serve sftp in 18722-18799"; exit 1; }
+fi
 export RCLONE_CONFIG="$RCL/rclone.conf"
 cat >"$RCLONE_CONFIG" <<CONF
 [netfs-sftp]
@@ -44,6 +53,14 @@ start() { # start NAME cmd...: in the background, its pid recorded
 start serve rclone serve sftp "$RCL/data-sftp" --addr "127.0.0.1:$PORT" --user netfs --pass netfs \
   --cache-dir "$RCL/cache/serve"
 for _ in $(seq 1 150); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+# The port answers: it must be our server that does (it exits at once if
+# another process took the port first).
+sleep 0.5
+if ! kill -0 "$(cat "$RCL/pids/serve")" 2>/dev/null; then
+  log "rclone serve sftp on 127.0.0.1:$PORT did not stay up:"
+  tail -n 20 "$RCL/logs/serve.log" >&2 || true
+  exit 1
+fi
 # shellcheck disable=SC2086
 for m in sftpa sftpb; do start "$m" rclone mount netfs-sftp: "$RCL/mnt/$m" --cache-dir "$RCL/cache/$m" $OPTS; done
 start sftpdef rclone mount netfs-sftp: "$RCL/mnt/sftpdef" --cache-dir "$RCL/cache/sftpdef"
