@@ -110,7 +110,7 @@ func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error)
 		if err := ctx.Err(); err != nil {
 			return snap, &Error{Op: "inspect", Path: l.dir, Err: err}
 		}
-		owner, ticket, ignore, foreign := classify(de)
+		owner, ticket, ignore, foreign := classifyChecked(fsys, d, de)
 		switch {
 		case ignore:
 			snap.Ignored = append(snap.Ignored, de.Name)

@@ -79,6 +79,28 @@ func classify(d DirEntry) (owner string, ticket int32, ignore bool, foreign stri
 	return owner, ticket, false, ""
 }
 
+// classifyChecked is classify for a listed entry, with a foreign verdict
+// checked by an lstat of the name first: a listing's file types can be
+// wrong (an SMB client listed another client's `.cryolock-wake-…`
+// subdirectory, made and removed at once, as a file) and a foreign entry
+// fails the caller, so the verdict rests on the file's own type. A name
+// gone since the listing is ignored.
+func classifyChecked(fsys FS, d Dir, de DirEntry) (owner string, ticket int32, ignore bool, foreign string) {
+	owner, ticket, ignore, foreign = classify(de)
+	if foreign == "" {
+		return owner, ticket, ignore, foreign
+	}
+	fi, err := fsys.Stat(d, de.Name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", 0, true, ""
+	case err != nil || fi.Mode.Type() == de.Type.Type():
+		return owner, ticket, ignore, foreign
+	}
+	de.Type = fi.Mode.Type()
+	return classify(de)
+}
+
 // goneErr makes an error count as fs.ErrNotExist for the heartbeat: the
 // entry is gone for everyone else.
 type goneErr struct{ err error }
@@ -186,7 +208,7 @@ func (a *attempt) classify(d DirEntry) (ticket int32, shared, ignore bool, forei
 	if r := a.entries[d.Name]; r != nil && r.parsed && d.Type.IsRegular() {
 		return r.ticket, r.shared, false, ""
 	}
-	owner, ticket, ignore, foreign := classify(d)
+	owner, ticket, ignore, foreign := classifyChecked(a.l.cfg.FS, a.dir, d)
 	if ignore || foreign != "" {
 		return 0, false, ignore, foreign
 	}
