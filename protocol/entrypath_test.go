@@ -1,6 +1,7 @@
 package protocol
 
 import (
+	"errors"
 	"io/fs"
 	"path/filepath"
 	"testing"
@@ -28,11 +29,18 @@ func TestEntryPath(t *testing.T) {
 	}
 }
 
+// unsureFS answers every Stat with an error.
+type unsureFS struct{ FS }
+
+func (unsureFS) Stat(Dir, string) (FileInfo, error) { return FileInfo{}, errors.New("no lstat here") }
+
 // TestAttemptClassifyRemembers: scan's classify, which remembers a name's
 // parse in the entry's record, says what classify says, also when the same
 // name later lists as something else than a regular file.
 func TestAttemptClassifyRemembers(t *testing.T) {
-	a := &attempt{memory: memory{entries: map[string]*seen{}}}
+	l := &Lock{}
+	l.cfg.FS = unsureFS{} // the lstat that checks a foreign verdict fails: the listing's type stands
+	a := &attempt{l: l, memory: memory{entries: map[string]*seen{}}}
 	for _, d := range []DirEntry{
 		{Name: "h_1_abcdefghijkl.42"}, {Name: "h_1_abcdefghijkl-r.-3"}, {Name: "junk"},
 		{Name: "h_1_abcdefghijkl.42"}, {Name: "h_1_abcdefghijkl-r.-3"},
