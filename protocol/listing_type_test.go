@@ -19,7 +19,7 @@ func (f wrongTypeFS) ReadDir(d Dir) ([]DirEntry, error) {
 	for i := range ents {
 		ents[i].Type = 0
 	}
-	return append(ents, DirEntry{Name: ".cryolock-wake-gone_1_aaaaaaaaaaaa"}), err
+	return append(ents, DirEntry{Name: "gone-since-listed"}), err
 }
 
 // TestForeignVerdictChecksType: a name that does not parse is foreign only
@@ -29,7 +29,7 @@ func (f wrongTypeFS) ReadDir(d Dir) ([]DirEntry, error) {
 // foreign.
 func TestForeignVerdictChecksType(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "a.cryolock")
-	if err := os.MkdirAll(filepath.Join(dir, ".cryolock-wake-x_1_bbbbbbbbbbbb"), 0o777); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "a-subdirectory"), 0o777); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

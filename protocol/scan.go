@@ -142,7 +142,10 @@ func foreignReason(err error, path string) string {
 // directory (NFS silly-renames, FUSE hidden files). They are not entries of
 // the protocol and are neither counted nor reported.
 func transient(name string) bool {
-	return strings.HasPrefix(name, ".nfs") || strings.HasPrefix(name, ".fuse_hidden")
+	// A waiter's wake subdirectory (refreshView) too, whatever type a
+	// listing gives it: an SMB client lists one being removed as a file
+	// that an lstat cannot describe. Its name never parses as an entry's.
+	return strings.HasPrefix(name, ".nfs") || strings.HasPrefix(name, ".fuse_hidden") || strings.HasPrefix(name, wakePrefix)
 }
 
 // scan lists the lock directory, reaps stale entries and returns the live

@@ -211,7 +211,11 @@ var peerRecs sync.Map
 func gateRecommended(t *testing.T, p pair, s settings) {
 	v, ok := peerRecs.Load(p.Name)
 	if !ok {
-		t.Fatalf("%s: no joint recommendation from the peer probe to run the gate with", p.Name)
+		// The peer probe did not finish (reported as timed_out, not failed:
+		// a lag longer than its bound); there is no recommendation to run.
+		result(p, "gate-rec", "not_run", "no_joint_recommendation")
+		t.Logf("%s: no joint recommendation from the peer probe (it did not finish): gate-rec not run", p.Name)
+		return
 	}
 	b := v.([]byte)
 	var rep fsprobe.Report
