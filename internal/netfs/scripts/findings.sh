@@ -94,6 +94,8 @@ function kv(line, key,   n, i, f, a) {
   if (t == "gate") {
     gate[p] = kv($0, "holds") " | " kv($0, "overlaps") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "max_wait") " | " kv($0, "took")
     set[p] = kv($0, "settle") " / " kv($0, "lease")
+  } else if (t == "gate-rec" && kv($0, "not_run") != "") {
+    grec[p] = "— (not run: the peer probe gave no joint recommendation) | — | — | — | — | —"
   } else if (t == "gate-rec") {
     grec[p] = kv($0, "settle") ", lease " kv($0, "lease") ", backoff " kv($0, "backoff") " | " kv($0, "holds") " | " kv($0, "overlaps") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "took")
   } else if (t == "recovery") {
