@@ -41,8 +41,9 @@ host (`nosharecache`) are no place for a lease-based lock's holders.
   begun must finish), processes alternating between mount A
   and mount B; overlaps counted by `internal/locktest`; the counter is a plain
   file read and rewritten in every hold (opened after acquiring, fsynced and
-  closed before releasing), so it is exact only if no two holds overlapped;
-  lock errors are failed `Lock`/`Unlock` calls that the worker retried.
+  closed before releasing), so it is exact only if no two holds overlapped
+  (a hold that could not read it — rclone answering EIO for 5 s — writes
+  nothing and is shown as unread; at most a tenth may be); lock errors are failed `Lock`/`Unlock` calls that the worker retried.
 - gate with the recommendation: the gate again (time-boxed by
   `CRYOLOCK_NETFS_REC_GATE_BUDGET`, 60 s), every worker applying the peer
   probe's joint report as a user would (`fsprobe.WithReport`; `cryolock run
@@ -83,6 +84,11 @@ host (`nosharecache`) are no place for a lease-based lock's holders.
 
 HEAD
 grep -h '^netfs-result ' "$@" 2>/dev/null | awk '
+function cnt(line,   c, u) {
+  c = kv(line, "counter"); u = kv(line, "counter_skipped")
+  if (u != "" && u != "0") c = c " (" u " unread: EIO)"
+  return c
+}
 function kv(line, key,   n, i, f, a) {
   n = split(line, f, " ")
   for (i = 1; i <= n; i++) { split(f[i], a, "="); if (a[1] == key) return substr(f[i], length(key) + 2) }
@@ -92,12 +98,12 @@ function kv(line, key,   n, i, f, a) {
   p = kv($0, "pair"); t = kv($0, "test")
   if (!(p in seen)) { seen[p] = 1; order[++np] = p }
   if (t == "gate") {
-    gate[p] = kv($0, "holds") " | " kv($0, "overlaps") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "max_wait") " | " kv($0, "took")
+    gate[p] = kv($0, "holds") " | " kv($0, "overlaps") " | " cnt($0) " | " kv($0, "lock_errors") " | " kv($0, "max_wait") " | " kv($0, "took")
     set[p] = kv($0, "settle") " / " kv($0, "lease")
   } else if (t == "gate-rec" && kv($0, "not_run") != "") {
     grec[p] = "— (not run: the peer probe gave no joint recommendation) | — | — | — | — | —"
   } else if (t == "gate-rec") {
-    grec[p] = kv($0, "settle") ", lease " kv($0, "lease") ", backoff " kv($0, "backoff") " | " kv($0, "holds") " | " kv($0, "overlaps") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "took")
+    grec[p] = kv($0, "settle") ", lease " kv($0, "lease") ", backoff " kv($0, "backoff") " | " kv($0, "holds") " | " kv($0, "overlaps") " | " cnt($0) " | " kv($0, "lock_errors") " | " kv($0, "took")
   } else if (t == "recovery") {
     rec[p] = kv($0, "recovery")
   } else if (t == "listing-lag") {
@@ -118,7 +124,7 @@ function kv(line, key,   n, i, f, a) {
       peer[p] = kv($0, "create_list_rtt") " / " kv($0, "plain_create_rtt") " | " kv($0, "own_create_refreshes") " | " mt " | settle " kv($0, "rec_settle") ", lease " kv($0, "rec_lease")
     }
   } else if (t == "rw") {
-    rw[p] = kv($0, "holds") " (" kv($0, "writes") " / " kv($0, "reads") ") | " kv($0, "violations") " | " kv($0, "reader_pairs_overlapping") " | " kv($0, "counter") " | " kv($0, "lock_errors") " | " kv($0, "took")
+    rw[p] = kv($0, "holds") " (" kv($0, "writes") " / " kv($0, "reads") ") | " kv($0, "violations") " | " kv($0, "reader_pairs_overlapping") " | " cnt($0) " | " kv($0, "lock_errors") " | " kv($0, "took")
   } else if (t == "semaphore") {
     sem[p] = kv($0, "holds") " | " kv($0, "max_holders") " | " kv($0, "violations") " | " kv($0, "lock_errors") " | " kv($0, "took")
   } else if (t == "probe") {
