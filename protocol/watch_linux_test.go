@@ -275,12 +275,7 @@ func TestGateStuck(t *testing.T) {
 	got := make(chan error, 1)
 	go func() { got <- waiter.Lock(ctx) }()
 	// Release once the waiter waits for the gate.
-	for !waitingAtGate() {
-		if ctx.Err() != nil {
-			t.Fatal("the waiter never queued at the gate")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	awaitState(ctx, t, waitingAtGate, "the waiter never queued at the gate")
 	if err := os.Remove(holder); err != nil {
 		t.Fatal(err)
 	}
@@ -289,6 +284,19 @@ func TestGateStuck(t *testing.T) {
 	}
 	if err := waiter.Unlock(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// awaitState polls cond until it holds, failing the test with msg if ctx
+// ends first. It waits for a state, not for time: the deadline is only the
+// bound on a test that would otherwise hang.
+func awaitState(ctx context.Context, t *testing.T, cond func() bool, msg string) {
+	t.Helper()
+	for !cond() {
+		if ctx.Err() != nil {
+			t.Fatal(msg)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 
@@ -379,12 +387,7 @@ func TestHolderKeepsGate(t *testing.T) {
 	}
 	got := make(chan error, 1)
 	go func() { got <- waiter.Lock(ctx) }()
-	for !gateOwned(t, path) {
-		if ctx.Err() != nil {
-			t.Fatal("the waiter never took its place at the gate")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	awaitState(ctx, t, func() bool { return gateOwned(t, path) }, "the waiter never took its place at the gate")
 	if err := os.Remove(holder); err != nil {
 		t.Fatal(err)
 	}
