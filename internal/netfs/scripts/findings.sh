@@ -21,20 +21,18 @@ scripts, for the probe, the hand-off and the peer probe only (its listings
 lag longer than the listing-lag test waits; its gate and counter runs are
 internal/realfs's).
 
-The two NFSv4.2 mounts are one NFSv4 client to the server: `nosharecache`
-separates the superblocks and caches, not the client (one client id in
-`/proc/fs/nfsd/clients`). A mount that opens a file gets a read delegation
-for that client, and nfsd does not recall a delegation for a change made by
-the client holding it, so that mount serves its cached attributes: checked in
-the guest by `internal/netfs/scripts/nfs4-deleg.sh` (a file read through B, its mtime set through A: the delegation
-stays, B's DELEGRETURN count stays 0; B's stat showed a first change after
-29.5 s, a second not within 90 s even with a read before each stat; on a file
-B had only stat'ed, 0.2 s). The
-peer probe's mtime measurements on nfs4 are therefore "not seen", and it
-recommends lease None: through such a pair a heartbeat may never be seen. Two
-machines are two clients, whose delegations the server recalls: this pair
-does not show what two hosts see, and two mounts of one NFSv4 export on one
-host (`nosharecache`) are no place for a lease-based lock's holders.
+The two NFSv4.2 mounts are two NFSv4 clients to the server, as two hosts
+would be: mount B is made from a UTS namespace with a host name of its own and
+through 127.0.0.2 (the guest's init checks that `/proc/fs/nfsd/clients` has
+two). With `nosharecache` alone both mounts were one client (the superblocks
+and caches are separate, the client id is not), and nfsd does not recall a
+client's read delegation for a change that client makes itself through its
+other mount: B served cached attributes, its stat saw a first mtime change
+after 29.5 s and a second not within 90 s, and the peer probe, seeing no
+heartbeat, recommended lease None.
+`internal/netfs/scripts/nfs4-deleg.sh` shows the difference in the guest: now
+the delegation is recalled at A's change (B saw it after 3.2 s by stat, 0.2 s
+on a file it had only stat'ed or with a read before its stat).
 
 - gate: 4 processes × 100 holds of ~4 ms (in CI time-boxed: no new
   acquisition after `CRYOLOCK_NETFS_GATE_BUDGET`; every hold

@@ -3,7 +3,8 @@
 # from the 9p share, so changing it needs no image rebuild). The VM has no
 # network card: everything is served and mounted over the guest's loopback.
 #   kernel nfsd /srv/export -> /mnt/nfs3a /mnt/nfs3b (NFSv3), /mnt/nfs4a /mnt/nfs4b (NFSv4.2),
-#                              each mount with nosharecache: its own superblock and caches
+#                              each mount with nosharecache: its own superblock and caches;
+#                              nfs4b a second NFSv4 client (127.0.0.2, its own node name)
 #   samba       /srv/smb    -> /mnt/cifsa /mnt/cifsb (SMB 3.1.1, nosharesock: two connections)
 # Then it runs the job scripts the host drops into /xfer/jobs (see vm-run.sh).
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
@@ -38,7 +39,7 @@ echo 10 >/proc/fs/nfsd/nfsv4gracetime
 rpcbind -w || fail rpcbind
 rpc.statd --no-notify || fail rpc.statd
 chmod 777 /srv/export /srv/smb
-echo "/srv/export 127.0.0.1(rw,sync,no_subtree_check,no_root_squash,insecure)" >/etc/exports
+echo "/srv/export 127.0.0.0/8(rw,sync,no_subtree_check,no_root_squash,insecure)" >/etc/exports
 exportfs -ra || fail exportfs
 rpc.mountd || fail rpc.mountd
 rpc.nfsd 8 || fail rpc.nfsd
@@ -77,9 +78,16 @@ pids=()
 for m in nfs3a nfs3b; do
   (mount -t nfs -o vers=3,nosharecache 127.0.0.1:/srv/export /mnt/$m && t "mounted $m") & pids+=($!)
 done
-for m in nfs4a nfs4b; do
-  (mount -t nfs -o vers=4.2,nosharecache 127.0.0.1:/srv/export /mnt/$m && t "mounted $m") & pids+=($!)
-done
+# The two NFSv4.2 mounts must be two NFSv4 clients, as two hosts are: one
+# client holding a read delegation is not recalled for a change it makes
+# itself through its other mount (see nfs4-deleg.sh), so its caches would
+# never see the other mount's heartbeats. A client is named by the server
+# address and the host name it mounts with (the client id string carries the
+# UTS node name): nfs4b mounts 127.0.0.2 from a UTS namespace of its own
+# named netfs-guest-b (the mount itself is in the one mount namespace).
+(mount -t nfs -o vers=4.2,nosharecache 127.0.0.1:/srv/export /mnt/nfs4a && t "mounted nfs4a") & pids+=($!)
+(unshare --uts sh -c 'hostname netfs-guest-b && exec mount -t nfs -o vers=4.2,nosharecache 127.0.0.2:/srv/export /mnt/nfs4b' &&
+  t "mounted nfs4b (second client)") & pids+=($!)
 i=0
 until (exec 3<>/dev/tcp/127.0.0.1/445) 2>/dev/null; do sleep 0.2; i=$((i + 1)); [ $i -gt 300 ] && break; done
 for m in cifsa cifsb; do
@@ -88,6 +96,9 @@ done
 for p in "${pids[@]}"; do wait "$p" || fail "a mount failed"; done
 for m in nfs3a nfs3b nfs4a nfs4b cifsa cifsb; do mountpoint -q /mnt/$m || fail "not mounted: /mnt/$m"; done
 grep -E ' (nfs|nfs4|cifs) ' /proc/mounts
+n=$(ls /proc/fs/nfsd/clients | wc -l)
+t "nfsd clients: $n"
+[ "$n" -ge 2 ] || fail "the NFSv4.2 mounts are one client to nfsd, not two"
 # Wait out the NFS grace period so the first lock does not stall.
 while awk -v s="$NFSD_UP" '{exit !($1 < s + 11)}' /proc/uptime; do sleep 0.5; done
 t "ready"

@@ -1,12 +1,15 @@
 #!/bin/sh
-# Shows why the peer probe's mtime measurements on the guest's nfs4 pair are
-# "not seen" (FINDINGS.md): both NFSv4.2 mounts are one client to nfsd, a
-# mount that read a file holds a read delegation, and a change made through
-# the other mount (the same client) does not recall it. Run in the test VM
-# (vm-up.sh first) with the netfs test binary as the shell launcher:
+# Shows whether a change made through one of the guest's NFSv4.2 mounts
+# recalls the read delegation the other holds: it lists nfsd's clients, has B
+# read a file and A set its mtime, and reports how long B's stat takes to see
+# it. With both mounts one client (nosharecache alone), nfsd does not recall
+# a delegation for that client's own change and B never sees it; the guest
+# now mounts B as a second client (guest-init.sh), and B sees it in seconds.
+# Run in the test VM (vm-up.sh first) with the netfs test binary as the
+# shell launcher:
 #   CRYOLOCK_NETFS_HELPER=sh bash internal/netfs/scripts/vm-run.sh -t 400 \
 #     NETFS_TEST_BINARY -c "$(cat internal/netfs/scripts/nfs4-deleg.sh)"
-# Takes about 3 minutes (it waits up to 90 s for each of two mtimes).
+# Takes up to about 5 minutes (it waits up to 90 s for each mtime).
 set -u
 A=/mnt/nfs4a B=/mnt/nfs4b
 d=deleg-$(date +%s)
