@@ -279,7 +279,8 @@ func runGate(t *testing.T, p pair, s settings, test string, budget time.Duration
 	result(p, test, append([]any{"holds", fmt.Sprintf("%d/%d", len(w.all), procs*each), "overlaps", len(overlaps),
 		"counter", fmt.Sprintf("%d/%d", counter, len(w.all)-st.skipped), "counter_skipped", st.skipped,
 		"lock_errors", st.lockErrs, "read_retries", st.readRetries,
-		"max_wait", st.maxWait.Round(10 * time.Millisecond), "waits_cut_short", st.cutShort, "took", w.took.Round(100 * time.Millisecond)},
+		"max_wait", st.maxWait.Round(10 * time.Millisecond), "waits_cut_short", st.cutShort, "per_worker", perWorker(w.all, procs),
+		"took", w.took.Round(100 * time.Millisecond)},
 		used...)...)
 	for _, err := range errs {
 		t.Error(err)
@@ -294,6 +295,23 @@ func runGate(t *testing.T, p pair, s settings, test string, budget time.Duration
 	if len(w.all) == 0 {
 		t.Errorf("%s: no hold at all", p.Name)
 	}
+}
+
+// perWorker is the number of holds of each of n workers (p0, p1, ...),
+// comma-separated: how evenly the lock was shared.
+func perWorker(iv []locktest.Interval, n int) string {
+	counts := make([]int, n)
+	for _, v := range iv {
+		var i int
+		if _, err := fmt.Sscanf(v.Worker, "p%d@", &i); err == nil && i >= 0 && i < n {
+			counts[i]++
+		}
+	}
+	out := make([]string, n)
+	for i, c := range counts {
+		out[i] = strconv.Itoa(c)
+	}
+	return strings.Join(out, ",")
 }
 
 // checkCounter checks the counter after holds exclusive holds, skipped of

@@ -96,7 +96,8 @@ function kv(line, key,   n, i, f, a) {
   p = kv($0, "pair"); t = kv($0, "test")
   if (!(p in seen)) { seen[p] = 1; order[++np] = p }
   if (t == "gate") {
-    gate[p] = kv($0, "holds") " | " kv($0, "overlaps") " | " cnt($0) " | " kv($0, "lock_errors") " | " kv($0, "max_wait") " | " kv($0, "took")
+    pw = kv($0, "per_worker"); gsub(/,/, " / ", pw); if (pw == "") pw = "—"
+    gate[p] = kv($0, "holds") " | " kv($0, "overlaps") " | " cnt($0) " | " kv($0, "lock_errors") " | " kv($0, "max_wait") " | " pw " | " kv($0, "took")
     set[p] = kv($0, "settle") " / " kv($0, "lease")
   } else if (t == "gate-rec" && kv($0, "not_run") != "") {
     grec[p] = "— (not run: the peer probe gave no joint recommendation) | — | — | — | — | —"
@@ -131,11 +132,11 @@ function kv(line, key,   n, i, f, a) {
   }
 }
 END {
-  print "| pair | settle / lease used | holds done / expected | overlaps | counter / holds | lock errors | longest wait | gate took | recovery after SIGKILL | listing lag median / max | probe (each mount) |"
-  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  print "| pair | settle / lease used | holds done / expected | overlaps | counter / holds | lock errors | longest wait | holds per process | gate took | recovery after SIGKILL | listing lag median / max | probe (each mount) |"
+  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for (i = 1; i <= np; i++) {
     p = order[i]
-    g = (p in gate) ? gate[p] : "— | — | — | — | — | —"
+    g = (p in gate) ? gate[p] : "— | — | — | — | — | — | —"
     print "| " p " | " ((p in set) ? set[p] : "—") " | " g " | " ((p in rec) ? rec[p] : "—") " | " ((p in lag) ? lag[p] : "—") " | " ((p in probe) ? probe[p] : "—") " |"
   }
   print ""
