@@ -29,7 +29,7 @@ func main() {
 	dur := flag.Duration("dur", 3*time.Second, "length of each contended run")
 	hold := flag.Duration("hold", time.Millisecond, "hold time in contended runs")
 	only := flag.String("only", "", "run only this part: uncontended, idle or contended")
-	kinds := flag.String("kinds", "", "comma-separated kinds to run (default cryolock,gofrs-flock,o_excl; also flock-io: gofrs-flock plus the file operations of a cryolock acquisition)")
+	kinds := flag.String("kinds", "", "comma-separated kinds to run (default cryolock,gofrs-flock,o_excl; also flock-io: gofrs-flock plus the file operations of a cryolock acquisition; cryolock-unwatched: cryolock with the directory watch off, as on a network filesystem)")
 	nlist := flag.String("n", "", "comma-separated process counts of the contended runs (default 2,4,8,16,32,64)")
 	flag.Parse()
 	ns := []int{2, 4, 8, 16, 32, 64}

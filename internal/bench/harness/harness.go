@@ -37,6 +37,10 @@ const (
 	// FlockIO is gofrs/flock plus the file operations of a cryolock
 	// acquisition (see flockIO): not in the default Kinds.
 	FlockIO = "flock-io"
+	// CryolockUnwatched is cryolock with the directory watch off
+	// (WithoutWatch), as on a network or FUSE filesystem: waiters poll
+	// with the backoff that grows to 1 s. Not in the default Kinds.
+	CryolockUnwatched = "cryolock-unwatched"
 )
 
 // Kinds lists every kind, ours first.
@@ -50,7 +54,7 @@ type locker struct {
 // target is the path a kind locks inside dir.
 func target(kind, dir string) string {
 	switch kind {
-	case Cryolock:
+	case Cryolock, CryolockUnwatched:
 		return filepath.Join(dir, "l.cryolock")
 	case Flock:
 		return filepath.Join(dir, "l.flock")
@@ -62,6 +66,12 @@ func newLocker(kind, path string) (locker, error) {
 	switch kind {
 	case Cryolock:
 		l, err := protocol.New(path)
+		if err != nil {
+			return locker{}, err
+		}
+		return locker{func() error { return l.Lock(context.Background()) }, l.Unlock}, nil
+	case CryolockUnwatched:
+		l, err := protocol.New(path, protocol.WithoutWatch())
 		if err != nil {
 			return locker{}, err
 		}
