@@ -56,6 +56,10 @@ type attempt struct {
 	interrupted bool            // the latest stagger was cut short by a change
 	blockers    []competitor    // the live entries that keep a waiting looker out
 	enteredAt   time.Time       // wall clock when the latest entry's check began
+	mark        string          // unwatched: the waiter's mark in the lock directory (renewMark), if any
+	markOff     bool            // a mark could not be removed: make no more
+	checking    bool            // the backoff is check's, with an entry in the directory
+	waiters     bool            // a listing of this attempt showed a fresh mark of another waiter
 }
 
 // newAttempt starts an acquisition. What the Lock value has seen of other
@@ -68,6 +72,7 @@ func (l *Lock) newAttempt(d Dir) *attempt {
 		l.mem = memory{
 			judge:   stale.NewJudge(l.cfg.Stale),
 			entries: make(map[string]*seen),
+			marks:   make(map[string]time.Duration),
 		}
 	}
 	return &attempt{l: l, dir: d, memory: l.mem, queue: l.role == exclusive && l.slots == 1, start: l.cfg.Env.Mono(), highest: -1}
@@ -95,10 +100,22 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 		look, a.polite = true, true
 		a.startWatch()
 	}
+	if m := &l.mem; m.waiters && a.queue && !try && l.cfg.Env.Mono()-m.waitersSeen() < max(contendedFor, l.lease.D) {
+		// A waiter of an unwatched directory polled while this value last
+		// took the lock: let it look first (standAside).
+		if a.startWatch(); a.watch == nil {
+			look = true
+			if err := a.standAside(ctx); err != nil {
+				return nil, l.ctxErr(err)
+			}
+		}
+	}
+	defer func() { a.dropMark() }()
 	var got *entry
 	prev, prevSet := l.mem.lastSeen(), l.mem.contendedSet
 	defer func() {
 		l.mem.contendedSet, l.mem.held = false, nil
+		l.mem.waiters, l.mem.waitersAt, l.mem.waitersHeld = a.waiters, l.cfg.Env.Mono(), got
 		switch {
 		case a.sawOthers:
 			l.mem.contended, l.mem.contendedSet, l.mem.held = l.cfg.Env.Mono(), true, got
@@ -225,6 +242,9 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 		}
 		look = true
 		a.blockers = nil
+		// An entry of its own shows this contender; its mark would make
+		// others stand aside for a waiter that is not polling.
+		a.dropMark()
 		e, err := a.enter()
 		if errors.Is(err, errOwnGone) {
 			if err := a.backoff(ctx); err != nil {
@@ -336,7 +356,10 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 			}
 			return busy, nil
 		}
-		if err := a.backoff(ctx); err != nil {
+		a.checking = true
+		err = a.backoff(ctx)
+		a.checking = false
+		if err != nil {
 			return fail(l.ctxErr(err))
 		}
 	}

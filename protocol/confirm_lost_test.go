@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"context"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -127,12 +128,14 @@ func TestConfirmRefusesLostHold(t *testing.T) {
 	}
 }
 
-// entryNames are the names in dir other than the metadata directory.
+// entryNames are the names in dir other than the metadata directory and
+// waiters' marks.
 func entryNames(t *testing.T, dir string) []string {
 	t.Helper()
 	var names []string
 	for _, n := range locktest.Names(t, dir) {
-		if n != protocol.MetaDir {
+		// Neither the metadata directory nor a waiter's mark is an entry.
+		if n != protocol.MetaDir && !strings.HasPrefix(n, ".cryolock-wake-") {
 			names = append(names, n)
 		}
 	}

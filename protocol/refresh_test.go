@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryolock-go/cryolock/internal/locktest"
+
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -57,7 +59,8 @@ func (w *wakeFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
 // TestWaiterRefreshesView: where listings are cached (a settle) and nothing
 // is watched, a waiter makes and removes a wake subdirectory after each
 // backoff, before it lists again (docs/PROOF.md §4, hand-off), and leaves
-// none behind; with settle 0 it makes none.
+// none behind; with settle 0 a reader makes none (a mutex waiter keeps its
+// mark there too: TestWaiterMark).
 func TestWaiterRefreshesView(t *testing.T) {
 	for _, settle := range []time.Duration{10 * time.Millisecond, 0} {
 		dir := filepath.Join(t.TempDir(), "x.cryolock")
@@ -69,9 +72,13 @@ func TestWaiterRefreshesView(t *testing.T) {
 			t.Fatal(err)
 		}
 		w := &wakeFS{FS: protocol.OSFS()}
-		waiter, err := protocol.New(dir, protocol.WithLease(10*time.Second), protocol.WithSettle(settle),
+		opts := []protocol.Option{protocol.WithLease(10 * time.Second), protocol.WithSettle(settle),
 			protocol.WithBackoff(time.Millisecond, 5*time.Millisecond), protocol.WithFS(w),
-			protocol.WithoutWatch())
+			protocol.WithoutWatch()}
+		if settle == 0 {
+			opts = append(opts, protocol.WithShared())
+		}
+		waiter, err := protocol.New(dir, opts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,4 +124,148 @@ func TestWaiterRefreshesView(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestWaiterMark: a mutex waiter of a directory that cannot be watched keeps
+// one mark (a .cryolock-wake- subdirectory) in the lock directory while it
+// polls without an entry — a new one after each sleep, the previous
+// removed — even where listings are not cached (settle 0), and none is left
+// when its Lock ends.
+func TestWaiterMark(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "m.cryolock")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// A live holder with the highest ticket: the waiter's blind first entry
+	// withdraws (C4.5) and it polls without an entry, as a waiter does.
+	if err := os.WriteFile(filepath.Join(dir, blockerName), []byte("None"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	marks := func() []string {
+		var out []string
+		for _, n := range locktest.Names(t, dir) {
+			if strings.HasPrefix(n, ".cryolock-wake-") {
+				out = append(out, n)
+			}
+		}
+		return out
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var seen []int
+	names := map[string]bool{}
+	env := &sleepEnv{Env: protocol.OSEnv(), onSleep: func(n int) {
+		m := marks()
+		seen = append(seen, len(m))
+		for _, x := range m {
+			names[x] = true
+		}
+		if n == 12 {
+			cancel()
+		}
+	}}
+	waiter, err := protocol.New(dir, protocol.WithEnv(env), protocol.WithoutWatch(),
+		protocol.WithBackoff(time.Millisecond, 2*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := waiter.Lock(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock while held: %v, want it cancelled", err)
+	}
+	// The first sleeps come before the first mark (the blind entry's
+	// withdrawal); from the first mark on, exactly one at every sleep.
+	first := -1
+	for i, n := range seen {
+		if n > 0 && first < 0 {
+			first = i
+		}
+		if first >= 0 && n != 1 {
+			t.Errorf("sleep %d: %d marks in the lock directory, want 1 (%v)", i+1, n, seen)
+		}
+	}
+	if first < 0 || len(names) < 3 {
+		t.Errorf("marks at the sleeps: %v, %d names in all; want one at each sleep after the first ones, renewed", seen, len(names))
+	}
+	if m := marks(); len(m) != 0 {
+		t.Errorf("left behind after Lock ended: %v", m)
+	}
+}
+
+// TestUnwatchedReleaserStandsAside: on a directory that cannot be watched a
+// waiter polls, so a process that takes the lock again the moment it
+// releases it would always find it free (bench kind cryolock-unwatched: one
+// process took nearly every acquisition). A value whose acquisition listed
+// a waiter's fresh mark stands aside for a poll (its backoff ceiling plus
+// the settle) before it takes the lock again; a mark it has listed for
+// longer than two polls of the default ceiling is a crashed waiter's and
+// is ignored. The mark here is planted (a waiter that never comes back);
+// time is the Env's, moved by hand.
+func TestUnwatchedReleaserStandsAside(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "s.cryolock")
+	if err := os.MkdirAll(filepath.Join(dir, ".cryolock-wake-planted"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	env := &shiftEnv{Env: protocol.OSEnv()}
+	l, err := protocol.New(dir, protocol.WithEnv(env), protocol.WithoutWatch(),
+		protocol.WithBackoff(time.Millisecond, 20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cycle := func() []time.Duration {
+		t.Helper()
+		env.sleeps = nil
+		if err := l.Lock(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		return env.sleeps
+	}
+	if s := cycle(); len(s) != 0 {
+		t.Fatalf("first acquisition slept %v; want none (it had seen no mark before)", s)
+	}
+	// The mark stays fresh and no entry appears: it stands aside for the
+	// whole poll, listing now and then.
+	if s := cycle(); sum(s) != 20*time.Millisecond || len(s) < 2 {
+		t.Fatalf("after an acquisition that listed a fresh mark: slept %v, want %v in all, in several sleeps", s, 20*time.Millisecond)
+	}
+	// Two polls of the default ceiling (1 s) later the mark, unchanged,
+	// is a crashed waiter's.
+	env.shift(2*time.Second + time.Millisecond)
+	if s := cycle(); len(s) != 1 {
+		t.Fatalf("with the mark gone stale: slept %v, want one sleep (its first look shows no fresh mark)", s)
+	}
+	if s := cycle(); len(s) != 0 {
+		t.Fatalf("with only a stale mark listed: slept %v, want none", s)
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".cryolock-wake-planted")); err != nil {
+		t.Errorf("the planted mark: %v; a mark is never removed by anyone but its maker", err)
+	}
+}
+
+// shiftEnv is the OS's Env with a virtual monotonic clock: it moves only by
+// the sleeps (which are recorded, and return at once) and by hand.
+type shiftEnv struct {
+	protocol.Env
+	mono   time.Duration
+	sleeps []time.Duration
+}
+
+func (e *shiftEnv) shift(d time.Duration) { e.mono += d }
+func (e *shiftEnv) Mono() time.Duration   { return e.mono }
+func (e *shiftEnv) Sleep(ctx context.Context, d time.Duration) error {
+	if d > 0 {
+		e.sleeps = append(e.sleeps, d)
+		e.mono += d
+	}
+	return ctx.Err()
+}
+
+func sum(ds []time.Duration) time.Duration {
+	var t time.Duration
+	for _, d := range ds {
+		t += d
+	}
+	return t
 }

@@ -29,6 +29,15 @@ type memory struct {
 	contended    time.Duration
 	contendedSet bool
 	held         *entry // the entry of that acquisition, if it succeeded
+	// marks are the waiters' marks (see renewMark) this value has
+	// listed, with when it first listed each (Mono).
+	marks map[string]time.Duration
+	// waiters: the previous acquisition's listings showed a fresh mark
+	// of a waiter (at waitersAt, Mono; its hold was waitersHeld): the next
+	// acquisition of the value stands aside first (standAside).
+	waiters     bool
+	waitersAt   time.Duration
+	waitersHeld *entry
 }
 
 // seen is what a Lock value knows of one entry of someone else.
@@ -167,6 +176,14 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 			ownSeen = true
 			continue
 		}
+		if strings.HasPrefix(d.Name, wakePrefix) {
+			// A waiter's mark, or a wake directory (refreshView): never
+			// an entry (F7), only a hint that someone waits.
+			if d.Name != a.mark {
+				a.noteMark(d.Name)
+			}
+			continue
+		}
 		ticket, shared, ignore, foreign := a.classify(d)
 		if ignore {
 			continue
@@ -187,6 +204,17 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 		return nil, errOwnGone
 	}
 	// Keep the memory bounded by the directory.
+	if len(a.marks) > 0 {
+		names := make(map[string]bool, len(ents))
+		for _, d := range ents {
+			names[d.Name] = true
+		}
+		for n := range a.marks {
+			if !names[n] {
+				delete(a.marks, n)
+			}
+		}
+	}
 	if len(ents) < len(a.entries) {
 		names := make(map[string]bool, len(ents))
 		for _, d := range ents {

@@ -6,6 +6,9 @@ package protocol
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/cryolock-go/cryolock/nonce"
@@ -67,14 +70,19 @@ func (a *attempt) backoff(ctx context.Context) error {
 	if err := a.sleepBackoff(ctx, d); err != nil {
 		return err
 	}
-	if a.watch == nil && c.Settle > 0 {
-		a.refreshView()
+	if a.watch == nil {
+		if a.queue && !a.try && !a.checking {
+			a.renewMark()
+		} else if c.Settle > 0 {
+			a.refreshView()
+		}
 	}
 	return nil
 }
 
 // wakePrefix starts the name of the subdirectory a waiter makes and removes
-// at once to refresh its view of the lock directory (refreshView).
+// at once to refresh its view of the lock directory (refreshView), or keeps
+// while it waits as its mark (renewMark).
 const wakePrefix = ".cryolock-wake-"
 
 // refreshView makes a change of this client's own in the lock directory
@@ -85,7 +93,8 @@ const wakePrefix = ".cryolock-wake-"
 // pages) and sshfs (which drops the directory's cache) — the next listing
 // then shows a release within one backoff, not a cache lifetime later
 // (sshfs: 20 s). It runs only where listings are cached (Settle > 0) and
-// nothing can be watched. It is for liveness only: no decision rests on it
+// nothing can be watched, for a waiter that keeps no mark (renewMark makes
+// the same changes). It is for liveness only: no decision rests on it
 // (rule C4's listing follows the contender's own create anyway,
 // docs/PROOF.md A1), and its errors are ignored. Its name carries a fresh
 // owner (60 random bits), so it never is a directory someone else made.
@@ -99,6 +108,119 @@ func (a *attempt) refreshView() {
 	}
 	d.Close()
 	l.cfg.FS.Remove(a.dir, name)
+}
+
+// renewMark keeps a waiting mutex contender (or writer) of an unwatched
+// directory visible while it polls: a subdirectory named like refreshView's,
+// made anew after each sleep, before the look that follows, and the previous
+// one removed; dropMark removes the last when the attempt ends. A waiter
+// that polls leaves no entry, so without it a process that takes the lock
+// again the moment it releases it would always find it free, and keep it
+// from every waiter (bench kind cryolock-unwatched: one process took nearly
+// every acquisition). A contender whose listings show another's fresh mark
+// stands aside for a poll before it enters again (standAside). Like
+// refreshView, whose work it does (two changes of this client's own before
+// its listing), it is for liveness only: every rule ignores the name (F7),
+// and its errors are ignored — except that an attempt whose old mark
+// could not be removed makes no more (marks must not pile up).
+func (a *attempt) renewMark() {
+	if a.markOff {
+		return
+	}
+	l := a.l
+	host, pid := l.cfg.Env.Process()
+	name := wakePrefix + nonce.NewOwner(l.cfg.Env, host, pid)
+	if d, err := l.cfg.FS.OpenDir(a.dir, name, true, 0o700); err == nil {
+		d.Close()
+	} else {
+		name = ""
+	}
+	if !a.dropMark() {
+		a.markOff = true
+		if name != "" {
+			l.cfg.FS.Remove(a.dir, name)
+		}
+		return
+	}
+	a.mark = name
+}
+
+// dropMark removes the attempt's mark, if it has one, and reports whether
+// it is gone.
+func (a *attempt) dropMark() bool {
+	if a.mark == "" {
+		return true
+	}
+	err := a.l.cfg.FS.Remove(a.dir, a.mark)
+	a.mark = ""
+	return err == nil || errors.Is(err, fs.ErrNotExist)
+}
+
+// markFresh is how long after a value first listed a mark it takes the
+// mark for a waiter's: a waiter renews it at every poll, at most its backoff
+// ceiling apart (the default's, if this value's is shorter: waiters may be
+// configured apart), so a mark listed for longer is a crashed waiter's.
+func (c *config) markFresh() time.Duration {
+	return 2*max(c.ceiling(false), DefaultIdleBackoff) + c.Settle
+}
+
+// noteMark records a mark of someone else seen in a listing: the attempt
+// met a waiter if the mark is fresh.
+func (a *attempt) noteMark(name string) {
+	now := a.l.cfg.Env.Mono()
+	first, ok := a.marks[name]
+	if !ok {
+		a.marks[name] = now
+		first = now
+	}
+	if now-first <= a.l.cfg.markFresh() {
+		a.waiters = true
+	}
+}
+
+// standAside is what a mutex contender (or writer) of an unwatched directory
+// does first when its previous acquisition met a waiter's mark and ended a
+// moment ago: it keeps out for up to a poll of its backoff ceiling and the
+// settle delay, so that every waiter looks at least once while the lock is
+// free (a waiter sleeps at most its ceiling between looks) — but only while
+// someone is still waiting: it lists now and then (backoff from
+// MinBackoff), and stops standing aside as soon as a listing shows an entry
+// (a waiter took its turn, or someone holds: it then waits as any
+// contender) or no fresh mark (nobody polls: contenders that all stood
+// aside at once would otherwise leave the lock idle for the whole poll).
+// Its listings are only hints, names parsed and nothing judged; sleeping is
+// never a safety step: this is for order only.
+func (a *attempt) standAside(ctx context.Context) error {
+	l := a.l
+	c := &l.cfg
+	until := c.Env.Mono() + c.ceiling(false) + c.Settle
+	c.Logger.Debug("cryolock: a waiter is polling; standing aside before taking the lock again", "path", l.dir, "for", until-c.Env.Mono())
+	d := c.MinBackoff
+	for {
+		left := until - c.Env.Mono()
+		if left <= 0 {
+			return nil
+		}
+		if err := c.Env.Sleep(ctx, min(d, left)); err != nil {
+			return err
+		}
+		d = min(2*d, c.ceiling(false))
+		ents, err := c.FS.ReadDir(a.dir)
+		if err != nil {
+			return nil // the attempt's own listing will say what is wrong
+		}
+		a.waiters = false
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name, wakePrefix) {
+				a.noteMark(e.Name)
+			} else if _, _, ok := nonce.ParseName(e.Name); ok {
+				return nil
+			}
+		}
+		if !a.waiters {
+			return nil
+		}
+	}
 }
 
 // gateOpen joins the gate, if the attempt waits at one and has not joined
@@ -251,6 +373,16 @@ func (m *memory) lastSeen() time.Duration {
 	t := m.contended
 	if m.held != nil {
 		t = max(t, time.Duration(m.held.lastOK.Load()))
+	}
+	return t
+}
+
+// waitersSeen is when the value last knew the waiters its previous
+// acquisition met to be current: like lastSeen.
+func (m *memory) waitersSeen() time.Duration {
+	t := m.waitersAt
+	if m.waitersHeld != nil {
+		t = max(t, time.Duration(m.waitersHeld.lastOK.Load()))
 	}
 	return t
 }

@@ -44,7 +44,7 @@ func TestInModel(t *testing.T) {
 	}
 	// The configuration really breaks exclusion (seed 10045 did when the
 	// issue was filed; the traces have moved since, so search a batch).
-	if res := Explore(context.Background(), seed10045(), ExploreOptions{Schedules: 5000}); len(res.Failures) == 0 {
+	if res := Explore(context.Background(), seed10045(), ExploreOptions{Schedules: 50000}); len(res.Failures) == 0 {
 		t.Fatalf("seed 10045's configuration no longer fails in %d schedules: the test above guards nothing", res.Schedules)
 	}
 	for _, c := range []Config{Default(RulesV1), inModel(RulesV1), inModelAll(), small(RulesV1, 2, 1), reapScope(KindMutexLock)} {

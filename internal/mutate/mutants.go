@@ -45,7 +45,7 @@ var mutants = []Mutant{
 		Find:        `	for _, fresh := range [...]bool{false, true} {`,
 		Replace:     `	for _, fresh := range [...]bool{false} {`,
 		LoadBearing: true,
-		Note: "TestInModel kills it first, incidentally: the configuration of issue 10's seed 10045 (outside the model) no longer fails in 5000 schedules. " +
+		Note: "TestInModel kills it first, incidentally: the configuration of issue 10's seed 10045 (outside the model) no longer fails in 50000 schedules. " +
 			"sim's TestReapNeedsFreshVerdict (sim/mutant_kill_test.go) kills it for the reason that matters: a live holder reaped from a cached stat, two holders (seed 213).",
 	},
 	{
