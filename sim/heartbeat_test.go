@@ -99,7 +99,7 @@ func TestCrashedHolderReapedInTime(t *testing.T) {
 	bound := time.Duration(float64(lease)/(1-cfg.Faults.ClockDrift)) + lease/2 + 2*cfg.MaxBackoff
 	seen := 0
 	var worst time.Duration
-	for seed := uint64(0); seed < 200 && seen < 20; seed++ {
+	for seed := uint64(0); seed < 2000 && seen < 200; seed++ {
 		r := Run(cfg, seed)
 		if r.Failed() {
 			t.Fatalf("seed %d: %v", seed, r.Violations[0])
