@@ -204,7 +204,8 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 		return nil, errOwnGone
 	}
 	// Keep the memory bounded by the directory.
-	if len(a.marks) > 0 {
+	pruneEntries := len(ents) < len(a.entries)
+	if pruneEntries || len(a.marks) > 0 {
 		names := make(map[string]bool, len(ents))
 		for _, d := range ents {
 			names[d.Name] = true
@@ -214,16 +215,12 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 				delete(a.marks, n)
 			}
 		}
-	}
-	if len(ents) < len(a.entries) {
-		names := make(map[string]bool, len(ents))
-		for _, d := range ents {
-			names[d.Name] = true
-		}
-		a.judge.Retain(func(n string) bool { return names[n] })
-		for n := range a.entries {
-			if !names[n] {
-				delete(a.entries, n)
+		if pruneEntries {
+			a.judge.Retain(func(n string) bool { return names[n] })
+			for n := range a.entries {
+				if !names[n] {
+					delete(a.entries, n)
+				}
 			}
 		}
 	}

@@ -369,23 +369,20 @@ const maxDisplaced = 3
 // lastSeen is when the value last knew its previous acquisition's
 // contention to be current: its end, or the last good heartbeat of the
 // hold it gave (which runs every half lease until the release).
-func (m *memory) lastSeen() time.Duration {
-	t := m.contended
-	if m.held != nil {
-		t = max(t, time.Duration(m.held.lastOK.Load()))
+func (m *memory) lastSeen() time.Duration { return seenUntil(m.contended, m.held) }
+
+// seenUntil is at, or the last good heartbeat of held if later (held may be
+// nil).
+func seenUntil(at time.Duration, held *entry) time.Duration {
+	if held != nil {
+		at = max(at, time.Duration(held.lastOK.Load()))
 	}
-	return t
+	return at
 }
 
 // waitersSeen is when the value last knew the waiters its previous
 // acquisition met to be current: like lastSeen.
-func (m *memory) waitersSeen() time.Duration {
-	t := m.waitersAt
-	if m.waitersHeld != nil {
-		t = max(t, time.Duration(m.waitersHeld.lastOK.Load()))
-	}
-	return t
-}
+func (m *memory) waitersSeen() time.Duration { return seenUntil(m.waitersAt, m.waitersHeld) }
 
 // contendedFor (or the lease, if longer) is how long after an acquisition
 // that met others the next acquisition of the same value looks before
