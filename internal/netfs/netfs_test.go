@@ -207,9 +207,8 @@ var peerRecs sync.Map
 // joint verdict recommends, applied the way a user applies them
 // (fsprobe.WithReport of the report; `cryolock run --config` reads the
 // same JSON): they must make the gate pass. Time-boxed by
-// CRYOLOCK_NETFS_REC_GATE_BUDGET (default 60 s; "none": the whole gate,
-// 4 × 100 holds — about 10 minutes in the emulated guest, where the peer
-// probe recommends settles of 0.7–1.3 s).
+// CRYOLOCK_NETFS_REC_GATE_BUDGET if that is a duration; by default (or
+// "none") it is the whole gate, 4 × 100 holds, all of which must finish.
 func gateRecommended(t *testing.T, p pair, s settings) {
 	v, ok := peerRecs.Load(p.Name)
 	if !ok {
@@ -234,11 +233,9 @@ func gateRecommended(t *testing.T, p pair, s settings) {
 	if rec.NoLease {
 		lease = "None"
 	}
-	budget := time.Minute
+	var budget time.Duration
 	switch v := os.Getenv("CRYOLOCK_NETFS_REC_GATE_BUDGET"); v {
-	case "":
-	case "none":
-		budget = 0
+	case "", "none":
 	default:
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -1077,10 +1074,12 @@ func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counte
 // atomic: two holders at once would lose an update. The file is rewritten
 // through O_TRUNC, not O_RDWR, as rclone without a VFS cache cannot open a
 // file for reading and writing. A read that fails with EIO is tried again
-// (for up to 5 s, 50 ms apart; counted in *retries): rclone answers EIO to
-// the first reads of a file another mount has just rewritten (on a loaded
-// machine for longer than 250 ms: a CI run lost two workers so). If every
-// read for 5 s fails with EIO (a loaded CI run saw that on the rclone sftp
+// (for up to 5 s, 50 ms apart; counted in *retries): rclone answered EIO to
+// reads of a file another mount had just rewritten — its hash check of the
+// bytes read against a hash cached from before the rewrite, at the same
+// size within the same second; the mounts now have --no-checksum (see
+// scripts/rclone-up.sh), and this stays as a guard. If every
+// read for 5 s fails with EIO (CI runs saw that on the rclone sftp
 // pair), nothing is written and skipped is true: the caller counts the hold
 // as not incremented, so the final count stays exact. An EIO is the
 // filesystem's, not a sign of two holders; a lost update would read a stale

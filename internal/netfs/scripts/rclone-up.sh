@@ -10,10 +10,19 @@
 #   --dir-cache-time 0   re-list the remote at every readdir (default 5m: a
 #                        listing may be five minutes old)
 #   --attr-timeout 0     no kernel attribute cache (default 1s)
+#   --no-checksum        no hash check of what a read returned (not the lock's
+#                        concern, the test's counter's): over sftp, whose mtimes
+#                        are whole seconds, a file rewritten through one mount
+#                        within the second at the same size keeps its old hash
+#                        in the other mount's cache, so a read there returned
+#                        the new bytes and then failed with EIO ("corrupted on
+#                        transfer: md5 hash differ") for seconds: 60 of 120
+#                        alternating rewrite-then-read rounds without the flag,
+#                        0 with it, every read fresh either way
 # Prints `export VAR=...` lines for the caller; pids under $RCL/pids.
 source "$(dirname "$0")/common.sh"
 t0=$SECONDS
-OPTS="${NETFS_RCLONE_OPTS---dir-cache-time 0 --attr-timeout 0}"
+OPTS="${NETFS_RCLONE_OPTS---dir-cache-time 0 --attr-timeout 0 --no-checksum}"
 names=(sftpa sftpb locala localb sftpdef)
 all_up() { local m; for m in "${names[@]}"; do mountpoint -q "$RCL/mnt/$m" || return 1; done; }
 emit() {
