@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Unmounts the rclone mounts of rclone-up.sh and stops the rclone processes
-# it recorded (by pid only), then removes their data.
+# it recorded (by pid only), then removes their data (their logs are kept,
+# under $NETFS_STATE/rclone-logs).
 source "$(dirname "$0")/common.sh"
 for m in sftpa sftpb locala localb sftpdef; do
   if mountpoint -q "$RCL/mnt/$m" 2>/dev/null; then
@@ -15,4 +16,7 @@ done
 for m in sftpa sftpb locala localb sftpdef; do
   if mountpoint -q "$RCL/mnt/$m" 2>/dev/null; then log "still mounted: $RCL/mnt/$m"; exit 1; fi
 done
+if [ -d "$RCL/logs" ]; then
+  rm -rf "$NETFS_STATE/rclone-logs" && mv "$RCL/logs" "$NETFS_STATE/rclone-logs" || true
+fi
 rm -rf "$RCL"
