@@ -130,8 +130,8 @@ func readmeTable(findings string) (string, error) {
 			}
 		}
 		if h := col(r, "rec holds done / expected"); h != "—" {
-			result = fmt.Sprintf("the probe's joint settings (%s): holds %s, overlaps %s, counter %s; time-boxed at %s",
-				col(r, "rec "+recHead), h, col(r, "rec overlaps"), col(r, "rec counter / holds"), result)
+			result = fmt.Sprintf("the probe's joint settings (%s): holds %s in %s, overlaps %s, counter %s; time-boxed at %s",
+				col(r, "rec "+recHead), h, col(r, "rec took"), col(r, "rec overlaps"), col(r, "rec counter / holds"), result)
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", fsName(p), measured, rec, result)
 	}
@@ -154,13 +154,13 @@ func fsName(pair string) string {
 	case "cifs":
 		return "SMB 3.1.1 (Linux cifs client, default caches)"
 	case "rclone-sftp":
-		return "rclone mount of an sftp remote (`--dir-cache-time 0 --attr-timeout 0`)"
+		return "rclone mount of an sftp remote (`--dir-cache-time 0 --attr-timeout 0 --no-checksum`)"
 	case "sshfs":
 		return "sshfs (3.7, default caches: 20 s)"
 	case "rclone-defaults":
 		return "rclone mount of the sftp remote with rclone's defaults (probe only)"
 	case "rclone-local":
-		return "rclone mount of a local path (`--dir-cache-time 0 --attr-timeout 0`)"
+		return "rclone mount of a local path (`--dir-cache-time 0 --attr-timeout 0 --no-checksum`)"
 	}
 	return pair
 }
