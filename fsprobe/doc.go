@@ -29,7 +29,9 @@
 //     acdirmax, noac, nocto, lookupcache; CIFS cache= and actimeo; rclone's
 //     --dir-cache-time and --attr-timeout from its process's command line or
 //     RCLONE_* environment; sshfs and FUSE defaults, since their options are
-//     invisible in mountinfo), each with the option that shortens it;
+//     invisible in mountinfo), each with the option that shortens it; and
+//     whether an rclone mount checks reads against the remote's hashes
+//     (Filesystem.ReadChecksum: a warning for the data, not the lock);
 //   - the protocol's primitives (mkdir, list, create+write, read, stat, set
 //     an explicit mtime, remove): whether each works, and its median and
 //     maximum time over Options.Samples tries; for comparison O_EXCL, hard

@@ -36,6 +36,7 @@ func rcloneCacheTimes(f *Filesystem, procRoot string) {
 			}
 		}
 	}
+	f.ReadChecksum = !rcloneBool(args, env, "no-checksum")
 	if !strings.Contains(dirHow, "pid") {
 		dirHow += ", " + where
 	}
@@ -137,6 +138,33 @@ func rcloneOption(args, env []string, name string) (value, how string, ok bool) 
 		}
 	}
 	return value, how, ok
+}
+
+// rcloneBool reports whether rclone's boolean flag --name is set in args
+// ("--name", or "--name=true"; the last one wins), else in the environment
+// variable RCLONE_NAME.
+func rcloneBool(args, env []string, name string) bool {
+	flag := "--" + name
+	set, found := false, false
+	for _, a := range args {
+		if a == flag {
+			set, found = true, true
+		} else if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			b, err := strconv.ParseBool(v)
+			set, found = err == nil && b, true
+		}
+	}
+	if found {
+		return set
+	}
+	key := "RCLONE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "="
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, key); ok {
+			b, err := strconv.ParseBool(v)
+			set = err == nil && b
+		}
+	}
+	return set
 }
 
 // parseRcloneDuration reads a duration as rclone writes them: a Go

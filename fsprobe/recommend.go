@@ -162,6 +162,9 @@ func Recommend(r Report) Recommendation {
 	if rcloneUnsafe {
 		warn("rclone serves listings from its directory cache for up to %v [%s], and a mount's own creates do not refresh it: the lock is UNSAFE here unless every contender uses a settle of at least that (recommended: %v), or the mounts are restarted with --dir-cache-time 0 (or a few seconds) and --attr-timeout 1s or less and probed again", f.DirCache, f.DirCacheSource, settle)
 	}
+	if f.ReadChecksum {
+		warn("not the lock's concern but your data's: this rclone mount checks each read against the remote's hash, and where the remote keeps modification times in whole seconds (sftp) a small file another client rewrote at the same size within the second reads as EIO for a while (rclone logs \"md5 hash differ\"); mount with --no-checksum to avoid it")
+	}
 	if settle >= 5*time.Second && !rcloneUnsafe {
 		src := f.DirCacheSource
 		if src == "" {

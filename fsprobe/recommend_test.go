@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -341,16 +342,19 @@ func TestRefreshVerdict(t *testing.T) {
 func TestRcloneMountProcess(t *testing.T) {
 	const line = "49 27 0:59 / /mnt/rc rw,nosuid,nodev,relatime - fuse.rclone remote: rw,user_id=0,group_id=0"
 	for _, c := range []struct {
-		name     string
-		argv     []string
-		env      []string
-		cwd      string
-		dir      time.Duration
-		attr     time.Duration
-		src, not string
+		name       string
+		argv       []string
+		env        []string
+		cwd        string
+		dir        time.Duration
+		attr       time.Duration
+		src, not   string
+		noChecksum bool
 	}{
 		{name: "defaults", argv: []string{"rclone", "mount", "remote:", "/mnt/rc"}, dir: 5 * time.Minute, attr: time.Second, src: "does not set it"},
-		{name: "flags", argv: []string{"/usr/bin/rclone", "mount", "remote:", "/mnt/rc", "--dir-cache-time", "0", "--attr-timeout=0s"}, dir: 0, attr: 0, src: "--dir-cache-time 0"},
+		{name: "flags", argv: []string{"/usr/bin/rclone", "mount", "remote:", "/mnt/rc", "--dir-cache-time", "0", "--attr-timeout=0s", "--no-checksum"}, dir: 0, attr: 0, src: "--dir-cache-time 0", noChecksum: true},
+		{name: "no-checksum=false", argv: []string{"rclone", "mount", "remote:", "/mnt/rc", "--no-checksum", "--no-checksum=false"}, dir: 5 * time.Minute, attr: time.Second},
+		{name: "no-checksum in the environment", argv: []string{"rclone", "mount", "remote:", "/mnt/rc"}, env: []string{"RCLONE_NO_CHECKSUM=true"}, dir: 5 * time.Minute, attr: time.Second, noChecksum: true},
 		{name: "relative mount point", argv: []string{"rclone", "mount", "remote:", "rc", "--dir-cache-time", "2s"}, cwd: "/mnt", dir: 2 * time.Second, attr: time.Second, src: "--dir-cache-time 2s"},
 		{name: "environment", argv: []string{"rclone", "mount", "remote:", "/mnt/rc"}, env: []string{"PATH=/bin", "RCLONE_DIR_CACHE_TIME=1m"}, dir: time.Minute, attr: time.Second, src: "RCLONE_DIR_CACHE_TIME=1m"},
 		{name: "flag beats environment", argv: []string{"rclone", "mount", "--dir-cache-time=10s", "remote:", "/mnt/rc"}, env: []string{"RCLONE_DIR_CACHE_TIME=1m"}, dir: 10 * time.Second, attr: time.Second},
@@ -378,6 +382,10 @@ func TestRcloneMountProcess(t *testing.T) {
 				t.Errorf("source %q, want it to contain %q and name the flag", f.DirCacheSource, c.src)
 			}
 			rec := Recommend(Report{Filesystem: f, Primitives: allWork(), Listing: Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}})
+			warned := slices.ContainsFunc(rec.Warnings, func(w string) bool { return strings.Contains(w, "--no-checksum") })
+			if f.ReadChecksum == c.noChecksum || warned == c.noChecksum {
+				t.Errorf("ReadChecksum %v, warned about --no-checksum %v; want %v (%q)", f.ReadChecksum, warned, !c.noChecksum, rec.Warnings)
+			}
 			if rec.Settle.D() < c.dir {
 				t.Errorf("settle %v below rclone's listing cache %v", rec.Settle, c.dir)
 			}

@@ -137,6 +137,15 @@ type Filesystem struct {
 	DirCache Duration `json:"dir_cache"`
 	// DirCacheSource says where DirCache comes from.
 	DirCacheSource string `json:"dir_cache_source,omitempty"`
+	// ReadChecksum is set for an rclone mount that checks what a read
+	// returned against the remote object's hash (rclone's default; the
+	// mount has no --no-checksum): where the remote keeps modification
+	// times in whole seconds (sftp), a small file that another client
+	// rewrote at the same size within the second keeps its old hash in
+	// this mount's cache, and reads of it fail with EIO for a while. Not
+	// the lock's concern (it reads no file's contents to decide): the
+	// data's that the lock guards.
+	ReadChecksum bool `json:"read_checksum,omitempty"`
 }
 
 // Mount is one entry of /proc/self/mountinfo.
