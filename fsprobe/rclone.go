@@ -131,13 +131,22 @@ func rcloneOption(args, env []string, name string) (value, how string, ok bool) 
 	if ok {
 		return value, how, true
 	}
-	key := "RCLONE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "="
+	if v, key, ok := rcloneEnv(env, name); ok {
+		return v, key + "=" + v, true
+	}
+	return "", "", false
+}
+
+// rcloneEnv returns the value of RCLONE_NAME (for flag --name) in env, the
+// last one if several, and the variable's name.
+func rcloneEnv(env []string, name string) (value, key string, ok bool) {
+	key = "RCLONE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 	for _, e := range env {
-		if v, found := strings.CutPrefix(e, key); found {
-			value, how, ok = v, strings.TrimSuffix(key, "=")+"="+v, true
+		if v, found := strings.CutPrefix(e, key+"="); found {
+			value, ok = v, true
 		}
 	}
-	return value, how, ok
+	return value, key, ok
 }
 
 // rcloneBool reports whether rclone's boolean flag --name is set in args
@@ -157,14 +166,9 @@ func rcloneBool(args, env []string, name string) bool {
 	if found {
 		return set
 	}
-	key := "RCLONE_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_")) + "="
-	for _, e := range env {
-		if v, ok := strings.CutPrefix(e, key); ok {
-			b, err := strconv.ParseBool(v)
-			set = err == nil && b
-		}
-	}
-	return set
+	v, _, ok := rcloneEnv(env, name)
+	b, err := strconv.ParseBool(v)
+	return ok && err == nil && b
 }
 
 // parseRcloneDuration reads a duration as rclone writes them: a Go
