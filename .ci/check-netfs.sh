@@ -20,8 +20,8 @@
 #                              counters 400/400; raise CRYOLOCK_NETFS_TIMEOUT)
 #   CRYOLOCK_NETFS_REC_GATE_BUDGET time box of the gate with the peer probe's joint
 #                              settings (default 8m: the whole 4 x 100 holds took
-#                              2m41s-7m12s where the probe measured the guest's lags
-#                              short, settle 0.19-0.59 s; it recommends up to 2.5 s
+#                              1m11s-7m56s where the probe measured the guest's lags
+#                              short, settle 0.08-0.88 s; it recommends up to 2.5 s
 #                              when the emulated guest is slow, and 400 holds then
 #                              take half an hour; "none": all 400 must finish)
 #   CRYOLOCK_NETFS_HANDOFF_BUDGET  time box of each pair's hand-off runs (default 45s)
