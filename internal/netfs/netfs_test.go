@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -124,14 +125,14 @@ func pairs(t *testing.T) []pair {
 // TestPairs runs, on every pair at once (each pair in parallel with the
 // others, its tests one after another, each in a fresh subdirectory made
 // through mount A and seen through mount B): the listing lag, the probe,
-// the hand-off, the gate, the reader–writer lock, the semaphore, the
+// the hand-off, the idle waiter, the gate, the reader–writer lock, the semaphore, the
 // recovery from a killed holder, the peer probe and the gate again with the
 // peer probe's joint recommendation.
 func TestPairs(t *testing.T) {
 	tests := []struct {
 		name string
 		f    func(t *testing.T, p pair, s settings)
-	}{{"lag", listingLag}, {"probe", probe}, {"handoff", handoff}, {"gate", gate}, {"rw", rwLock}, {"semaphore", semaphore}, {"recovery", recovery}, {"peer", peerProbe}, {"gate-rec", gateRecommended}}
+	}{{"lag", listingLag}, {"probe", probe}, {"handoff", handoff}, {"idle", idleWaiter}, {"gate", gate}, {"rw", rwLock}, {"semaphore", semaphore}, {"recovery", recovery}, {"peer", peerProbe}, {"gate-rec", gateRecommended}}
 	for _, p := range pairs(t) {
 		t.Run(p.Name, func(t *testing.T) {
 			t.Parallel()
@@ -628,6 +629,161 @@ func handoff(t *testing.T, p pair, s settings) {
 	}
 }
 
+// maxIdleListings is what a waiter with the default backoff may list the
+// lock directory per second, after its first second of waiting, where
+// nothing can be watched (issue 15: at most 2; the backoff's ceiling of
+// DefaultIdleBackoff gives about 1.3, as TestUnwatchedListingRate checks in
+// virtual time).
+const maxIdleListings = 2.0
+
+// idleWaiter measures what waiting costs on the pair: a holder on A holds
+// for CRYOLOCK_NETFS_IDLE_WAIT (default 20 s) while a waiter on B (a helper
+// process with the pair's settle and lease and the default backoff) waits;
+// reported are the waiter's CPU time per second of waiting and its listings
+// of the lock directory per second after its first second (counted by a
+// wrapper of its FS). The listing rate is asserted (a count: a slow machine
+// lists less, never more); the CPU time is reported only (in the emulated
+// guest every system call costs many times its native time).
+func idleWaiter(t *testing.T, p pair, s settings) {
+	wait := 20 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_IDLE_WAIT")); err == nil && d > 2*time.Second {
+		wait = d
+	}
+	cpu, rate, err := idleRun(p, s, wait)
+	if err != nil {
+		t.Fatalf("%s: idle waiter: %v", p.Name, err)
+	}
+	result(p, "idle-waiter", "wait", wait, "waiter_cpu", fmt.Sprintf("%.2f%%", cpu*100), "listings_per_s", fmt.Sprintf("%.2f", rate))
+	if rate > maxIdleListings {
+		t.Errorf("%s: a waiter with the default backoff listed the lock directory %.2f times a second after its first second, want ≤ %v", p.Name, rate, maxIdleListings)
+	}
+}
+
+// idleRun runs idleWaiter's measurement once and returns the waiter's CPU
+// time per second of waiting and its listings per second after the first.
+func idleRun(p pair, s settings, wait time.Duration) (cpu, rate float64, err error) {
+	lockA, lockB := filepath.Join(p.A, "idle.cryolock"), filepath.Join(p.B, "idle.cryolock")
+	la, err := protocol.New(lockA, protocol.WithSettle(s.Settle), protocol.WithLease(s.Lease))
+	if err != nil {
+		return 0, 0, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := la.Lock(ctx); err != nil {
+		return 0, 0, fmt.Errorf("holder on A: %w", err)
+	}
+	held := true
+	defer func() {
+		if held {
+			la.Unlock()
+		}
+	}()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperVar+"=idle", "CRYOLOCK_NETFS_LOCK="+lockB,
+		"CRYOLOCK_NETFS_SETTLE_D="+s.Settle.String(), "CRYOLOCK_NETFS_LEASE_D="+s.Lease.String(),
+		"CRYOLOCK_NETFS_DEFAULT_BACKOFF=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return 0, 0, err
+	}
+	outp, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, 0, err
+	}
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	defer cmd.Process.Kill()
+	out := bufio.NewReader(outp)
+	expect := func(prefix string) ([]string, error) {
+		line, err := out.ReadString('\n')
+		f := strings.Fields(line)
+		if err != nil || len(f) == 0 || f[0] != prefix {
+			return nil, fmt.Errorf("idle waiter said %q (%v), want %s", line, err, prefix)
+		}
+		return f[1:], nil
+	}
+	if _, err := expect("waiting"); err != nil {
+		return 0, 0, err
+	}
+	time.Sleep(time.Second)
+	fmt.Fprintln(in, "first")
+	if _, err := expect("noted"); err != nil {
+		return 0, 0, err
+	}
+	time.Sleep(wait - time.Second)
+	fmt.Fprintln(in, "release")
+	if _, err := expect("noted"); err != nil {
+		return 0, 0, err
+	}
+	held = false
+	if err := la.Unlock(); err != nil {
+		return 0, 0, fmt.Errorf("release on A: %w", err)
+	}
+	if _, err := expect("acquired"); err != nil {
+		return 0, 0, err
+	}
+	in.Close()
+	f, err := expect("idle")
+	if err != nil {
+		return 0, 0, err
+	}
+	if len(f) != 2 {
+		return 0, 0, fmt.Errorf("idle waiter said idle %q", f)
+	}
+	cpu, _ = strconv.ParseFloat(f[0], 64)
+	rate, _ = strconv.ParseFloat(f[1], 64)
+	return cpu, rate, cmd.Wait()
+}
+
+// listingFS counts the listings of the FS it wraps (it offers no watch:
+// only where none is made anyway, a network or FUSE filesystem).
+type listingFS struct {
+	protocol.FS
+	n atomic.Int64
+}
+
+func (c *listingFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
+	c.n.Add(1)
+	return c.FS.ReadDir(d)
+}
+
+// idleMain is idleWaiter's helper: it says "waiting" and waits for the lock,
+// while it notes its listing count and CPU time at the "first" and
+// "release" lines on stdin (answering each with "noted"); once it has the
+// lock it says "acquired", then "idle <CPU time per second from the start
+// of the wait to release> <listings per second from first to release>",
+// and releases.
+func idleMain(l *protocol.Lock, cfs *listingFS) error {
+	type note struct {
+		n   int64
+		cpu time.Duration
+		at  time.Time
+	}
+	start := note{cfs.n.Load(), locktest.SelfCPU(), time.Now()}
+	notes := make(chan note, 2)
+	in := bufio.NewScanner(os.Stdin)
+	go func() {
+		for in.Scan() && len(notes) < cap(notes) {
+			notes <- note{cfs.n.Load(), locktest.SelfCPU(), time.Now()}
+			fmt.Println("noted")
+		}
+	}()
+	fmt.Println("waiting")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	if err := l.Lock(ctx); err != nil {
+		return err
+	}
+	first, release := <-notes, <-notes
+	fmt.Println("acquired")
+	cpu := (release.cpu - start.cpu).Seconds() / release.at.Sub(start.at).Seconds()
+	rate := float64(release.n-first.n) / release.at.Sub(first.at).Seconds()
+	fmt.Println("idle", cpu, rate)
+	return l.Unlock()
+}
+
 // roundLat rounds a latency for the report: to the millisecond from 10 ms,
 // else to 10 µs.
 func roundLat(d time.Duration) time.Duration {
@@ -972,11 +1128,18 @@ func helperMain(mode string) error {
 		h := slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})
 		opts = append(opts, protocol.WithLogger(slog.New(h).With("worker", env("CRYOLOCK_NETFS_WORKER"))))
 	}
+	var cfs *listingFS
+	if mode == "idle" {
+		cfs = &listingFS{FS: protocol.OSFS()}
+		opts = append(opts, protocol.WithFS(cfs))
+	}
 	l, err := protocol.New(env("CRYOLOCK_NETFS_LOCK"), opts...)
 	if err != nil {
 		return err
 	}
 	switch mode {
+	case "idle":
+		return idleMain(l, cfs)
 	case "waiter":
 		return waiterMain(env("CRYOLOCK_NETFS_KIND"), l, env("CRYOLOCK_NETFS_FLOCK"))
 	case "holder":

@@ -65,6 +65,11 @@ on a file it had only stat'ed or with a read before its stat).
   (backoff up to 50 ms), with the protocol's default backoff (growing to 1 s:
   about 1.3 listings a second), and with flock(2) on one file through both
   mounts.
+- idle waiter: a waiter on B with the protocol's default backoff (and the
+  pair's settle and lease) waits 20 s while A holds: its CPU time per second
+  of waiting, and its listings of the lock directory per second after its
+  first second (counted by a wrapper of its FS; at most 2 may be, and the
+  test fails above that).
 - reader–writer and semaphore: the same processes alternating between the
   mounts, taking a reader–writer lock (2 writers, which increment the
   counter and pause 2 × the settle between holds, and 2 readers) and a
@@ -115,6 +120,8 @@ function kv(line, key,   n, i, f, a) {
     cpu[p] = kv($0, "waiter_cpu")
   } else if (t == "handoff-default") {
     hd[p] = kv($0, "median") " / " kv($0, "p95") ", CPU " kv($0, "waiter_cpu")
+  } else if (t == "idle-waiter") {
+    idle[p] = kv($0, "waiter_cpu") ", " kv($0, "listings_per_s") " listings/s"
   } else if (t == "handoff-flock") {
     fl[p] = (kv($0, "error") != "") ? "error: " kv($0, "error") : kv($0, "median") " / " kv($0, "p95")
   } else if (t == "peer") {
@@ -142,12 +149,12 @@ END {
     print "| " p " | " ((p in set) ? set[p] : "—") " | " g " | " ((p in rec) ? rec[p] : "—") " | " ((p in lag) ? lag[p] : "—") " | " ((p in probe) ? probe[p] : "—") " |"
   }
   print ""
-  print "| pair | settle used | hand-off median / p95 (median beyond settle) | waiter CPU | hand-off with the default backoff, median / p95, waiter CPU | flock hand-off median / p95 | peer: create-then-list / plain round trip | own create refreshes the listing | peer: mtime round trip, read+stat / stat | peer: joint recommendation |"
-  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
+  print "| pair | settle used | hand-off median / p95 (median beyond settle) | waiter CPU | hand-off with the default backoff, median / p95, waiter CPU | idle waiter (default backoff): CPU, listings/s after its first second | flock hand-off median / p95 | peer: create-then-list / plain round trip | own create refreshes the listing | peer: mtime round trip, read+stat / stat | peer: joint recommendation |"
+  print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for (i = 1; i <= np; i++) {
     p = order[i]
     st = (p in set) ? set[p] : ((p in hs) ? hs[p] : "—"); sub(/ \/.*/, "", st)
-    print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in hd) ? hd[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | — | —") " |"
+    print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in hd) ? hd[p] : "—") " | " ((p in idle) ? idle[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | — | —") " |"
   }
   print ""
   print "| pair | reader–writer: holds done / expected (writer / reader holds) | holds overlapping a writer | reader pairs overlapping | counter / writer holds | lock errors | took | semaphore of 2: holds done / expected | most holders at once | holders beyond 2 | lock errors | took |"
