@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -629,8 +630,36 @@ func handoff(t *testing.T, p pair, s settings) {
 	}
 }
 
+// startHelper starts a helper process that is told what to do on its stdin
+// (returned) and answers a line at a time on its stdout: expect reads the
+// next line and returns its fields after the first, which must be prefix.
+func startHelper(cmd *exec.Cmd, who string) (io.WriteCloser, func(prefix string) ([]string, error), error) {
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	outp, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	out := bufio.NewReader(outp)
+	expect := func(prefix string) ([]string, error) {
+		line, err := out.ReadString('\n')
+		f := strings.Fields(line)
+		if err != nil || len(f) == 0 || f[0] != prefix {
+			return nil, fmt.Errorf("%s said %q (%v), want %s", who, line, err, prefix)
+		}
+		return f[1:], nil
+	}
+	return in, expect, nil
+}
+
 // maxIdleListings is what a waiter with the default backoff may list the
-// lock directory per second, after its first second of waiting, where
+// lock directory per second, once its backoff has grown, where
 // nothing can be watched (issue 15: at most 2; the backoff's ceiling of
 // DefaultIdleBackoff gives about 1.3, as TestUnwatchedListingRate checks in
 // virtual time).
@@ -640,13 +669,13 @@ const maxIdleListings = 2.0
 // for CRYOLOCK_NETFS_IDLE_WAIT (default 20 s) while a waiter on B (a helper
 // process with the pair's settle and lease and the default backoff) waits;
 // reported are the waiter's CPU time per second of waiting and its listings
-// of the lock directory per second after its first second (counted by a
-// wrapper of its FS). The listing rate is asserted (a count: a slow machine
+// of the lock directory per second after its backoff reached its ceiling
+// (from the settle + 1.5 s on: counted by a wrapper of its FS). The listing rate is asserted (a count: a slow machine
 // lists less, never more); the CPU time is reported only (in the emulated
 // guest every system call costs many times its native time).
 func idleWaiter(t *testing.T, p pair, s settings) {
 	wait := 20 * time.Second
-	if d, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_IDLE_WAIT")); err == nil && d > 2*time.Second {
+	if d, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_IDLE_WAIT")); err == nil && d > s.Settle+5*time.Second {
 		wait = d
 	}
 	cpu, rate, err := idleRun(p, s, wait)
@@ -655,7 +684,7 @@ func idleWaiter(t *testing.T, p pair, s settings) {
 	}
 	result(p, "idle-waiter", "wait", wait, "waiter_cpu", fmt.Sprintf("%.2f%%", cpu*100), "listings_per_s", fmt.Sprintf("%.2f", rate))
 	if rate > maxIdleListings {
-		t.Errorf("%s: a waiter with the default backoff listed the lock directory %.2f times a second after its first second, want ≤ %v", p.Name, rate, maxIdleListings)
+		t.Errorf("%s: a waiter with the default backoff listed the lock directory %.2f times a second once its backoff had grown, want ≤ %v", p.Name, rate, maxIdleListings)
 	}
 }
 
@@ -682,37 +711,24 @@ func idleRun(p pair, s settings, wait time.Duration) (cpu, rate float64, err err
 	cmd.Env = append(os.Environ(), helperVar+"=idle", "CRYOLOCK_NETFS_LOCK="+lockB,
 		"CRYOLOCK_NETFS_SETTLE_D="+s.Settle.String(), "CRYOLOCK_NETFS_LEASE_D="+s.Lease.String(),
 		"CRYOLOCK_NETFS_DEFAULT_BACKOFF=1")
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+	in, expect, err := startHelper(cmd, "idle waiter")
 	if err != nil {
-		return 0, 0, err
-	}
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		return 0, 0, err
-	}
-	if err := cmd.Start(); err != nil {
 		return 0, 0, err
 	}
 	defer cmd.Process.Kill()
-	out := bufio.NewReader(outp)
-	expect := func(prefix string) ([]string, error) {
-		line, err := out.ReadString('\n')
-		f := strings.Fields(line)
-		if err != nil || len(f) == 0 || f[0] != prefix {
-			return nil, fmt.Errorf("idle waiter said %q (%v), want %s", line, err, prefix)
-		}
-		return f[1:], nil
-	}
 	if _, err := expect("waiting"); err != nil {
 		return 0, 0, err
 	}
-	time.Sleep(time.Second)
+	// The waiter enters at once (its first round does) and backs off in its
+	// check after the settle: its backoff grows from MinBackoff to its
+	// ceiling within about a second (at most 1.02 s from 1 ms) after that.
+	ramp := s.Settle + 1500*time.Millisecond
+	time.Sleep(ramp)
 	fmt.Fprintln(in, "first")
 	if _, err := expect("noted"); err != nil {
 		return 0, 0, err
 	}
-	time.Sleep(wait - time.Second)
+	time.Sleep(wait - ramp)
 	fmt.Fprintln(in, "release")
 	if _, err := expect("noted"); err != nil {
 		return 0, 0, err
@@ -776,6 +792,11 @@ func idleMain(l *protocol.Lock, cfs *listingFS) error {
 	if err := l.Lock(ctx); err != nil {
 		return err
 	}
+	if len(notes) < cap(notes) {
+		// The holder on A releases only after "release" was noted.
+		l.Unlock()
+		return fmt.Errorf("the idle waiter acquired the lock before A released it")
+	}
 	first, release := <-notes, <-notes
 	fmt.Println("acquired")
 	cpu := (release.cpu - start.cpu).Seconds() / release.at.Sub(start.at).Seconds()
@@ -817,28 +838,11 @@ func handoffRun(p pair, s settings, kind string, n int) ([]time.Duration, float6
 		cmd.Env = append(cmd.Env, "CRYOLOCK_NETFS_DEFAULT_BACKOFF=1")
 		opts = []protocol.Option{protocol.WithSettle(s.Settle), protocol.WithLease(s.Lease)}
 	}
-	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
+	in, expect, err := startHelper(cmd, "waiter")
 	if err != nil {
-		return nil, 0, err
-	}
-	outp, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, 0, err
-	}
-	if err := cmd.Start(); err != nil {
 		return nil, 0, err
 	}
 	defer cmd.Process.Kill()
-	out := bufio.NewReader(outp)
-	expect := func(prefix string) ([]string, error) {
-		line, err := out.ReadString('\n')
-		f := strings.Fields(line)
-		if err != nil || len(f) == 0 || f[0] != prefix {
-			return nil, fmt.Errorf("waiter said %q (%v), want %s", line, err, prefix)
-		}
-		return f[1:], nil
-	}
 	var hold func() (func() error, error)
 	if kind == "flock" {
 		hold = func() (func() error, error) {

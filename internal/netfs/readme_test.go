@@ -117,7 +117,7 @@ func readmeTable(findings string) (string, error) {
 			[2]string{"hand-off %s", "hand-off median / p95 (median beyond settle)"},
 			[2]string{"waiter CPU %s", "waiter CPU"},
 			[2]string{"with the default backoff %s", "hand-off with the default backoff, median / p95, waiter CPU"},
-			[2]string{"idle waiter (default backoff) CPU %s", "idle waiter (default backoff): CPU, listings/s after its first second"},
+			[2]string{"idle waiter (default backoff) CPU %s", "idle waiter (default backoff): CPU, listings/s once backed off"},
 			[2]string{"flock hand-off %s", "flock hand-off median / p95"})
 		rec := parts(
 			[2]string{"one mount: %s", "probe (each mount)"},
