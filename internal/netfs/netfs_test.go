@@ -123,6 +123,50 @@ func pairs(t *testing.T) []pair {
 	return out
 }
 
+// TestCalibrate measures the CPU time of one uncontended Lock+Unlock cycle
+// on a local tmpfs (/dev/shm) where the pairs' tests run: in the emulated
+// guest (the nfs3, nfs4 and cifs pairs) and on this host (rclone). The
+// ratio of the two is what the emulation multiplies the CPU time of this
+// code by, system calls included; FINDINGS.md divides the guest's waiter CPU
+// by it for an estimate of the native figure (an estimate: the NFS and SMB
+// clients' own code is not in the cycle). Reported only.
+func TestCalibrate(t *testing.T) {
+	where := "host"
+	for _, p := range pairs(t) {
+		if p.Name == "nfs3" || p.Name == "nfs4" || p.Name == "cifs" {
+			where = "guest"
+		}
+	}
+	dir, err := os.MkdirTemp("/dev/shm", "netfs-calibrate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	l, err := protocol.New(filepath.Join(dir, "c.cryolock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	cycle := func() {
+		if err := l.Lock(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		cycle() // warm up
+	}
+	const n = 2000
+	c0 := locktest.SelfCPU()
+	for range n {
+		cycle()
+	}
+	per := (locktest.SelfCPU() - c0) / n
+	result(pair{Name: where}, "calibrate", "cycles", n, "cycle_cpu_ns", per.Nanoseconds())
+}
+
 // TestPairs runs, on every pair at once (each pair in parallel with the
 // others, its tests one after another, each in a fresh subdirectory made
 // through mount A and seen through mount B): the listing lag, the probe,

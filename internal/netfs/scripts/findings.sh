@@ -102,6 +102,7 @@ function kv(line, key,   n, i, f, a) {
 }
 {
   p = kv($0, "pair"); t = kv($0, "test")
+  if (t == "calibrate") { cal[p] = kv($0, "cycle_cpu_ns") + 0; next }
   if (!(p in seen)) { seen[p] = 1; order[++np] = p }
   if (t == "gate") {
     pw = kv($0, "per_worker"); gsub(/,/, " / ", pw); if (pw == "") pw = "—"
@@ -122,7 +123,7 @@ function kv(line, key,   n, i, f, a) {
   } else if (t == "handoff-default") {
     hd[p] = kv($0, "median") " / " kv($0, "p95") ", CPU " kv($0, "waiter_cpu")
   } else if (t == "idle-waiter") {
-    idle[p] = kv($0, "waiter_cpu") ", " kv($0, "listings_per_s") " listings/s"
+    idlecpu[p] = kv($0, "waiter_cpu"); idlerate[p] = kv($0, "listings_per_s")
   } else if (t == "handoff-flock") {
     fl[p] = (kv($0, "error") != "") ? "error: " kv($0, "error") : kv($0, "median") " / " kv($0, "p95")
   } else if (t == "peer") {
@@ -142,6 +143,15 @@ function kv(line, key,   n, i, f, a) {
   }
 }
 END {
+  # The factor of the emulation (TestCalibrate): the CPU time of one
+  # uncontended cycle in the guest over that on the host; the idle waiter
+  # CPU of the guest pairs is also given divided by it.
+  factor = (("guest" in cal) && ("host" in cal) && cal["host"] > 0) ? cal["guest"] / cal["host"] : 0
+  for (p in idlecpu) {
+    idle[p] = idlecpu[p]
+    if (factor > 0 && p ~ /^(nfs3|nfs4|cifs)$/) idle[p] = idle[p] sprintf(" (≈%.2f%% native)", (idlecpu[p] + 0) / factor)
+    idle[p] = idle[p] ", " idlerate[p] " listings/s"
+  }
   print "| pair | settle / lease used | holds done / expected | overlaps | counter / holds | lock errors | longest wait | holds per process | gate took | recovery after SIGKILL | listing lag median / max | probe (each mount) |"
   print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for (i = 1; i <= np; i++) {
@@ -158,6 +168,9 @@ END {
     print "| " p " | " st " | " ((p in ho) ? ho[p] : "—") " | " ((p in cpu) ? cpu[p] : "—") " | " ((p in hd) ? hd[p] : "—") " | " ((p in idle) ? idle[p] : "—") " | " ((p in fl) ? fl[p] : "—") " | " ((p in peer) ? peer[p] : "— | — | — | —") " |"
   }
   print ""
+  if (factor > 0) {
+    printf "Calibration (TestCalibrate): one uncontended Lock+Unlock cycle on a tmpfs took %.1f µs of CPU in the guest and %.1f µs on the host, so the emulation multiplies this code'"'"'s CPU time, system calls included, by about %.0f; the guest pairs'"'"' idle waiter CPU divided by it is given as the native estimate (an estimate: the NFS and SMB clients'"'"' code is not in that cycle).\n\n", cal["guest"] / 1000, cal["host"] / 1000, factor
+  }
   print "| pair | reader–writer: holds done / expected (writer / reader holds) | holds overlapping a writer | reader pairs overlapping | counter / writer holds | lock errors | took | semaphore of 2: holds done / expected | most holders at once | holders beyond 2 | lock errors | took |"
   print "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   for (i = 1; i <= np; i++) {
