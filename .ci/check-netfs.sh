@@ -51,6 +51,18 @@ if [ -z "${__CRYOLOCK_NETFS_BODY:-}" ]; then
   rc=0
   __CRYOLOCK_NETFS_BODY=1 timeout -k 30 "${CRYOLOCK_NETFS_TIMEOUT:-2100}" bash "$self" "$@" || rc=$?
   [ $rc -eq 124 ] || [ $rc -eq 137 ] && echo "netfs: FAILED: hard timeout (${CRYOLOCK_NETFS_TIMEOUT:-2100} s)"
+  # The host tests run under timeouts of their own (process groups of
+  # their own, which the hard timeout's signal does not reach): stop those
+  # the body recorded, if still running.
+  if [ -f "$NETFS_STATE/host-test-pids" ]; then
+    while read -r pid; do
+      # only if it still is one of them (its pid not reused meanwhile)
+      if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$NETFS_STATE/netfs.test"; then
+        kill -TERM "$pid" 2>/dev/null || true
+      fi
+    done <"$NETFS_STATE/host-test-pids"
+    rm -f "$NETFS_STATE/host-test-pids"
+  fi
   bash "$S/down.sh" || echo "netfs: WARNING: teardown incomplete"
   echo "netfs: done in $((SECONDS - t0)) s, exit $rc"
   exit $rc
@@ -97,6 +109,7 @@ if [ -n "${CRYOLOCK_NETFS_RCLONE_PAIRS:-}" ]; then
   CRYOLOCK_NETFS_PAIRS="$pairs" CRYOLOCK_NETFS_REQUIRE="$req" \
     timeout -k 10 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m >"$NETFS_STATE/host.out" 2>&1 &
   hostpid=$!
+  echo "$hostpid" >>"$NETFS_STATE/host-test-pids"
 fi
 
 # ... and an sshfs pair (internal/realfs's scripts: a loopback sshd, one
@@ -111,6 +124,7 @@ if [ -n "${CRYOLOCK_SSHFS_A:-}" ] && [ -n "${CRYOLOCK_SSHFS_B:-}" ]; then
     timeout -k 10 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m -test.run 'TestPairs/sshfs/(probe|handoff|idle|peer)$' \
     >"$NETFS_STATE/sshfs.out" 2>&1 &
   sshpid=$!
+  echo "$sshpid" >>"$NETFS_STATE/host-test-pids"
 else
   log "FAILED: the sshfs pair did not come up:"
   tail -n 20 "$NETFS_STATE/realfs-up.log" >&2 || true
@@ -140,6 +154,7 @@ if [ -n "$sshpid" ]; then
   log "sshfs tests done"
   grep -E '^(netfs-result|--- FAIL|\s+netfs_test|FAIL|panic)' "$NETFS_STATE/sshfs.out" || true
 fi
+rm -f "$NETFS_STATE/host-test-pids" # both waited for: nothing left to stop
 bash internal/realfs/scripts/down.sh "$NETFS_STATE/realfs" || true
 
 bash "$S/findings.sh" "$NETFS_STATE"/host.out "$NETFS_STATE"/sshfs.out "$NETFS_STATE"/guest.out >"$NETFS_STATE/FINDINGS.md" || true
