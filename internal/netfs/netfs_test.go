@@ -170,9 +170,9 @@ func TestCalibrate(t *testing.T) {
 // TestPairs runs, on every pair at once (each pair in parallel with the
 // others, its tests one after another, each in a fresh subdirectory made
 // through mount A and seen through mount B): the listing lag, the probe,
-// the hand-off, the idle waiter, the gate, the reader–writer lock, the semaphore, the
-// recovery from a killed holder, the peer probe and the gate again with the
-// peer probe's joint recommendation.
+// the hand-off, the idle waiter, the gate, the reader–writer lock, the
+// semaphore, the recovery from a killed holder, the peer probe and the gate
+// again with the peer probe's joint recommendation.
 func TestPairs(t *testing.T) {
 	tests := []struct {
 		name string
@@ -714,9 +714,10 @@ const maxIdleListings = 2.0
 // process with the pair's settle and lease and the default backoff) waits;
 // reported are the waiter's CPU time per second of waiting and its listings
 // of the lock directory per second after its backoff reached its ceiling
-// (from the settle + 1.5 s on: counted by a wrapper of its FS). The listing rate is asserted (a count: a slow machine
-// lists less, never more); the CPU time is reported only (in the emulated
-// guest every system call costs many times its native time).
+// (from the settle + 1.5 s on: counted by a wrapper of its FS). The listing
+// rate is asserted (a count: a slow machine lists less, never more); the
+// CPU time is reported only (in the emulated guest every system call costs
+// many times its native time: see TestCalibrate).
 func idleWaiter(t *testing.T, p pair, s settings) {
 	wait := 20 * time.Second
 	if d, err := time.ParseDuration(os.Getenv("CRYOLOCK_NETFS_IDLE_WAIT")); err == nil && d > s.Settle+5*time.Second {
@@ -733,7 +734,8 @@ func idleWaiter(t *testing.T, p pair, s settings) {
 }
 
 // idleRun runs idleWaiter's measurement once and returns the waiter's CPU
-// time per second of waiting and its listings per second after the first.
+// time per second of waiting and its listings per second once its backoff
+// had grown.
 func idleRun(p pair, s settings, wait time.Duration) (cpu, rate float64, err error) {
 	lockA, lockB := filepath.Join(p.A, "idle.cryolock"), filepath.Join(p.B, "idle.cryolock")
 	la, err := protocol.New(lockA, protocol.WithSettle(s.Settle), protocol.WithLease(s.Lease))
