@@ -157,7 +157,8 @@ fi
 rm -f "$NETFS_STATE/host-test-pids" # both waited for: nothing left to stop
 bash internal/realfs/scripts/down.sh "$NETFS_STATE/realfs" || true
 
-bash "$S/findings.sh" "$NETFS_STATE"/host.out "$NETFS_STATE"/sshfs.out "$NETFS_STATE"/guest.out >"$NETFS_STATE/FINDINGS.md" || true
+bash "$S/findings.sh" "$NETFS_STATE"/host.out "$NETFS_STATE"/sshfs.out "$NETFS_STATE"/guest.out >"$NETFS_STATE/FINDINGS.md" ||
+  { log "FAILED: findings.sh"; fail=1; }
 if [ "${CRYOLOCK_NETFS_WRITE_FINDINGS:-}" = 1 ]; then
   cp "$NETFS_STATE/FINDINGS.md" internal/netfs/FINDINGS.md
   # README's table of filesystems is generated from it

@@ -1,0 +1,86 @@
+package netfs_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestFindingsScript runs scripts/findings.sh on the netfs-result lines of
+// a real run of the check (testdata/results.txt: a CI run's host, sshfs and
+// guest outputs, grepped, 2026-11-30) and checks what it writes: every table, a row per pair
+// in the order the pairs first reported, the columns the README's table is
+// made of, the idle waiter with the guest pairs' native estimate from the
+// two calibrations, and that README's table can be generated from it. The
+// check itself only runs the script where the network filesystems are;
+// this runs it everywhere, so a script that breaks (an awk program cut
+// short by a quote, a column left out) fails here.
+func TestFindingsScript(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash")
+	}
+	in := filepath.Join("testdata", "results.txt")
+	cmd := exec.Command(bash, filepath.Join("scripts", "findings.sh"), in)
+	cmd.Env = append(os.Environ(), "CRYOLOCK_NETFS_RCLONE_OPTS=--dir-cache-time 0 --attr-timeout 0 --no-checksum")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("findings.sh %s: %v\n%s", in, err, stderr.String())
+	}
+	got := string(out)
+	tables := mdTables(got)
+	if len(tables) != 4 {
+		t.Fatalf("%d tables, want 4 (gate, liveness, reader–writer and semaphore, gate with the recommendation):\n%s", len(tables), got)
+	}
+	wantPairs := []string{"rclone-sftp", "rclone-defaults", "sshfs", "nfs3", "nfs4", "cifs"}
+	for i, tb := range tables[:2] {
+		var pairs []string
+		for _, r := range tb {
+			pairs = append(pairs, r["pair"])
+		}
+		if strings.Join(pairs, " ") != strings.Join(wantPairs, " ") {
+			t.Errorf("table %d: pairs %q, want %q", i+1, pairs, wantPairs)
+		}
+	}
+	row := func(tb []map[string]string, pair string) map[string]string {
+		for _, r := range tb {
+			if r["pair"] == pair {
+				return r
+			}
+		}
+		t.Fatalf("no row of %s", pair)
+		return nil
+	}
+	const idleCol = "idle waiter (default backoff): CPU, listings/s once backed off"
+	for pair, want := range map[string]string{
+		// 5.75% divided by 847045/35603 (TestCalibrate's two lines)
+		"nfs3":        "5.75% (≈0.24% native), 1.22 listings/s",
+		"cifs":        "4.20% (≈0.18% native), 0.80 listings/s",
+		"rclone-sftp": "0.20%, 1.39 listings/s",
+		"sshfs":       "0.08%, 1.31 listings/s",
+	} {
+		if v := row(tables[1], pair)[idleCol]; v != want {
+			t.Errorf("%s: %s is %q, want %q", pair, idleCol, v, want)
+		}
+	}
+	if v := row(tables[0], "nfs3")["holds done / expected"]; v != "50/400" {
+		t.Errorf("nfs3: gate holds %q, want 50/400", v)
+	}
+	if !strings.Contains(got, "by about 24;") {
+		t.Errorf("no calibration paragraph with the factor 24:\n%s", got)
+	}
+	if !strings.Contains(got, "rclone mount options used: `--dir-cache-time 0 --attr-timeout 0 --no-checksum`") {
+		t.Errorf("no line with the rclone mount options:\n%s", got)
+	}
+	block, err := readmeTable(got)
+	if err != nil {
+		t.Fatalf("README's table from it: %v", err)
+	}
+	if !strings.Contains(block, "idle waiter (default backoff) CPU 5.75% (≈0.24% native), 1.22 listings/s") {
+		t.Errorf("README's table has no idle waiter of nfs3:\n%s", block)
+	}
+}
