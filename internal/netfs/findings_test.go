@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -19,8 +20,8 @@ import (
 // short by a quote, a column left out) fails here.
 func TestFindingsScript(t *testing.T) {
 	bash, err := exec.LookPath("bash")
-	if err != nil {
-		t.Skip("no bash")
+	if err != nil || runtime.GOOS == "windows" {
+		t.Skip("the script runs where the check does: bash, awk and grep on Linux")
 	}
 	in := filepath.Join("testdata", "results.txt")
 	cmd := exec.Command(bash, filepath.Join("scripts", "findings.sh"), in)
