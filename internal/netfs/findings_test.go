@@ -19,9 +19,7 @@ import (
 // this runs it everywhere, so a script that breaks (an awk program cut
 // short by a quote, a column left out) fails here.
 func TestFindingsScript(t *testing.T) {
-	if os.Getenv("CRYOLOCK_NETFS_PAIRS") != "" {
-		t.Skip("the network filesystem run (not in the package directory); go test ./internal/netfs runs the script")
-	}
+	skipInNetfsRun(t)
 	bash, err := exec.LookPath("bash")
 	if err != nil || runtime.GOOS == "windows" {
 		t.Skip("the script runs where the check does: bash, awk and grep on Linux")
