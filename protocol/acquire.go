@@ -60,6 +60,14 @@ type attempt struct {
 	markOff     bool            // a mark could not be removed: make no more
 	checking    bool            // the backoff is check's, with an entry in the directory
 	waiters     bool            // a listing of this attempt showed a fresh mark of another waiter
+	// Unwatched: waiters that came first (yieldToOlder).
+	markID      string          // the waiter's name in its marks, once it made one
+	markSeq     int             // marks made by this attempt
+	older       map[string]bool // waiters whose fresh marks this attempt listed before it made one
+	olderListed []string        // those of them with a fresh mark in the latest listing
+	yieldFrom   time.Duration   // Mono when the attempt began letting them go first at a free lock, if yieldSet
+	yieldSet    bool            //
+	yieldFewest int             // the fewest of them a look showed since yieldFrom
 }
 
 // newAttempt starts an acquisition. What the Lock value has seen of other
@@ -100,6 +108,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 		look, a.polite = true, true
 		a.startWatch()
 	}
+	defer func() { a.dropMark() }()
 	if m := &l.mem; m.waiters && a.queue && !try && l.cfg.Env.Mono()-m.waitersSeen() < max(contendedFor, l.lease.D) {
 		// A waiter of an unwatched directory polled while this value last
 		// took the lock: let it look first (standAside).
@@ -110,7 +119,6 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 			}
 		}
 	}
-	defer func() { a.dropMark() }()
 	var got *entry
 	prev, prevSet := l.mem.lastSeen(), l.mem.contendedSet
 	defer func() {
@@ -233,7 +241,16 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 				if try && !a.watchSuspects(live) {
 					return nil, nil
 				}
+				a.yieldSet = false
 				a.wake = names(live)
+				if err := a.backoff(ctx); err != nil {
+					return nil, l.ctxErr(err)
+				}
+				continue
+			} else if a.queue && !try && a.yieldToOlder() {
+				// Unwatched, the lock free, and a waiter that came first
+				// still polls: it goes first.
+				a.wake = nil
 				if err := a.backoff(ctx); err != nil {
 					return nil, l.ctxErr(err)
 				}

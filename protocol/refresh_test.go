@@ -3,6 +3,7 @@ package protocol_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,9 +227,10 @@ func TestUnwatchedReleaserStandsAside(t *testing.T) {
 		t.Fatalf("first acquisition slept %v; want none (it had seen no mark before)", s)
 	}
 	// The mark stays fresh and no entry appears: it stands aside for the
-	// whole poll, listing now and then.
-	if s := cycle(); sum(s) != 20*time.Millisecond || len(s) < 2 {
-		t.Fatalf("after an acquisition that listed a fresh mark: slept %v, want %v in all, in several sleeps", s, 20*time.Millisecond)
+	// whole poll (its ceiling, from its first listing, which it makes
+	// after MinBackoff), listing now and then.
+	if s := cycle(); sum(s) != 21*time.Millisecond || len(s) < 2 {
+		t.Fatalf("after an acquisition that listed a fresh mark: slept %v, want %v in all, in several sleeps", s, 21*time.Millisecond)
 	}
 	// Two polls of the default ceiling (1 s) later the mark, unchanged,
 	// is a crashed waiter's.
@@ -241,6 +243,11 @@ func TestUnwatchedReleaserStandsAside(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, ".cryolock-wake-planted")); err != nil {
 		t.Errorf("the planted mark: %v; a mark is never removed by anyone but its maker", err)
+	}
+	// Standing aside it showed itself as a waiter with marks of its own,
+	// and removed the last one when it entered.
+	if ents, err := os.ReadDir(dir); err != nil || len(ents) != 1 {
+		t.Errorf("left in the lock directory: %v (%v), want only the planted mark", ents, err)
 	}
 }
 
@@ -268,4 +275,116 @@ func sum(ds []time.Duration) time.Duration {
 		t += d
 	}
 	return t
+}
+
+// hookEnv is shiftEnv with a function run after every sleep: the test's
+// other parties act there, between two looks of the contender.
+type hookEnv struct {
+	shiftEnv
+	onSleep func()
+}
+
+func (e *hookEnv) Sleep(ctx context.Context, d time.Duration) error {
+	err := e.shiftEnv.Sleep(ctx, d)
+	if e.onSleep != nil {
+		e.onSleep()
+	}
+	return err
+}
+
+// TestYieldToOlder (rule Y): on a directory that cannot be watched, a
+// contender whose first look finds the lock free but lists the fresh mark of
+// a waiter that came first lets that waiter go first — for up to its backoff
+// ceiling plus the settle while the waiter keeps polling (renewing its
+// mark), then it goes on; and when that waiter does take the lock
+// meanwhile, the contender waits for its release instead of entering
+// beside it. The waiter here is played by the test (a planted mark, renewed
+// at each of the contender's sleeps, and a second Lock value); time is the
+// Env's, moved by the sleeps only.
+func TestYieldToOlder(t *testing.T) {
+	const ceiling = 20 * time.Millisecond
+	for _, takes := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "y.cryolock")
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		older := func(n int) string {
+			return filepath.Join(dir, fmt.Sprintf(".cryolock-wake-older_1_aaaaaaaaaaaa.%d", n))
+		}
+		if err := os.Mkdir(older(1), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		env := &hookEnv{shiftEnv: shiftEnv{Env: protocol.OSEnv()}}
+		w, err := protocol.New(dir, protocol.WithEnv(env), protocol.WithoutWatch(), protocol.WithBackoff(time.Millisecond, ceiling))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := protocol.New(dir, protocol.WithoutWatch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A failed call makes the next one look first (as a contended one
+		// would), instead of entering blind.
+		cancelled, cancel := context.WithCancel(context.Background())
+		cancel()
+		if err := w.Lock(cancelled); err == nil {
+			t.Fatal("Lock with a cancelled context succeeded")
+		}
+		mark, sleeps, ownMarks := 1, 0, 0
+		var oHeld, oReleased time.Duration
+		env.onSleep = func() {
+			sleeps++
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if strings.HasPrefix(e.Name(), ".cryolock-wake-") && !strings.Contains(e.Name(), "older") {
+					ownMarks++
+				}
+			}
+			switch {
+			case takes && sleeps == 3:
+				// The waiter that came first looks, finds the lock free
+				// and takes it (its mark goes as it enters).
+				if ok, err := o.TryLock(context.Background()); err != nil || !ok {
+					t.Fatalf("the older waiter's TryLock: %v, %v", ok, err)
+				}
+				os.Remove(older(mark))
+				oHeld = env.Mono()
+			case takes && sleeps == 8:
+				if err := o.Unlock(); err != nil {
+					t.Fatal(err)
+				}
+				oReleased = env.Mono()
+			case takes && sleeps > 3:
+			default:
+				// Still polling: a new mark, the previous one removed.
+				mark++
+				os.Mkdir(older(mark), 0o700)
+				os.Remove(older(mark - 1))
+			}
+		}
+		if err := w.Lock(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		entered := env.Mono()
+		if err := w.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+		if ownMarks == 0 {
+			t.Errorf("takes=%v: no mark of the contender's own while it waited", takes)
+		}
+		if takes {
+			if oHeld == 0 || entered < oReleased {
+				t.Errorf("the contender entered at %v; the older waiter held from %v to %v: it must wait for that release", entered, oHeld, oReleased)
+			}
+		} else if entered < ceiling || entered > 2*ceiling+5*time.Millisecond {
+			// The first look comes after the failed call's nothing: at 0.
+			t.Errorf("entered at %v with the older waiter polling throughout: want after its ceiling (%v) and within a poll more (sleeps %v)", entered, ceiling, env.sleeps)
+		}
+		ents, _ := os.ReadDir(dir)
+		for _, e := range ents {
+			if strings.HasPrefix(e.Name(), ".cryolock-wake-") && !strings.Contains(e.Name(), "older") {
+				t.Errorf("takes=%v: the contender's mark %s left behind", takes, e.Name())
+			}
+		}
+	}
 }

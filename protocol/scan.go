@@ -171,6 +171,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 	}
 	var live []competitor
 	ownSeen := own == ""
+	a.olderListed = a.olderListed[:0]
 	for _, d := range ents {
 		if d.Name == own {
 			ownSeen = true

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -128,8 +130,12 @@ func (a *attempt) renewMark() {
 		return
 	}
 	l := a.l
-	host, pid := l.cfg.Env.Process()
-	name := wakePrefix + nonce.NewOwner(l.cfg.Env, host, pid)
+	if a.markID == "" {
+		host, pid := l.cfg.Env.Process()
+		a.markID = nonce.NewOwner(l.cfg.Env, host, pid)
+	}
+	a.markSeq++
+	name := wakePrefix + a.markID + "." + strconv.Itoa(a.markSeq)
 	if d, err := l.cfg.FS.OpenDir(a.dir, name, true, 0o700); err == nil {
 		d.Close()
 	} else {
@@ -173,35 +179,92 @@ func (a *attempt) noteMark(name string) {
 		a.marks[name] = now
 		first = now
 	}
-	if now-first <= a.l.cfg.markFresh() {
-		a.waiters = true
+	if now-first > a.l.cfg.markFresh() {
+		return
 	}
+	a.waiters = true
+	id := markWaiter(name)
+	if a.markID == "" {
+		// Listed before this attempt made a mark of its own: that
+		// waiter came first.
+		if a.older == nil {
+			a.older = make(map[string]bool)
+		}
+		a.older[id] = true
+	}
+	if a.older[id] && !slices.Contains(a.olderListed, id) {
+		a.olderListed = append(a.olderListed, id)
+	}
+}
+
+// markWaiter is the waiter a mark belongs to: its name without the prefix
+// and the renewal's number (renewMark). A name without a number (a wake
+// directory of refreshView, or a mark of an older version of this library)
+// is a waiter of its own.
+func markWaiter(name string) string {
+	s := strings.TrimPrefix(name, wakePrefix)
+	if i := strings.LastIndexByte(s, '.'); i > 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// yieldToOlder decides whether a waiting mutex contender (or writer) of an
+// unwatched directory, whose look found the lock free, lets the waiters that
+// came first go first: those whose marks it listed before it made a mark of
+// its own (its first look showed them: such a waiter's first look came
+// before its mark, and so before this one's first look, so the order is
+// never both ways) and whose latest marks are fresh. Such a waiter looks at
+// least once in every poll of its backoff ceiling, so this one stands back
+// for up to that ceiling and the settle delay, counted from the first look
+// that found the lock free so — and counted anew after a look that found it
+// taken, or fewer of them waiting than ever before (one took its turn: a
+// poll a ceiling apart can miss the whole hold) — and then goes on: a waiter that stopped
+// polling holds nobody up for longer (nor does its mark: not renewed, it is
+// not fresh for long). Among waiters that keep polling, the one that came
+// first goes first. Liveness only, like the marks themselves (F7): sleeping
+// is never a safety step, and the contender then looks and enters under the
+// same rules.
+func (a *attempt) yieldToOlder() bool {
+	n := len(a.olderListed)
+	if n == 0 || a.watch != nil {
+		return false
+	}
+	c := &a.l.cfg
+	now := c.Env.Mono()
+	if !a.yieldSet || n < a.yieldFewest {
+		// A new minimum only: a listing that misses a mark now and then
+		// cannot keep this going.
+		a.yieldFrom, a.yieldSet, a.yieldFewest = now, true, n
+		c.Logger.Debug("cryolock: a waiter that came first is polling; letting it take the lock", "path", a.l.dir)
+	}
+	return now-a.yieldFrom < c.ceiling(false)+c.Settle
 }
 
 // standAside is what a mutex contender (or writer) of an unwatched directory
 // does first when its previous acquisition met a waiter's mark and ended a
-// moment ago: it keeps out for up to a poll of its backoff ceiling and the
-// settle delay, so that every waiter looks at least once while the lock is
-// free (a waiter sleeps at most its ceiling between looks) — but only while
-// someone is still waiting: it lists now and then (backoff from
-// MinBackoff), and stops standing aside as soon as a listing shows an entry
-// (a waiter took its turn, or someone holds: it then waits as any
-// contender) or no fresh mark (nobody polls: contenders that all stood
-// aside at once would otherwise leave the lock idle for the whole poll).
-// Its listings are only hints, names parsed and nothing judged; sleeping is
-// never a safety step: this is for order only.
+// moment ago: it keeps out while the lock is free and a waiter polls, by the
+// rule of yieldToOlder (every waiter it lists now came first: this attempt
+// has no mark yet), so that every waiter looks at least once while the lock
+// is free (a waiter sleeps at most its ceiling between looks). It lists now
+// and then (backoff from MinBackoff), and stops standing aside as soon as a
+// listing shows an entry (a waiter took its turn, or someone holds: it then
+// waits as any contender), no fresh mark (nobody polls: contenders that all
+// stood aside at once would otherwise leave the lock idle for the whole
+// poll) or yieldToOlder's time is up. Its listings are only hints, names
+// parsed and nothing judged; sleeping is never a safety step: this is for
+// order only.
 func (a *attempt) standAside(ctx context.Context) error {
 	l := a.l
 	c := &l.cfg
-	until := c.Env.Mono() + c.ceiling(false) + c.Settle
-	c.Logger.Debug("cryolock: a waiter is polling; standing aside before taking the lock again", "path", l.dir, "for", until-c.Env.Mono())
+	c.Logger.Debug("cryolock: a waiter is polling; standing aside before taking the lock again", "path", l.dir)
 	d := c.MinBackoff
 	for {
-		left := until - c.Env.Mono()
-		if left <= 0 {
-			return nil
+		sleep := d
+		if a.yieldSet {
+			sleep = min(sleep, max(a.yieldFrom+c.ceiling(false)+c.Settle-c.Env.Mono(), 0))
 		}
-		if err := c.Env.Sleep(ctx, min(d, left)); err != nil {
+		if err := c.Env.Sleep(ctx, sleep); err != nil {
 			return err
 		}
 		d = min(2*d, c.ceiling(false))
@@ -209,17 +272,21 @@ func (a *attempt) standAside(ctx context.Context) error {
 		if err != nil {
 			return nil // the attempt's own listing will say what is wrong
 		}
-		a.waiters = false
+		a.waiters, a.olderListed = false, a.olderListed[:0]
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name, wakePrefix) {
 				a.noteMark(e.Name)
 			} else if _, _, ok := nonce.ParseName(e.Name); ok {
+				a.yieldSet = false
 				return nil
 			}
 		}
-		if !a.waiters {
+		if !a.yieldToOlder() {
 			return nil
 		}
+		// Waiting, this contender shows itself as a waiter too (after
+		// its first listing, which told it who came first).
+		a.renewMark()
 	}
 }
 

@@ -38,6 +38,17 @@ const KindOrder ViolationKind = "ticket-order"
 // entry's creation. A second would have listed after it and seen it.
 const QueuedBypassBound = 1
 
+// LockBypassBound is the most acquisitions of others while one Lock call
+// of a mutex waits, on a directory that cannot be watched (every simulated
+// one), among procs processes that follow rules v1, that TestLockBypass
+// checks on the order workload (contended, inside the fault model, at most
+// one crash): each other process once, as the waiters that came first go
+// first (yieldToOlder in the protocol), and two for the holds a waiter
+// cannot see coming (a blind first entry, an entry made before its first
+// mark was listed). Measured, not proven: docs/PROOF.md §4 says what it
+// rests on.
+func LockBypassBound(procs int) int { return procs + 1 }
+
 // orderState is the run's bookkeeping for the ticket-order check.
 type orderState struct {
 	on       bool
