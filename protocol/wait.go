@@ -173,6 +173,10 @@ func (c *config) markFresh() time.Duration {
 // noteMark records a mark of someone else seen in a listing: the attempt
 // met a waiter if the mark is fresh.
 func (a *attempt) noteMark(name string) {
+	id := markWaiter(name)
+	if id == a.markID {
+		return // an earlier mark of this attempt's own, in a cached listing
+	}
 	now := a.l.cfg.Env.Mono()
 	first, ok := a.marks[name]
 	if !ok {
@@ -183,7 +187,6 @@ func (a *attempt) noteMark(name string) {
 		return
 	}
 	a.waiters = true
-	id := markWaiter(name)
 	if a.markID == "" {
 		// Listed before this attempt made a mark of its own: that
 		// waiter came first.
