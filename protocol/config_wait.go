@@ -22,3 +22,16 @@ func (c *config) ceiling(watched bool) time.Duration {
 	}
 	return c.MaxBackoff
 }
+
+// poll is rule Y's unit of patience on an unwatched directory: the backoff
+// ceiling (a waiter looks at least once in it) plus the settle delay. A
+// waiter that came first and has waited this long goes first, and a
+// contender stands back for it at most this long at a time.
+func (c *config) poll() time.Duration {
+	return c.ceiling(false) + c.Settle
+}
+
+// headPollDiv divides the ceiling for the first waiter in line on an
+// unwatched directory while others wait behind it (rule Y): they wait for
+// its look, so it looks about eight times as often as a waiter further back.
+const headPollDiv = 8

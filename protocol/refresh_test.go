@@ -227,10 +227,18 @@ func TestUnwatchedReleaserStandsAside(t *testing.T) {
 		t.Fatalf("first acquisition slept %v; want none (it had seen no mark before)", s)
 	}
 	// The mark stays fresh and no entry appears: it stands aside for the
-	// whole poll (its ceiling, from its first listing, which it makes
-	// after MinBackoff), listing now and then.
-	if s := cycle(); sum(s) != 21*time.Millisecond || len(s) < 2 {
-		t.Fatalf("after an acquisition that listed a fresh mark: slept %v, want %v in all, in several sleeps", s, 21*time.Millisecond)
+	// whole poll (its ceiling), listing now and then; then its look finds
+	// the lock free, and the waiter, listed for a poll already, came
+	// first: rule Y lets it go first for another poll (a waiter that
+	// stopped polling costs a contender this much while its mark is fresh).
+	s := cycle()
+	var aside time.Duration
+	i := 0
+	for ; i < len(s) && aside < 20*time.Millisecond; i++ {
+		aside += s[i]
+	}
+	if aside != 20*time.Millisecond || i < 2 || sum(s[i:]) < 20*time.Millisecond || sum(s[i:]) > 40*time.Millisecond {
+		t.Fatalf("after an acquisition that listed a fresh mark: slept %v; want 20ms in several sleeps standing aside, then 20-40ms yielding (rule Y)", s)
 	}
 	// Two polls of the default ceiling (1 s) later the mark, unchanged,
 	// is a crashed waiter's.
@@ -286,24 +294,35 @@ type hookEnv struct {
 
 func (e *hookEnv) Sleep(ctx context.Context, d time.Duration) error {
 	err := e.shiftEnv.Sleep(ctx, d)
-	if e.onSleep != nil {
+	if e.onSleep != nil && d > 0 {
 		e.onSleep()
 	}
 	return err
 }
 
 // TestYieldToOlder (rule Y): on a directory that cannot be watched, a
-// contender whose first look finds the lock free but lists the fresh mark of
-// a waiter that came first lets that waiter go first — for up to its backoff
-// ceiling plus the settle while the waiter keeps polling (renewing its
-// mark), then it goes on; and when that waiter does take the lock
-// meanwhile, the contender waits for its release instead of entering
-// beside it. The waiter here is played by the test (a planted mark, renewed
-// at each of the contender's sleeps, and a second Lock value); time is the
-// Env's, moved by the sleeps only.
+// contender whose look finds the lock free but lists the fresh mark of a
+// waiter that came first, and has been listing it for a poll (its backoff
+// ceiling plus the settle) or more, lets that waiter go first — for up to
+// that long again while the waiter keeps polling (renewing its mark), then
+// it goes on; and when the waiter does take the lock meanwhile, the
+// contender waits for its release instead of entering beside it. A waiter
+// it has listed for less than a poll has lost nothing yet: the contender
+// enters at once. The other parties are played by the test (a holder, a
+// planted mark renewed at each of the contender's sleeps, and a Lock value
+// for the waiter); time is the Env's, moved by the sleeps only.
 func TestYieldToOlder(t *testing.T) {
 	const ceiling = 20 * time.Millisecond
-	for _, takes := range []bool{false, true} {
+	for _, c := range []struct {
+		name        string
+		holdFor     int // the holder releases after this many sleeps of the contender (0: no holder)
+		takeAt      int // the waiter takes the lock after this many (0: never), and releases 4 later
+		wantMinWait time.Duration
+	}{
+		{"waiter keeps polling", 6, 0, ceiling},
+		{"waiter takes its turn", 6, 8, 0},
+		{"waiter listed for less than a poll", 0, 0, 0},
+	} {
 		dir := filepath.Join(t.TempDir(), "y.cryolock")
 		if err := os.MkdirAll(dir, 0o777); err != nil {
 			t.Fatal(err)
@@ -319,9 +338,18 @@ func TestYieldToOlder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		h, err := protocol.New(dir, protocol.WithoutWatch())
+		if err != nil {
+			t.Fatal(err)
+		}
 		o, err := protocol.New(dir, protocol.WithoutWatch())
 		if err != nil {
 			t.Fatal(err)
+		}
+		if c.holdFor > 0 {
+			if err := h.Lock(context.Background()); err != nil {
+				t.Fatal(err)
+			}
 		}
 		// A failed call makes the next one look first (as a contended one
 		// would), instead of entering blind.
@@ -330,32 +358,33 @@ func TestYieldToOlder(t *testing.T) {
 		if err := w.Lock(cancelled); err == nil {
 			t.Fatal("Lock with a cancelled context succeeded")
 		}
-		mark, sleeps, ownMarks := 1, 0, 0
-		var oHeld, oReleased time.Duration
+		mark, sleeps := 1, 0
+		var freed, oHeld, oReleased time.Duration
 		env.onSleep = func() {
 			sleeps++
-			ents, _ := os.ReadDir(dir)
-			for _, e := range ents {
-				if strings.HasPrefix(e.Name(), ".cryolock-wake-") && !strings.Contains(e.Name(), "older") {
-					ownMarks++
-				}
-			}
 			switch {
-			case takes && sleeps == 3:
+			case sleeps == c.holdFor:
+				if err := h.Unlock(); err != nil {
+					t.Fatal(err)
+				}
+				freed = env.Mono()
+			case sleeps == c.takeAt:
 				// The waiter that came first looks, finds the lock free
 				// and takes it (its mark goes as it enters).
 				if ok, err := o.TryLock(context.Background()); err != nil || !ok {
-					t.Fatalf("the older waiter's TryLock: %v, %v", ok, err)
+					t.Fatalf("%s: the waiter's TryLock: %v, %v", c.name, ok, err)
 				}
 				os.Remove(older(mark))
 				oHeld = env.Mono()
-			case takes && sleeps == 8:
+				return
+			case c.takeAt > 0 && sleeps == c.takeAt+4:
 				if err := o.Unlock(); err != nil {
 					t.Fatal(err)
 				}
 				oReleased = env.Mono()
-			case takes && sleeps > 3:
-			default:
+				return
+			}
+			if oHeld == 0 {
 				// Still polling: a new mark, the previous one removed.
 				mark++
 				os.Mkdir(older(mark), 0o700)
@@ -369,21 +398,24 @@ func TestYieldToOlder(t *testing.T) {
 		if err := w.Unlock(); err != nil {
 			t.Fatal(err)
 		}
-		if ownMarks == 0 {
-			t.Errorf("takes=%v: no mark of the contender's own while it waited", takes)
-		}
-		if takes {
+		switch {
+		case c.takeAt > 0:
 			if oHeld == 0 || entered < oReleased {
-				t.Errorf("the contender entered at %v; the older waiter held from %v to %v: it must wait for that release", entered, oHeld, oReleased)
+				t.Errorf("%s: the contender entered at %v; the waiter held from %v to %v: it must wait for that release", c.name, entered, oHeld, oReleased)
 			}
-		} else if entered < ceiling || entered > 2*ceiling+5*time.Millisecond {
-			// The first look comes after the failed call's nothing: at 0.
-			t.Errorf("entered at %v with the older waiter polling throughout: want after its ceiling (%v) and within a poll more (sleeps %v)", entered, ceiling, env.sleeps)
+		case c.holdFor > 0:
+			if entered-freed < c.wantMinWait || entered-freed > 2*ceiling+5*time.Millisecond {
+				t.Errorf("%s: entered %v after the release: want after a poll (%v) and within a poll more (sleeps %v)", c.name, entered-freed, ceiling, env.sleeps)
+			}
+		default:
+			if entered != 0 || sleeps != 0 {
+				t.Errorf("%s: entered at %v after %d sleeps, want at once", c.name, entered, sleeps)
+			}
 		}
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name(), ".cryolock-wake-") && !strings.Contains(e.Name(), "older") {
-				t.Errorf("takes=%v: the contender's mark %s left behind", takes, e.Name())
+				t.Errorf("%s: the contender's mark %s left behind", c.name, e.Name())
 			}
 		}
 	}

@@ -32,6 +32,9 @@ type memory struct {
 	// marks are the waiters' marks (see renewMark) this value has
 	// listed, with when it first listed each (Mono).
 	marks map[string]time.Duration
+	// waitersSince is when this value first listed a mark of each waiter
+	// (an attempt's marks share one owner: markWaiter), across renewals.
+	waitersSince map[string]time.Duration
 	// waiters: the previous acquisition's listings showed a fresh mark
 	// of a waiter (at waitersAt, Mono; its hold was waitersHeld): the next
 	// acquisition of the value stands aside first (standAside).
@@ -171,7 +174,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 	}
 	var live []competitor
 	ownSeen := own == ""
-	a.olderListed = a.olderListed[:0]
+	a.olderListed, a.youngerListed = a.olderListed[:0], false
 	for _, d := range ents {
 		if d.Name == own {
 			ownSeen = true
@@ -214,6 +217,19 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 		for n := range a.marks {
 			if !names[n] {
 				delete(a.marks, n)
+			}
+		}
+		if len(a.waitersSince) > 0 {
+			ids := make(map[string]bool)
+			for n := range names {
+				if strings.HasPrefix(n, wakePrefix) {
+					ids[markWaiter(n)] = true
+				}
+			}
+			for id := range a.waitersSince {
+				if !ids[id] {
+					delete(a.waitersSince, id)
+				}
 			}
 		}
 		if pruneEntries {

@@ -64,6 +64,14 @@ func (a *attempt) backoff(ctx context.Context) error {
 	}
 	a.waited = true
 	delay := a.delay
+	if a.watch == nil && a.queue && !a.try && !a.checking && a.youngerListed {
+		// First in line (rule Y): waiters behind it have listed it for a
+		// poll and wait for its look when the lock comes free, so it
+		// looks more often than they do.
+		if now := c.Env.Mono(); now-a.start >= c.poll() && a.patientOlder(now) == 0 {
+			delay = min(delay, max(c.MinBackoff, c.ceiling(false)/headPollDiv))
+		}
+	}
 	if a.watch != nil && (a.ew == nil || a.wake != nil) {
 		delay = watchedPoll // changes wake us; the poll is only a safety net
 	}
@@ -183,6 +191,9 @@ func (a *attempt) noteMark(name string) {
 		a.marks[name] = now
 		first = now
 	}
+	if _, ok := a.waitersSince[id]; !ok {
+		a.waitersSince[id] = now
+	}
 	if now-first > a.l.cfg.markFresh() {
 		return
 	}
@@ -197,6 +208,9 @@ func (a *attempt) noteMark(name string) {
 	}
 	if a.older[id] && !slices.Contains(a.olderListed, id) {
 		a.olderListed = append(a.olderListed, id)
+	}
+	if !a.older[id] {
+		a.youngerListed = true
 	}
 }
 
@@ -214,60 +228,78 @@ func markWaiter(name string) string {
 
 // yieldToOlder decides whether a waiting mutex contender (or writer) of an
 // unwatched directory, whose look found the lock free, lets the waiters that
-// came first go first: those whose marks it listed before it made a mark of
-// its own (its first look showed them: such a waiter's first look came
-// before its mark, and so before this one's first look, so the order is
-// never both ways) and whose latest marks are fresh. Such a waiter looks at
-// least once in every poll of its backoff ceiling, so this one stands back
-// for up to that ceiling and the settle delay, counted from the first look
-// that found the lock free so — and counted anew after a look that found it
-// taken, or fewer of them waiting than ever before (one took its turn: a
-// poll a ceiling apart can miss the whole hold) — and then goes on: a waiter that stopped
+// came first go first (rule Y): those whose marks it listed before it made a
+// mark of its own (its first look showed them: such a waiter's first look
+// came before its mark, and so before this one's first look, so the order
+// is never both ways), whose latest marks are fresh, and that it has listed
+// for a poll (its backoff ceiling and the settle delay) or more — a waiter
+// listed for less has lost nothing yet, and whoever looks first may enter,
+// as when nobody waits long (a lock held for a millisecond at a time hands
+// over at the quickest poll, not the longest waiter's). Such a waiter looks
+// at least once in every poll of its ceiling, so this one stands back for
+// up to a poll, counted from the first look that found the lock free so —
+// and counted anew after a look that found it taken, or fewer of them
+// waiting than any look since (one took its turn: a poll a ceiling apart
+// can miss the whole hold) — and then goes on: a waiter that stopped
 // polling holds nobody up for longer (nor does its mark: not renewed, it is
-// not fresh for long). Among waiters that keep polling, the one that came
-// first goes first. Liveness only, like the marks themselves (F7): sleeping
-// is never a safety step, and the contender then looks and enters under the
-// same rules.
+// not fresh for long). Liveness only, like the marks themselves (F7):
+// sleeping is never a safety step, and the contender then looks and enters
+// under the same rules.
 func (a *attempt) yieldToOlder() bool {
-	n := len(a.olderListed)
-	if n == 0 || a.watch != nil {
+	if a.watch != nil {
 		return false
 	}
 	c := &a.l.cfg
 	now := c.Env.Mono()
+	n := a.patientOlder(now)
+	if n == 0 {
+		return false
+	}
 	if !a.yieldSet || n < a.yieldFewest {
 		// A new minimum only: a listing that misses a mark now and then
 		// cannot keep this going.
 		a.yieldFrom, a.yieldSet, a.yieldFewest = now, true, n
 		c.Logger.Debug("cryolock: a waiter that came first is polling; letting it take the lock", "path", a.l.dir)
 	}
-	return now-a.yieldFrom < c.ceiling(false)+c.Settle
+	return now-a.yieldFrom < c.poll()
+}
+
+// patientOlder counts the waiters that came first, listed by the latest
+// look, that have waited a poll (rule Y).
+func (a *attempt) patientOlder(now time.Duration) int {
+	n := 0
+	for _, id := range a.olderListed {
+		if now-a.waitersSince[id] >= a.l.cfg.poll() {
+			n++
+		}
+	}
+	return n
 }
 
 // standAside is what a mutex contender (or writer) of an unwatched directory
 // does first when its previous acquisition met a waiter's mark and ended a
-// moment ago: it keeps out while the lock is free and a waiter polls, by the
-// rule of yieldToOlder (every waiter it lists now came first: this attempt
-// has no mark yet), so that every waiter looks at least once while the lock
-// is free (a waiter sleeps at most its ceiling between looks). It lists now
-// and then (backoff from MinBackoff), and stops standing aside as soon as a
-// listing shows an entry (a waiter took its turn, or someone holds: it then
-// waits as any contender), no fresh mark (nobody polls: contenders that all
-// stood aside at once would otherwise leave the lock idle for the whole
-// poll) or yieldToOlder's time is up. Its listings are only hints, names
-// parsed and nothing judged; sleeping is never a safety step: this is for
-// order only.
+// moment ago: it keeps out for up to a poll of its backoff ceiling and the
+// settle delay, so that every waiter looks at least once while the lock is
+// free (a waiter sleeps at most its ceiling between looks) — but only while
+// someone is still waiting: it lists now and then (backoff from
+// MinBackoff), and stops standing aside as soon as a listing shows an entry
+// (a waiter took its turn, or someone holds: it then waits as any
+// contender) or no fresh mark (nobody polls: contenders that all stood
+// aside at once would otherwise leave the lock idle for the whole poll).
+// Its listings are only hints, names parsed and nothing judged; sleeping is
+// never a safety step: this is for order only.
 func (a *attempt) standAside(ctx context.Context) error {
 	l := a.l
 	c := &l.cfg
-	c.Logger.Debug("cryolock: a waiter is polling; standing aside before taking the lock again", "path", l.dir)
+	until := c.Env.Mono() + c.ceiling(false) + c.Settle
+	c.Logger.Debug("cryolock: a waiter is polling; standing aside before taking the lock again", "path", l.dir, "for", until-c.Env.Mono())
 	d := c.MinBackoff
 	for {
-		sleep := d
-		if a.yieldSet {
-			sleep = min(sleep, max(a.yieldFrom+c.ceiling(false)+c.Settle-c.Env.Mono(), 0))
+		left := until - c.Env.Mono()
+		if left <= 0 {
+			return nil
 		}
-		if err := c.Env.Sleep(ctx, sleep); err != nil {
+		if err := c.Env.Sleep(ctx, min(d, left)); err != nil {
 			return err
 		}
 		d = min(2*d, c.ceiling(false))
@@ -275,21 +307,17 @@ func (a *attempt) standAside(ctx context.Context) error {
 		if err != nil {
 			return nil // the attempt's own listing will say what is wrong
 		}
-		a.waiters, a.olderListed = false, a.olderListed[:0]
+		a.waiters, a.olderListed, a.youngerListed = false, a.olderListed[:0], false
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name, wakePrefix) {
 				a.noteMark(e.Name)
 			} else if _, _, ok := nonce.ParseName(e.Name); ok {
-				a.yieldSet = false
 				return nil
 			}
 		}
-		if !a.yieldToOlder() {
+		if !a.waiters {
 			return nil
 		}
-		// Waiting, this contender shows itself as a waiter too (after
-		// its first listing, which told it who came first).
-		a.renewMark()
 	}
 }
 

@@ -53,12 +53,12 @@ func TestTicketOrder(t *testing.T) {
 }
 
 // TestLockBypass: under a mutex on an unwatched directory the waiters that
-// came first go first (docs/PROOF.md §4, order on unwatched directories),
-// so no Lock call is overtaken by more than LockBypassBound(procs)
-// acquisitions of others — with 3, 6 and 10 processes on the order
-// workload. Before waiters yielded to those that came first, one Lock call
-// among 6 processes was overtaken 19 times in 800 schedules (of 23 possible),
-// and the median schedule's worst was 11: this check failed at once.
+// came first go first once they have waited a poll (rule Y; docs/PROOF.md
+// §4, order on unwatched directories), so no Lock call is overtaken by more
+// than LockBypassBound(procs) acquisitions of others — with 3, 6 and 10
+// processes on the order workload. Before rule Y, one Lock call among 6
+// processes was overtaken 19 times in 800 schedules (of 23 possible), and
+// the median schedule's worst was 11: this check fails at once without it.
 func TestLockBypass(t *testing.T) {
 	for _, procs := range []int{3, 6, 10} {
 		cfg := orderConfig(KindMutexLock)

@@ -215,6 +215,14 @@ var mutants = []Mutant{
 			"a waiter's entry made from a listing withdraws before a blind entry (KindOrder). sim's TestTicketOrder is the test written for it.",
 	},
 	{
+		ID: "no-yield-to-older", Pkg: "protocol", Rule: "Y, PROOF.md §4",
+		What:        "on an unwatched directory a contender that finds the lock free enters at once, even while a waiter that came first polls",
+		Find:        "\tn := a.patientOlder(now)\n\tif n == 0 {",
+		Replace:     "\tn := a.patientOlder(now)\n\tif true {",
+		LoadBearing: false, Breaks: "order: the waiter whose backoff has grown looks least often and is overtaken most (rule Y is liveness only; no rule judges a mark)",
+		Note: "Standing aside follows rule Y too, so protocol's TestUnwatchedReleaserStandsAside kills it first; TestYieldToOlder is the unit test written for it, and sim's TestLockBypass checks the bound it keeps (procs + 1 acquisitions of others per Lock call on the order workload).",
+	},
+	{
 		ID: "own-file-check-removed", Pkg: "protocol", Rule: "C4.2",
 		What:        "a scan no longer notices that the own entry was removed",
 		Find:        `	if !ownSeen {`,
