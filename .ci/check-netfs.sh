@@ -20,9 +20,9 @@
 #                              counters 400/400; raise CRYOLOCK_NETFS_TIMEOUT)
 #   CRYOLOCK_NETFS_REC_GATE_BUDGET time box of the gate with the peer probe's joint
 #                              settings (default 14m: a hold costs about the settle
-#                              plus 0.3-0.6 s there, so all 4 x 100 holds fit where
-#                              the probe's settle is up to about 1 s: cifs at 0.99 s
-#                              took 1.56 s a hold, 10m24s for 400; it recommends up
+#                              plus 0.3-0.9 s there, so all 4 x 100 holds fit where
+#                              the probe's settle is up to about 1 s: cifs at 0.83 s
+#                              took 1.76 s a hold, 11m45s for 400; it recommends up
 #                              to 2.5 s when the emulated guest is slow, and 400
 #                              holds then take half an hour; "none": all 400 must
 #                              finish)

@@ -45,7 +45,7 @@ on a file it had only stat'ed or with a read before its stat).
   nothing and is shown as unread; at most a tenth may be); lock errors are failed `Lock`/`Unlock` calls that the worker retried.
 - gate with the recommendation: the gate again (time-boxed by
   `CRYOLOCK_NETFS_REC_GATE_BUDGET`, 14 minutes in CI: a hold costs about the
-  settle plus 0.3-0.6 s, so all 400 holds fit where the probe's settle is up
+  settle plus 0.3-0.9 s, so all 400 holds fit where the probe's settle is up
   to about 1 s; "none": all 400 must finish), every worker applying the peer
   probe's joint report as a user would (`fsprobe.WithReport`; `cryolock run
   --config` reads the same JSON): the probe's settings must make it pass.
