@@ -45,7 +45,7 @@ var mutants = []Mutant{
 		Find:        `	for _, fresh := range [...]bool{false, true} {`,
 		Replace:     `	for _, fresh := range [...]bool{false} {`,
 		LoadBearing: true,
-		Note: "TestInModel kills it first, incidentally: the configuration of issue 10's seed 10045 (outside the model) no longer fails in 50000 schedules. " +
+		Note: "Once TestInModel killed it first, incidentally (the configuration of issue 10's seed 10045, outside the model, stopped failing in its batch). " +
 			"sim's TestReapNeedsFreshVerdict (sim/mutant_kill_test.go) kills it for the reason that matters: a live holder reaped from a cached stat, two holders (seed 2328).",
 	},
 	{
@@ -220,7 +220,7 @@ var mutants = []Mutant{
 		Find:        "\tn := a.patientOlder(now)\n\tif n == 0 {",
 		Replace:     "\tn := a.patientOlder(now)\n\tif true {",
 		LoadBearing: false, Breaks: "order: the waiter whose backoff has grown looks least often and is overtaken most (rule Y is liveness only; no rule judges a mark)",
-		Note: "Standing aside follows rule Y too, so protocol's TestUnwatchedReleaserStandsAside kills it first; TestYieldToOlder is the unit test written for it, and sim's TestLockBypass checks the bound it keeps (procs + 1 acquisitions of others per Lock call on the order workload).",
+		Note: "protocol's TestUnwatchedReleaserStandsAside kills it first (after standing aside, a contender still lets the waiter it listed go first); TestYieldToOlder is the unit test written for it, and sim's TestLockBypass checks the bound it keeps (procs + 2 acquisitions of others per Lock call on the order workload).",
 	},
 	{
 		ID: "own-file-check-removed", Pkg: "protocol", Rule: "C4.2",
