@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -417,6 +418,93 @@ func TestYieldToOlder(t *testing.T) {
 			if strings.HasPrefix(e.Name(), ".cryolock-wake-") && !strings.Contains(e.Name(), "older") {
 				t.Errorf("%s: the contender's mark %s left behind", c.name, e.Name())
 			}
+		}
+	}
+}
+
+// TestFirstInLineLooksOften (rule Y, rule B): on a directory that cannot be
+// watched, a waiter that has waited a poll (its backoff ceiling plus the
+// settle) with nobody ahead of it, while a waiter that came after it is
+// listed, is first in line: the others wait for its look when the lock
+// comes free, so it backs off at most an eighth of its ceiling. Alone it
+// keeps the ceiling (the idle waiter's listing rate). A holder keeps the
+// lock throughout; the waiter behind is a planted mark, renewed at each
+// sleep; time is the Env's, moved by the sleeps only.
+func TestFirstInLineLooksOften(t *testing.T) {
+	const ceiling = 40 * time.Millisecond
+	for _, behind := range []bool{false, true} {
+		dir := filepath.Join(t.TempDir(), "f.cryolock")
+		h, err := protocol.New(dir, protocol.WithoutWatch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Lock(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		env := &hookEnv{shiftEnv: shiftEnv{Env: protocol.OSEnv()}}
+		w, err := protocol.New(dir, protocol.WithEnv(env), protocol.WithoutWatch(), protocol.WithBackoff(time.Millisecond, ceiling))
+		if err != nil {
+			t.Fatal(err)
+		}
+		younger := func(n int) string {
+			return filepath.Join(dir, fmt.Sprintf(".cryolock-wake-younger_1_bbbbbbbbbbbb.%d", n))
+		}
+		// A failed call makes the next one look first and poll with a
+		// mark (a blind entry could instead wait in its check, behind the
+		// holder's lower ticket).
+		cancelled, cancelNow := context.WithCancel(context.Background())
+		cancelNow()
+		if err := w.Lock(cancelled); err == nil {
+			t.Fatal("Lock with a cancelled context succeeded")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		mark, own := 0, false
+		env.onSleep = func() {
+			if len(env.sleeps) >= 40 {
+				cancel()
+			}
+			if !behind {
+				return
+			}
+			if !own {
+				// The waiter behind comes after this one's first mark.
+				ents, _ := os.ReadDir(dir)
+				for _, e := range ents {
+					own = own || strings.HasPrefix(e.Name(), ".cryolock-wake-") && !strings.Contains(e.Name(), "younger")
+				}
+				if !own {
+					return
+				}
+			}
+			mark++
+			os.Mkdir(younger(mark), 0o700)
+			os.Remove(younger(mark - 1))
+		}
+		if err := w.Lock(ctx); !errors.Is(err, context.Canceled) {
+			t.Fatalf("behind=%v: Lock while held: %v, want it cancelled", behind, err)
+		}
+		// The sleeps after the first poll of waiting (and one more, for
+		// the look that first lists the waiter behind as such).
+		var waited time.Duration
+		var late []time.Duration
+		for i, d := range env.sleeps {
+			waited += d
+			if waited >= ceiling+ceiling && i+1 < len(env.sleeps) {
+				late = append(late, env.sleeps[i+1])
+			}
+		}
+		if len(late) < 5 {
+			t.Fatalf("behind=%v: only %d sleeps after two polls (%v)", behind, len(late), env.sleeps)
+		}
+		longest := slices.Max(late)
+		if behind && longest >= ceiling/8 {
+			t.Errorf("first in line with a waiter behind it: slept up to %v after a poll, want under %v (%v)", longest, ceiling/8, env.sleeps)
+		}
+		if !behind && longest < ceiling/2 {
+			t.Errorf("alone: slept at most %v after a poll, want its ceiling's sleeps (≥ %v) (%v)", longest, ceiling/2, env.sleeps)
+		}
+		if err := h.Unlock(); err != nil {
+			t.Fatal(err)
 		}
 	}
 }
