@@ -7,7 +7,9 @@ import "time"
 // doubling when MaxBackoff is left at its default: from MinBackoff through
 // DefaultMaxBackoff (so the first polls after a contender starts waiting
 // stay quick) up to this, after which the waiter lists the directory about
-// 1.3 times a second (it sleeps uniformly in [d/2, d)). An explicit
+// 1.3 times a second (it sleeps uniformly in [d/2, d)); the first waiter in
+// line, while others wait behind it, about eight times as often (rule Y:
+// they wait for its look, see headPollDiv). An explicit
 // MaxBackoff other than the default is used as given: set it, for example
 // from fsprobe's recommendation, where hand-off latency matters more than
 // listings per second at the file server.
