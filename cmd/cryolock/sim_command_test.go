@@ -188,7 +188,8 @@ func TestSimCommandReruns(t *testing.T) {
 }
 
 // TestDocsSimCommandsParse: every `cryolock sim ...` command line quoted
-// in README.md and docs/*.md parses.
+// in README.md and docs/*.md parses (`sim audit` and `sim hpc` with their
+// own flags).
 func TestDocsSimCommandsParse(t *testing.T) {
 	files, err := filepath.Glob("../../docs/*.md")
 	if err != nil {
@@ -204,10 +205,12 @@ func TestDocsSimCommandsParse(t *testing.T) {
 		}
 		for _, m := range quoted.FindAllStringSubmatch(string(b), -1) {
 			args := strings.Fields(m[1])
-			if len(args) > 0 && args[0] == "audit" {
-				args = args[1:]
+			if len(args) > 0 && (args[0] == "audit" || args[0] == "hpc") {
 				cmd := newSimAuditCmd()
-				if err := cmd.ParseFlags(args); err != nil {
+				if args[0] == "hpc" {
+					cmd = newSimHPCCmd()
+				}
+				if err := cmd.ParseFlags(args[1:]); err != nil {
 					t.Errorf("%s: %s: %v", f, m[0], err)
 				}
 				n++
