@@ -174,7 +174,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 	}
 	var live []competitor
 	ownSeen := own == ""
-	a.olderListed, a.youngerListed = a.olderListed[:0], false
+	a.beginListing()
 	for _, d := range ents {
 		if d.Name == own {
 			ownSeen = true
@@ -219,19 +219,6 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 				delete(a.marks, n)
 			}
 		}
-		if len(a.waitersSince) > 0 {
-			ids := make(map[string]bool)
-			for n := range names {
-				if strings.HasPrefix(n, wakePrefix) {
-					ids[markWaiter(n)] = true
-				}
-			}
-			for id := range a.waitersSince {
-				if !ids[id] {
-					delete(a.waitersSince, id)
-				}
-			}
-		}
 		if pruneEntries {
 			a.judge.Retain(func(n string) bool { return names[n] })
 			for n := range a.entries {
@@ -241,6 +228,7 @@ func (a *attempt) scan(ctx context.Context, own string) ([]competitor, error) {
 			}
 		}
 	}
+	a.pruneWaiters()
 	return live, nil
 }
 

@@ -214,6 +214,30 @@ func (a *attempt) noteMark(name string) {
 	}
 }
 
+// beginListing forgets which waiters the previous listing showed
+// (olderListed, youngerListed): noteMark notes them anew for each listing.
+func (a *attempt) beginListing() {
+	a.olderListed, a.youngerListed = a.olderListed[:0], false
+}
+
+// pruneWaiters forgets when it first listed the waiters whose marks are
+// no longer listed: the waiters of the marks in memory (pruned by the
+// listing already) are the ones still waiting.
+func (a *attempt) pruneWaiters() {
+	if len(a.waitersSince) == 0 {
+		return
+	}
+	ids := make(map[string]bool, len(a.marks))
+	for n := range a.marks {
+		ids[markWaiter(n)] = true
+	}
+	for id := range a.waitersSince {
+		if !ids[id] {
+			delete(a.waitersSince, id)
+		}
+	}
+}
+
 // markWaiter is the waiter a mark belongs to: its name without the prefix
 // and the renewal's number (renewMark). A name without a number (a wake
 // directory of refreshView, or a mark of an older version of this library)
@@ -307,7 +331,8 @@ func (a *attempt) standAside(ctx context.Context) error {
 		if err != nil {
 			return nil // the attempt's own listing will say what is wrong
 		}
-		a.waiters, a.olderListed, a.youngerListed = false, a.olderListed[:0], false
+		a.waiters = false
+		a.beginListing()
 		for _, e := range ents {
 			if strings.HasPrefix(e.Name, wakePrefix) {
 				a.noteMark(e.Name)

@@ -2,9 +2,11 @@ package protocol
 
 import (
 	"context"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -123,5 +125,51 @@ func TestUnwatchedListingRate(t *testing.T) {
 				t.Errorf("the release was noticed after %v, want ≤ %v", got-released, tc.maxNotice)
 			}
 		})
+	}
+}
+
+// listingFS answers ReadDir with the listing the test sets.
+type listingFS struct {
+	FS
+	ents []DirEntry
+}
+
+func (f *listingFS) ReadDir(Dir) ([]DirEntry, error) { return f.ents, nil }
+
+// TestWaiterMemoryFollowsListing: what a Lock value remembers of waiters
+// (their marks, and when it first listed each waiter: rule Y's patience)
+// is what the latest listing shows. A waiter's renewed mark keeps its
+// first sighting; a waiter whose marks are gone is forgotten, so the memory
+// is bounded by the directory.
+func TestWaiterMemoryFollowsListing(t *testing.T) {
+	env := newVirtualEnv(1)
+	fsys := &listingFS{}
+	l := &Lock{}
+	l.cfg.FS, l.cfg.Env = fsys, env
+	l.cfg.MaxBackoff = time.Second
+	a := l.newAttempt(nil)
+	mark := func(owner string, n int) DirEntry {
+		return DirEntry{Name: wakePrefix + owner + "." + strconv.Itoa(n), Type: fs.ModeDir}
+	}
+	list := func(ents ...DirEntry) {
+		t.Helper()
+		fsys.ents = ents
+		if _, err := a.scan(context.Background(), ""); err != nil {
+			t.Fatal(err)
+		}
+		env.mono += 100 * time.Millisecond
+	}
+	list(mark("a_1_aaaaaaaaaaaa", 1), mark("b_1_bbbbbbbbbbbb", 1))
+	list(mark("a_1_aaaaaaaaaaaa", 2), mark("b_1_bbbbbbbbbbbb", 1))
+	if got := a.waitersSince["a_1_aaaaaaaaaaaa"]; got != 0 || len(a.waitersSince) != 2 {
+		t.Fatalf("after a's renewal: waiters %v, want a and b, a first listed at 0", a.waitersSince)
+	}
+	list(mark("b_1_bbbbbbbbbbbb", 2))
+	if _, ok := a.waitersSince["a_1_aaaaaaaaaaaa"]; ok || len(a.waitersSince) != 1 || len(a.marks) != 1 {
+		t.Fatalf("a's marks gone: waiters %v, marks %v; want only b and its latest mark", a.waitersSince, a.marks)
+	}
+	list()
+	if len(a.waitersSince) != 0 || len(a.marks) != 0 {
+		t.Fatalf("no marks listed: waiters %v, marks %v; want none", a.waitersSince, a.marks)
 	}
 }
