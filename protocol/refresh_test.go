@@ -301,6 +301,45 @@ func (e *hookEnv) Sleep(ctx context.Context, d time.Duration) error {
 	return err
 }
 
+// virtualWaiter is a Lock value on dir that cannot watch it, backing off
+// from 1 ms to ceiling in the virtual time of its hookEnv, whose next Lock
+// looks before entering, as a contended one would (a call with a cancelled
+// context leaves it so), and polls with a mark instead of entering blind.
+func virtualWaiter(t *testing.T, dir string, ceiling time.Duration) (*protocol.Lock, *hookEnv) {
+	t.Helper()
+	env := &hookEnv{shiftEnv: shiftEnv{Env: protocol.OSEnv()}}
+	w, err := protocol.New(dir, protocol.WithEnv(env), protocol.WithoutWatch(), protocol.WithBackoff(time.Millisecond, ceiling))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Lock(cancelled); err == nil {
+		t.Fatal("Lock with a cancelled context succeeded")
+	}
+	return w, env
+}
+
+// plantedWaiter plays a polling waiter of another process in dir: its
+// marks, one at a time (renew makes the next and removes the previous).
+type plantedWaiter struct {
+	dir, owner string
+	n          int
+}
+
+func (p *plantedWaiter) mark(n int) string {
+	return filepath.Join(p.dir, fmt.Sprintf(".cryolock-wake-%s.%d", p.owner, n))
+}
+
+func (p *plantedWaiter) renew() {
+	p.n++
+	os.Mkdir(p.mark(p.n), 0o700)
+	os.Remove(p.mark(p.n - 1))
+}
+
+// leave removes its mark (it took the lock, or stopped waiting).
+func (p *plantedWaiter) leave() { os.Remove(p.mark(p.n)) }
+
 // TestYieldToOlder (rule Y): on a directory that cannot be watched, a
 // contender whose look finds the lock free but lists the fresh mark of a
 // waiter that came first, and has been listing it for a poll (its backoff
@@ -328,15 +367,9 @@ func TestYieldToOlder(t *testing.T) {
 		if err := os.MkdirAll(dir, 0o777); err != nil {
 			t.Fatal(err)
 		}
-		older := func(n int) string {
-			return filepath.Join(dir, fmt.Sprintf(".cryolock-wake-older_1_aaaaaaaaaaaa.%d", n))
-		}
-		if err := os.Mkdir(older(1), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		env := &hookEnv{shiftEnv: shiftEnv{Env: protocol.OSEnv()}}
-		w, err := protocol.New(dir, protocol.WithEnv(env), protocol.WithoutWatch(), protocol.WithBackoff(time.Millisecond, ceiling))
-		if err != nil {
+		older := &plantedWaiter{dir: dir, owner: "older_1_aaaaaaaaaaaa"}
+		older.renew()
+		if _, err := os.Stat(older.mark(1)); err != nil {
 			t.Fatal(err)
 		}
 		h, err := protocol.New(dir, protocol.WithoutWatch())
@@ -352,14 +385,8 @@ func TestYieldToOlder(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		// A failed call makes the next one look first (as a contended one
-		// would), instead of entering blind.
-		cancelled, cancel := context.WithCancel(context.Background())
-		cancel()
-		if err := w.Lock(cancelled); err == nil {
-			t.Fatal("Lock with a cancelled context succeeded")
-		}
-		mark, sleeps := 1, 0
+		w, env := virtualWaiter(t, dir, ceiling)
+		sleeps := 0
 		var freed, oHeld, oReleased time.Duration
 		env.onSleep = func() {
 			sleeps++
@@ -375,7 +402,7 @@ func TestYieldToOlder(t *testing.T) {
 				if ok, err := o.TryLock(context.Background()); err != nil || !ok {
 					t.Fatalf("%s: the waiter's TryLock: %v, %v", c.name, ok, err)
 				}
-				os.Remove(older(mark))
+				older.leave()
 				oHeld = env.Mono()
 				return
 			case c.takeAt > 0 && sleeps == c.takeAt+4:
@@ -386,10 +413,7 @@ func TestYieldToOlder(t *testing.T) {
 				return
 			}
 			if oHeld == 0 {
-				// Still polling: a new mark, the previous one removed.
-				mark++
-				os.Mkdir(older(mark), 0o700)
-				os.Remove(older(mark - 1))
+				older.renew() // still polling
 			}
 		}
 		if err := w.Lock(context.Background()); err != nil {
@@ -441,24 +465,12 @@ func TestFirstInLineLooksOften(t *testing.T) {
 		if err := h.Lock(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		env := &hookEnv{shiftEnv: shiftEnv{Env: protocol.OSEnv()}}
-		w, err := protocol.New(dir, protocol.WithEnv(env), protocol.WithoutWatch(), protocol.WithBackoff(time.Millisecond, ceiling))
-		if err != nil {
-			t.Fatal(err)
-		}
-		younger := func(n int) string {
-			return filepath.Join(dir, fmt.Sprintf(".cryolock-wake-younger_1_bbbbbbbbbbbb.%d", n))
-		}
-		// A failed call makes the next one look first and poll with a
-		// mark (a blind entry could instead wait in its check, behind the
-		// holder's lower ticket).
-		cancelled, cancelNow := context.WithCancel(context.Background())
-		cancelNow()
-		if err := w.Lock(cancelled); err == nil {
-			t.Fatal("Lock with a cancelled context succeeded")
-		}
+		// (A blind entry could instead wait in its check, behind the
+		// holder's lower ticket: virtualWaiter polls with a mark.)
+		w, env := virtualWaiter(t, dir, ceiling)
+		younger := &plantedWaiter{dir: dir, owner: "younger_1_bbbbbbbbbbbb"}
 		ctx, cancel := context.WithCancel(context.Background())
-		mark, own := 0, false
+		own := false
 		env.onSleep = func() {
 			if len(env.sleeps) >= 40 {
 				cancel()
@@ -476,9 +488,7 @@ func TestFirstInLineLooksOften(t *testing.T) {
 					return
 				}
 			}
-			mark++
-			os.Mkdir(younger(mark), 0o700)
-			os.Remove(younger(mark - 1))
+			younger.renew()
 		}
 		if err := w.Lock(ctx); !errors.Is(err, context.Canceled) {
 			t.Fatalf("behind=%v: Lock while held: %v, want it cancelled", behind, err)
