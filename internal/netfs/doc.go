@@ -10,5 +10,7 @@
 // "name:mountA:mountB" separated by spaces (names: nfs3, nfs4, cifs,
 // rclone-sftp, rclone-local; sshfs by hand, for the hand-off and peer tests
 // on internal/realfs's mounts); every pair named in CRYOLOCK_NETFS_REQUIRE must
-// be there, or the tests fail.
+// be there, or the tests fail. CRYOLOCK_NETFS_WHERE=guest (set by
+// scripts/vm-run.sh) says they run in the emulated guest: their CPU figures
+// are then also given as a native estimate.
 package netfs

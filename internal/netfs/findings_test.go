@@ -11,7 +11,8 @@ import (
 
 // TestFindingsScript runs scripts/findings.sh on the netfs-result lines of
 // a real run of the check (testdata/results.txt: a CI run's host, sshfs and
-// guest outputs, grepped, 2026-11-30) and checks what it writes: every table, a row per pair
+// guest outputs, grepped, 2026-11-30; the idle-waiter lines since given the
+// where= field the check prints now) and checks what it writes: every table, a row per pair
 // in the order the pairs first reported, the columns the README's table is
 // made of, the idle waiter with the guest pairs' native estimate from the
 // two calibrations, and that README's table can be generated from it. The

@@ -124,7 +124,7 @@ function kv(line, key,   n, i, f, a) {
   } else if (t == "handoff-default") {
     hd[p] = kv($0, "median") " / " kv($0, "p95") ", CPU " kv($0, "waiter_cpu")
   } else if (t == "idle-waiter") {
-    idlecpu[p] = kv($0, "waiter_cpu"); idlerate[p] = kv($0, "listings_per_s")
+    idlecpu[p] = kv($0, "waiter_cpu"); idlerate[p] = kv($0, "listings_per_s"); idlewhere[p] = kv($0, "where")
   } else if (t == "handoff-flock") {
     fl[p] = (kv($0, "error") != "") ? "error: " kv($0, "error") : kv($0, "median") " / " kv($0, "p95")
   } else if (t == "peer") {
@@ -150,7 +150,7 @@ END {
   factor = (("guest" in cal) && ("host" in cal) && cal["host"] > 0) ? cal["guest"] / cal["host"] : 0
   for (p in idlecpu) {
     idle[p] = idlecpu[p]
-    if (factor > 0 && p ~ /^(nfs3|nfs4|cifs)$/) idle[p] = idle[p] sprintf(" (≈%.2f%% native)", (idlecpu[p] + 0) / factor)
+    if (factor > 0 && idlewhere[p] == "guest") idle[p] = idle[p] sprintf(" (≈%.2f%% native)", (idlecpu[p] + 0) / factor)
     idle[p] = idle[p] ", " idlerate[p] " listings/s"
   }
   print "| pair | settle / lease used | holds done / expected | overlaps | counter / holds | lock errors | longest wait | holds per process | gate took | recovery after SIGKILL | listing lag median / max | probe (each mount) |"

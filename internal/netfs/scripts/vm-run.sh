@@ -4,6 +4,7 @@
 #   vm-run.sh [-t SECONDS] BINARY [ARGS...]    (default timeout 900 s)
 # In the guest it runs as root in /tmp (a tmpfs) with
 #   CRYOLOCK_NETFS_PAIRS="nfs3:/mnt/nfs3a:/mnt/nfs3b nfs4:/mnt/nfs4a:/mnt/nfs4b cifs:/mnt/cifsa:/mnt/cifsb"
+#   CRYOLOCK_NETFS_WHERE=guest  (the tests' CPU figures are the emulation's)
 # and every CRYOLOCK_NETFS_* variable of the caller. On a timeout the job is
 # given up (exit 124) and the guest console tail is printed.
 source "$(dirname "$0")/common.sh"
@@ -19,7 +20,8 @@ cp "$bin" "$XFER/bin/$id"
 chmod +x "$XFER/bin/$id"
 {
   echo 'export CRYOLOCK_NETFS_PAIRS="nfs3:/mnt/nfs3a:/mnt/nfs3b nfs4:/mnt/nfs4a:/mnt/nfs4b cifs:/mnt/cifsa:/mnt/cifsb"'
-  { env | grep -E '^CRYOLOCK_NETFS_[A-Z0-9_]+=' | grep -v '^CRYOLOCK_NETFS_PAIRS=' || true; } | while IFS= read -r kv; do
+  echo 'export CRYOLOCK_NETFS_WHERE=guest'
+  { env | grep -E '^CRYOLOCK_NETFS_[A-Z0-9_]+=' | grep -vE '^CRYOLOCK_NETFS_(PAIRS|WHERE)=' || true; } | while IFS= read -r kv; do
     printf 'export %q\n' "$kv"
   done
   # copied to the guest's tmpfs first: paging a binary in over 9p is slow
