@@ -27,6 +27,24 @@ func TestNoArgumentsIsUsage(t *testing.T) {
 	}
 }
 
+// TestHelpFlagDefaults: every command's --help gives a flag's default at
+// most once, and never as the word "default" (a flag Value whose String
+// said so printed "(default 1ms..10ms; ...) (default default)").
+func TestHelpFlagDefaults(t *testing.T) {
+	t.Parallel()
+	for _, cmd := range [][]string{{"run"}, {"status"}, {"probe"}, {"sim"}, {"sim", "audit"}, {"sim", "hpc"}} {
+		code, stdout, _ := runCLI(t, "", append(cmd, "--help")...)
+		if code != 0 {
+			t.Fatalf("%v --help: status %d", cmd, code)
+		}
+		for _, line := range strings.Split(stdout, "\n") {
+			if strings.Count(line, "(default") > 1 || strings.Contains(line, "(default default)") {
+				t.Errorf("%v --help: %q", cmd, line)
+			}
+		}
+	}
+}
+
 func TestVersion(t *testing.T) {
 	t.Parallel()
 	code, stdout, _ := runCLI(t, "", "--version")

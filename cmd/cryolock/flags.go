@@ -160,7 +160,7 @@ type backoffValue struct {
 
 func (v *backoffValue) String() string {
 	if !v.set {
-		return "default"
+		return "" // the flag's usage says what the default is
 	}
 	return fmt.Sprintf("%v..%v", v.min, v.max)
 }

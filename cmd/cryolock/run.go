@@ -186,7 +186,7 @@ func newRunCmd() *cobra.Command {
 	f.BoolVarP(&o.nonblock, "nonblock", "n", false, "give up at once if the lock is held")
 	f.IntVarP(&o.conflictCode, "conflict-exit-code", "E", exitConflict, "exit status when the lock is not acquired (--nonblock, --timeout)")
 	f.Var(newSeconds(&o.settle, 0), "settle", "wait this long after entering before looking for competitors (for filesystems with listing lag; see cryolock probe)")
-	f.Var(&o.backoff, "backoff", "bounds of the randomised backoff between looks while waiting, MIN..MAX (default 1ms..10ms; see cryolock probe)")
+	f.Var(&o.backoff, "backoff", "bounds of the randomised backoff between looks while waiting, MIN..MAX (default 1ms..10ms, and up to 1s where the lock directory cannot be watched; see cryolock probe)")
 	f.TextVar(&o.staleRule, "stale-rule", stale.Observed, `when a competitor's entry is stale: "observed" (unchanged for a whole lease on this machine's clock; immune to clock skew) or "wallclock" (mtime + lease < now; cryolock 1.x's rule)`)
 	f.StringVar(&o.config, "config", "", "apply the settings recommended in this JSON file (the output of cryolock probe --json); explicit flags override it")
 	f.BoolVar(&o.killOnLost, "kill-on-lost", false, "if the lock is lost while CMD runs, send CMD's process group SIGTERM, then SIGKILL after --kill-grace")
