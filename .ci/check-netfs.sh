@@ -123,7 +123,7 @@ eval "$sshout" || true
 if [ -n "${CRYOLOCK_SSHFS_A:-}" ] && [ -n "${CRYOLOCK_SSHFS_B:-}" ]; then
   log "host tests: sshfs pair (default caches)"
   CRYOLOCK_NETFS_PAIRS="sshfs:$CRYOLOCK_SSHFS_A:$CRYOLOCK_SSHFS_B" CRYOLOCK_NETFS_REQUIRE=sshfs \
-    timeout -k 10 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m -test.run 'TestPairs/sshfs/(probe|handoff|idle|peer)$' \
+    timeout -k 10 1020 "$NETFS_STATE/netfs.test" -test.v -test.timeout 16m -test.run 'TestPairs/sshfs/(probe|handoff|idle|peer|handoff-rec)$' \
     >"$NETFS_STATE/sshfs.out" 2>&1 &
   sshpid=$!
   echo "$sshpid" >>"$NETFS_STATE/host-test-pids"

@@ -87,3 +87,60 @@ func TestFindingsScript(t *testing.T) {
 		t.Errorf("README's table has no idle waiter of nfs3:\n%s", block)
 	}
 }
+
+// TestFindingsHandoffRec: the hand-off with the peer probe's joint
+// recommendation (test handoff-rec, newer than testdata/results.txt) goes
+// into the table of the recommendation's gate, beside the gate or alone
+// (a pair whose gate this check does not run), and into README's row; a
+// hand-off not run is shown as such. The input lines are made up here in
+// the check's format: what is checked is where they go, not the figures.
+func TestFindingsHandoffRec(t *testing.T) {
+	skipInNetfsRun(t)
+	bash, err := exec.LookPath("bash")
+	if err != nil || runtime.GOOS == "windows" {
+		t.Skip("the script runs where the check does: bash, awk and grep on Linux")
+	}
+	in := filepath.Join(t.TempDir(), "results.txt")
+	lines := strings.Join([]string{
+		"netfs-result pair=nfs3 test=handoff-rec n=8 median=512ms p95=640ms max=700ms beyond_settle=212ms waiter_cpu=9.10% settle=300ms",
+		"netfs-result pair=nfs3 test=gate-rec holds=400/400 overlaps=0 counter=400/400 counter_skipped=0 lock_errors=0 took=3m51s settle=300ms lease=10s backoff=7.5ms-1s",
+		"netfs-result pair=sshfs test=handoff-rec n=8 median=90ms p95=120ms max=130ms beyond_settle=30ms waiter_cpu=0.50% settle=60ms",
+		"netfs-result pair=cifs test=handoff-rec not_run=no_joint_recommendation",
+	}, "\n") + "\n"
+	if err := os.WriteFile(in, []byte(lines), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(bash, filepath.Join("scripts", "findings.sh"), in).Output()
+	if err != nil {
+		t.Fatalf("findings.sh: %v", err)
+	}
+	tables := mdTables(string(out))
+	const col = "hand-off with it: median / p95 (median beyond its settle), waiter CPU"
+	var rec []map[string]string
+	for _, tb := range tables {
+		if len(tb) > 0 && hasKey(tb[0], col) {
+			rec = tb
+		}
+	}
+	want := map[string]string{"nfs3": "512ms / 640ms (212ms), CPU 9.10%", "sshfs": "90ms / 120ms (30ms), CPU 0.50%", "cifs": "— (not run)"}
+	if len(rec) != len(want) {
+		t.Fatalf("the recommendation's table: %v, want rows of %d pairs\n%s", rec, len(want), out)
+	}
+	for _, r := range rec {
+		if r[col] != want[r["pair"]] {
+			t.Errorf("%s: %q, want %q", r["pair"], r[col], want[r["pair"]])
+		}
+	}
+	block, err := readmeTable(string(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"counter 400/400, hand-off 512ms / 640ms (212ms), CPU 9.10%; time-boxed", "the probe's joint settings: hand-off 90ms / 120ms (30ms), CPU 0.50%"} {
+		if !strings.Contains(block, s) {
+			t.Errorf("README's table lacks %q:\n%s", s, block)
+		}
+	}
+	if strings.Contains(block, "not run)") {
+		t.Errorf("README's table shows a hand-off not run:\n%s", block)
+	}
+}

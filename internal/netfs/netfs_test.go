@@ -172,7 +172,7 @@ func TestPairs(t *testing.T) {
 	tests := []struct {
 		name string
 		f    func(t *testing.T, p pair, s settings)
-	}{{"lag", listingLag}, {"probe", probe}, {"handoff", handoff}, {"idle", idleWaiter}, {"gate", gate}, {"rw", rwLock}, {"semaphore", semaphore}, {"recovery", recovery}, {"peer", peerProbe}, {"gate-rec", gateRecommended}}
+	}{{"lag", listingLag}, {"probe", probe}, {"handoff", handoff}, {"idle", idleWaiter}, {"gate", gate}, {"rw", rwLock}, {"semaphore", semaphore}, {"recovery", recovery}, {"peer", peerProbe}, {"handoff-rec", handoffRecommended}, {"gate-rec", gateRecommended}}
 	for _, p := range pairs(t) {
 		t.Run(p.Name, func(t *testing.T) {
 			t.Parallel()
@@ -261,25 +261,10 @@ var peerRecs sync.Map
 // CRYOLOCK_NETFS_REC_GATE_BUDGET if that is a duration; by default (or
 // "none") it is the whole gate, 4 × 100 holds, all of which must finish.
 func gateRecommended(t *testing.T, p pair, s settings) {
-	v, ok := peerRecs.Load(p.Name)
+	s, rec, ok := jointSettings(t, p, s, "gate-rec")
 	if !ok {
-		// The peer probe did not finish (reported as timed_out, not failed:
-		// a lag longer than its bound); there is no recommendation to run.
-		result(p, "gate-rec", "not_run", "no_joint_recommendation")
-		t.Logf("%s: no joint recommendation from the peer probe (it did not finish): gate-rec not run", p.Name)
 		return
 	}
-	b := v.([]byte)
-	var rep fsprobe.Report
-	if err := json.Unmarshal(b, &rep); err != nil {
-		t.Fatal(err)
-	}
-	s.Report = filepath.Join(t.TempDir(), "report.json")
-	if err := os.WriteFile(s.Report, b, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	rec := rep.Recommendation
-	s.Settle = rec.Settle.D()
 	lease := rec.Lease.String()
 	if rec.NoLease {
 		lease = "None"
@@ -306,6 +291,32 @@ func gateRecommended(t *testing.T, p pair, s settings) {
 		budget = d
 	}
 	runGate(t, p, s, "gate-rec", budget, whole, "settle", rec.Settle, "lease", lease, "backoff", fmt.Sprintf("%v-%v", rec.MinBackoff, rec.MaxBackoff))
+}
+
+// jointSettings is s with the peer probe's joint report of pair p
+// (s.Report, applied as a user applies it; s.Settle its settle) and its
+// recommendation. Without one (the peer probe did not finish: reported as
+// timed_out, not failed, a lag longer than its bound) it reports test as
+// not run and returns false.
+func jointSettings(t *testing.T, p pair, s settings, test string) (settings, fsprobe.Recommendation, bool) {
+	t.Helper()
+	v, ok := peerRecs.Load(p.Name)
+	if !ok {
+		result(p, test, "not_run", "no_joint_recommendation")
+		t.Logf("%s: no joint recommendation from the peer probe (it did not finish): %s not run", p.Name, test)
+		return s, fsprobe.Recommendation{}, false
+	}
+	b := v.([]byte)
+	var rep fsprobe.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatal(err)
+	}
+	s.Report = filepath.Join(t.TempDir(), "report.json")
+	if err := os.WriteFile(s.Report, b, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	s.Settle = rep.Recommendation.Settle.D()
+	return s, rep.Recommendation, true
 }
 
 // runGate is the gate's body: with the settings s (or s.Report), reported
@@ -648,8 +659,23 @@ func probe(t *testing.T, p pair, s settings) {
 // lease, and with flock(2) on a file through both mounts. Only that every hand-off
 // happened is asserted (timing is reported, never asserted).
 func handoff(t *testing.T, p pair, s settings) {
+	handoffKinds(t, p, s, "cryolock", "cryolock-default", "flock")
+}
+
+// handoffRecommended is the hand-off with the settings of the peer probe's
+// joint report, applied as a user applies them (fsprobe.WithReport, by
+// the holder on A and the waiter on B): what a user who follows the probe
+// gets.
+func handoffRecommended(t *testing.T, p pair, s settings) {
+	if s, _, ok := jointSettings(t, p, s, "handoff-rec"); ok {
+		handoffKinds(t, p, s, "cryolock-rec")
+	}
+}
+
+// handoffKinds measures the hand-off of each kind and reports it.
+func handoffKinds(t *testing.T, p pair, s settings, kinds ...string) {
 	n := envInt("CRYOLOCK_NETFS_HANDOFFS", 8)
-	for _, kind := range []string{"cryolock", "cryolock-default", "flock"} {
+	for _, kind := range kinds {
 		lats, cpu, err := handoffRun(p, s, kind, n)
 		if err != nil {
 			if kind == "flock" {
@@ -672,7 +698,7 @@ func handoff(t *testing.T, p pair, s settings) {
 			continue
 		}
 		med, p95 := lats[len(lats)/2], lats[min(len(lats)-1, (len(lats)*95+99)/100-1)]
-		test := map[string]string{"cryolock": "handoff", "cryolock-default": "handoff-default", "flock": "handoff-flock"}[kind]
+		test := map[string]string{"cryolock": "handoff", "cryolock-default": "handoff-default", "cryolock-rec": "handoff-rec", "flock": "handoff-flock"}[kind]
 		result(p, test, "n", len(lats), "median", roundLat(med), "p95", roundLat(p95),
 			"max", roundLat(lats[len(lats)-1]), "beyond_settle", roundLat(med-s.Settle),
 			"waiter_cpu", fmt.Sprintf("%.2f%%", cpu*100), "settle", s.Settle)
@@ -885,9 +911,17 @@ func handoffRun(p pair, s settings, kind string, n int) ([]time.Duration, float6
 		"CRYOLOCK_NETFS_LEASE_D="+s.Lease.String(),
 		"CRYOLOCK_NETFS_BACKOFF_D="+s.MaxBackoff.String())
 	opts := s.options()
-	if kind == "cryolock-default" {
+	switch kind {
+	case "cryolock-default":
 		cmd.Env = append(cmd.Env, "CRYOLOCK_NETFS_DEFAULT_BACKOFF=1")
 		opts = []protocol.Option{protocol.WithSettle(s.Settle), protocol.WithLease(s.Lease)}
+	case "cryolock-rec":
+		cmd.Env = append(cmd.Env, "CRYOLOCK_NETFS_REPORT="+s.Report)
+		o, err := reportOption(s.Report)
+		if err != nil {
+			return nil, 0, err
+		}
+		opts = []protocol.Option{o}
 	}
 	in, expect, err := startHelper(cmd, "waiter")
 	if err != nil {
@@ -1149,6 +1183,20 @@ func TestRcloneDefaults(t *testing.T) {
 // helperMain is a re-executed test binary: "worker" takes the lock N times
 // (see TestGate), "holder" takes it once, says "held" and waits to be
 // killed, "waiter" serves handoff.
+// reportOption reads a probe report (JSON) and applies its
+// recommendation, as a user does (fsprobe.WithReport).
+func reportOption(file string) (protocol.Option, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var rep fsprobe.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return fsprobe.WithReport(rep), nil
+}
+
 func helperMain(mode string) error {
 	env := os.Getenv
 	dur := func(k string) time.Duration { d, _ := time.ParseDuration(env(k)); return d }
@@ -1157,16 +1205,11 @@ func helperMain(mode string) error {
 		opts = append(opts, protocol.WithBackoff(time.Millisecond, dur("CRYOLOCK_NETFS_BACKOFF_D")))
 	}
 	if f := env("CRYOLOCK_NETFS_REPORT"); f != "" {
-		// The probe's recommendation, as a user applies it.
-		b, err := os.ReadFile(f)
+		o, err := reportOption(f)
 		if err != nil {
 			return err
 		}
-		var rep fsprobe.Report
-		if err := json.Unmarshal(b, &rep); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		opts = []protocol.Option{fsprobe.WithReport(rep)}
+		opts = []protocol.Option{o}
 	}
 	shared := false
 	switch kind := env("CRYOLOCK_NETFS_LOCK_KIND"); {

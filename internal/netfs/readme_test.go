@@ -63,7 +63,10 @@ func readmeTable(findings string) (string, error) {
 	}
 	rows := map[string]map[string]string{}
 	var order []string
-	const recHead = "gate with the peer probe's joint recommendation: settle, lease, backoff"
+	const (
+		recHead    = "gate with the peer probe's joint recommendation: settle, lease, backoff"
+		recHandoff = "hand-off with it: median / p95 (median beyond its settle), waiter CPU"
+	)
 	for i, tb := range tables {
 		// The first two tables, and the gate run with the recommendation
 		// (its columns prefixed "rec ").
@@ -128,9 +131,18 @@ func readmeTable(findings string) (string, error) {
 				result += " (internal/realfs: counter exact, 0 overlaps)"
 			}
 		}
+		handoff := ""
+		if h := col(r, "rec "+recHandoff); !strings.HasPrefix(h, "—") {
+			handoff = "hand-off " + h
+		}
 		if h := col(r, "rec holds done / expected"); h != "—" {
-			result = fmt.Sprintf("the probe's joint settings (%s): holds %s in %s, overlaps %s, counter %s; time-boxed at %s",
-				col(r, "rec "+recHead), h, col(r, "rec took"), col(r, "rec overlaps"), col(r, "rec counter / holds"), result)
+			if handoff != "" {
+				handoff = ", " + handoff
+			}
+			result = fmt.Sprintf("the probe's joint settings (%s): holds %s in %s, overlaps %s, counter %s%s; time-boxed at %s",
+				col(r, "rec "+recHead), h, col(r, "rec took"), col(r, "rec overlaps"), col(r, "rec counter / holds"), handoff, result)
+		} else if handoff != "" {
+			result += "; the probe's joint settings: " + handoff
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", fsName(p), measured, rec, result)
 	}

@@ -48,7 +48,10 @@ on a file it had only stat'ed or with a read before its stat).
   settle plus 0.3-0.9 s, so all 400 holds fit where the probe's settle is up
   to about 1 s; "none": all 400 must finish), every worker applying the peer
   probe's joint report as a user would (`fsprobe.WithReport`; `cryolock run
-  --config` reads the same JSON): the probe's settings must make it pass.
+  --config` reads the same JSON): the probe's settings must make it pass;
+  beside it, the hand-off (below) with the same joint settings, applied by
+  the holder on A and the waiter on B (on sshfs too): what a user who
+  follows the probe gets.
 - recovery: a holder on A is SIGKILLed; time until a contender on B acquires.
 - listing lag: create through one mount until the other mount's listing shows
   it (median/max of 20, both directions); the settle must cover it.
@@ -121,6 +124,10 @@ function kv(line, key,   n, i, f, a) {
     hs[p] = kv($0, "settle")
     ho[p] = kv($0, "median") " / " kv($0, "p95") " (" kv($0, "beyond_settle") ")"
     cpu[p] = kv($0, "waiter_cpu")
+  } else if (t == "handoff-rec" && kv($0, "not_run") != "") {
+    hrec[p] = "— (not run)"
+  } else if (t == "handoff-rec") {
+    hrec[p] = kv($0, "median") " / " kv($0, "p95") " (" kv($0, "beyond_settle") "), CPU " kv($0, "waiter_cpu")
   } else if (t == "handoff-default") {
     hd[p] = kv($0, "median") " / " kv($0, "p95") ", CPU " kv($0, "waiter_cpu")
   } else if (t == "idle-waiter") {
@@ -180,12 +187,12 @@ END {
     print "| " p " | " ((p in rw) ? rw[p] : "— | — | — | — | — | —") " | " ((p in sem) ? sem[p] : "— | — | — | — | —") " |"
   }
   print ""
-  print "| pair | gate with the peer probe'"'"'s joint recommendation: settle, lease, backoff | holds done / expected | overlaps | counter / holds | lock errors | took |"
-  print "| --- | --- | --- | --- | --- | --- | --- |"
+  print "| pair | gate with the peer probe'"'"'s joint recommendation: settle, lease, backoff | holds done / expected | overlaps | counter / holds | lock errors | took | hand-off with it: median / p95 (median beyond its settle), waiter CPU |"
+  print "| --- | --- | --- | --- | --- | --- | --- | --- |"
   for (i = 1; i <= np; i++) {
     p = order[i]
-    if (!(p in grec)) continue
-    print "| " p " | settle " grec[p] " |"
+    if (!(p in grec) && !(p in hrec)) continue
+    print "| " p " | " ((p in grec) ? "settle " grec[p] : "— | — | — | — | — | —") " | " ((p in hrec) ? hrec[p] : "—") " |"
   }
 }'
 if [ -n "${CRYOLOCK_NETFS_RCLONE_OPTS:-}" ]; then
