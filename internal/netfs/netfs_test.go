@@ -251,7 +251,7 @@ func gate(t *testing.T, p pair, s settings) {
 }
 
 // peerRecs holds each pair's joint peer report (JSON), written by
-// peerProbe for gateRecommended.
+// peerProbe for gateRecommended and handoffRecommended (jointSettings).
 var peerRecs sync.Map
 
 // gateRecommended runs the gate again with the settings the peer probe's
