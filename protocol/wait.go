@@ -315,7 +315,7 @@ func (a *attempt) patientOlder(now time.Duration) int {
 func (a *attempt) standAside(ctx context.Context) error {
 	l := a.l
 	c := &l.cfg
-	until := c.Env.Mono() + c.ceiling(false) + c.Settle
+	until := c.Env.Mono() + c.poll()
 	c.Logger.Debug("cryolock: a waiter is polling; standing aside before taking the lock again", "path", l.dir, "for", until-c.Env.Mono())
 	d := c.MinBackoff
 	for {
