@@ -20,21 +20,7 @@ import (
 // this runs it everywhere, so a script that breaks (an awk program cut
 // short by a quote, a column left out) fails here.
 func TestFindingsScript(t *testing.T) {
-	skipInNetfsRun(t)
-	bash, err := exec.LookPath("bash")
-	if err != nil || runtime.GOOS == "windows" {
-		t.Skip("the script runs where the check does: bash, awk and grep on Linux")
-	}
-	in := filepath.Join("testdata", "results.txt")
-	cmd := exec.Command(bash, filepath.Join("scripts", "findings.sh"), in)
-	cmd.Env = append(os.Environ(), "CRYOLOCK_NETFS_RCLONE_OPTS=--dir-cache-time 0 --attr-timeout 0 --no-checksum")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || stderr.Len() > 0 {
-		t.Fatalf("findings.sh %s: %v\n%s", in, err, stderr.String())
-	}
-	got := string(out)
+	got := runFindings(t, filepath.Join("testdata", "results.txt"), "CRYOLOCK_NETFS_RCLONE_OPTS=--dir-cache-time 0 --attr-timeout 0 --no-checksum")
 	tables := mdTables(got)
 	if len(tables) != 4 {
 		t.Fatalf("%d tables, want 4 (gate, liveness, reader–writer and semaphore, gate with the recommendation):\n%s", len(tables), got)
@@ -95,11 +81,6 @@ func TestFindingsScript(t *testing.T) {
 // hand-off not run is shown as such. The input lines are made up here in
 // the check's format: what is checked is where they go, not the figures.
 func TestFindingsHandoffRec(t *testing.T) {
-	skipInNetfsRun(t)
-	bash, err := exec.LookPath("bash")
-	if err != nil || runtime.GOOS == "windows" {
-		t.Skip("the script runs where the check does: bash, awk and grep on Linux")
-	}
 	in := filepath.Join(t.TempDir(), "results.txt")
 	lines := strings.Join([]string{
 		"netfs-result pair=nfs3 test=handoff-rec n=8 median=512ms p95=640ms max=700ms beyond_settle=212ms waiter_cpu=9.10% settle=300ms",
@@ -110,11 +91,8 @@ func TestFindingsHandoffRec(t *testing.T) {
 	if err := os.WriteFile(in, []byte(lines), 0o666); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(bash, filepath.Join("scripts", "findings.sh"), in).Output()
-	if err != nil {
-		t.Fatalf("findings.sh: %v", err)
-	}
-	tables := mdTables(string(out))
+	out := runFindings(t, in)
+	tables := mdTables(out)
 	const col = "hand-off with it: median / p95 (median beyond its settle), waiter CPU"
 	var rec []map[string]string
 	for _, tb := range tables {
@@ -131,7 +109,7 @@ func TestFindingsHandoffRec(t *testing.T) {
 			t.Errorf("%s: %q, want %q", r["pair"], r[col], want[r["pair"]])
 		}
 	}
-	block, err := readmeTable(string(out))
+	block, err := readmeTable(out)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,4 +121,26 @@ func TestFindingsHandoffRec(t *testing.T) {
 	if strings.Contains(block, "not run)") {
 		t.Errorf("README's table shows a hand-off not run:\n%s", block)
 	}
+}
+
+// runFindings runs scripts/findings.sh on the result lines in file in
+// (with env added to the environment) and returns what it printed; it
+// skips where the check does not run (no bash, Windows, or inside the
+// check itself) and fails on an error or anything on stderr.
+func runFindings(t *testing.T, in string, env ...string) string {
+	t.Helper()
+	skipInNetfsRun(t)
+	bash, err := exec.LookPath("bash")
+	if err != nil || runtime.GOOS == "windows" {
+		t.Skip("the script runs where the check does: bash, awk and grep on Linux")
+	}
+	cmd := exec.Command(bash, filepath.Join("scripts", "findings.sh"), in)
+	cmd.Env = append(os.Environ(), env...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil || stderr.Len() > 0 {
+		t.Fatalf("findings.sh %s: %v\n%s", in, err, stderr.String())
+	}
+	return string(out)
 }
