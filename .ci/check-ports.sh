@@ -10,7 +10,12 @@
 #                    windows, freebsd (amd64), wasip1/wasm, and the 32-bit
 #                    linux/386 and linux/arm;
 #   go test -c       of ./protocol on js/wasm (its tests must compile
-#                    wherever the library does).
+#                    wherever the library does);
+#   -tags cryolock_nolinkname
+#                    on the main linux ports, build and vet again with the
+#                    tag that replaces the gate's runtime hook by a plain
+#                    flock (protocol/gate_flock_linux.go), and on linux/amd64
+#                    run the gate's tests with it.
 #
 # Left out, and why:
 #   android/*, ios/*  an executable needs cgo and the NDK or Xcode to link
@@ -52,6 +57,13 @@ check() {
     if [[ " $main_ports " == *" $port "* ]]; then
       go build ./... || rc=1
       go vet ./... || rc=1
+      if [ "$GOOS" = linux ]; then
+        go build -tags cryolock_nolinkname ./... || rc=1
+        go vet -tags cryolock_nolinkname ./protocol/... || rc=1
+      fi
+      if [ "$port" = linux/amd64 ]; then
+        go test -count=1 -tags cryolock_nolinkname -run 'TestGate|TestHolderKeepsGate' ./protocol || rc=1
+      fi
     fi
     if [[ " $testc_ports " == *" $port "* ]]; then
       go test -c -o /dev/null ./protocol || rc=1

@@ -228,7 +228,7 @@ func (g *gate) pump(try bool) {
 func (g *gate) wait() {
 	var err error
 	for {
-		if err = unix.Flock(g.fd, unix.LOCK_EX); err != unix.EINTR {
+		if err = gateFlock(g.fd); err != unix.EINTR {
 			break
 		}
 	}
