@@ -223,6 +223,14 @@ var mutants = []Mutant{
 		Note: "protocol's TestUnwatchedReleaserStandsAside kills it first (after standing aside, a contender still lets the waiter it listed go first); TestYieldToOlder is the unit test written for it, and sim's TestLockBypass checks the bound it keeps (procs + 2 acquisitions of others per Lock call on the order workload).",
 	},
 	{
+		ID: "gate-wait-keeps-p", Pkg: "protocol", Rule: "B (the gate; an implementation cost, no rule)",
+		What:        "the gate's waiter blocks in flock(2) as an ordinary system call, keeping its P, instead of handing it off (runtime.entersyscallblock)",
+		Find:        "\tentersyscallblock()\n\t_, _, e := unix.RawSyscall6(unix.SYS_FLOCK, uintptr(fd), unix.LOCK_EX, 0, 0, 0, 0)\n\texitsyscall()\n",
+		Replace:     "\t_, _, e := unix.Syscall6(unix.SYS_FLOCK, uintptr(fd), unix.LOCK_EX, 0, 0, 0, 0)\n",
+		LoadBearing: false, Breaks: "efficiency: the runtime's monitor polls through the first 10 ms of every wait at the gate (about 55 wake-ups a wait: a quarter to two fifths of a contended acquisition's CPU at 4 to 64 processes, README Performance)",
+		Note: "protocol's TestGateWaitLetsProcessSleep kills it: it counts a fresh process's context switches over seven waits at the gate.",
+	},
+	{
 		ID: "own-file-check-removed", Pkg: "protocol", Rule: "C4.2",
 		What:        "a scan no longer notices that the own entry was removed",
 		Find:        `	if !ownSeen {`,
