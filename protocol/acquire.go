@@ -61,14 +61,17 @@ type attempt struct {
 	checking    bool            // the backoff is check's, with an entry in the directory
 	waiters     bool            // a listing of this attempt showed a fresh mark of another waiter
 	// Unwatched: waiters that came first (yieldToOlder).
-	markID        string          // the waiter's name in its marks, once it made one
-	markSeq       int             // marks made by this attempt
-	older         map[string]bool // waiters whose fresh marks this attempt listed before it made one
-	olderListed   []string        // those of them with a fresh mark in the latest listing
-	youngerListed bool            // the latest listing showed a fresh mark of a waiter that came later
-	yieldFrom     time.Duration   // Mono when the attempt began letting them go first at a free lock, if yieldSet
-	yieldSet      bool            //
-	yieldFewest   int             // the fewest of them a look showed since yieldFrom
+	markID          string          // the waiter's name in its marks, once it made one
+	markSeq         int             // marks made by this attempt
+	older           map[string]bool // waiters whose fresh marks this attempt listed before it made one
+	olderListed     []string        // those of them with a fresh mark in the latest listing
+	youngerListed   bool            // the latest listing showed a fresh mark of a waiter that came later
+	outranked       bool            // the latest listing showed a fresh mark of a waiter ahead in line (a lower ticket)
+	markTicket      int             // the attempt's place in line, in its marks (see renewMark)
+	maxTicketListed int             // the highest ticket of the waiters it listed before its first mark
+	yieldFrom       time.Duration   // Mono when the attempt began letting them go first at a free lock, if yieldSet
+	yieldSet        bool            //
+	yieldFewest     int             // the fewest of them a look showed since yieldFrom
 }
 
 // newAttempt starts an acquisition. What the Lock value has seen of other

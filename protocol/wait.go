@@ -64,10 +64,14 @@ func (a *attempt) backoff(ctx context.Context) error {
 	}
 	a.waited = true
 	delay := a.delay
-	if a.watch == nil && a.queue && !a.try && !a.checking && a.youngerListed {
+	if a.watch == nil && a.queue && !a.try && !a.checking && a.youngerListed && !a.outranked {
 		// First in line (rule Y): waiters behind it have listed it for a
 		// poll and wait for its look when the lock comes free, so it
-		// looks more often than they do.
+		// looks more often than they do. Waiters that began at the same
+		// moment list each other only after their own first marks, and
+		// each would take itself for the first: the lowest ticket in
+		// their marks (ties by name) is, and the others keep their
+		// ceiling.
 		if now := c.Env.Mono(); now-a.start >= c.poll() && a.patientOlder(now) == 0 {
 			delay = min(delay, max(c.MinBackoff, c.ceiling(false)/headPollDiv))
 		}
@@ -139,8 +143,11 @@ func (a *attempt) renewMark() {
 	}
 	l := a.l
 	if a.markID == "" {
+		// Its place in line (rule Y): after every waiter whose mark it
+		// has listed, as in Lamport's bakery.
 		host, pid := l.cfg.Env.Process()
-		a.markID = nonce.NewOwner(l.cfg.Env, host, pid)
+		a.markTicket = a.maxTicketListed + 1
+		a.markID = nonce.NewOwner(l.cfg.Env, host, pid) + "." + strconv.Itoa(a.markTicket)
 	}
 	a.markSeq++
 	name := wakePrefix + a.markID + "." + strconv.Itoa(a.markSeq)
@@ -198,6 +205,7 @@ func (a *attempt) noteMark(name string) {
 		return
 	}
 	a.waiters = true
+	ticket := markTicket(id)
 	if a.markID == "" {
 		// Listed before this attempt made a mark of its own: that
 		// waiter came first.
@@ -205,6 +213,7 @@ func (a *attempt) noteMark(name string) {
 			a.older = make(map[string]bool)
 		}
 		a.older[id] = true
+		a.maxTicketListed = max(a.maxTicketListed, ticket)
 	}
 	if a.older[id] && !slices.Contains(a.olderListed, id) {
 		a.olderListed = append(a.olderListed, id)
@@ -212,12 +221,16 @@ func (a *attempt) noteMark(name string) {
 	if !a.older[id] {
 		a.youngerListed = true
 	}
+	if ticket < a.markTicket || ticket == a.markTicket && id < a.markID {
+		a.outranked = true
+	}
 }
 
 // beginListing forgets which waiters the previous listing showed
-// (olderListed, youngerListed): noteMark notes them anew for each listing.
+// (olderListed, youngerListed, outranked): noteMark notes them anew for
+// each listing.
 func (a *attempt) beginListing() {
-	a.olderListed, a.youngerListed = a.olderListed[:0], false
+	a.olderListed, a.youngerListed, a.outranked = a.olderListed[:0], false, false
 }
 
 // pruneWaiters forgets when it first listed the waiters whose marks are
@@ -236,6 +249,19 @@ func (a *attempt) pruneWaiters() {
 			delete(a.waitersSince, id)
 		}
 	}
+}
+
+// markTicket is a waiter's place in line, from its name in its marks
+// (markWaiter; see renewMark): the number after its owner, or 0 for a
+// waiter that has none (a wake directory of refreshView, or a mark of an
+// older version of this library), which then comes first.
+func markTicket(id string) int {
+	if i := strings.LastIndexByte(id, '.'); i > 0 {
+		if n, err := strconv.Atoi(id[i+1:]); err == nil && n > 0 {
+			return n
+		}
+	}
+	return 0
 }
 
 // markWaiter is the waiter a mark belongs to: its name without the prefix
