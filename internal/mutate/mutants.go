@@ -46,7 +46,7 @@ var mutants = []Mutant{
 		Replace:     `	for _, fresh := range [...]bool{false} {`,
 		LoadBearing: true,
 		Note: "Once TestInModel killed it first, incidentally (the configuration of issue 10's seed 10045, outside the model, stopped failing in its batch). " +
-			"sim's TestReapNeedsFreshVerdict (sim/mutant_kill_test.go) kills it for the reason that matters: a live holder reaped from a cached stat, two holders (seed 2328).",
+			"sim's TestReapNeedsFreshVerdict (sim/mutant_kill_test.go) kills it for the reason that matters: a live holder reaped from a cached stat, two holders (its seed: the table's after column).",
 	},
 	{
 		ID: "second-verdict-ignored", Pkg: "protocol", Rule: "T4",

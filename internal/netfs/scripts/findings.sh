@@ -63,7 +63,9 @@ on a file it had only stat'ed or with a read before its stat).
   `--dir-cache-time`).
 - hand-off: a holder on A releases while a waiter on B (a separate process,
   waiting for 1.5 s already) wants the lock: time from the release to B's
-  acquisition, median / p95 (and the median beyond the settle used), and
+  acquisition, median / p95 (and the median beyond the settle used: below
+  zero when that settle is longer than the 1.5 s, as B is then already in
+  its settle when A releases), and
   the waiter's CPU time per second of waiting (in the emulated guest every
   system call costs many times its native CPU time): with the pair's settings
   (backoff up to 50 ms), with the protocol's default backoff (growing to 1 s:
