@@ -227,7 +227,7 @@ func Recommend(r Report) Recommendation {
 		// directory watch is local only): it polls, and the server serves
 		// every waiter's listings.
 		bmax = roundUp(idle, time.Millisecond)
-		why += sprintf("; raised to %v because waiters here cannot be woken by a directory watch and poll: about 1.3 listings a second per waiter at the server (the first in line of a queue about eight times that), and a release is still noticed within about that", bmax)
+		why += sprintf("; raised to %v because waiters here cannot be woken by a directory watch and poll: about 1.3 listings a second per waiter at the server (the first in line of a queue more often, the crowd at most 2 a second per waiter), and a release is still noticed within about that", bmax)
 	}
 	rec.MinBackoff, rec.MaxBackoff = Duration(bmin), Duration(bmax)
 	reason("backoff", fmt.Sprintf("%v..%v", bmin, bmax), "%s", why)

@@ -65,7 +65,7 @@ type attempt struct {
 	markSeq         int             // marks made by this attempt
 	older           map[string]bool // waiters whose fresh marks this attempt listed before it made one
 	olderListed     []string        // those of them with a fresh mark in the latest listing
-	youngerListed   bool            // the latest listing showed a fresh mark of a waiter that came later
+	youngerListed   []string        // waiters that came later with a fresh mark in the latest listing (at most crowdCounted)
 	outranked       bool            // the latest listing showed a fresh mark of a waiter ahead in line (a lower ticket)
 	markTicket      int             // the attempt's place in line, in its marks (see renewMark)
 	maxTicketListed int             // the highest ticket of the waiters it listed before its first mark

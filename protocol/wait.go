@@ -64,7 +64,7 @@ func (a *attempt) backoff(ctx context.Context) error {
 	}
 	a.waited = true
 	delay := a.delay
-	if a.watch == nil && a.queue && !a.try && !a.checking && a.youngerListed && !a.outranked {
+	if a.watch == nil && a.queue && !a.try && !a.checking && len(a.youngerListed) > 0 && !a.outranked {
 		// First in line (rule Y): waiters behind it have listed it for a
 		// poll and wait for its look when the lock comes free, so it
 		// looks more often than they do. Waiters that began at the same
@@ -73,7 +73,7 @@ func (a *attempt) backoff(ctx context.Context) error {
 		// their marks (ties by name) is, and the others keep their
 		// ceiling.
 		if now := c.Env.Mono(); now-a.start >= c.poll() && a.patientOlder(now) == 0 {
-			delay = min(delay, max(c.MinBackoff, c.ceiling(false)/headPollDiv))
+			delay = min(delay, max(c.MinBackoff, c.headCeiling(len(a.youngerListed))))
 		}
 	}
 	if a.watch != nil && (a.ew == nil || a.wake != nil) {
@@ -218,8 +218,8 @@ func (a *attempt) noteMark(name string) {
 	if a.older[id] && !slices.Contains(a.olderListed, id) {
 		a.olderListed = append(a.olderListed, id)
 	}
-	if !a.older[id] {
-		a.youngerListed = true
+	if !a.older[id] && len(a.youngerListed) < crowdCounted && !slices.Contains(a.youngerListed, id) {
+		a.youngerListed = append(a.youngerListed, id)
 	}
 	if ticket < a.markTicket || ticket == a.markTicket && id < a.markID {
 		a.outranked = true
@@ -230,7 +230,7 @@ func (a *attempt) noteMark(name string) {
 // (olderListed, youngerListed, outranked): noteMark notes them anew for
 // each listing.
 func (a *attempt) beginListing() {
-	a.olderListed, a.youngerListed, a.outranked = a.olderListed[:0], false, false
+	a.olderListed, a.youngerListed, a.outranked = a.olderListed[:0], a.youngerListed[:0], false
 }
 
 // pruneWaiters forgets when it first listed the waiters whose marks are

@@ -228,6 +228,7 @@ func (s *Stats) add(o Stats) {
 	s.HungCalls += o.HungCalls
 	s.TryLockWins += o.TryLockWins
 	s.WallSteps += o.WallSteps
+	s.WaitListings += o.WaitListings
 }
 
 // Replay reruns a failing result with its trace recorded: from its seed, or

@@ -104,6 +104,12 @@ type Stats struct {
 	TryLockWins int
 	// WallSteps counts wall-clock steps (Faults.WallSteps).
 	WallSteps int
+	// WaitListings counts the listings of the lock directory (answered
+	// from a client's cache or not) made by processes that had been
+	// waiting for their current acquisition for a second or more: what a
+	// crowd of waiters costs a file server once their backoffs have grown
+	// (TestCrowdListingRate).
+	WaitListings int
 }
 
 // CoverageGaps returns an error naming every coverage counter that is

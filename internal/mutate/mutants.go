@@ -231,6 +231,14 @@ var mutants = []Mutant{
 		Note: "protocol's TestFirstInLineLooksOften kills it (a rival ahead in line, listed only after the waiter's own first mark).",
 	},
 	{
+		ID: "head-ignores-crowd-budget", Pkg: "protocol", Rule: "Y (the first in line's ceiling)",
+		What:        "the first waiter in line on an unwatched directory looks eight times as often whatever the crowd behind it, instead of as far as two listings a second per waiter allow (where its ceiling keeps each waiter within two)",
+		Find:        "\tif r := 1 / (0.75 * ceil.Seconds()); r <= crowdBudget {",
+		Replace:     "\tif r := 1 / (0.75 * ceil.Seconds()); false && r <= crowdBudget {",
+		LoadBearing: false, Breaks: "efficiency: a crowd of 3–15 waiters on a network filesystem lists 2.0–4.2 times a second per waiter instead of at most 2",
+		Note: "sim's TestCrowdListingRate kills it (listings per second per waiter of crowds of 2 to 32 processes, in virtual time).",
+	},
+	{
 		ID: "gate-wait-keeps-p", Pkg: "protocol", Rule: "B (the gate; an implementation cost, no rule)",
 		What:        "the gate's waiter blocks in flock(2) as an ordinary system call, keeping its P, instead of handing it off (runtime.entersyscallblock)",
 		Find:        "\tentersyscallblock()\n\t_, _, e := unix.RawSyscall6(unix.SYS_FLOCK, uintptr(fd), unix.LOCK_EX, 0, 0, 0, 0)\n\texitsyscall()\n",
