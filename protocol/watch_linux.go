@@ -41,11 +41,7 @@ func (osFS) Watch(d Dir) (dirWatch, error) {
 	if !localMagic[int64(sfs.Type)] {
 		return nil, nil
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(dfd, &st); err != nil {
-		return nil, &fs.PathError{Op: "fstat", Path: p.path, Err: err}
-	}
-	key := dirKey{dev: uint64(st.Dev), ino: st.Ino}
+	key := dirKey{dev: p.dev, ino: p.ino} // OpenDir's fstat of the handle
 	hub.mu.Lock()
 	defer hub.mu.Unlock()
 	in := hub.cur
