@@ -26,15 +26,16 @@ func staleAttrs() Config {
 }
 
 // TestReapNeedsFreshVerdict: inside the fault model, with cached attributes
-// and failing refreshes, no schedule breaks exclusion. It is the check that
-// kills the mutant second-verdict-ignored (docs/MUTANTS.md): with the
-// fresh sighting's verdict ignored, a live holder is reaped and two hold
-// (seed 213 of the configuration at drift 0.125 found it first; since
-// waiters keep marks, seed 2328 of this one with set-times failing at 0.7,
-// and since the marks carry tickets seed 11443 — so the rate is 0.8 now,
-// where the mutant fails in about one schedule of 4000, first at seed 1206,
-// then 4949 and 8579 — hence 8000 schedules; no other test of the
-// repository kills it).
+// and failing refreshes, no schedule breaks exclusion. With the fresh
+// sighting's verdict ignored (mutant second-verdict-ignored,
+// docs/MUTANTS.md) a live holder is reaped and two hold — in rare schedules
+// only, which moved with every change to how contenders wait (seed 213 of
+// the configuration at drift 0.125; 2328 of this one at a set-times failure
+// rate of 0.7; 11443 once the marks carried tickets, 1206 at 0.8; none in
+// 8000 once the first in line kept its crowd's listing budget). The check
+// that kills that mutant in every run is protocol's
+// TestReapHeedsFreshVerdict; this one keeps the situation covered inside
+// the model.
 func TestReapNeedsFreshVerdict(t *testing.T) {
 	cfg := staleAttrs()
 	if err := cfg.InModel(); err != nil {

@@ -46,7 +46,7 @@ var mutants = []Mutant{
 		Replace:     `	for _, fresh := range [...]bool{false} {`,
 		LoadBearing: true,
 		Note: "Once TestInModel killed it first, incidentally (the configuration of issue 10's seed 10045, outside the model, stopped failing in its batch). " +
-			"sim's TestReapNeedsFreshVerdict (sim/mutant_kill_test.go) kills it for the reason that matters: a live holder reaped from a cached stat, two holders (its seed: the table's after column).",
+			"protocol's TestReapHeedsFreshVerdict kills it for the reason that matters, in every run: a live holder reaped on a stale verdict from a cached stat.",
 	},
 	{
 		ID: "second-verdict-ignored", Pkg: "protocol", Rule: "T4",
@@ -60,6 +60,7 @@ var mutants = []Mutant{
 		}
 		if !a.judge.Stale(name, s) && !fresh {`,
 		LoadBearing: true,
+		Note:        "protocol's TestReapHeedsFreshVerdict kills it in every run (a holder refreshing its entry, a waiter whose stats come from a cache that never revalidates). sim's TestReapNeedsFreshVerdict, the in-model check of the same situation, killed it only in rare schedules that moved with every change to waiting (seeds 213, 2328, 11443, 1206 of successive versions), and in none of its 8000 once the first in line began keeping its crowd's listing budget.",
 	},
 	{
 		ID: "no-watchdog", Pkg: "stale", Rule: "H1 (watchdog), A3a",
