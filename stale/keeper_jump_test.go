@@ -56,6 +56,7 @@ func TestKeeperWatchdogStarts(t *testing.T) {
 	case <-entered:
 	}
 	if !started.Load() {
+		cancel()
 		close(stuck)
 		t.Fatal("the first refresh began with no watchdog started: a refresh stuck in the filesystem would tell nobody")
 	}
@@ -66,8 +67,11 @@ func TestKeeperWatchdogStarts(t *testing.T) {
 	if now := c.Mono(); now < OverdueAfter(lease) {
 		t.Fatalf("reported at %v, before 0.75 × lease", now)
 	}
-	close(stuck)
+	// Cancel first: a Touch unblocked while ctx is live counts as a
+	// refresh, and Run would go on to a second Touch (closing entered
+	// again).
 	cancel()
+	close(stuck)
 	<-done
 }
 
