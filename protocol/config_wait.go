@@ -68,8 +68,5 @@ func (c *config) headCeiling(behind int) time.Duration {
 	if r := 1 / (0.75 * ceil.Seconds()); r <= crowdBudget {
 		div = min(div, crowdBudget*float64(behind+1)/r-float64(behind))
 	}
-	if div <= 1 {
-		return ceil
-	}
 	return time.Duration(float64(ceil) / div)
 }

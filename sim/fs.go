@@ -330,7 +330,7 @@ func (c *client) MkdirAll(p string, perm fs.FileMode) error {
 func (c *client) ReadDir(p string) ([]protocol.DirEntry, error) {
 	g := c.begin(OpReadDir, p)
 	w := c.p.w
-	if c.p.waiting && w.now-c.p.waitStart >= time.Second {
+	if c.p.waiting && w.now-c.p.waitStart >= WaitListingsAfter {
 		w.stats.WaitListings++
 	}
 	if err := c.fail(OpReadDir, "readdir", p); err != nil {

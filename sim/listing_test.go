@@ -57,7 +57,7 @@ func TestCrowdListingRate(t *testing.T) {
 			}
 			listings += r.Stats.WaitListings
 			for _, h := range r.Holds {
-				waited += max(h.Wait-time.Second, 0)
+				waited += max(h.Wait-WaitListingsAfter, 0)
 				holds++
 			}
 			gaps = append(gaps, handoffGaps(r.Holds)...)

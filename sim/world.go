@@ -106,11 +106,17 @@ type Stats struct {
 	WallSteps int
 	// WaitListings counts the listings of the lock directory (answered
 	// from a client's cache or not) made by processes that had been
-	// waiting for their current acquisition for a second or more: what a
-	// crowd of waiters costs a file server once their backoffs have grown
-	// (TestCrowdListingRate).
+	// waiting for their current acquisition for WaitListingsAfter or
+	// more: what a crowd of waiters costs a file server once their
+	// backoffs have grown (TestCrowdListingRate).
 	WaitListings int
 }
+
+// WaitListingsAfter is how long a process must have waited for its
+// current acquisition before Stats.WaitListings counts its listings: a
+// waiter's backoff starts at its floor and grows to its ceiling in about
+// this time.
+const WaitListingsAfter = time.Second
 
 // CoverageGaps returns an error naming every coverage counter that is
 // zero: a batch inside the model should reach each situation.
