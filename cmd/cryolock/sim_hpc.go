@@ -16,6 +16,8 @@ func newSimHPCCmd() *cobra.Command {
 	var (
 		runs    int
 		procs   int
+		acqs    int
+		reads   float64
 		jsonOut bool
 	)
 	cmd := &cobra.Command{
@@ -28,6 +30,8 @@ job meets them), inside the fault model. It reports the writers' and readers'
 longest waits and the readers' throughput in virtual time, the crashes and
 evictions, and checks every run for violations and the writers' wait against
 sim.HPCWriterWaitBound (docs/PROOF.md §4, "The HPC workload").
+--acquisitions and --reads change the preset: more acquisitions per job
+make a longer stream of overlapping reads.
 
 Exit status: 0 when no run violates a property and no writer waited longer
 than the bound, 1 otherwise.`,
@@ -38,6 +42,18 @@ than the bound, 1 otherwise.`,
 			cfg := sim.HPC()
 			if procs > 0 {
 				cfg.Procs = procs
+			}
+			if cmd.Flags().Changed("acquisitions") {
+				if acqs < 1 {
+					return exitCode(exitUsage, fmt.Errorf("sim hpc: --acquisitions %d: each job takes the lock at least once", acqs))
+				}
+				cfg.Acquisitions = acqs
+			}
+			if cmd.Flags().Changed("reads") {
+				if !(reads > 0 && reads <= 1) {
+					return exitCode(exitUsage, fmt.Errorf("sim hpc: --reads %v: the share of reads must be above 0 and at most 1", reads))
+				}
+				cfg.ReadFraction = reads
 			}
 			if err := cfg.InModel(); err != nil {
 				return exitCode(exitUsage, err)
@@ -73,6 +89,8 @@ than the bound, 1 otherwise.`,
 	}
 	cmd.Flags().IntVar(&runs, "runs", 100, "runs (seeds 1..runs)")
 	cmd.Flags().IntVar(&procs, "procs", 0, fmt.Sprintf("jobs (default 100, at most %d)", sim.MaxProcs))
+	cmd.Flags().IntVar(&acqs, "acquisitions", sim.HPC().Acquisitions, "acquisitions per job (more make a longer stream of reads)")
+	cmd.Flags().Float64Var(&reads, "reads", 0.99, "share of acquisitions that are reads")
 	cmd.Flags().BoolVar(&jsonOut, "json", false, "print JSON")
 	return cmd
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -29,5 +30,13 @@ func TestSimHPC(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, "", "sim", "hpc", "--procs", "1000"); code != 64 {
 		t.Fatalf("--procs 1000: exit %d, want 64", code)
+	}
+	for _, bad := range []string{"0", "1.5", "-0.1"} {
+		if code, _, errOut := runCLI(t, "", "sim", "hpc", "--reads", bad); code != 64 || !strings.Contains(errOut, "--reads") {
+			t.Fatalf("--reads %s: exit %d, want 64 naming the flag\n%s", bad, code, errOut)
+		}
+	}
+	if code, _, errOut := runCLI(t, "", "sim", "hpc", "--acquisitions", "-1"); code != 64 {
+		t.Fatalf("--acquisitions -1: exit %d, want 64\n%s", code, errOut)
 	}
 }
