@@ -210,7 +210,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 				// Leapfrogging needs a window between an entry and its
 				// check: here, a settle delay.
 				plain := l.cfg.Settle > 0 && a.displaced >= maxDisplaced
-				if plain && l.blocked(live) || !plain && a.queueFull(live) {
+				if plain && l.blocked(live, try) || !plain && a.queueFull(live) {
 					a.staggered = false
 					a.blockers = live
 					a.wake = names(live)
@@ -243,7 +243,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 					continue
 				}
 				a.staggered = false
-			} else if l.blocked(live) {
+			} else if l.blocked(live, try) {
 				if try && !a.watchSuspects(live) {
 					return nil, nil
 				}

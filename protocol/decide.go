@@ -15,17 +15,26 @@ type competitor struct {
 }
 
 // blocked is rule 1's test: whether the live entries seen before entering
-// mean there is no point entering now.
-func (l *Lock) blocked(live []competitor) bool {
-	if l.role == shared {
-		for _, c := range live {
-			if !c.shared {
-				return true // a writer holds or waits: readers keep out
-			}
+// mean there is no point entering now. Readers keep out while an exclusive
+// entry is live. An exclusive contender in Lock keeps out while slots
+// exclusive entries are live, readers not counted: it enters beside
+// readers and waits there, which keeps new readers out, so that a stream
+// of overlapping reads cannot starve it. TryLock, which does not wait,
+// keeps out while slots entries of any kind are live.
+func (l *Lock) blocked(live []competitor, try bool) bool {
+	n := 0
+	for _, c := range live {
+		if !c.shared {
+			n++
 		}
-		return false
 	}
-	return len(live) >= l.slots
+	switch {
+	case l.role == shared:
+		return n > 0 // a writer holds or waits: readers keep out
+	case try:
+		return len(live) >= l.slots
+	}
+	return n >= l.slots
 }
 
 // decide is rule 4's test for an entry with ticket mine, given the live

@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cryolock-go/cryolock/nonce"
 	"github.com/cryolock-go/cryolock/protocol"
 )
 
@@ -165,6 +166,36 @@ func TestReaderKeepsOutBesideWriter(t *testing.T) {
 	r.lockUntilCancelled(t, l, "a reader beside a live writer")
 	if n := r.fsys.writes.Load(); n != 1 {
 		t.Errorf("rule C1 (readers): the reader made %d entries in %d sleeps beside a live writer, want 1 (its blind first one)", n, sleeps)
+	}
+}
+
+// TestWriterEntersBesideReaders: rule C1 for a writer (§7) on a directory
+// it cannot watch. Its blind first entry withdraws before a higher writer's
+// entry; while that entry is live it keeps out. Once only a reader's entry
+// is left, it enters beside the reader at its next look and waits there
+// (its entry keeps new readers out), so a stream of overlapping reads
+// cannot keep it out for ever: two entries made in all, the second still
+// in the directory when Lock is cancelled.
+func TestWriterEntersBesideReaders(t *testing.T) {
+	const sleeps, gone = 10, 4 // the writer's entry goes at the 4th sleep
+	owner := nonce.SharedOwner(nonce.NewOwner(nonce.NewCrypto(), "reader", 7))
+	reader := nonce.FormatName(owner, 5)
+	r, l := besideLock(t, []string{blockerName, reader}, sleeps, mkMutex(t))
+	var last []string
+	r.atStep = func(n int) {
+		if n == gone {
+			if err := os.Remove(filepath.Join(r.dir, blockerName)); err != nil {
+				t.Error(err)
+			}
+		}
+		last = entryNames(t, r.dir)
+	}
+	r.lockUntilCancelled(t, l, "a writer beside a live reader")
+	if n := r.fsys.writes.Load(); n != 2 {
+		t.Errorf("rule C1 (writers): the writer made %d entries in %d sleeps, want 2 (its blind first one, then one beside the reader once the other writer had gone)", n, r.env.n)
+	}
+	if len(last) != 2 {
+		t.Errorf("rule C1 (writers): at the last sleep the directory held %q, want the reader's entry and the waiting writer's", last)
 	}
 }
 

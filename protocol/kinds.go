@@ -7,9 +7,10 @@ package protocol
 // WithShared makes the Lock a reader of a reader–writer lock on its
 // directory: many readers hold at once; a writer — a Lock without this option
 // — holds alone. A reader marks its entry as shared (an owner ending in
-// "-r"); it holds when no other entry but readers' is live, and a waiting
-// writer's entry keeps new readers out, so a stream of readers cannot starve
-// writers (writers can delay readers indefinitely, though). cryolock 1.x
+// "-r"); it holds when no other entry but readers' is live. A writer in
+// Lock enters beside live readers and waits there, and a waiting writer's
+// entry keeps new readers out, so a stream of readers cannot starve writers
+// (writers can delay readers indefinitely, though). cryolock 1.x
 // contenders see readers as ordinary exclusive entries, which is safe.
 //
 // Readers get no fencing tokens.

@@ -113,7 +113,7 @@ var mutants = []Mutant{
 	{
 		ID: "rw-reader-look-ignores-writer", Pkg: "protocol", Rule: "§7 RW (C1)",
 		What:        "readers enter while a writer waits (rule C1's look ignores writers)",
-		Find:        `return true // a writer holds or waits: readers keep out`,
+		Find:        `return n > 0 // a writer holds or waits: readers keep out`,
 		Replace:     `return false // a writer holds or waits: readers keep out`,
 		LoadBearing: false, Breaks: "liveness: a stream of readers can starve a writer (C1 is not a safety step, PROOF.md §3 Remark 1)",
 		Note: "protocol's TestReaderKeepsOutBesideWriter (deterministic_rules_test.go) counts the entries a reader makes beside a live writer's.",
@@ -144,8 +144,8 @@ var mutants = []Mutant{
 	{
 		ID: "sem-look-off-by-one", Pkg: "protocol", Rule: "§7 semaphore (C1)",
 		What:        "rule C1 backs off only when more than n entries are live",
-		Find:        `return len(live) >= l.slots`,
-		Replace:     `return len(live) > l.slots`,
+		Find:        `return n >= l.slots`,
+		Replace:     `return n > l.slots`,
 		LoadBearing: false, Breaks: "efficiency only: pointless entries under contention (C1 is not a safety step, PROOF.md §3 Remark 1)",
 		Note: "For a mutex (n = 1) too, so every contender enters beside a holder. Once only a hang killed it (the exhaustive search of sim's TestExhaustive grew past its time limit: 19 minutes); " +
 			"protocol's TestWaiterBesideHigherTicket and TestSemaphoreWaiterKeepsOut (deterministic_rules_test.go) count the entries a waiter makes beside live ones.",
@@ -238,6 +238,14 @@ var mutants = []Mutant{
 		Replace:     "\tif r := 1 / (0.75 * ceil.Seconds()); false && r <= crowdBudget {",
 		LoadBearing: false, Breaks: "efficiency: a crowd of 3–15 waiters on a network filesystem lists 2.0–4.2 times a second per waiter instead of at most 2",
 		Note: "sim's TestCrowdListingRate kills it (listings per second per waiter of crowds of 2 to 32 processes, in virtual time).",
+	},
+	{
+		ID: "writer-kept-out-by-readers", Pkg: "protocol", Rule: "C1 (writers, §7)",
+		What:        "a writer in Lock keeps out while any entry is live, readers included, instead of entering beside readers and waiting there",
+		Find:        "\treturn n >= l.slots\n",
+		Replace:     "\treturn len(live) >= l.slots\n",
+		LoadBearing: false, Breaks: "liveness of writers: a writer that another writer's entry kept out waits, on a directory it cannot watch, for as long as overlapping reads go on (132 s against a bound of 96 s in sim's TestHPCWritersNotStarved)",
+		Note: "protocol's TestWriterEntersBesideReaders kills it (one entry instead of two, none left beside the reader); sim's TestHPCWritersNotStarved too.",
 	},
 	{
 		ID: "gate-wait-keeps-p", Pkg: "protocol", Rule: "B (the gate; an implementation cost, no rule)",
