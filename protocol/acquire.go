@@ -185,7 +185,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 						}
 						continue
 					}
-					a.wake = names(live)
+					a.wake = l.keepers(live, try)
 					if err := a.backoff(ctx); err != nil {
 						return nil, l.ctxErr(err)
 					}
@@ -213,7 +213,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 				if plain && l.blocked(live, try) || !plain && a.queueFull(live) {
 					a.staggered = false
 					a.blockers = live
-					a.wake = names(live)
+					a.wake = l.keepers(live, try)
 					if err := a.backoff(ctx); err != nil {
 						return nil, l.ctxErr(err)
 					}
@@ -248,7 +248,7 @@ func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {
 					return nil, nil
 				}
 				a.yieldSet = false
-				a.wake = names(live)
+				a.wake = l.keepers(live, try)
 				if err := a.backoff(ctx); err != nil {
 					return nil, l.ctxErr(err)
 				}
@@ -350,6 +350,11 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 				// settle: each saw only the other's entry and entered
 				// above it).
 				a.displaced++
+			}
+			if !a.queue {
+				// A reader (or semaphore contender) waits, with a watch,
+				// for the entries that made it withdraw to go.
+				a.wake = l.keepers(live, try)
 			}
 			if _, err := fail(nil); err != nil {
 				return withdrawn, err

@@ -37,6 +37,24 @@ func (l *Lock) blocked(live []competitor, try bool) bool {
 	return n >= l.slots
 }
 
+// keepers are the names of the entries of live that keep l out at its
+// look (rule C1, see blocked): the exclusive ones — except for TryLock of an
+// exclusive contender, which any entry keeps out. A waiter with a watch
+// sleeps until one of them is removed: readers that wait for a writer are
+// not all woken by every reader's release.
+func (l *Lock) keepers(live []competitor, try bool) []string {
+	if try && l.role != shared {
+		return names(live)
+	}
+	var n []string
+	for _, c := range live {
+		if !c.shared {
+			n = append(n, c.name)
+		}
+	}
+	return n
+}
+
 // decide is rule 4's test for an entry with ticket mine, given the live
 // entries of others seen in a listing made after the entry was created:
 // held, withdrawn (remove the entry, back off, start over) or busy (keep the

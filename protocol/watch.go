@@ -107,11 +107,18 @@ func (a *attempt) sleepBackoff(ctx context.Context, d time.Duration) error {
 	// is not an error; only ctx's is.
 	var wctx context.Context
 	var cancel context.CancelFunc
+	ew, entries := a.watch.(entryWatch)
 	if a.ew != nil {
 		if a.wake == nil {
 			return env.Sleep(ctx, d) // after a withdrawal: look again soon
 		}
 		wctx, cancel = a.ew.armEntries(ctx, a.wake)
+	} else if entries && len(a.wake) > 0 {
+		// Readers and semaphore contenders watch the entries that keep
+		// them out, not the directory: on a busy directory the
+		// directory's watch would wake every waiting process at every
+		// entry made or removed.
+		wctx, cancel = ew.armEntries(ctx, a.wake)
 	} else if rw, ok := a.watch.(removalWatch); ok && a.wake != nil {
 		wctx, cancel = rw.ArmRemovals(ctx, a.seen, a.wake)
 	} else {
