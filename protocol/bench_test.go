@@ -529,3 +529,44 @@ func BenchmarkScale(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHPC runs the HPC workload of issue 15 (item 5) with 100 real
+// processes on /dev/shm: a reader–writer lock, 99% reads held about 100 ms,
+// 1% writes, four jobs killed mid-run whose entries the others must evict;
+// ours (watched, and unwatched as on a network filesystem) beside
+// gofrs/flock's reader–writer flock in the same run. It reports the readers'
+// throughput, the longest writer and reader waits, CPU per job-second and
+// per 1000 acquisitions, and the killed jobs' entries left unevicted (none
+// expected). The table is `go run ./internal/bench -only hpc`; the
+// simulator's version, with the writers' bound, is `cryolock sim hpc`.
+//
+//	go test -run '^$' -bench HPC -benchtime 1x ./protocol/
+func BenchmarkHPC(b *testing.B) {
+	base := "/dev/shm"
+	if _, err := os.Stat(base); err != nil {
+		base = b.TempDir()
+	}
+	spawn := func(env ...string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stderr = os.Stderr
+		return cmd
+	}
+	p := harness.HPCParams{N: 100, Reads: 0.99, Hold: 100 * time.Millisecond, Think: 200 * time.Millisecond,
+		Dur: 10 * time.Second, Lease: 3 * time.Second, Kills: 4}
+	for _, kind := range []string{harness.Cryolock, harness.CryolockUnwatched, harness.Flock} {
+		b.Run(kind, func(b *testing.B) {
+			r, err := harness.HPC(spawn, base, kind, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.ReadsPerS, "reads/s")
+			b.ReportMetric(float64(r.WriterLongest.Milliseconds()), "max-writer-wait-ms")
+			b.ReportMetric(float64(r.ReaderLongest.Milliseconds()), "max-reader-wait-ms")
+			b.ReportMetric(r.CPUPerJobS, "cpu-s/job-s")
+			b.ReportMetric(r.CPUPer1000, "cpu-s/1000acq")
+			b.ReportMetric(float64(r.Left-r.Evicted), "unevicted")
+			b.ReportMetric(float64(r.Lost), "lost")
+		})
+	}
+}

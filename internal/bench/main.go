@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +29,8 @@ func main() {
 	quick := flag.Bool("quick", false, "shorter runs and fewer scale points")
 	dur := flag.Duration("dur", 3*time.Second, "length of each contended run")
 	hold := flag.Duration("hold", time.Millisecond, "hold time in contended runs")
-	only := flag.String("only", "", "run only this part: uncontended, idle or contended")
+	only := flag.String("only", "", "run only this part: uncontended, idle, contended or hpc")
+	hpcN := flag.Int("hpc-n", 100, "jobs of the HPC workload")
 	kinds := flag.String("kinds", "", "comma-separated kinds to run (default cryolock,gofrs-flock,o_excl; also flock-io: gofrs-flock plus the file operations of a cryolock acquisition; cryolock-unwatched: cryolock with the directory watch off, as on a network filesystem)")
 	nlist := flag.String("n", "", "comma-separated process counts of the contended runs (default 2,4,8,16,32,64)")
 	flag.Parse()
@@ -77,6 +79,42 @@ func main() {
 	}
 	if part("contended") {
 		contended(spawn, ns, *hold, *dur)
+	}
+	if part("hpc") {
+		hk := []string{harness.Cryolock, harness.CryolockUnwatched, harness.Flock}
+		if *kinds != "" {
+			hk = slices.DeleteFunc(slices.Clone(harness.Kinds), func(k string) bool { return k == harness.Excl || k == harness.FlockIO })
+		}
+		hpc(spawn, hk, *hpcN, *quick)
+	}
+}
+
+// hpc runs the HPC workload of issue 15 (item 5) with real processes, for
+// the kinds ks: by default ours watched and unwatched (as on a network
+// filesystem) beside gofrs/flock's reader–writer flock (o_excl has no
+// readers).
+func hpc(spawn harness.Spawn, ks []string, n int, quick bool) {
+	p := harness.HPCParams{N: n, Reads: 0.99, Hold: 100 * time.Millisecond, Think: 200 * time.Millisecond,
+		Dur: 20 * time.Second, Lease: 3 * time.Second, Kills: 4}
+	if quick {
+		p.Dur = 8 * time.Second
+	}
+	fmt.Printf("\nHPC workload: %d processes on /dev/shm sharing a reader–writer lock, each looping for %v: a read (%.0f%%) or a write,\n"+
+		"held %v–%v, then a pause of up to %v; %d jobs killed with SIGKILL after %v, lease %v:\n\n",
+		p.N, p.Dur, 100*p.Reads, p.Hold*8/10, p.Hold*12/10, p.Think, p.Kills, p.Dur/4, p.Lease)
+	fmt.Println("| lock | reads/s | writes | longest writer wait | longest reader wait | CPU-s per job-second | CPU-s/1000 acq | killed jobs' entries evicted by others | holds lost |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
+	for _, k := range ks {
+		r, err := harness.HPC(spawn, "/dev/shm", k, p)
+		if err != nil {
+			fail(err)
+		}
+		evicted := "— (the kernel releases a dead process's flock)"
+		if k != harness.Flock {
+			evicted = fmt.Sprintf("%d of %d", r.Evicted, r.Left)
+		}
+		fmt.Printf("| %s | %.0f | %d | %v | %v | %.4f | %.2f | %s | %d |\n", k, r.ReadsPerS, r.Writes,
+			r.WriterLongest.Round(time.Millisecond), r.ReaderLongest.Round(time.Millisecond), r.CPUPerJobS, r.CPUPer1000, evicted, r.Lost)
 	}
 }
 

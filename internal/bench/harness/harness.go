@@ -170,11 +170,14 @@ type WorkerResult struct {
 
 func worker(mode string) error {
 	kind, path := os.Getenv("CRYOLOCK_BENCH_KIND"), os.Getenv("CRYOLOCK_BENCH_PATH")
+	in := bufio.NewReader(os.Stdin)
+	if mode == "hpc" {
+		return hpcJob(kind, path, in) // hpc.go
+	}
 	lk, err := newLocker(kind, path)
 	if err != nil {
 		return err
 	}
-	in := bufio.NewReader(os.Stdin)
 	switch mode {
 	case "loop":
 		hold, _ := time.ParseDuration(os.Getenv("CRYOLOCK_BENCH_HOLD"))
