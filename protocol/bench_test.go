@@ -503,16 +503,7 @@ func BenchmarkTryLockRace(b *testing.B) {
 //
 //	go test -run '^$' -bench Scale -benchtime 1x ./protocol/
 func BenchmarkScale(b *testing.B) {
-	base := "/dev/shm"
-	if _, err := os.Stat(base); err != nil {
-		base = b.TempDir()
-	}
-	spawn := func(env ...string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), env...)
-		cmd.Stderr = os.Stderr
-		return cmd
-	}
+	base, spawn := harnessSetup(b)
 	for _, n := range []int{2, 4, 8, 16, 32, 64} {
 		for _, kind := range []string{harness.Cryolock, harness.Flock} {
 			b.Run(fmt.Sprintf("%s/N=%d", kind, n), func(b *testing.B) {
@@ -542,16 +533,7 @@ func BenchmarkScale(b *testing.B) {
 //
 //	go test -run '^$' -bench HPC -benchtime 1x ./protocol/
 func BenchmarkHPC(b *testing.B) {
-	base := "/dev/shm"
-	if _, err := os.Stat(base); err != nil {
-		base = b.TempDir()
-	}
-	spawn := func(env ...string) *exec.Cmd {
-		cmd := exec.Command(os.Args[0], "-test.run=^$")
-		cmd.Env = append(os.Environ(), env...)
-		cmd.Stderr = os.Stderr
-		return cmd
-	}
+	base, spawn := harnessSetup(b)
 	p := harness.HPCParams{N: 100, Reads: 0.99, Hold: 100 * time.Millisecond, Think: 200 * time.Millisecond,
 		Dur: 10 * time.Second, Lease: 3 * time.Second, Kills: 4}
 	for _, kind := range []string{harness.Cryolock, harness.CryolockUnwatched, harness.Flock} {
@@ -568,5 +550,21 @@ func BenchmarkHPC(b *testing.B) {
 			b.ReportMetric(float64(r.Left-r.Evicted), "unevicted")
 			b.ReportMetric(float64(r.Lost), "lost")
 		})
+	}
+}
+
+// harnessSetup is where the harness's benchmarks run (/dev/shm, else a
+// temporary directory) and how they start their workers: this test
+// binary, re-executed (see init).
+func harnessSetup(b *testing.B) (string, harness.Spawn) {
+	base := "/dev/shm"
+	if _, err := os.Stat(base); err != nil {
+		base = b.TempDir()
+	}
+	return base, func(env ...string) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stderr = os.Stderr
+		return cmd
 	}
 }

@@ -114,10 +114,10 @@ func (a *attempt) sleepBackoff(ctx context.Context, d time.Duration) error {
 		}
 		wctx, cancel = a.ew.armEntries(ctx, a.wake)
 	} else if entries && len(a.wake) > 0 {
-		// Readers and semaphore contenders watch the entries that keep
-		// them out, not the directory: on a busy directory the
-		// directory's watch would wake every waiting process at every
-		// entry made or removed.
+		// Readers, semaphore contenders and TryLock's watchers watch the
+		// entries that keep them out, not the directory: on a busy
+		// directory the directory's watch would wake every waiting
+		// process at every entry made or removed.
 		wctx, cancel = ew.armEntries(ctx, a.wake)
 	} else if rw, ok := a.watch.(removalWatch); ok && a.wake != nil {
 		wctx, cancel = rw.ArmRemovals(ctx, a.seen, a.wake)

@@ -284,31 +284,11 @@ func Loop(spawn Spawn, base, kind string, n int, hold, dur time.Duration) (LoopR
 		return LoopResult{}, err
 	}
 	defer os.RemoveAll(dir)
-	type proc struct {
-		cmd *exec.Cmd
-		in  io.WriteCloser
-		out *bufio.Reader
-	}
-	var ps []proc
-	defer func() {
-		for _, p := range ps {
-			p.cmd.Process.Kill()
-			p.cmd.Wait()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		cmd := spawn(envMode+"=loop", "CRYOLOCK_BENCH_KIND="+kind, "CRYOLOCK_BENCH_PATH="+target(kind, dir),
-			"CRYOLOCK_BENCH_HOLD="+hold.String(), "CRYOLOCK_BENCH_DUR="+dur.String())
-		in, _ := cmd.StdinPipe()
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			return LoopResult{}, err
-		}
-		p := proc{cmd, in, bufio.NewReader(out)}
-		ps = append(ps, p)
-		if line, err := p.out.ReadString('\n'); err != nil || line != "ready\n" {
-			return LoopResult{}, fmt.Errorf("worker %d: %q %v", i, line, err)
-		}
+	ps, err := startWorkers(spawn, n, envMode+"=loop", "CRYOLOCK_BENCH_KIND="+kind, "CRYOLOCK_BENCH_PATH="+target(kind, dir),
+		"CRYOLOCK_BENCH_HOLD="+hold.String(), "CRYOLOCK_BENCH_DUR="+dur.String())
+	defer func() { killWorkers(ps) }()
+	if err != nil {
+		return LoopResult{}, err
 	}
 	for _, p := range ps {
 		io.WriteString(p.in, "go\n")
@@ -339,6 +319,42 @@ func Loop(spawn Spawn, base, kind string, n int, hold, dur time.Duration) (LoopR
 	}
 	r.Jain = Jain(r.Counts)
 	return r, nil
+}
+
+// workerProc is a started worker process.
+type workerProc struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+// startWorkers starts n workers with env, one after the other, each once
+// the previous one said it was ready. It returns those it started, also
+// with an error: the caller kills them (killWorkers) when done.
+func startWorkers(spawn Spawn, n int, env ...string) ([]workerProc, error) {
+	var ps []workerProc
+	for i := 0; i < n; i++ {
+		cmd := spawn(env...)
+		in, _ := cmd.StdinPipe()
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			return ps, err
+		}
+		p := workerProc{cmd, in, bufio.NewReader(out)}
+		ps = append(ps, p)
+		if line, err := p.out.ReadString('\n'); err != nil || line != "ready\n" {
+			return ps, fmt.Errorf("worker %d: %q %v", i, line, err)
+		}
+	}
+	return ps, nil
+}
+
+// killWorkers kills the workers ps that are still running and reaps them.
+func killWorkers(ps []workerProc) {
+	for _, p := range ps {
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
 }
 
 // Jain is Jain's fairness index of xs: (Σx)² / (n Σx²), 1 when all are

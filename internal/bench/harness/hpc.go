@@ -9,7 +9,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"syscall"
@@ -156,30 +155,10 @@ func HPC(spawn Spawn, base, kind string, p HPCParams) (HPCResult, error) {
 	defer os.RemoveAll(dir)
 	path := target(kind, dir)
 	params, _ := json.Marshal(p)
-	type job struct {
-		cmd *exec.Cmd
-		in  io.WriteCloser
-		out *bufio.Reader
-	}
-	var jobs []job
-	defer func() {
-		for _, j := range jobs {
-			j.cmd.Process.Kill()
-			j.cmd.Wait()
-		}
-	}()
-	for i := 0; i < p.N; i++ {
-		cmd := spawn(envMode+"=hpc", "CRYOLOCK_BENCH_KIND="+kind, "CRYOLOCK_BENCH_PATH="+path, "CRYOLOCK_BENCH_HPC="+string(params))
-		in, _ := cmd.StdinPipe()
-		out, _ := cmd.StdoutPipe()
-		if err := cmd.Start(); err != nil {
-			return r, err
-		}
-		j := job{cmd, in, bufio.NewReader(out)}
-		jobs = append(jobs, j)
-		if line, err := j.out.ReadString('\n'); err != nil || line != "ready\n" {
-			return r, fmt.Errorf("job %d: %q %v", i, line, err)
-		}
+	jobs, err := startWorkers(spawn, p.N, envMode+"=hpc", "CRYOLOCK_BENCH_KIND="+kind, "CRYOLOCK_BENCH_PATH="+path, "CRYOLOCK_BENCH_HPC="+string(params))
+	defer func() { killWorkers(jobs) }()
+	if err != nil {
+		return r, err
 	}
 	start := time.Now()
 	for _, j := range jobs {
