@@ -22,17 +22,9 @@ type competitor struct {
 // of overlapping reads cannot starve it. TryLock, which does not wait,
 // keeps out while slots entries of any kind are live.
 func (l *Lock) blocked(live []competitor, try bool) bool {
-	n := 0
-	for _, c := range live {
-		if !c.shared {
-			n++
-		}
-	}
-	switch {
-	case l.role == shared:
+	n := len(l.keepers(live, try))
+	if l.role == shared {
 		return n > 0 // a writer holds or waits: readers keep out
-	case try:
-		return len(live) >= l.slots
 	}
 	return n >= l.slots
 }
