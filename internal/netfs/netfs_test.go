@@ -331,17 +331,10 @@ func runGate(t *testing.T, p pair, s settings, test string, budget time.Duration
 	}
 	w := runWorkers(t, p, s, test, kinds, each, 4*time.Millisecond, budget)
 	overlaps := locktest.Check(w.all)
-	var counter int
-	var cerr error
-	for try := 0; try < 50; try++ { // rclone: EIO on a file rewritten through the other mount (see increment)
-		if counter, cerr = locktest.ReadCounter(filepath.Join(p.A, "counter")); !errors.Is(cerr, syscall.EIO) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	counter, cerr := finalCounter(p)
 	errs := w.errs
 	if cerr != nil {
-		errs = append(errs, fmt.Errorf("reading the counter through mount A: %w", cerr))
+		errs = append(errs, cerr)
 	}
 	want := procs * each
 	if !whole {
@@ -367,6 +360,23 @@ func runGate(t *testing.T, p pair, s settings, test string, budget time.Duration
 	if len(w.all) == 0 {
 		t.Errorf("%s: no hold at all", p.Name)
 	}
+}
+
+// finalCounter reads the counter after a run, through mount A or, when A
+// answers EIO, through mount B (rclone: EIO on a file rewritten through the
+// other mount; see increment), trying both for up to 5 s.
+func finalCounter(p pair) (int, error) {
+	var err error
+	for try := 0; try < 50; try++ {
+		for _, m := range []string{p.A, p.B} {
+			var v int
+			if v, err = locktest.ReadCounter(filepath.Join(m, "counter")); !errors.Is(err, syscall.EIO) {
+				return v, err
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return 0, fmt.Errorf("reading the counter through mount A and mount B: %w", err)
 }
 
 // perWorker is the number of holds of each of n workers (p0, p1, ...),
@@ -403,7 +413,7 @@ func checkCounter(t *testing.T, p pair, counter, holds, skipped int, what string
 
 // rwLock runs a reader–writer lock across the mounts: 2 writers and 2
 // readers (CRYOLOCK_NETFS_KIND_PROCS, half of each; a writer pauses 2 ×
-// the settle between its holds, so that readers get in), alternating between
+// the settle + 2 s between its holds, so that readers get in), alternating between
 // mount A and mount B, each taking it up to CRYOLOCK_NETFS_KIND_HOLDS times
 // (default 50) for about 20 ms, time-boxed by CRYOLOCK_NETFS_KIND_BUDGET
 // (default: none). The writers increment the counter (exact only if no two
@@ -427,7 +437,7 @@ func rwLock(t *testing.T, p pair, s settings) {
 			writes++
 		}
 	}
-	counter, cerr := locktest.ReadCounter(filepath.Join(p.A, "counter"))
+	counter, cerr := finalCounter(p)
 	if errors.Is(cerr, os.ErrNotExist) && writes == 0 {
 		cerr = nil
 	}
@@ -504,18 +514,23 @@ func runWorkers(t *testing.T, p pair, s settings, name string, kinds []string, n
 	for i, kind := range kinds {
 		var idle time.Duration
 		if kind == "writer" {
-			// A writer's waiting entry keeps new readers out: pausing
-			// between its holds lets the readers in.
-			idle = 2 * s.Settle
+			// A writer's entry keeps new readers out, and one that
+			// appears while a reader settles sends the reader back to
+			// wait (rule C1): pausing between its holds for longer than
+			// a reader's look (its settle) and its poll lets the readers
+			// in. With 2 × the settle alone, the two writers' entries
+			// left the readers 2–4 holds in 30 s.
+			idle = 2*s.Settle + 2*time.Second
 		}
-		dir := p.A
+		dir, other := p.A, p.B
 		if i%2 == 1 {
-			dir = p.B
+			dir, other = p.B, p.A
 		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), helperVar+"=worker",
 			"CRYOLOCK_NETFS_LOCK="+filepath.Join(dir, name+".cryolock"),
 			"CRYOLOCK_NETFS_COUNTER="+filepath.Join(dir, "counter"),
+			"CRYOLOCK_NETFS_COUNTER_OTHER="+filepath.Join(other, "counter"),
 			"CRYOLOCK_NETFS_LOCK_KIND="+kind,
 			"CRYOLOCK_NETFS_N="+strconv.Itoa(n),
 			"CRYOLOCK_NETFS_SETTLE_D="+s.Settle.String(),
@@ -1260,9 +1275,10 @@ func helperMain(mode string) error {
 		defer cancel()
 		var iv []locktest.Interval
 		var st workStats
-		counter := env("CRYOLOCK_NETFS_COUNTER")
-		if k := env("CRYOLOCK_NETFS_LOCK_KIND"); k != "" && k != "mutex" && k != "writer" {
-			counter = "" // readers and semaphore holders may hold together
+		var counter []string // the counter through this worker's mount, then through the other
+		if k := env("CRYOLOCK_NETFS_LOCK_KIND"); k == "" || k == "mutex" || k == "writer" {
+			// readers and semaphore holders may hold together: no counter
+			counter = []string{env("CRYOLOCK_NETFS_COUNTER"), os.Getenv("CRYOLOCK_NETFS_COUNTER_OTHER")}
 		}
 		runErr := work(ctx, l, n, stopAt, counter, shared, dur("CRYOLOCK_NETFS_HOLD_D"), dur("CRYOLOCK_NETFS_IDLE_D"), env("CRYOLOCK_NETFS_WORKER"), &iv, &st)
 		h := env("CRYOLOCK_NETFS_HISTORY")
@@ -1286,14 +1302,15 @@ type workStats struct {
 }
 
 // work takes l n times (or until stopAt, if set); inside each hold it
-// increments the counter file (unless counter is empty) and sleeps hold,
+// increments the counter file (unless counter is empty: its paths through
+// the worker's mount and the other, see increment) and sleeps hold,
 // and after each release it sleeps idle; its intervals are marked shared
 // for a reader. An error from Lock or Unlock
 // is counted and the worker goes on (rclone, for one, answers EIO when a
 // file it is reading is removed through another mount; the protocol looks
 // first after an error); it stops after 50 of them, and at the first counter
 // error or lost hold.
-func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counter string, shared bool, hold, idle time.Duration, name string, iv *[]locktest.Interval, st *workStats) error {
+func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counter []string, shared bool, hold, idle time.Duration, name string, iv *[]locktest.Interval, st *workStats) error {
 	for i := 0; i < n; {
 		if !stopAt.IsZero() && time.Now().After(stopAt) {
 			return nil
@@ -1315,7 +1332,7 @@ func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counte
 		}
 		start := locktest.Now()
 		var ierr error
-		if counter != "" {
+		if len(counter) > 0 {
 			var skipped bool
 			skipped, ierr = increment(counter, &st.readRetries)
 			if skipped {
@@ -1342,27 +1359,39 @@ func work(ctx context.Context, l *protocol.Lock, n int, stopAt time.Time, counte
 	return nil
 }
 
-// increment adds one to the decimal counter in path, the way that is exact
-// on NFS (close-to-open consistency): open after acquiring the lock, read,
-// rewrite, fsync and close before releasing it. It is deliberately not
-// atomic: two holders at once would lose an update. The file is rewritten
-// through O_TRUNC, not O_RDWR, as rclone without a VFS cache cannot open a
-// file for reading and writing. A read that fails with EIO is tried again
-// (for up to 5 s, 50 ms apart; counted in *retries): rclone answered EIO to
-// reads of a file another mount had just rewritten — its hash check of the
-// bytes read against a hash cached from before the rewrite, at the same
-// size within the same second, which --no-checksum ends (see
-// scripts/rclone-up.sh); and, under CI's load, now and then to a read that
-// ends early ("unexpected EOF" in rclone's log). If every
-// read for 5 s fails with EIO (CI runs saw that on the rclone sftp
-// pair), nothing is written and skipped is true: the caller counts the hold
-// as not incremented, so the final count stays exact. An EIO is the
-// filesystem's, not a sign of two holders; a lost update would read a stale
-// value, which the final count catches.
-func increment(path string, retries *int) (skipped bool, err error) {
+// increment adds one to the decimal counter in paths[0], the way that is
+// exact on NFS (close-to-open consistency): open after acquiring the lock,
+// read, rewrite, fsync and close before releasing it. It is deliberately
+// not atomic: two holders at once would lose an update. The file is
+// rewritten through O_TRUNC, not O_RDWR, as rclone without a VFS cache
+// cannot open a file for reading and writing.
+//
+// A read that fails with EIO is tried again through the other paths (the
+// same file through the other mount), then again after 50 ms, for up to
+// 5 s (each round counted in *retries), and the file is rewritten through
+// the path whose read answered. rclone answered EIO to reads of a file
+// another mount had just rewritten — its hash check of the bytes read
+// against a hash cached from before the rewrite, at the same size within
+// the same second, which --no-checksum ends (see scripts/rclone-up.sh);
+// and, under CI's load, now and then to a read that ends early
+// ("unexpected EOF" in rclone's log), for seconds on end through one
+// mount. If every read for 5 s fails with EIO, nothing is written and
+// skipped is true: the caller counts the hold as not incremented, so the
+// final count stays exact. An EIO is the filesystem's, not a sign of two
+// holders; a lost update would read a stale value (through either mount),
+// which the final count catches.
+func increment(paths []string, retries *int) (skipped bool, err error) {
 	var b []byte
+	path := paths[0]
 	for try := 0; ; try++ {
-		b, err = os.ReadFile(path)
+		for _, path = range paths {
+			if path == "" {
+				continue
+			}
+			if b, err = os.ReadFile(path); !errors.Is(err, syscall.EIO) {
+				break
+			}
+		}
 		if !errors.Is(err, syscall.EIO) {
 			break
 		}
