@@ -1275,9 +1275,10 @@ func helperMain(mode string) error {
 		defer cancel()
 		var iv []locktest.Interval
 		var st workStats
-		var counter []string // the counter through this worker's mount, then through the other
+		// the counter through this worker's mount, then through the other;
+		// none for readers and semaphore holders, who may hold together
+		var counter []string
 		if k := env("CRYOLOCK_NETFS_LOCK_KIND"); k == "" || k == "mutex" || k == "writer" {
-			// readers and semaphore holders may hold together: no counter
 			counter = []string{env("CRYOLOCK_NETFS_COUNTER"), os.Getenv("CRYOLOCK_NETFS_COUNTER_OTHER")}
 		}
 		runErr := work(ctx, l, n, stopAt, counter, shared, dur("CRYOLOCK_NETFS_HOLD_D"), dur("CRYOLOCK_NETFS_IDLE_D"), env("CRYOLOCK_NETFS_WORKER"), &iv, &st)
