@@ -315,7 +315,10 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 	rec := a.entry(name)
 	lease, known := rec.lease, rec.leaseKnown
 	var fi FileInfo
-	if fresh || !known {
+	if !known {
+		lease = l.lease
+	}
+	if fresh || !known && !a.firstLookStats(rec) {
 		var r readResult
 		r, err = readEntry(l.cfg.FS, a.dir, name, path)
 		switch {
@@ -326,12 +329,12 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 		case err != nil:
 			return s, false, err
 		case r.kind == stale.Valid:
-			lease, known = r.lease, true
+			lease = r.lease
 			rec.lease, rec.leaseKnown = r.lease, true
 		default:
 			// Present, lease not written yet (or torn by a crash):
 			// presume the observer's own lease.
-			lease, known = l.lease, false
+			lease = l.lease
 		}
 		fi = r.fi
 	} else {
@@ -353,6 +356,18 @@ func (a *attempt) sight(name, path string, fresh bool) (s stale.Sighting, gone b
 	s = stale.Sighting{ModTime: fi.ModTime, Size: fi.Size, Mono: env.Mono(), Now: env.Now(), Lease: lease}
 	rec.last, rec.lastSet = s, true
 	return s, false, nil
+}
+
+// firstLookStats reports whether the sighting of the entry of rec may be a
+// stat although its lease is not known (J0): under Observed an entry's first
+// sighting cannot be stale (it starts the observer's watch of it), so what
+// the lease is does not matter yet, and a stat is one system call where a
+// read is four. The read comes at the next judging (J1: a lease/8 later),
+// and only for an entry that lives that long: on a busy directory most
+// entries are gone by then. TryLock reads at once, as it decides from one
+// look: content no contender wrote must be ErrForeign there, not "busy".
+func (a *attempt) firstLookStats(rec *seen) bool {
+	return !rec.lastSet && !a.try && a.l.cfg.Stale == stale.Observed
 }
 
 // readResult is what reading an entry tells.
