@@ -502,7 +502,7 @@ type workers struct {
 // B, each taking the lock name.cryolock n times with holds of hold (with a
 // budget, no new acquisition after it), and gathers their histories.
 // Mutexes and writers increment the counter file of their mount inside
-// each hold; writers pause 2 × the settle between holds.
+// each hold; writers pause 2 × the settle + 2 s between holds.
 func runWorkers(t *testing.T, p pair, s settings, name string, kinds []string, n int, hold, budget time.Duration) workers {
 	stopAt := ""
 	if budget > 0 {

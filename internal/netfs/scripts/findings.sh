@@ -79,7 +79,7 @@ on a file it had only stat'ed or with a read before its stat).
   at most 2 may be, and the test fails above that).
 - reader–writer and semaphore: the same processes alternating between the
   mounts, taking a reader–writer lock (2 writers, which increment the
-  counter and pause 2 × the settle between holds, and 2 readers) and a
+  counter and pause 2 × the settle + 2 s between holds, and 2 readers) and a
   semaphore of 2 (4 holders), holds of ~20 ms, time-boxed in CI by
   `CRYOLOCK_NETFS_KIND_BUDGET`; `internal/locktest` checks the histories: no
   hold overlapping a writer's (reader pairs overlapping are counted: the
