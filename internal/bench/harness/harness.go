@@ -449,61 +449,70 @@ func ChildCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
-// Uncontended times n lock+unlock cycles of kind in this process, in a
-// fresh directory under base, in batches of 100, and returns the time per
-// cycle of the fastest batch (on a shared machine the minimum is what
-// survives other load).
-func Uncontended(base, kind string, n int) (time.Duration, error) {
-	dir, err := os.MkdirTemp(base, "unc")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(dir)
-	if kind == "floor" {
-		return floor(dir, n)
-	}
-	lk, err := newLocker(kind, target(kind, dir))
-	if err != nil {
-		return 0, err
-	}
-	return fastest(n, func() error {
-		if err := lk.lock(); err != nil {
-			return err
-		}
-		return lk.unlock()
-	})
-}
-
-// fastest runs cycle n times in batches of 100 and returns the time per
-// cycle of the fastest batch.
-func fastest(n int, cycle func() error) (time.Duration, error) {
+// Uncontended times n lock+unlock cycles of each of kinds ("floor" among
+// them: the bare primitives) in this process, each in a fresh directory
+// under base, in batches of 100 that take turns between the kinds, and
+// returns for each kind the time per cycle of its fastest batch (on a
+// shared machine the minimum is what survives other load; taking turns
+// gives every kind the same moments of the machine, so that the ratios do
+// not drift with it).
+func Uncontended(base string, kinds []string, n int) (map[string]time.Duration, error) {
 	const batch = 100
-	best := time.Duration(-1)
-	for done := 0; done < n; done += batch {
-		t := time.Now()
-		for i := 0; i < batch; i++ {
-			if err := cycle(); err != nil {
-				return 0, err
-			}
+	cycles := make([]func() error, len(kinds))
+	for i, kind := range kinds {
+		dir, err := os.MkdirTemp(base, "unc")
+		if err != nil {
+			return nil, err
 		}
-		if d := time.Since(t) / batch; best < 0 || d < best {
-			best = d
+		defer os.RemoveAll(dir)
+		if kind == "floor" {
+			c, done, err := floor(dir)
+			if err != nil {
+				return nil, err
+			}
+			defer done()
+			cycles[i] = c
+			continue
+		}
+		lk, err := newLocker(kind, target(kind, dir))
+		if err != nil {
+			return nil, err
+		}
+		cycles[i] = func() error {
+			if err := lk.lock(); err != nil {
+				return err
+			}
+			return lk.unlock()
+		}
+	}
+	best := map[string]time.Duration{}
+	for done := 0; done < n; done += batch {
+		for i, kind := range kinds {
+			t := time.Now()
+			for j := 0; j < batch; j++ {
+				if err := cycles[i](); err != nil {
+					return nil, fmt.Errorf("%s: %w", kind, err)
+				}
+			}
+			if d, ok := best[kind]; !ok || time.Since(t)/batch < d {
+				best[kind] = time.Since(t) / batch
+			}
 		}
 	}
 	return best, nil
 }
 
-// floor is the primitives of an uncontended cryolock cycle done directly:
-// one create+write, one listing, one removal, in an open directory.
-func floor(dir string, n int) (time.Duration, error) {
+// floor returns the primitives of an uncontended cryolock cycle done
+// directly: one create+write, one listing, one removal, in an open
+// directory; done closes it.
+func floor(dir string) (cycle func() error, done func() error, err error) {
 	fsys := protocol.OSFS()
 	d, err := fsys.OpenDir(nil, filepath.Join(dir, "f.cryolock"), true, 0o777)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	defer d.Close()
 	i := 0
-	return fastest(n, func() error {
+	return func() error {
 		i++
 		p := "owner_" + strconv.Itoa(i) + ".1"
 		if err := fsys.WriteFile(d, p, []byte("10"), 0o666); err != nil {
@@ -513,7 +522,7 @@ func floor(dir string, n int) (time.Duration, error) {
 			return err
 		}
 		return fsys.Remove(d, p)
-	})
+	}, d.Close, nil
 }
 
 // Syscalls counts the system calls of one lock+unlock cycle of kind with
