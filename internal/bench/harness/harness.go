@@ -494,8 +494,9 @@ func Uncontended(base string, kinds []string, n int) (map[string]time.Duration, 
 					return nil, fmt.Errorf("%s: %w", kind, err)
 				}
 			}
-			if d, ok := best[kind]; !ok || time.Since(t)/batch < d {
-				best[kind] = time.Since(t) / batch
+			d := time.Since(t) / batch
+			if b, ok := best[kind]; !ok || d < b {
+				best[kind] = d
 			}
 		}
 	}
