@@ -338,7 +338,7 @@ func (a *attempt) check(ctx context.Context, e *entry, try bool) (outcome, error
 		a.sawOthers = a.sawOthers || len(live) > 0
 		switch l.decide(live, e.ticket) {
 		case held:
-			l.cfg.Logger.Debug("cryolock: held", "path", e.path)
+			l.cfg.debug("cryolock: held", e.path)
 			return held, nil
 		case withdrawn:
 			if a.queue && e.ticket >= 0 {

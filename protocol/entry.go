@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"runtime"
 	"sync"
@@ -25,19 +26,26 @@ type entry struct {
 	name   string
 	path   string // for messages
 	ticket int32
-	cancel context.CancelFunc // stops the heartbeat
-	lastOK atomic.Int64       // monotonic start of the last good refresh
+	lastOK atomic.Int64 // monotonic start of the last good refresh
 	lost   chan struct{}
 	once   sync.Once
 	why    atomic.Pointer[error]
 	token  uint64 // fencing token, 0 if none
 
-	leak *runtime.Cleanup // releases the entry if its Lock is dropped while holding
+	leak runtime.Cleanup // reports the entry if its Lock is dropped while holding
 
 	released func() // if set, called by release after the entry's removal (the gate: see keepGate)
 
 	hmu        sync.Mutex
 	cancelHold context.CancelCauseFunc // the LockContext context, if any
+
+	// The heartbeat (see startHeartbeat): hbTimer stops its timer; once
+	// the timer has fired, hbCancel stops the keeper it started. hbStopped
+	// tells a timer that fires as stop runs not to start one.
+	hbTimer   func() bool
+	hbMu      sync.Mutex
+	hbStopped bool
+	hbCancel  context.CancelFunc
 }
 
 func (e *entry) markLost(err error) {
@@ -78,10 +86,19 @@ func (e *entry) lostErr() error {
 	return nil
 }
 
+// stop stops e's heartbeat, if it has one; it does not wait for a refresh
+// in flight.
 func (e *entry) stop() {
-	if e.cancel != nil {
-		e.cancel()
+	if e.hbTimer == nil {
+		return
 	}
+	e.hbTimer()
+	e.hbMu.Lock()
+	e.hbStopped = true
+	if e.hbCancel != nil {
+		e.hbCancel()
+	}
+	e.hbMu.Unlock()
 }
 
 // newEntry draws a fresh owner and ticket (F2): the name of a new entry.
@@ -144,7 +161,7 @@ func (a *attempt) enter() (*entry, error) {
 			return nil, &Error{Op: "stamp", Path: e.path, Err: err}
 		}
 	}
-	l.cfg.Logger.Debug("cryolock: entered", "path", e.path)
+	l.cfg.debug("cryolock: entered", e.path)
 	a.startHeartbeat(e)
 	return e, nil
 }
@@ -159,7 +176,33 @@ func (a *attempt) startHeartbeat(e *entry) {
 	if lease.Forever {
 		return
 	}
-	kctx, cancel := context.WithCancel(context.Background())
+	// The keeper's goroutine starts when the first refresh can fall due:
+	// 0.4 × lease after LastOK (taken before the create), not after the
+	// stamp returned — a stamp that hung must not push the first refresh,
+	// and with it the overdue check and the watchdog, past the point where
+	// observers may judge the entry stale (found by the timed model's trace
+	// conformance check, sim/timedmodel_test.go). A short hold never starts
+	// one, nor builds it: Lock only arms a timer and Unlock only stops it.
+	first := time.Duration(e.lastOK.Load()) + stale.Period(lease.D, 0) - env.Mono()
+	e.hbTimer = env.AfterFunc(max(first, 0), func() {
+		e.hbMu.Lock()
+		if e.hbStopped {
+			e.hbMu.Unlock()
+			return
+		}
+		kctx, cancel := context.WithCancel(context.Background())
+		e.hbCancel = cancel
+		e.hbMu.Unlock()
+		if err := newKeeper(e, lease, fsys, logger, env).Run(kctx); err != nil {
+			logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
+			e.markLost(&Error{Op: "heartbeat", Path: e.path, Err: fmt.Errorf("%w: %w", ErrLost, err)})
+		}
+	})
+}
+
+// newKeeper returns the keeper of e's heartbeat (rule H1). A refresh counts
+// only if it advanced the mtime observers see (Invariant M).
+func newKeeper(e *entry, lease stale.Lease, fsys FS, logger *slog.Logger, env Env) *stale.Keeper {
 	var seen time.Time // the latest mtime the keeper's Stat saw
 	k := &stale.Keeper{
 		Lease:  lease,
@@ -198,24 +241,7 @@ func (a *attempt) startHeartbeat(e *entry) {
 		}
 		return fi.ModTime, err
 	}
-	// The keeper's goroutine starts when the first refresh can fall due:
-	// 0.4 × lease after LastOK (taken before the create), not after the
-	// stamp returned — a stamp that hung must not push the first refresh,
-	// and with it the overdue check and the watchdog, past the point where
-	// observers may judge the entry stale (found by the timed model's trace
-	// conformance check, sim/timedmodel_test.go). A short hold never starts
-	// one, and Unlock only stops a timer.
-	first := time.Duration(e.lastOK.Load()) + stale.Period(lease.D, 0) - env.Mono()
-	stop := env.AfterFunc(max(first, 0), func() {
-		if err := k.Run(kctx); err != nil {
-			logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
-			e.markLost(&Error{Op: "heartbeat", Path: e.path, Err: fmt.Errorf("%w: %w", ErrLost, err)})
-		}
-	})
-	e.cancel = func() {
-		stop()
-		cancel()
-	}
+	return k
 }
 
 // overdue reports whether e's heartbeat is too old to rely on.
@@ -233,6 +259,6 @@ func (a *attempt) withdraw(e *entry) error {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return &Error{Op: "withdraw", Path: e.path, Err: err}
 	}
-	a.l.cfg.Logger.Debug("cryolock: withdrew", "path", e.path)
+	a.l.cfg.debug("cryolock: withdrew", e.path)
 	return nil
 }

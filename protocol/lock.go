@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -177,9 +178,7 @@ func (l *Lock) detach() (*entry, error) {
 		return nil, &Error{Op: "unlock", Path: l.dir, Err: ErrNotHeld}
 	}
 	l.held, l.busy = nil, false
-	if e.leak != nil {
-		e.leak.Stop()
-	}
+	e.leak.Stop() // the zero Cleanup's Stop does nothing
 	return e, nil
 }
 
@@ -203,7 +202,7 @@ func (c config) release(e *entry) error {
 	case err != nil:
 		return &Error{Op: "unlock", Path: e.path, Err: err}
 	}
-	c.Logger.Debug("cryolock: released", "path", e.path)
+	c.debug("cryolock: released", e.path)
 	return nil
 }
 
@@ -211,12 +210,12 @@ func (c config) release(e *entry) error {
 // held the lock. It only says so: the hold goes on until the process
 // exits (see [Lock.Unlock] for why it is not released).
 func leaked(x leak) {
-	x.cfg.Logger.Error("cryolock: a held Lock became unreachable without Unlock; it stays held until the process exits", "path", x.e.path)
+	x.logger.Error("cryolock: a held Lock became unreachable without Unlock; it stays held until the process exits", "path", x.path)
 }
 
 type leak struct {
-	cfg config
-	e   *entry
+	logger *slog.Logger
+	path   string
 }
 
 // Lost returns a channel that is closed when the current hold is lost: the
@@ -290,12 +289,10 @@ func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
 	if _, real := l.cfg.Env.(*osEnv); real {
 		// Only with the real environment: a simulator's Env and FS must
 		// not be called from the garbage collector's goroutine.
-		e.leak = ptr(runtime.AddCleanup(l, leaked, leak{l.cfg, e}))
+		e.leak = runtime.AddCleanup(l, leaked, leak{l.cfg.Logger, e.path})
 	}
 	return true, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // waitOutPeerStale is for a blocking Lock whose attempt failed (leaving no
 // entry of its own) because another's entry answered ESTALE (PROOF.md

@@ -20,18 +20,47 @@ func isELOOP(err error) bool   { return errors.Is(err, syscall.ELOOP) || errors.
 func isENOTDIR(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
 
 // fdDir is a directory handle: an O_DIRECTORY|O_NOFOLLOW descriptor and the
-// identity (device, inode) it had when opened. Close does not close the
+// identity (device, inode) of the directory it opened. Close does not close the
 // descriptor under a call in flight (a heartbeat's refresh racing a
 // release): the last user closes it, so a descriptor number is never reused
 // by a call that meant the lock directory.
 type fdDir struct {
-	path     string
-	dev, ino uint64
+	path string
 
-	mu     sync.Mutex
-	fd     int
-	refs   int // calls in flight
-	closed bool
+	mu       sync.Mutex
+	fd       int
+	refs     int // calls in flight
+	closed   bool
+	known    bool   // dev and ino are set (see ident)
+	dev, ino uint64 // the descriptor's directory
+}
+
+// ident returns the (device, inode) of the directory d opened, from an
+// fstat of its descriptor at the first call. A descriptor's inode never
+// changes, so this is what an fstat at open would have said; asking late
+// keeps the system call off the fast path (a short uncontended hold never
+// asks). The fstat runs outside d.mu: on a network filesystem it may wait
+// on the server, and Close must not wait with it.
+func (d *fdDir) ident() (dev, ino uint64, err error) {
+	d.mu.Lock()
+	known, dev, ino := d.known, d.dev, d.ino
+	d.mu.Unlock()
+	if known {
+		return dev, ino, nil
+	}
+	p, fd, err := use(d)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer p.done()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, 0, mapErr(&fs.PathError{Op: "fstat", Path: d.path, Err: err})
+	}
+	d.mu.Lock()
+	d.dev, d.ino, d.known = uint64(st.Dev), uint64(st.Ino), true
+	d.mu.Unlock()
+	return uint64(st.Dev), uint64(st.Ino), nil
 }
 
 func (d *fdDir) Path() string { return d.path }
@@ -137,12 +166,7 @@ func (osFS) OpenDir(parent Dir, name string, create bool, perm fs.FileMode) (Dir
 	if err != nil {
 		return nil, badDir(path, err)
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		unix.Close(fd)
-		return nil, mapErr(&fs.PathError{Op: "fstat", Path: path, Err: err})
-	}
-	return &fdDir{fd: fd, path: path, dev: uint64(st.Dev), ino: uint64(st.Ino)}, nil
+	return &fdDir{fd: fd, path: path}, nil
 }
 
 func unwrapPath(err error) error {
@@ -306,9 +330,17 @@ func (osFS) Verify(d Dir) error {
 	if !ok {
 		panic("protocol: a Dir of another FS passed to OSFS")
 	}
+	dev, ino, err := p.ident()
+	if err != nil {
+		if errors.Is(err, fs.ErrClosed) {
+			return err
+		}
+		// The handle's own directory is gone (NFS: ESTALE).
+		return replaced(p.path, err, false, false)
+	}
 	var st unix.Stat_t
-	err := unix.Lstat(p.path, &st)
-	if err == nil && uint64(st.Dev) == p.dev && uint64(st.Ino) == p.ino {
+	err = unix.Lstat(p.path, &st)
+	if err == nil && uint64(st.Dev) == dev && uint64(st.Ino) == ino {
 		return nil
 	}
 	return replaced(p.path, err, st.Mode&unix.S_IFMT == unix.S_IFLNK, st.Mode&unix.S_IFMT != unix.S_IFDIR)

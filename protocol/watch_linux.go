@@ -41,7 +41,11 @@ func (osFS) Watch(d Dir) (dirWatch, error) {
 	if !localMagic[int64(sfs.Type)] {
 		return nil, nil
 	}
-	key := dirKey{dev: p.dev, ino: p.ino} // OpenDir's fstat of the handle
+	dev, ino, err := p.ident()
+	if err != nil {
+		return nil, err
+	}
+	key := dirKey{dev: dev, ino: ino}
 	hub.mu.Lock()
 	defer hub.mu.Unlock()
 	in := hub.cur
