@@ -128,7 +128,7 @@ func uncontended(self string, cycles int) {
 		}
 		us := map[string]float64{}
 		sys := map[string]string{}
-		kinds := []string{harness.Cryolock, "floor", harness.Flock, harness.Excl}
+		kinds := []string{harness.Cryolock, harness.Floor, harness.Flock, harness.Excl}
 		best, err := harness.Uncontended(base, kinds, cycles)
 		if err != nil {
 			fail(err)
@@ -136,15 +136,15 @@ func uncontended(self string, cycles int) {
 		for _, k := range kinds {
 			us[k] = float64(best[k].Nanoseconds()) / 1000
 			sys[k] = "–"
-			if k != "floor" {
+			if k != harness.Floor {
 				if n, err := harness.Syscalls([]string{self}, base, k, 200); err == nil {
 					sys[k] = fmt.Sprintf("%.0f", n)
 				}
 			}
 		}
 		fmt.Printf("| %s | %.1f | %.1f | %.1f | %.1f | %.2f× | %.1f× | %s / %s / %s |\n", base,
-			us[harness.Cryolock], us["floor"], us[harness.Flock], us[harness.Excl],
-			us[harness.Cryolock]/us["floor"], us[harness.Cryolock]/us[harness.Flock],
+			us[harness.Cryolock], us[harness.Floor], us[harness.Flock], us[harness.Excl],
+			us[harness.Cryolock]/us[harness.Floor], us[harness.Cryolock]/us[harness.Flock],
 			sys[harness.Cryolock], sys[harness.Flock], sys[harness.Excl])
 	}
 

@@ -41,6 +41,9 @@ const (
 	// (WithoutWatch), as on a network or FUSE filesystem: waiters poll
 	// with the backoff that grows to 1 s. Not in the default Kinds.
 	CryolockUnwatched = "cryolock-unwatched"
+	// Floor is the bare primitives of an uncontended cryolock cycle (see
+	// floor): a kind of Uncontended only.
+	Floor = "floor"
 )
 
 // Kinds lists every kind, ours first.
@@ -449,7 +452,7 @@ func ChildCPU(pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
-// Uncontended times n lock+unlock cycles of each of kinds ("floor" among
+// Uncontended times n lock+unlock cycles of each of kinds ([Floor] among
 // them: the bare primitives) in this process, each in a fresh directory
 // under base, in batches of 100 that take turns between the kinds, and
 // returns for each kind the time per cycle of its fastest batch (on a
@@ -465,7 +468,7 @@ func Uncontended(base string, kinds []string, n int) (map[string]time.Duration, 
 			return nil, err
 		}
 		defer os.RemoveAll(dir)
-		if kind == "floor" {
+		if kind == Floor {
 			c, done, err := floor(dir)
 			if err != nil {
 				return nil, err
