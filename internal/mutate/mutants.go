@@ -350,4 +350,12 @@ var mutants = []Mutant{
 `,
 		LoadBearing: true,
 	},
+	{
+		ID: "heartbeat-starts-after-stop", Pkg: "protocol", Rule: "H1 (the heartbeat ends at release)",
+		What:        "a heartbeat timer that fires as the hold is released still starts the keeper",
+		Find:        `if e.hbStopped {`,
+		Replace:     `if false {`,
+		LoadBearing: false, Breaks: "a released entry's keeper runs on: it stats the removed entry and reports the finished hold lost (a warning, no safety)",
+		Note: "protocol's TestHeartbeatTimerFiringAtUnlock (heartbeat_stop_test.go) fires the heartbeat's timer after Unlock with a stop that came too late.",
+	},
 }

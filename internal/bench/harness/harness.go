@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,6 +152,11 @@ func exclLock(path string) error {
 
 const envMode = "CRYOLOCK_BENCH_WORKER"
 
+// EnvProfile names a directory: if it is set, every looping worker of a
+// contended run writes a CPU profile of its loop there (KIND-PID.pprof), to
+// read with go tool pprof. Workers inherit it from the parent's environment.
+const EnvProfile = "CRYOLOCK_BENCH_CPUPROFILE"
+
 // IsWorker reports whether this process was started as a worker.
 func IsWorker() bool { return os.Getenv(envMode) != "" }
 
@@ -201,6 +207,18 @@ func worker(mode string) error {
 			return err
 		}
 		var r WorkerResult
+		if dir := os.Getenv(EnvProfile); dir != "" {
+			// A CPU profile of the loop, one file per worker.
+			f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.pprof", kind, os.Getpid())))
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return err
+			}
+			defer pprof.StopCPUProfile()
+		}
 		cpu0 := locktest.SelfCPU()
 		end := time.Now().Add(dur)
 		for time.Now().Before(end) {
