@@ -202,7 +202,6 @@ func (c config) withDefaults() (config, error) {
 	return c, nil
 }
 
-// lease returns the lease the configuration declares.
 // debug logs a debug event about path. It builds no record, and boxes no
 // argument, while debug logging is off: an uncontended cycle logs three.
 func (c *config) debug(msg, path string) {
@@ -211,6 +210,7 @@ func (c *config) debug(msg, path string) {
 	}
 }
 
+// lease returns the lease the configuration declares.
 func (c config) lease() stale.Lease {
 	if c.NoLease {
 		return stale.Forever
