@@ -86,8 +86,13 @@ const (
 // pid in decimal, and 60 random bits from src. The result always satisfies
 // [ValidOwner].
 func NewOwner(src Source, host string, pid int) string {
-	var b strings.Builder
-	b.Grow(maxHostLen + 1 + 20 + 1 + randLen)
+	var buf [maxHostLen + 1 + 20 + 1 + randLen]byte
+	return string(AppendOwner(buf[:0], src, host, pid))
+}
+
+// AppendOwner appends a fresh owner, as [NewOwner] returns it, to dst and
+// returns the extended slice. It draws from src exactly as NewOwner does.
+func AppendOwner(dst []byte, src Source, host string, pid int) []byte {
 	h := host
 	if len(h) > maxHostLen {
 		h = h[:maxHostLen]
@@ -100,20 +105,20 @@ func NewOwner(src Source, host string, pid int) string {
 		if !ownerByte(c) || c == '_' {
 			c = '-'
 		}
-		b.WriteByte(c)
+		dst = append(dst, c)
 	}
-	b.WriteByte('_')
+	dst = append(dst, '_')
 	if pid < 0 || int64(pid) > 9_999_999_999 { // int64: int is 32 bits on 386 and arm
 		pid = 0
 	}
-	b.WriteString(strconv.Itoa(pid))
-	b.WriteByte('_')
+	dst = strconv.AppendInt(dst, int64(pid), 10)
+	dst = append(dst, '_')
 	v := src.Uint64()
 	for i := 0; i < randLen; i++ {
-		b.WriteByte(alphabet[v&31])
+		dst = append(dst, alphabet[v&31])
 		v >>= 5
 	}
-	return b.String()
+	return dst
 }
 
 // SharedSuffix marks the owner of a shared (reader) entry: [NewOwner]'s

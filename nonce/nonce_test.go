@@ -86,3 +86,17 @@ func FuzzParseName(f *testing.F) {
 		}
 	})
 }
+
+// TestAppendOwnerIsNewOwner: AppendOwner keeps what dst held and appends
+// exactly the owner NewOwner makes from the same draws.
+func TestAppendOwnerIsNewOwner(t *testing.T) {
+	for _, host := range []string{"web-1.example.org", "", strings.Repeat("h", 80)} {
+		for _, pid := range []int{0, 7, 4242, 1 << 30, -1} {
+			want := NewOwner(newSeeded(3), host, pid)
+			got := AppendOwner([]byte("dir/"), newSeeded(3), host, pid)
+			if string(got) != "dir/"+want {
+				t.Fatalf("AppendOwner(%q, %d) = %q, want %q", host, pid, got, "dir/"+want)
+			}
+		}
+	}
+}
