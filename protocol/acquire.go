@@ -89,7 +89,11 @@ func (l *Lock) newAttempt(d Dir) *attempt {
 			waitersSince: make(map[string]time.Duration),
 		}
 	}
-	return &attempt{l: l, dir: d, memory: l.mem, queue: l.role == exclusive && l.slots == 1, start: l.cfg.Env.Mono(), highest: -1}
+	// The value's attempts run one at a time and none is used after it
+	// returns (no goroutine or timer keeps one), so they share one struct.
+	a := &l.att
+	*a = attempt{l: l, dir: d, memory: l.mem, queue: l.role == exclusive && l.slots == 1, start: l.cfg.Env.Mono(), highest: -1}
+	return a
 }
 
 func (l *Lock) acquireV1(ctx context.Context, d Dir, try bool) (*entry, error) {

@@ -11,7 +11,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
-	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,17 +26,15 @@ type entry struct {
 	name   string
 	path   string // for messages
 	ticket int32
-	lastOK atomic.Int64 // monotonic start of the last good refresh
-	lost   chan struct{}
+	lastOK atomic.Int64  // monotonic start of the last good refresh
+	lost   chan struct{} // made by lostChan; guarded by hmu
 	once   sync.Once
 	why    atomic.Pointer[error]
 	token  uint64 // fencing token, 0 if none
 
-	leak runtime.Cleanup // reports the entry if its Lock is dropped while holding
-
 	released func() // if set, called by release after the entry's removal (the gate: see keepGate)
 
-	hmu        sync.Mutex
+	hmu        sync.Mutex              // guards lost, cancelHold and the store of why
 	cancelHold context.CancelCauseFunc // the LockContext context, if any
 
 	// The heartbeat (see startHeartbeat): hbTimer stops its timer; once
@@ -50,14 +48,30 @@ type entry struct {
 
 func (e *entry) markLost(err error) {
 	e.once.Do(func() {
-		e.why.Store(&err)
-		close(e.lost)
 		e.hmu.Lock()
+		e.why.Store(&err)
+		if e.lost != nil {
+			close(e.lost)
+		}
 		if e.cancelHold != nil {
 			e.cancelHold(err)
 		}
 		e.hmu.Unlock()
 	})
+}
+
+// lostChan returns the channel that markLost closes, made at the first
+// call (most holds are never asked for it).
+func (e *entry) lostChan() <-chan struct{} {
+	e.hmu.Lock()
+	defer e.hmu.Unlock()
+	if e.lost == nil {
+		e.lost = make(chan struct{})
+		if e.why.Load() != nil {
+			close(e.lost)
+		}
+	}
+	return e.lost
 }
 
 // setHoldCancel registers the cancel function of a LockContext context; it
@@ -110,14 +124,21 @@ func (l *Lock) newEntry() *entry {
 // newEntryTicket is newEntry with the ticket drawn by ticket (after the
 // owner, from the same source).
 func (l *Lock) newEntryTicket(ticket func() int32) *entry {
+	// The path and the name in one string (the name is its tail), built
+	// as nonce.NewOwner, nonce.SharedOwner and nonce.FormatName would.
 	host, pid := l.cfg.Env.Process()
-	owner := nonce.NewOwner(l.cfg.Env, host, pid)
+	var buf [256]byte
+	b := append(buf[:0], l.dir...)
+	b = append(b, filepath.Separator)
+	b = nonce.AppendOwner(b, l.cfg.Env, host, pid)
 	if l.role == shared {
-		owner = nonce.SharedOwner(owner)
+		b = append(b, nonce.SharedSuffix...)
 	}
 	t := ticket()
-	name := nonce.FormatName(owner, t)
-	return &entry{name: name, path: l.dir + string(filepath.Separator) + name, ticket: t, lost: make(chan struct{})}
+	b = append(b, '.')
+	b = strconv.AppendInt(b, int64(t), 10)
+	path := string(b)
+	return &entry{name: path[len(l.dir)+1:], path: path, ticket: t}
 }
 
 // enter writes a fresh entry and starts its heartbeat (rule 2).
