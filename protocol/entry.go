@@ -37,10 +37,9 @@ type entry struct {
 	hmu        sync.Mutex              // guards lost, cancelHold and the store of why
 	cancelHold context.CancelCauseFunc // the LockContext context, if any
 
-	// The heartbeat (see startHeartbeat): hbTimer stops its timer; once
-	// the timer has fired, hbCancel stops the keeper it started. hbStopped
-	// tells a timer that fires as stop runs not to start one.
-	hbTimer   func() bool
+	// The heartbeat (see startHeartbeat and heartbeats): hbCancel stops
+	// the keeper, once the timer has started it; hbStopped tells a timer
+	// that fires after stop not to start one.
 	hbMu      sync.Mutex
 	hbStopped bool
 	hbCancel  context.CancelFunc
@@ -103,10 +102,6 @@ func (e *entry) lostErr() error {
 // stop stops e's heartbeat, if it has one; it does not wait for a refresh
 // in flight.
 func (e *entry) stop() {
-	if e.hbTimer == nil {
-		return
-	}
-	e.hbTimer()
 	e.hbMu.Lock()
 	e.hbStopped = true
 	if e.hbCancel != nil {
@@ -190,12 +185,12 @@ func (a *attempt) enter() (*entry, error) {
 // startHeartbeat starts e's keeper (rule H1). A refresh counts only if it
 // advanced the mtime observers see (Invariant M).
 func (a *attempt) startHeartbeat(e *entry) {
-	// The heartbeat must not reach the Lock value (only e and these), so
-	// that a held Lock dropped without Unlock can be found by the garbage
-	// collector (see [Lock.Unlock]).
-	lease, fsys, logger, env := a.l.lease, a.l.cfg.FS, a.l.cfg.Logger, a.l.cfg.Env
-	if lease.Forever {
+	l := a.l
+	if l.lease.Forever {
 		return
+	}
+	if l.hb == nil {
+		l.hb = &heartbeats{lease: l.lease, fsys: l.cfg.FS, logger: l.cfg.Logger, env: l.cfg.Env}
 	}
 	// The keeper's goroutine starts when the first refresh can fall due:
 	// 0.4 × lease after LastOK (taken before the create), not after the
@@ -203,22 +198,110 @@ func (a *attempt) startHeartbeat(e *entry) {
 	// and with it the overdue check and the watchdog, past the point where
 	// observers may judge the entry stale (found by the timed model's trace
 	// conformance check, sim/timedmodel_test.go). A short hold never starts
-	// one, nor builds it: Lock only arms a timer and Unlock only stops it.
-	first := time.Duration(e.lastOK.Load()) + stale.Period(lease.D, 0) - env.Mono()
-	e.hbTimer = env.AfterFunc(max(first, 0), func() {
-		e.hbMu.Lock()
-		if e.hbStopped {
-			e.hbMu.Unlock()
+	// one, nor builds it.
+	l.hb.schedule(e, time.Duration(e.lastOK.Load())+stale.Period(l.lease.D, 0))
+}
+
+// heartbeats starts the keepers of a Lock value's entries (rule H1) from
+// one timer, armed for the moment the current entry's first refresh falls
+// due. A hold only names its entry and due time, and arms the timer only if
+// it is not armed already for an earlier moment; a timer that fires before
+// the current entry is due (it was armed for an earlier hold) is armed again
+// for that entry. So a value that locks and unlocks arms a timer about once
+// per 0.4 × lease, not at every hold (a timer armed and stopped at every
+// hold was a twentieth of an uncontended cycle), and its timer fires at most
+// twice after its last hold. It must not reach the Lock value (see
+// [Lock.Unlock]): only entries and these.
+type heartbeats struct {
+	lease  stale.Lease
+	fsys   FS
+	logger *slog.Logger
+	env    Env
+
+	mu    sync.Mutex
+	cur   *entry        // the latest entry scheduled (its keeper not started by this)
+	due   time.Duration // Mono when cur's first refresh falls due
+	armed bool          // a timer is armed for at
+	at    time.Duration // Mono
+	gen   uint64        // counts the timers armed: a firing of an earlier one does nothing
+	stop  func() bool   // stops the armed timer (nil while it is being armed)
+}
+
+// schedule makes e, due at due, the entry whose keeper the timer starts.
+func (h *heartbeats) schedule(e *entry, due time.Duration) {
+	h.mu.Lock()
+	h.cur, h.due = e, due
+	if h.armed && h.at <= due {
+		h.mu.Unlock()
+		return
+	}
+	h.arm(due)
+}
+
+// arm arms the timer for at, stopping one armed for later. It is called with
+// h.mu held and releases it: Env.AfterFunc is called without it.
+func (h *heartbeats) arm(at time.Duration) {
+	old := h.stop
+	h.gen++
+	gen := h.gen
+	h.armed, h.at, h.stop = true, at, nil
+	h.mu.Unlock()
+	if old != nil {
+		old() // if it fires anyway, its generation is stale
+	}
+	stop := h.env.AfterFunc(max(at-h.env.Mono(), 0), func() { h.fire(gen) })
+	h.mu.Lock()
+	if h.gen == gen {
+		h.stop = stop
+	}
+	h.mu.Unlock()
+}
+
+// fire is the timer armed as generation gen.
+func (h *heartbeats) fire(gen uint64) {
+	h.mu.Lock()
+	if gen != h.gen {
+		h.mu.Unlock()
+		return
+	}
+	h.armed, h.stop = false, nil
+	e := h.cur
+	if e == nil {
+		h.mu.Unlock()
+		return
+	}
+	if h.at < h.due {
+		// Armed for an earlier hold: wait for this one's due time, unless
+		// it has ended already.
+		if !e.stopped() {
+			h.arm(h.due)
 			return
 		}
-		kctx, cancel := context.WithCancel(context.Background())
-		e.hbCancel = cancel
+		h.cur = nil
+		h.mu.Unlock()
+		return
+	}
+	h.cur = nil
+	h.mu.Unlock()
+	e.hbMu.Lock()
+	if e.hbStopped {
 		e.hbMu.Unlock()
-		if err := newKeeper(e, lease, fsys, logger, env).Run(kctx); err != nil {
-			logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
-			e.markLost(&Error{Op: "heartbeat", Path: e.path, Err: fmt.Errorf("%w: %w", ErrLost, err)})
-		}
-	})
+		return
+	}
+	kctx, cancel := context.WithCancel(context.Background())
+	e.hbCancel = cancel
+	e.hbMu.Unlock()
+	if err := newKeeper(e, h.lease, h.fsys, h.logger, h.env).Run(kctx); err != nil {
+		h.logger.Warn("cryolock: heartbeat failed", "path", e.path, "err", err)
+		e.markLost(&Error{Op: "heartbeat", Path: e.path, Err: fmt.Errorf("%w: %w", ErrLost, err)})
+	}
+}
+
+// stopped reports whether stop was called.
+func (e *entry) stopped() bool {
+	e.hbMu.Lock()
+	defer e.hbMu.Unlock()
+	return e.hbStopped
 }
 
 // newKeeper returns the keeper of e's heartbeat (rule H1). A refresh counts

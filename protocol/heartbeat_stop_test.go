@@ -2,7 +2,9 @@ package protocol_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -93,4 +95,61 @@ func TestHeartbeatTimerFiringAtUnlock(t *testing.T) {
 		t.Fatalf("a heartbeat timer that fired as Unlock stopped it started a keeper: %s after the release", op)
 	case <-done:
 	}
+}
+
+// TestHeartbeatOneTimerPerValue: a Lock value arms one heartbeat timer for
+// its holds, not one per hold. A second hold, due later than the armed
+// timer, arms none; when the timer (armed for the first hold) fires during
+// the second, it is armed again for the second's due time, and that firing
+// starts the second hold's keeper.
+func TestHeartbeatOneTimerPerValue(t *testing.T) {
+	env := &lateTimerEnv{Env: protocol.OSEnv()}
+	fsys := &heartbeatFS{FS: protocol.OSFS(), calls: make(chan string, 1)}
+	l := newLock(t, filepath.Join(t.TempDir(), "a.cryolock"), protocol.WithEnv(env), protocol.WithFS(fsys))
+	ctx := ctxT(t, 30*time.Second)
+	if err := l.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	timers := func() []func() {
+		env.mu.Lock()
+		defer env.mu.Unlock()
+		return append([]func(){}, env.timers...)
+	}
+	if n := len(timers()); n != 1 {
+		t.Fatalf("two holds armed %d timers, want 1", n)
+	}
+	fsys.armed.Store(true)
+	timers()[0]() // the first hold's due time: too early for the second
+	select {
+	case op := <-fsys.calls:
+		t.Fatalf("the timer armed for the first hold started the second's keeper early: %s", op)
+	default:
+	}
+	ts := timers()
+	if len(ts) != 2 {
+		t.Fatalf("after the early firing %d timers were armed, want 2 (the second hold's)", len(ts))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ts[1]() // runs the keeper until Unlock stops it
+	}()
+	select {
+	case op := <-fsys.calls:
+		if !strings.HasPrefix(op, "Verify") && !strings.Contains(op, l.Name()) {
+			t.Fatalf("the keeper's first call was %s, not of the held entry %s", op, l.Name())
+		}
+	case <-ctx.Done():
+		t.Fatal("the timer armed for the second hold never started its keeper")
+	}
+	if err := l.Unlock(); err != nil && !errors.Is(err, protocol.ErrLost) {
+		t.Fatal(err)
+	}
+	<-done
 }

@@ -57,6 +57,9 @@ type Lock struct {
 	// leak is what the cleanup registered at the value's first hold
 	// reports if the value becomes unreachable while holding (see leaked).
 	leak *leak
+	// hb starts the heartbeats of the value's entries (made at its first
+	// hold); guarded by busy like mem.
+	hb *heartbeats
 }
 
 // New returns a Lock on the lock directory path, which must end in

@@ -209,7 +209,11 @@ func TestExhaustive(t *testing.T) {
 		procs, acq, depth int
 		min               int // at least this many schedules
 	}
-	scopes := []scope{{2, 1, 0, 10000}, {3, 1, 10, 300}}
+	// 2×1 is its whole space: 1154 schedules since a released hold no
+	// longer stops its heartbeat's timer (a stop woke the timer's
+	// goroutine at once, and its steps interleaved with the rest: 23448
+	// before).
+	scopes := []scope{{2, 1, 0, 1000}, {3, 1, 10, 300}}
 	if !raceEnabled && !testing.Short() {
 		scopes = append(scopes, scope{3, 1, 14, 5000})
 	}

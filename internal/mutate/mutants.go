@@ -358,4 +358,18 @@ var mutants = []Mutant{
 		LoadBearing: false, Breaks: "a released entry's keeper runs on: it stats the removed entry and reports the finished hold lost (a warning, no safety)",
 		Note: "protocol's TestHeartbeatTimerFiringAtUnlock (heartbeat_stop_test.go) fires the heartbeat's timer after Unlock with a stop that came too late.",
 	},
+	{
+		ID: "heartbeat-early-timer-dropped", Pkg: "protocol", Rule: "H1 (the heartbeat starts when the first refresh falls due)",
+		What: "a Lock value's heartbeat timer that fires before the current hold is due (it was armed for an earlier hold) is not armed again: that hold never refreshes",
+		Find: `		if !e.stopped() {
+			h.arm(h.due)
+			return
+		}`,
+		Replace: `		if !e.stopped() {
+			h.mu.Unlock()
+			return
+		}`,
+		LoadBearing: true,
+		Note:        "protocol's TestHeartbeatOneTimerPerValue (heartbeat_stop_test.go) fires the first hold's timer during the second hold and counts the timers armed.",
+	},
 }
