@@ -209,9 +209,9 @@ func (a *attempt) startHeartbeat(e *entry) {
 // the current entry is due (it was armed for an earlier hold) is armed again
 // for that entry. So a value that locks and unlocks arms a timer about once
 // per 0.4 × lease, not at every hold (a timer armed and stopped at every
-// hold was a twentieth of an uncontended cycle), and its timer fires at most
-// twice after its last hold. It must not reach the Lock value (see
-// [Lock.Unlock]): only entries and these.
+// hold was a twentieth of an uncontended cycle), and once its last hold has
+// ended its timer fires at most once more. It must not reach the Lock value
+// (see [Lock.Unlock]): only entries and these.
 type heartbeats struct {
 	lease  stale.Lease
 	fsys   FS
