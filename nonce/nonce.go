@@ -184,7 +184,13 @@ func Ticket(src Source) int32 {
 
 // FormatName returns the entry name "<owner>.<ticket>".
 func FormatName(owner string, ticket int32) string {
-	return owner + "." + strconv.FormatInt(int64(ticket), 10)
+	return string(AppendTicket([]byte(owner), ticket))
+}
+
+// AppendTicket appends ".<ticket>" to dst, which holds an owner: the entry
+// name [FormatName] makes, built in place (see [AppendOwner]).
+func AppendTicket(dst []byte, ticket int32) []byte {
+	return strconv.AppendInt(append(dst, '.'), int64(ticket), 10)
 }
 
 // ParseName splits an entry name into owner and ticket. It reports false

@@ -11,7 +11,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,20 +118,17 @@ func (l *Lock) newEntry() *entry {
 // newEntryTicket is newEntry with the ticket drawn by ticket (after the
 // owner, from the same source).
 func (l *Lock) newEntryTicket(ticket func() int32) *entry {
-	// The path and the name in one string (the name is its tail), built
-	// as nonce.NewOwner, nonce.SharedOwner and nonce.FormatName would.
+	// The path and the name in one string (the name is its tail).
 	host, pid := l.cfg.Env.Process()
 	var buf [256]byte
 	b := append(buf[:0], l.dir...)
 	b = append(b, filepath.Separator)
 	b = nonce.AppendOwner(b, l.cfg.Env, host, pid)
 	if l.role == shared {
-		b = append(b, nonce.SharedSuffix...)
+		b = append(b, nonce.SharedSuffix...) // nonce.SharedOwner
 	}
 	t := ticket()
-	b = append(b, '.')
-	b = strconv.AppendInt(b, int64(t), 10)
-	path := string(b)
+	path := string(nonce.AppendTicket(b, t))
 	return &entry{name: path[len(l.dir)+1:], path: path, ticket: t}
 }
 
