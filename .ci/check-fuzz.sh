@@ -29,16 +29,18 @@ failed=0
 for t in "${targets[@]}"; do
   read -r pkg name <<<"$t"
   echo "-- $pkg $name"
-  for try in 1 2; do
+  for try in 1 2 3; do
     if out=$(go test "$pkg" -run '^$' -fuzz "^${name}\$" -fuzztime="${each}s" -fuzzminimizetime=2s -parallel=1 2>&1); then
       echo "$out" | grep -E 'elapsed: .*execs' | tail -1 || true
       break
     fi
     # The fuzzing engine itself can give up with "context deadline
-    # exceeded" when its time runs out on a starved machine (no input
-    # failed, nothing is written under testdata/fuzz): run the target
-    # once more. Any other failure is a finding.
-    if [ "$try" -eq 1 ] && grep -q 'context deadline exceeded' <<<"$out" &&
+    # exceeded" when its time runs out (no input failed, nothing is
+    # written under testdata/fuzz): on a starved machine, and now and then
+    # on a quiet one (FuzzLeaseRoundTrip did twice in a row in one CI run
+    # of 2026-12-02, then passed five runs of five by hand): run the target
+    # again, up to three times. Any other failure is a finding.
+    if [ "$try" -lt 3 ] && grep -q 'context deadline exceeded' <<<"$out" &&
       ! grep -q 'Failing input written to' <<<"$out"; then
       echo "   (the fuzzing engine ran out of time, not an input: again)"
       continue
