@@ -266,15 +266,10 @@ func (h *heartbeats) fire(gen uint64) {
 		h.mu.Unlock()
 		return
 	}
-	if h.at < h.due {
-		// Armed for an earlier hold: wait for this one's due time, unless
-		// it has ended already.
-		if !e.stopped() {
-			h.arm(h.due)
-			return
-		}
-		h.cur = nil
-		h.mu.Unlock()
+	if h.at < h.due && !e.stopped() {
+		// Armed for an earlier hold: wait for this one's due time. (One
+		// that has ended already goes on below, to the stopped check.)
+		h.arm(h.due)
 		return
 	}
 	h.cur = nil

@@ -230,8 +230,8 @@ func leaked(x *leak) {
 // leak is the argument of a Lock value's cleanup: the path of the entry it
 // holds ("" while it holds none). It must not reach the Lock value, or the
 // value would never become unreachable. One per value, not one cleanup per
-// hold: registering and stopping a cleanup each time was a tenth of an
-// uncontended cycle's Go time.
+// hold: registering one at every hold cost two allocations per cycle and
+// a Stop at every release.
 type leak struct {
 	logger *slog.Logger
 	mu     sync.Mutex

@@ -176,7 +176,7 @@ func (osFS) OpenDir(parent Dir, name string, create bool, perm fs.FileMode) (Dir
 // when nothing in p can change: a Lock opens its directory by the path New
 // cleaned on every Lock (TestCleanPath compares the two).
 func cleanPath(p string) string {
-	if p == "" || strings.HasSuffix(p, "/") || strings.HasPrefix(p, "./") || strings.HasPrefix(p, "../") ||
+	if p == "" || strings.HasSuffix(p, "/") || strings.HasPrefix(p, "./") ||
 		strings.Contains(p, "//") || strings.Contains(p, "/.") {
 		return filepath.Clean(p)
 	}

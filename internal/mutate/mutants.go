@@ -361,14 +361,16 @@ var mutants = []Mutant{
 	{
 		ID: "heartbeat-early-timer-dropped", Pkg: "protocol", Rule: "H1 (the heartbeat starts when the first refresh falls due)",
 		What: "a Lock value's heartbeat timer that fires before the current hold is due (it was armed for an earlier hold) is not armed again: that hold never refreshes",
-		Find: `		if !e.stopped() {
-			h.arm(h.due)
-			return
-		}`,
-		Replace: `		if !e.stopped() {
-			h.mu.Unlock()
-			return
-		}`,
+		Find: `	if h.at < h.due && !e.stopped() {
+		// Armed for an earlier hold: wait for this one's due time. (One
+		// that has ended already goes on below, to the stopped check.)
+		h.arm(h.due)
+		return
+	}`,
+		Replace: `	if h.at < h.due && !e.stopped() {
+		h.mu.Unlock()
+		return
+	}`,
 		LoadBearing: true,
 		Note:        "protocol's TestHeartbeatOneTimerPerValue (heartbeat_stop_test.go) fires the first hold's timer during the second hold and counts the timers armed.",
 	},
