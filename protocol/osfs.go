@@ -14,7 +14,9 @@ import (
 // directory handle (openat, fstatat and utimensat with AT_SYMLINK_NOFOLLOW,
 // unlinkat, mkdirat; listings read the handle itself), files are opened with
 // O_NOFOLLOW|O_NONBLOCK and checked with fstat to be regular files before
-// anything is read or written, and reads are bounded by [MaxRead].
+// anything is read or written (a file about to be written must also have no
+// other name: a hard link planted at the name is refused), and reads are
+// bounded by [MaxRead].
 //
 // On Windows the directory handle is opened with FILE_FLAG_BACKUP_SEMANTICS
 // and FILE_FLAG_OPEN_REPARSE_POINT and refused if it is a reparse point
@@ -40,6 +42,13 @@ import (
 // calls there can redirect the calls that follow until [FS.Verify] notices
 // (at the next heartbeat), and a symbolic link planted as an entry is
 // refused by a check made just before the call, not by the call itself.
+// WASI has no FIFO file type and no non-blocking open: a FIFO (or socket)
+// planted in the lock directory is listed and stat'ed as a regular file, and
+// opening it blocks the call, past any context deadline, until a writer
+// (reader) comes. Give a WASI program a lock directory that only trusted
+// users can write. The same holds of hard links: on WASI a hard link
+// planted at a fencing slot's name is written through (on Unix and Windows
+// a file with more than one link is refused).
 func OSFS() FS { return osFS{} }
 
 type osFS struct{}

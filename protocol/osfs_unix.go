@@ -140,7 +140,11 @@ func (osFS) OpenDir(parent Dir, name string, create bool, perm fs.FileMode) (Dir
 		defer p.done()
 		dirfd, path = fd, p.join(name)
 	} else {
+		// Open the cleaned path, not name: with a trailing slash ("l/")
+		// O_NOFOLLOW does not stop the kernel from following a symbolic
+		// link l (TestOpenDirTrailingSlashSymlink).
 		path = cleanPath(name)
+		name = path
 	}
 	open := func() (int, error) { return openat(dirfd, name, dirFlags, 0) }
 	fd, err := open()
@@ -212,6 +216,10 @@ func (osFS) ReadFile(d Dir, name string) ([]byte, FileInfo, error) {
 	defer p.done()
 	path := p.join(name)
 	fd, err := openat(dfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err == unix.ENXIO {
+		// A socket (Linux refuses to open one).
+		return nil, FileInfo{}, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (a socket)", ErrNotRegular)}
+	}
 	if err != nil {
 		return nil, FileInfo{}, mapErr(nofollowErr("open", path, err))
 	}
@@ -270,16 +278,27 @@ func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {
 	// No O_TRUNC at open: a FIFO or device planted at the name is refused
 	// by the fstat below before anything happens to it.
 	fd, err := openat(dfd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, uint32(perm.Perm()))
-	if err == unix.ENXIO {
+	switch err {
+	case unix.ENXIO:
 		// O_WRONLY|O_NONBLOCK on a FIFO (or socket) with no reader.
 		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (a FIFO or socket)", ErrNotRegular)}
+	case unix.EISDIR:
+		return notRegularErr("open", path, fs.ModeDir)
 	}
 	if err != nil {
 		return mapErr(nofollowErr("open", path, err))
 	}
 	var werr error
-	if fi, err := fstatRegular(fd, "write", path); err != nil {
-		werr = err
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		werr = &fs.PathError{Op: "fstat", Path: path, Err: err}
+	} else if fi := fileInfo(&st); !fi.IsRegular() {
+		werr = notRegularErr("write", path, fi.Mode)
+	} else if st.Nlink > 1 {
+		// Another name for the same file: a hard link planted at the name
+		// would have us truncate and write a file we did not create,
+		// wherever its other name is (TestWriteFileRefusesHardLink).
+		werr = &fs.PathError{Op: "write", Path: path, Err: fmt.Errorf("%w (a file with %d links: another name for it exists, maybe outside the lock directory)", ErrNotRegular, st.Nlink)}
 	} else if fi.Size > 0 {
 		if err := unix.Ftruncate(fd, 0); err != nil {
 			werr = &fs.PathError{Op: "truncate", Path: path, Err: err}

@@ -185,6 +185,11 @@ func regularByHandle(h windows.Handle, op, path string) (FileInfo, error) {
 	if t, err := windows.GetFileType(h); err == nil && t != windows.FILE_TYPE_DISK {
 		return fi, notRegularErr(op, path, fs.ModeDevice)
 	}
+	if op == "write" && bi.NumberOfLinks > 1 {
+		// Another name for the same file: a hard link planted at the name
+		// would have us truncate and write a file we did not create.
+		return fi, &fs.PathError{Op: op, Path: path, Err: fmt.Errorf("%w (a file with %d links: another name for it exists, maybe outside the lock directory)", ErrNotRegular, bi.NumberOfLinks)}
+	}
 	return fi, nil
 }
 
