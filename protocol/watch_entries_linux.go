@@ -117,7 +117,16 @@ func (r *watchRef) joinGate() gatePlace {
 	hub.mu.Lock()
 	g := w.gate
 	if g == nil && !w.noGate {
-		g = openGate(r.d)
+		if g = hub.orphans[w.key]; g != nil {
+			// The directory's previous gate, still blocked in flock.
+			delete(hub.orphans, w.key)
+			g.adopt()
+		} else {
+			g = openGate(r.d)
+			if g != nil {
+				g.key = w.key
+			}
+		}
 		w.gate = g
 		w.noGate = g == nil
 	}
@@ -147,6 +156,7 @@ func openGate(d Dir) *gate {
 // gate is this process's side of a lock directory's gate: its waiters in
 // order of arrival, one of which (owner) holds the flock at a time.
 type gate struct {
+	key     dirKey // the directory's (see hub.orphans)
 	mu      sync.Mutex
 	fd      int
 	queue   []*gateSeat
@@ -232,14 +242,20 @@ func (g *gate) wait() {
 			break
 		}
 	}
+	hub.mu.Lock() // before g.mu, as everywhere
+	defer hub.mu.Unlock()
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.running = false
 	switch {
+	case g.closed:
+		// An orphan (see close): nobody took it over.
+		if hub.orphans[g.key] == g {
+			delete(hub.orphans, g.key)
+		}
+		unix.Close(g.fd)
 	case err != nil:
 		g.fail()
-	case g.closed:
-		unix.Close(g.fd)
 	case len(g.queue) == 0:
 		unix.Flock(g.fd, unix.LOCK_UN)
 	default:
@@ -341,18 +357,34 @@ func (s *gateSeat) leave() {
 }
 
 // close ends the gate when its directory's watch ends (with hub.mu held;
-// nobody waits then).
-func (g *gate) close() {
+// nobody waits then). It reports whether the gate's goroutine is still
+// blocked in flock(2), waiting for another process to let the gate go: no
+// call interrupts that, so the caller keeps the gate as an orphan for the
+// directory's next watch to take over (adopt), and the goroutine closes
+// the descriptor when the flock comes if nobody has by then.
+// (TestGateWaitNotLeaked.)
+func (g *gate) close() (orphan bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
-		return
+		return false
 	}
 	g.closed = true
 	if g.poll != nil {
 		g.poll.Stop()
+		g.poll = nil
 	}
 	if !g.running {
 		unix.Close(g.fd)
+		return false
 	}
+	return true
+}
+
+// adopt takes over an orphaned gate (with hub.mu held): its goroutine's
+// flock, when it comes, is granted to the new watch's waiters.
+func (g *gate) adopt() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.closed = false
 }

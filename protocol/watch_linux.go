@@ -160,6 +160,12 @@ var localMagic = map[int64]bool{
 var hub struct {
 	mu  sync.Mutex
 	cur *inotifyInstance
+	// orphans are gates whose watch ended while their goroutine was still
+	// blocked in flock(2), which nothing can interrupt: the next watch of
+	// the same directory takes the gate over instead of opening another
+	// (see gate.close), so a process has at most one such goroutine, thread
+	// and descriptor per directory, however often its waits are cancelled.
+	orphans map[dirKey]*gate
 }
 
 type dirKey struct{ dev, ino uint64 }
@@ -425,7 +431,12 @@ func (w *sharedWatch) end() {
 		unix.InotifyRmWatch(in.fd, uint32(w.wd))
 	}
 	if w.gate != nil {
-		w.gate.close()
+		if w.gate.close() {
+			if hub.orphans == nil {
+				hub.orphans = make(map[dirKey]*gate)
+			}
+			hub.orphans[w.key] = w.gate
+		}
 		w.gate = nil
 	}
 	if len(in.byKey) == 0 && len(in.files) == 0 {
