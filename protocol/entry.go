@@ -33,8 +33,9 @@ type entry struct {
 
 	released func() // if set, called by release after the entry's removal (the gate: see keepGate)
 
-	hmu        sync.Mutex              // guards lost, cancelHold and the store of why
+	hmu        sync.Mutex              // guards lost, cancelHold, ended and the store of why
 	cancelHold context.CancelCauseFunc // the LockContext context, if any
+	ended      bool                    // endHold ran (a context registered later is cancelled at once)
 
 	// The heartbeat (see startHeartbeat and heartbeats): hbCancel stops
 	// the keeper, once the timer has started it; hbStopped tells a timer
@@ -77,14 +78,21 @@ func (e *entry) lostChan() <-chan struct{} {
 func (e *entry) setHoldCancel(cancel context.CancelCauseFunc) {
 	e.hmu.Lock()
 	e.cancelHold = cancel
+	ended := e.ended
 	e.hmu.Unlock()
 	if err := e.lostErr(); err != nil {
 		cancel(err)
+	}
+	if ended {
+		// Released by another goroutine between LockContext's Lock and
+		// this registration.
+		cancel(ErrReleased)
 	}
 }
 
 func (e *entry) endHold() {
 	e.hmu.Lock()
+	e.ended = true
 	if e.cancelHold != nil {
 		e.cancelHold(ErrReleased)
 	}

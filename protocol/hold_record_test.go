@@ -108,3 +108,19 @@ func TestLostChanEitherOrder(t *testing.T) {
 		t.Fatal("the channel asked for after the loss is open")
 	}
 }
+
+// TestHoldContextAfterEnd: a LockContext context registered after its hold
+// ended (Unlock on another goroutine between LockContext's Lock and the
+// registration) is cancelled at once, with ErrReleased.
+func TestHoldContextAfterEnd(t *testing.T) {
+	e := &entry{}
+	e.endHold()
+	ctx, cancel := context.WithCancelCause(context.Background())
+	e.setHoldCancel(cancel)
+	if ctx.Err() == nil {
+		t.Fatal("the context of a hold that had ended is not cancelled")
+	}
+	if cause := context.Cause(ctx); !errors.Is(cause, ErrReleased) {
+		t.Errorf("cause %v, want ErrReleased", cause)
+	}
+}
