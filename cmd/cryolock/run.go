@@ -46,9 +46,13 @@ const runLong = `Run CMD while holding the lock LOCKDIR, like flock(1): acquire 
 (creating the directory if missing), run CMD with stdin, stdout and stderr
 passed through, release the lock when CMD exits, and exit with CMD's status.
 
-LOCKDIR is a directory whose name ends in ".cryolock". Flags go before "--";
-everything after it is CMD and its arguments, untouched. Instead of "-- CMD",
--c 'SHELL COMMAND' runs one command line through /bin/sh -c, as flock -c does.
+LOCKDIR is a directory whose name ends in ".cryolock". run's flags go
+before LOCKDIR: as with flock(1), option parsing stops at LOCKDIR, and
+everything after it is CMD and its arguments, untouched (even "-s" or "-n").
+A "--" right after LOCKDIR is optional. Instead of CMD, -c 'SHELL COMMAND'
+(before or right after LOCKDIR) runs one command line through /bin/sh -c,
+as flock -c does. Any other word starting with "-" right after LOCKDIR is
+refused (exit 64), not run as CMD: it is most likely a misplaced flag.
 
 Durations (--timeout, --lease, --settle, --kill-grace, --backoff) take plain
 seconds as flock(1) does (-w 5, -w 0.5) or Go durations (500ms, 1m30s).
@@ -165,7 +169,7 @@ type runOptions struct {
 func newRunCmd() *cobra.Command {
 	o := &runOptions{lease: leaseValue{d: protocol.DefaultLease}}
 	cmd := &cobra.Command{
-		Use:     "run [flags] LOCKDIR (-- CMD [ARGS...] | -c 'SHELL COMMAND')",
+		Use:     "run [flags] LOCKDIR ([--] CMD [ARGS...] | -c 'SHELL COMMAND')",
 		Short:   "Run a command while holding the lock (like flock(1))",
 		Long:    runLong,
 		Example: runExample,
@@ -176,11 +180,14 @@ func newRunCmd() *cobra.Command {
 	}
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		if strings.HasPrefix(err.Error(), "unknown ") {
-			return usageError(fmt.Errorf("run: %w (flags go before LOCKDIR; put CMD and its own flags after --)", err))
+			return usageError(fmt.Errorf("run: %w (see cryolock run --help)", err))
 		}
 		return usageError(fmt.Errorf("run: %w", err))
 	})
 	f := cmd.Flags()
+	// Flags end at LOCKDIR, as with flock(1): what follows is CMD's,
+	// even when it looks like one of run's flags.
+	f.SetInterspersed(false)
 	f.Var(&o.lease, "lease", `how long after this run's last heartbeat others may break the lock, 1s..24h, e.g. 10s or 30 ("none": never, so a crash leaves it held until removed by hand)`)
 	f.VarP(newSeconds(&o.timeout, 0), "timeout", "w", "give up if the lock is not acquired within this time, in seconds or as a duration (0: do not wait at all)")
 	f.BoolVarP(&o.nonblock, "nonblock", "n", false, "give up at once if the lock is held")
@@ -365,29 +372,46 @@ func childEnv(l runLock, exclusive bool) ([]string, error) {
 func usageError(err error) error { return exitCode(exitUsage, err) }
 
 // splitRunArgs splits the positional arguments into LOCKDIR and CMD; with
-// -c the command is the shell's.
+// -c the command is the shell's. Flag parsing stops at LOCKDIR (the run
+// command is not interspersed, like flock(1)'s getopt "+"), so args[1:] are
+// exactly what followed LOCKDIR: "-- CMD [ARGS...]", "CMD [ARGS...]",
+// or flock's "-c 'SHELL COMMAND'". A flag of run's after LOCKDIR is refused
+// rather than run as CMD.
 func (o *runOptions) splitRunArgs(cmd *cobra.Command, args []string) (string, []string, error) {
-	dash := cmd.ArgsLenAtDash()
+	if cmd.ArgsLenAtDash() == 0 {
+		return "", nil, usageError(errors.New("run: missing LOCKDIR before --"))
+	}
 	if o.changed("command") {
 		switch {
 		case len(args) == 0:
 			return "", nil, usageError(errors.New("run: missing LOCKDIR (usage: cryolock run [flags] LOCKDIR -c 'SHELL COMMAND')"))
-		case len(args) > 1 || dash >= 0:
+		case len(args) > 1:
 			return "", nil, usageError(fmt.Errorf("run: -c takes the whole command; want only LOCKDIR besides it, got %q", args))
 		}
 		return args[0], shellCommand(o.command), nil
 	}
 	switch {
 	case len(args) == 0:
-		return "", nil, usageError(errors.New("run: missing LOCKDIR and CMD (usage: cryolock run [flags] LOCKDIR -- CMD [ARGS...])"))
-	case dash > 1:
-		return "", nil, usageError(fmt.Errorf("run: want exactly one LOCKDIR before --, got %q", args[:dash]))
-	case dash == 0:
-		return "", nil, usageError(errors.New("run: missing LOCKDIR before --"))
+		return "", nil, usageError(errors.New("run: missing LOCKDIR and CMD (usage: cryolock run [flags] LOCKDIR [--] CMD [ARGS...])"))
 	case len(args) == 1:
-		return "", nil, usageError(errors.New("run: missing CMD after LOCKDIR (usage: cryolock run [flags] LOCKDIR -- CMD [ARGS...], or -c 'SHELL COMMAND')"))
+		return "", nil, usageError(errors.New("run: missing CMD after LOCKDIR (usage: cryolock run [flags] LOCKDIR [--] CMD [ARGS...], or -c 'SHELL COMMAND')"))
 	}
-	return args[0], args[1:], nil
+	lockdir, rest := args[0], args[1:]
+	switch first := rest[0]; {
+	case first == "--":
+		if len(rest) == 1 {
+			return "", nil, usageError(errors.New("run: missing CMD after -- (usage: cryolock run [flags] LOCKDIR -- CMD [ARGS...])"))
+		}
+		return lockdir, rest[1:], nil
+	case first == "-c" || first == "--command":
+		if len(rest) != 2 {
+			return "", nil, usageError(fmt.Errorf("run: %s after LOCKDIR takes exactly one argument, the shell command line, got %q", first, rest[1:]))
+		}
+		return lockdir, shellCommand(rest[1]), nil
+	case len(first) > 1 && first[0] == '-':
+		return "", nil, usageError(fmt.Errorf("run: %q after LOCKDIR: run's flags go before LOCKDIR (everything after LOCKDIR is CMD and its arguments, untouched)", first))
+	}
+	return lockdir, rest, nil
 }
 
 // run is `cryolock run`.

@@ -179,3 +179,41 @@ func TestRunFlockFlags(t *testing.T) {
 		t.Fatalf("holder: %d", code)
 	}
 }
+
+// TestRunCMDKeepsItsFlags: everything after LOCKDIR is CMD's, as with
+// flock(1): CMD's own -s, -n, -w, -E and --lease are not taken as run's
+// (which would, say, turn an exclusive run into a reader).
+func TestRunCMDKeepsItsFlags(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	code, out, errOut := runCLI(t, "", "run", lock, "printf", "[%s]", "a", "-s", "-n")
+	if code != 0 || out != "[a][-s][-n]" {
+		t.Errorf("run LOCK printf [%%s] a -s -n: status %d, stdout %q; want 0 and %q; stderr: %s", code, out, "[a][-s][-n]", errOut)
+	}
+	for _, args := range [][]string{
+		{"run", lock, "printf", "[%s]", "a", "-s", "-n", "--lease", "none", "-w", "0", "-E", "3", "--", "-c", "x"},
+		{"run", lock, "--", "printf", "[%s]", "a", "-s", "-n", "--lease", "none", "-w", "0", "-E", "3", "--", "-c", "x"},
+	} {
+		code, out, errOut := runCLI(t, "", args...)
+		if want := "[a][-s][-n][--lease][none][-w][0][-E][3][--][-c][x]"; code != 0 || out != want {
+			t.Errorf("cryolock %q: status %d, stdout %q; want 0 and %q; stderr: %s", args, code, out, want, errOut)
+		}
+	}
+	// CMD sees the exclusive run's token: -s after LOCKDIR did not make
+	// it a reader.
+	code, out, errOut = runCLI(t, "", "run", lock, "sh", "-c", `echo "[$CRYOLOCK_TOKEN]"`, "-s")
+	if code != 0 || out == "[]\n" || !strings.HasPrefix(out, "[") {
+		t.Errorf("run LOCK sh -c ... -s: status %d, stdout %q, want a token; stderr: %s", code, out, errOut)
+	}
+	// -c right after LOCKDIR is flock's -c; run's own flags before it
+	// still count.
+	for _, args := range [][]string{
+		{"run", lock, "-c", "echo $((1+2))"},
+		{"run", lock, "--command", "echo $((1+2))"},
+		{"run", "-n", lock, "-c", "echo $((1+2))"},
+	} {
+		if code, out, errOut := runCLI(t, "", args...); code != 0 || out != "3\n" {
+			t.Errorf("cryolock %q: status %d, stdout %q, want 3; stderr: %s", args, code, out, errOut)
+		}
+	}
+}

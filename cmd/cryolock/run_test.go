@@ -387,7 +387,13 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run", foreign, "--", "true"}, exitForeign, junk},
 		{[]string{"run", lock}, exitUsage, "missing CMD"},
 		{[]string{"run"}, exitUsage, "missing LOCKDIR"},
-		{[]string{"run", lock, "extra", "--", "true"}, exitUsage, "exactly one LOCKDIR"},
+		{[]string{"run", lock, "--"}, exitUsage, "missing CMD after --"},
+		{[]string{"run", "--", lock, "true"}, exitUsage, "missing LOCKDIR before --"},
+		{[]string{"run", lock, "-n", "--", "true"}, exitUsage, "flags go before LOCKDIR"},
+		{[]string{"run", lock, "--verbose", "true"}, exitUsage, "flags go before LOCKDIR"},
+		{[]string{"run", lock, "-c"}, exitUsage, "exactly one argument"},
+		{[]string{"run", lock, "-c", "true", "extra"}, exitUsage, "exactly one argument"},
+		{[]string{"run", "-c", "true", lock, "-c", "true"}, exitUsage, "-c takes the whole command"},
 		{[]string{"run", "--nonblock", "--timeout", "1s", lock, "--", "true"}, exitUsage, "exclude"},
 		{[]string{"run", "--timeout", "-1", lock, "--", "true"}, exitUsage, "--timeout"},
 		{[]string{"run", "--timeout", "2x", lock, "--", "true"}, exitUsage, "--timeout"},
@@ -398,7 +404,6 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run", "--settle", "5s", "--lease", "1s", lock, "--", "true"}, exitUsage, "settle"},
 		{[]string{"run", "--stale-rule", "sometimes", lock, "--", "true"}, exitUsage, "sometimes"},
 		{[]string{"run", "--conflict-exit-code", "300", lock, "--", "true"}, exitUsage, "300"},
-		{[]string{"run", lock, "ls", "-l"}, exitUsage, "after --"},
 	} {
 		code, stdout, stderr := runCLI(t, "", tc.args...)
 		if code != tc.want || !strings.Contains(stderr, tc.says) {
