@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -95,8 +96,17 @@ type cli struct {
 // startCLI starts cryolock with args in directory dir ("" for the test's).
 func startCLI(t *testing.T, dir string, args ...string) *cli {
 	t.Helper()
+	return startCLIVia(t, dir, nil, args...)
+}
+
+// startCLIVia is startCLI with cryolock started through the command
+// wrapper (its arguments: cryolock's path, then args), as in
+// "nohup cryolock ..."; nil for none.
+func startCLIVia(t *testing.T, dir string, wrapper []string, args ...string) *cli {
+	t.Helper()
 	c := &cli{t: t, stdout: newLineBuffer(), stderr: newLineBuffer(), done: make(chan struct{})}
-	c.cmd = exec.Command(cryolockBin, args...)
+	argv := append(append(slices.Clone(wrapper), cryolockBin), args...)
+	c.cmd = exec.Command(argv[0], argv[1:]...)
 	c.cmd.Dir = dir
 	c.cmd.Env = append(os.Environ(), testMainEnv+"=1")
 	if raceEnabled {

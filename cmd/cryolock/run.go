@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +71,10 @@ long this run has seen that holder), updated in place on a terminal and
 written again in a log only when the holder changes.
 SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1 or SIGUSR2 while waiting abandons
 the attempt cleanly, leaving no file of its own behind, and exits 128+signal.
+SIGHUP and SIGINT that were ignored when run started (nohup, a background
+job of a script) stay ignored, as with flock(1): they neither abandon the
+wait nor reach CMD, and CMD starts with them ignored. (Other signals ignored
+at start are not kept ignored: Go cannot tell that they were.)
 If the lock is found lost after acquiring it and before CMD starts, CMD is
 not started (or, if the loss shows right after starting it, killed at once).
 
@@ -145,6 +151,37 @@ const runExample = `  cryolock run /shared/job.cryolock -- ./nightly-report.sh
   cryolock run -w 30 --lease 5s --kill-on-lost db.cryolock -- migrate up
   cryolock probe --json /shared/db.cryolock > db.json
   cryolock run --config db.json /shared/db.cryolock -- migrate up`
+
+// ignoredAtStart are the forwardedSignals this process inherited ignored
+// and still has ignored, taken when the package is initialised, before
+// anything calls signal.Notify (which would un-ignore them for good). The Go
+// runtime keeps an inherited SIG_IGN only for SIGHUP and SIGINT (for the
+// others it installs its own handler at start and cannot tell), so under
+// nohup, or in a background job of a shell without job control, these are
+// SIGHUP and SIGINT.
+var ignoredAtStart = func() []os.Signal {
+	var ign []os.Signal
+	for _, s := range forwardedSignals {
+		if signal.Ignored(s) {
+			ign = append(ign, s)
+		}
+	}
+	return ign
+}()
+
+// caughtSignals are the forwardedSignals run (and on Linux CMD's
+// supervisor) catches: all but those ignored at start, which stay ignored
+// as flock(1) leaves them, so that CMD inherits them ignored and a SIGHUP
+// to a nohup'ed run does not end CMD.
+func caughtSignals() []os.Signal {
+	var c []os.Signal
+	for _, s := range forwardedSignals {
+		if !slices.Contains(ignoredAtStart, s) {
+			c = append(c, s)
+		}
+	}
+	return c
+}
 
 // runOptions are the flags of `cryolock run`.
 type runOptions struct {

@@ -107,9 +107,13 @@ func superviseMain(args []string) int {
 	argv := args[2:]
 	// Every signal run forwards reaches the whole group, CMD included: the
 	// supervisor only has to survive them. The parent-death signal
-	// (SIGTERM) is told apart by the parent having changed.
+	// (SIGTERM) is told apart by the parent having changed. Signals that
+	// run left ignored (see caughtSignals) stay ignored here too, so that
+	// CMD inherits them ignored.
 	sigc := make(chan os.Signal, 16)
-	signal.Notify(sigc, forwardedSignals...)
+	if sigs := caughtSignals(); len(sigs) > 0 { // Notify of none is of all
+		signal.Notify(sigc, sigs...)
+	}
 	orphaned := func() bool { return os.Getppid() != ppid }
 	if orphaned() {
 		killGroup()

@@ -23,7 +23,9 @@ var (
 
 func notifySignals() chan os.Signal {
 	c := make(chan os.Signal, 16)
-	signal.Notify(c, forwardedSignals...)
+	if sigs := caughtSignals(); len(sigs) > 0 { // Notify of none is of all
+		signal.Notify(c, sigs...)
+	}
 	return c
 }
 

@@ -25,10 +25,13 @@ var (
 	killSignal      os.Signal = syscall.SIGKILL
 )
 
-// notifySignals starts catching forwardedSignals.
+// notifySignals starts catching forwardedSignals, but for those ignored at
+// start (see caughtSignals).
 func notifySignals() chan os.Signal {
 	c := make(chan os.Signal, 16)
-	signal.Notify(c, forwardedSignals...)
+	if sigs := caughtSignals(); len(sigs) > 0 { // Notify of none is of all
+		signal.Notify(c, sigs...)
+	}
 	return c
 }
 
