@@ -88,7 +88,10 @@ signal run sends goes to that whole group, so that the processes CMD starts
 are stopped with it: the signals above are forwarded to the group, and
 --kill-on-lost terminates the group. When run is in the foreground of a
 terminal, CMD's group gets the terminal (Ctrl-C and Ctrl-\ reach CMD's group
-directly; Ctrl-Z suspends CMD and run together and "fg" resumes both). On
+directly; Ctrl-Z suspends CMD and run together and "fg" resumes both) —
+except when run started with SIGINT ignored and stdin not a terminal, the
+mark of a background job ("cryolock run ... &") of a script, whose process
+group is the script's own: the terminal then stays with the script. On
 Linux CMD runs under a small supervisor, a copy of cryolock in CMD's group,
 that kills the whole group if run dies (even of SIGKILL), so nothing goes on
 working without the lock. What remains: a process that leaves the group

@@ -5,9 +5,11 @@ package main
 import (
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // forwardedSignals are the signals `cryolock run` catches: while waiting for
@@ -55,16 +57,45 @@ func fromTerminal(s os.Signal) bool { return s == syscall.SIGINT || s == syscall
 func foregroundOfTerminal() bool { return terminalFD() >= 0 }
 
 // terminalFD returns the descriptor (0, 1 or 2) of the controlling terminal
-// whose foreground process group this process is in, or -1.
+// whose foreground process group this process is in, or -1; see
+// chooseTerminal.
 func terminalFD() int {
 	pgrp, err := unix.Getpgid(0) // Getpgrp's signature differs on solaris
 	if err != nil {
 		return -1
 	}
-	for fd := 0; fd <= 2; fd++ {
-		fg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP)
-		if err == nil {
-			if fg == pgrp {
+	fg := [3]int{-1, -1, -1}
+	for fd := range fg {
+		if g, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err == nil {
+			fg[fd] = g
+		}
+	}
+	return chooseTerminal(pgrp, fg, slices.Contains(ignoredAtStart, os.Signal(syscall.SIGINT)), term.IsTerminal(0))
+}
+
+// chooseTerminal decides which terminal run is in the foreground of, and
+// so hands to CMD's group: fg[fd] is the foreground process group of the
+// controlling terminal on descriptor fd (-1 if fd is not one), pgrp run's
+// own group. The first of stdin, stdout and stderr that is the controlling
+// terminal counts; run is in its foreground if its group is the terminal's
+// foreground group.
+//
+// Except for a background job of a shell without job control: such a
+// shell (sh -c "cryolock run ... & ...") starts "cmd &" in its own
+// process group, which may be the terminal's foreground group, but with
+// SIGINT ignored and stdin from /dev/null (POSIX). Taking the terminal
+// there would steal it from the script (Ctrl-C would hit CMD, the script's
+// own reads from the terminal would fail), so with SIGINT ignored at start
+// and stdin not a terminal run leaves the terminal alone. A foreground run
+// with SIGINT ignored (trap "" INT) still has the terminal on stdin and
+// gets it.
+func chooseTerminal(pgrp int, fg [3]int, sigintIgnored, stdinTTY bool) int {
+	if sigintIgnored && !stdinTTY {
+		return -1
+	}
+	for fd, g := range fg {
+		if g >= 0 {
+			if g == pgrp {
 				return fd
 			}
 			return -1
