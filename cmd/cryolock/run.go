@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,7 +128,9 @@ holder's. Pass it to the resource you protect and have it reject tokens
 older than the newest it has seen; then even a run that lost the lock
 without noticing cannot overwrite its successor's work. The counter lives in
 LOCKDIR/.meta/; once it reaches 2^64-1 there is no greater token and run
-fails (exit 70) instead of running CMD without one.
+fails (exit 70) instead of running CMD without one. A CRYOLOCK_LOCKDIR or
+CRYOLOCK_TOKEN that run itself inherited (from an outer run) is not passed
+on: CMD of a --shared or --slots run has no CRYOLOCK_TOKEN at all.
 
 Exit status:
   CMD's status  CMD ran under the lock and the lock was held throughout
@@ -408,6 +411,26 @@ func childEnv(l runLock, exclusive bool) ([]string, error) {
 	return env, nil
 }
 
+// childVars are the variables childEnv sets.
+var childVars = []string{"CRYOLOCK_LOCKDIR", "CRYOLOCK_TOKEN"}
+
+// childEnviron returns CMD's whole environment: base (run's own) without
+// any of childVars, which an outer run may have set (a --shared run inside
+// an exclusive one's CMD must not pass on the outer token next to its own
+// lock directory), then add.
+func childEnviron(base, add []string) []string {
+	env := make([]string, 0, len(base)+len(add))
+	for _, kv := range base {
+		name, _, _ := strings.Cut(kv, "=")
+		if !slices.ContainsFunc(childVars, func(v string) bool {
+			return name == v || (runtime.GOOS == "windows" && strings.EqualFold(name, v))
+		}) {
+			env = append(env, kv)
+		}
+	}
+	return append(env, add...)
+}
+
 // usageError marks err as a usage error (exit 64).
 func usageError(err error) error { return exitCode(exitUsage, err) }
 
@@ -617,7 +640,7 @@ func (o *runOptions) runHeld(l runLock, argv []string, sigc <-chan os.Signal, io
 	if !l.Held() {
 		return releaseAfter(l, exitLost, fmt.Errorf("run: lost the lock %s before CMD could start; CMD not started", quote(entry)))
 	}
-	p, err := startProc(argv, append(os.Environ(), env...), io)
+	p, err := startProc(argv, childEnviron(os.Environ(), env), io)
 	if err != nil {
 		code := exitCannotExec
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {

@@ -217,3 +217,31 @@ func TestRunCMDKeepsItsFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestRunNestedEnv: a run inside another's CMD gives its own CMD only its
+// own CRYOLOCK_ variables: a --shared or --slots run (which has no token)
+// does not pass on the outer run's CRYOLOCK_TOKEN next to its own
+// CRYOLOCK_LOCKDIR, and an exclusive one its own token.
+func TestRunNestedEnv(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	outer, inner := filepath.Join(dir, "outer.cryolock"), filepath.Join(dir, "inner.cryolock")
+	for _, flags := range [][]string{{"--shared"}, {"--slots", "2"}, nil} {
+		args := append([]string{"run", outer, "--", cryolockBin, "run"}, flags...)
+		args = append(args, inner, "--", "sh", "-c", `echo "[$CRYOLOCK_TOKEN] $CRYOLOCK_LOCKDIR"`)
+		code, out, errOut := runCLI(t, dir, args...)
+		if code != 0 {
+			t.Fatalf("nested %v: status %d; stderr: %s", flags, code, errOut)
+		}
+		tok, lockdir, ok := strings.Cut(strings.TrimSpace(out), " ")
+		if !ok || lockdir != inner {
+			t.Errorf("nested %v: CMD saw %q, want CRYOLOCK_LOCKDIR %s", flags, out, inner)
+		}
+		if flags != nil && tok != "[]" {
+			t.Errorf("nested %v: CMD saw CRYOLOCK_TOKEN %s, the outer run's: want none", flags, tok)
+		}
+		if flags == nil && tok != "[1]" {
+			t.Errorf("nested exclusive: CMD saw CRYOLOCK_TOKEN %s, want the inner lock's first, [1]", tok)
+		}
+	}
+}
