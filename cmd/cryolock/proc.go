@@ -1,6 +1,9 @@
 package main
 
-import "os/exec"
+import (
+	"fmt"
+	"os/exec"
+)
 
 // proc is CMD as `cryolock run` manages it.
 type proc struct {
@@ -15,3 +18,22 @@ type proc struct {
 // supervisorArg, as the first argument, makes cryolock the supervisor of
 // a CMD (see superviseMain); run passes it, people never do.
 const supervisorArg = "cryolock-internal-supervisor"
+
+// String names what run manages for messages: "CMD's process group N",
+// which "kill -- -N" reaches whole (on Linux N is the pid of CMD's
+// supervisor, which leads the group, not CMD's own), or "CMD (pid N)" when
+// CMD shares run's group or there are no groups.
+func (p *proc) String() string {
+	if p.ownGroup {
+		return fmt.Sprintf("CMD's process group %d", p.pid)
+	}
+	return fmt.Sprintf("CMD (pid %d)", p.pid)
+}
+
+// logKey is the log attribute's key for p.pid: "pgid" or "pid".
+func (p *proc) logKey() string {
+	if p.ownGroup {
+		return "pgid"
+	}
+	return "pid"
+}

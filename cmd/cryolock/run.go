@@ -653,11 +653,11 @@ func (o *runOptions) runHeld(l runLock, argv []string, sigc <-chan os.Signal, io
 		_ = p.signal(killSignal)
 		<-p.done
 		p.finish()
-		return releaseAfter(l, exitLost, fmt.Errorf("run: lost the lock %s just as CMD started; killed CMD (pid %d) and its process group", quote(entry), p.pid))
+		return releaseAfter(l, exitLost, fmt.Errorf("run: lost the lock %s just as CMD started; killed %v", quote(entry), p))
 	}
 	// Logged after the check above: from here on a loss is one while CMD
 	// runs (the tests wait for this line before breaking the lock).
-	log.Info("cryolock: started CMD", "pid", p.pid, "group", p.ownGroup, "argv", argv)
+	log.Info("cryolock: started CMD", p.logKey(), p.pid, "argv", argv)
 
 	lostc := l.Lost()
 	var (
@@ -673,20 +673,24 @@ wait:
 				log.Debug("cryolock: not forwarding a terminal signal CMD got from the terminal itself", "signal", s)
 				continue
 			}
-			log.Debug("cryolock: forwarding signal", "signal", s, "pid", p.pid)
+			log.Debug("cryolock: forwarding signal", "signal", s, p.logKey(), p.pid)
 			_ = p.signal(s)
 		case <-lostc:
 			lostc, lost = nil, true
 			if o.killOnLost {
-				fmt.Fprintf(io.err, "cryolock: lost the lock %s while CMD (pid %d) was running: its entry was removed or could not be refreshed in time, so another process may hold the lock now; terminating CMD and its process group (SIGTERM, then SIGKILL after %v)\n", quote(entry), p.pid, o.killGrace)
+				fmt.Fprintf(io.err, "cryolock: lost the lock %s while CMD was running: its entry was removed or could not be refreshed in time, so another process may hold the lock now; terminating %v (SIGTERM, then SIGKILL after %v)\n", quote(entry), p, o.killGrace)
 				_ = p.signal(terminateSignal)
 				killc = time.After(o.killGrace)
 			} else {
-				fmt.Fprintf(io.err, "cryolock: lost the lock %s while CMD (pid %d) was running: its entry was removed or could not be refreshed in time, so another process may hold the lock now; CMD keeps running (--kill-on-lost would stop it)\n", quote(entry), p.pid)
+				stop := "--kill-on-lost would stop it"
+				if p.ownGroup {
+					stop += fmt.Sprintf(`; "kill -- -%d" stops it now`, p.pid)
+				}
+				fmt.Fprintf(io.err, "cryolock: lost the lock %s while CMD was running: its entry was removed or could not be refreshed in time, so another process may hold the lock now; %v keeps running (%s)\n", quote(entry), p, stop)
 			}
 		case <-killc:
 			killc = nil
-			log.Info("cryolock: CMD outlived --kill-grace; killing its process group", "pid", p.pid)
+			log.Info("cryolock: CMD outlived --kill-grace; killing it", p.logKey(), p.pid)
 			_ = p.signal(killSignal)
 		case <-p.done:
 			break wait
@@ -695,13 +699,13 @@ wait:
 	if killc != nil && p.groupAlive() {
 		// CMD is gone but something it started is still in its group:
 		// it gets the rest of the grace period, then SIGKILL.
-		log.Info("cryolock: CMD exited; waiting out --kill-grace for the rest of its process group", "pid", p.pid)
+		log.Info("cryolock: CMD exited; waiting out --kill-grace for the rest of its process group", p.logKey(), p.pid)
 		<-killc
 		_ = p.signal(killSignal)
 	}
 	p.finish()
 	code := childStatus(p.c.ProcessState)
-	log.Info("cryolock: CMD exited", "pid", p.pid, "status", code)
+	log.Info("cryolock: CMD exited", p.logKey(), p.pid, "status", code)
 
 	uerr := l.Unlock()
 	switch {

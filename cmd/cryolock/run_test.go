@@ -490,3 +490,39 @@ func TestRunStaleRuleFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestRunLostNamesCMDsGroup: the message on a loss names CMD's process
+// group, N (on Linux the pid of CMD's supervisor, not CMD's own, so
+// "kill N" would not stop CMD), and the "kill -- -N" it suggests stops CMD.
+func TestRunLostNamesCMDsGroup(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	h := startHolder(t, lock, "--lease", "1s", "--verbose")
+	h.expectLine(true, "started CMD")
+	breakLock(t, lock, h)
+	msg := h.expectLine(true, "lost the lock")
+	var n int
+	i := strings.Index(msg, "CMD's process group ")
+	if i < 0 {
+		t.Fatalf("lost message %q does not name CMD's process group", msg)
+	}
+	if _, err := fmt.Sscanf(msg[i:], "CMD's process group %d keeps running", &n); err != nil {
+		t.Fatalf("lost message %q: %v", msg, err)
+	}
+	if want := fmt.Sprintf(`"kill -- -%d"`, n); !strings.Contains(msg, want) {
+		t.Errorf("lost message %q does not suggest %s", msg, want)
+	}
+	if g, err := syscall.Getpgid(n); err != nil || g != n {
+		t.Fatalf("%d is not a process group leader (its group %d, %v)", n, g, err)
+	}
+	if err := syscall.Kill(-n, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// CMD waits for stdin forever: only the kill ends it.
+	if code := h.wait(); code != exitLost {
+		t.Errorf("status %d, want %d (lost); stderr: %s", code, exitLost, h.stderr)
+	}
+	if strings.Contains(h.stdout.String(), "released") {
+		t.Errorf("CMD ran to its end after kill -- -%d; stdout %q", n, h.stdout)
+	}
+}
