@@ -120,7 +120,8 @@ func superviseMain(args []string) int {
 	}
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := c.Start(); err != nil {
+	c, err = startCmd(c)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "cryolock: run:", err)
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 			return exitNotFound

@@ -5,6 +5,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -524,5 +525,24 @@ func TestRunLostNamesCMDsGroup(t *testing.T) {
 	}
 	if strings.Contains(h.stdout.String(), "released") {
 		t.Errorf("CMD ran to its end after kill -- -%d; stdout %q", n, h.stdout)
+	}
+}
+
+// TestRunScriptWithoutShebang: an executable script without "#!" runs
+// through /bin/sh, as execvp(3) (and so flock(1)) runs it, instead of
+// failing with "exec format error".
+func TestRunScriptWithoutShebang(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	script := filepath.Join(dir, "noshebang")
+	// Written by another process: a descriptor open for writing here could
+	// be inherited by a parallel test's fork and make the exec ETXTBSY.
+	if out, err := exec.Command("sh", "-c", `echo 'printf "[%s]" "$@"' >"$0" && chmod 755 "$0"`, script).CombinedOutput(); err != nil {
+		t.Fatalf("writing %s: %v %s", script, err, out)
+	}
+	lock := newLockPath(t)
+	code, out, errOut := runCLI(t, "", "run", lock, "--", script, "a b", "-n")
+	if code != 0 || out != "[a b][-n]" {
+		t.Errorf("run -- %s 'a b' -n: status %d, stdout %q; want 0 and %q; stderr: %s", script, code, out, "[a b][-n]", errOut)
 	}
 }

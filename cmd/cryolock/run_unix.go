@@ -3,7 +3,9 @@
 package main
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"os/signal"
 	"slices"
 	"syscall"
@@ -138,4 +140,21 @@ func childStatus(ps *os.ProcessState) int {
 		return exitSignalBase + int(ws.Signal())
 	}
 	return ps.ExitCode()
+}
+
+// startCmd starts c. If the kernel will not execute c's file (ENOEXEC: an
+// executable script without "#!"), it starts it through /bin/sh instead,
+// as execvp(3), and so flock(1), does; it returns the command that runs.
+func startCmd(c *exec.Cmd) (*exec.Cmd, error) {
+	err := c.Start()
+	if !errors.Is(err, unix.ENOEXEC) {
+		return c, err
+	}
+	sh := exec.Command("/bin/sh", append([]string{c.Path}, c.Args[1:]...)...)
+	sh.Env, sh.Dir, sh.SysProcAttr = c.Env, c.Dir, c.SysProcAttr
+	sh.Stdin, sh.Stdout, sh.Stderr = c.Stdin, c.Stdout, c.Stderr
+	if sh.Start() != nil {
+		return c, err // the original error names CMD
+	}
+	return sh, nil
 }

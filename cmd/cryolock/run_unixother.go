@@ -20,7 +20,8 @@ func startProc(argv, env []string, io stdio) (*proc, error) {
 	c.Stdin, c.Stdout, c.Stderr = io.in, io.out, io.err
 	own := terminalFD() < 0
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: own}
-	if err := c.Start(); err != nil {
+	c, err := startCmd(c)
+	if err != nil {
 		return nil, err
 	}
 	p := &proc{c: c, pid: c.Process.Pid, ownGroup: own, fg: -1, done: make(chan struct{})}
