@@ -115,6 +115,10 @@ type FileInfo struct {
 	ModTime time.Time
 	// Mode holds the entry's type and permission bits.
 	Mode fs.FileMode
+	// Links is the file's number of names (hard links); 0 where the FS
+	// does not say. A file with more than one may have a name outside the
+	// lock directory: the protocol never quotes its content in a message.
+	Links uint64
 }
 
 // IsRegular reports whether the entry is a regular file.

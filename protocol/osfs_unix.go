@@ -265,7 +265,7 @@ func fstatRegular(fd int, op, path string) (FileInfo, error) {
 
 func fileInfo(st *unix.Stat_t) FileInfo {
 	sec, nsec := st.Mtim.Unix()
-	return FileInfo{Size: st.Size, ModTime: time.Unix(sec, nsec), Mode: modeType(uint32(st.Mode)) | fs.FileMode(st.Mode&0o777)}
+	return FileInfo{Size: st.Size, ModTime: time.Unix(sec, nsec), Mode: modeType(uint32(st.Mode)) | fs.FileMode(st.Mode&0o777), Links: uint64(st.Nlink)}
 }
 
 func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {
@@ -294,11 +294,11 @@ func (osFS) WriteFile(d Dir, name string, data []byte, perm fs.FileMode) error {
 		werr = &fs.PathError{Op: "fstat", Path: path, Err: err}
 	} else if fi := fileInfo(&st); !fi.IsRegular() {
 		werr = notRegularErr("write", path, fi.Mode)
-	} else if st.Nlink > 1 {
+	} else if fi.Links > 1 {
 		// Another name for the same file: a hard link planted at the name
 		// would have us truncate and write a file we did not create,
 		// wherever its other name is (TestWriteFileRefusesHardLink).
-		werr = &fs.PathError{Op: "write", Path: path, Err: fmt.Errorf("%w (a file with %d links: another name for it exists, maybe outside the lock directory)", ErrNotRegular, st.Nlink)}
+		werr = &fs.PathError{Op: "write", Path: path, Err: fmt.Errorf("%w (a file with %d links: another name for it exists, maybe outside the lock directory)", ErrNotRegular, fi.Links)}
 	} else if fi.Size > 0 {
 		if err := unix.Ftruncate(fd, 0); err != nil {
 			werr = &fs.PathError{Op: "truncate", Path: path, Err: err}

@@ -165,6 +165,7 @@ func infoOf(bi *windows.ByHandleFileInformation) FileInfo {
 		Size:    int64(bi.FileSizeHigh)<<32 | int64(bi.FileSizeLow),
 		ModTime: time.Unix(0, bi.LastWriteTime.Nanoseconds()),
 		Mode:    modeOf(bi.FileAttributes),
+		Links:   uint64(bi.NumberOfLinks),
 	}
 }
 
@@ -185,10 +186,10 @@ func regularByHandle(h windows.Handle, op, path string) (FileInfo, error) {
 	if t, err := windows.GetFileType(h); err == nil && t != windows.FILE_TYPE_DISK {
 		return fi, notRegularErr(op, path, fs.ModeDevice)
 	}
-	if op == "write" && bi.NumberOfLinks > 1 {
+	if op == "write" && fi.Links > 1 {
 		// Another name for the same file: a hard link planted at the name
 		// would have us truncate and write a file we did not create.
-		return fi, &fs.PathError{Op: op, Path: path, Err: fmt.Errorf("%w (a file with %d links: another name for it exists, maybe outside the lock directory)", ErrNotRegular, bi.NumberOfLinks)}
+		return fi, &fs.PathError{Op: op, Path: path, Err: fmt.Errorf("%w (a file with %d links: another name for it exists, maybe outside the lock directory)", ErrNotRegular, fi.Links)}
 	}
 	return fi, nil
 }

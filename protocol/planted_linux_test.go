@@ -3,9 +3,11 @@ package protocol_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,5 +111,96 @@ func TestOpenDirTrailingSlashSymlink(t *testing.T) {
 			d.Close()
 			t.Errorf("OpenDir(%q) opened the directory the symbolic link points to", p)
 		}
+	}
+}
+
+// A hard link planted under an entry's name, to a short file that is not a
+// lease (someone else's secret, say): the foreign-entry error names it
+// without quoting its content.
+func TestHardLinkedEntryContentNotShown(t *testing.T) {
+	root := t.TempDir()
+	secret := filepath.Join(root, "secret")
+	const content = "root:SECRETHASH:19000:0:99999:7:::\n"
+	if err := os.WriteFile(secret, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(root, "a.cryolock")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(secret, filepath.Join(dir, "evil_1_abcdefghijkl.5")); err != nil {
+		t.Fatal(err)
+	}
+	l, err := protocol.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ok, err := l.TryLock(ctx)
+	if ok {
+		l.Unlock()
+	}
+	if !errors.Is(err, protocol.ErrForeign) {
+		t.Fatalf("TryLock: %v, %v; want an error wrapping ErrForeign", ok, err)
+	}
+	if strings.Contains(err.Error(), "SECRET") {
+		t.Errorf("the error quotes a hard-linked file's content: %v", err)
+	}
+	snap, err := protocol.Inspect(ctx, dir)
+	if err != nil && !errors.Is(err, protocol.ErrForeign) {
+		t.Fatal(err)
+	}
+	if s := fmt.Sprintf("%+v %v", snap, err); strings.Contains(s, "SECRET") {
+		t.Errorf("Inspect quotes a hard-linked file's content: %s", s)
+	}
+}
+
+// swapFS replaces the entry target with a symbolic link just before its
+// first read (after the listing saw a regular file).
+type swapFS struct {
+	protocol.FS
+	dir, target string
+	done        bool
+}
+
+func (f *swapFS) ReadFile(d protocol.Dir, name string) ([]byte, protocol.FileInfo, error) {
+	if name == f.target && !f.done {
+		f.done = true
+		p := filepath.Join(f.dir, name)
+		if err := os.Remove(p); err == nil {
+			os.Symlink("/etc/passwd", p)
+		}
+	}
+	return f.FS.ReadFile(d, name)
+}
+
+// An entry swapped for a symbolic link between the listing and its read is
+// foreign, and the message says what the open met, not a regular file's
+// zero mode.
+func TestSwappedEntryReason(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	const target = "other_1_abcdefghijkl.5"
+	if err := os.WriteFile(filepath.Join(dir, target), []byte("10"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	l, err := protocol.New(dir, protocol.WithFS(&swapFS{FS: protocol.OSFS(), dir: dir, target: target}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ok, err := l.TryLock(ctx)
+	if ok {
+		l.Unlock()
+	}
+	if !errors.Is(err, protocol.ErrForeign) {
+		t.Fatalf("TryLock: %v, %v; want an error wrapping ErrForeign", ok, err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "(----------)") || !strings.Contains(msg, "symbolic link") {
+		t.Errorf("TryLock's error does not say a symbolic link was met: %v", err)
 	}
 }

@@ -385,6 +385,15 @@ type readResult struct {
 func readEntry(fsys FS, d Dir, name, path string) (readResult, error) {
 	b, fi, err := fsys.ReadFile(d, name)
 	switch {
+	case errors.Is(err, ErrNotRegular) && fi == (FileInfo{}):
+		// Refused at the open (a symbolic link, say): the FS's own words
+		// say what it is, a zero mode would not.
+		why := err.Error()
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			why = pe.Err.Error()
+		}
+		return readResult{}, foreignErr(path, "an entry's name on something that is not a regular file ("+why+")")
 	case errors.Is(err, ErrNotRegular):
 		return readResult{}, foreignErr(path, notRegular(fi.Mode))
 	case isStaleHandle(err):
@@ -394,6 +403,11 @@ func readEntry(fsys FS, d Dir, name, path string) (readResult, error) {
 	}
 	lease, kind, perr := stale.ParseEntry(b, fi.Size)
 	if kind == stale.Garbage {
+		if fi.Links > 1 {
+			// Another name of a file that may be anybody's (a hard link
+			// planted here): its content is not for our messages.
+			return readResult{}, foreignErr(path, fmt.Sprintf("a file with %d links (another name for it exists, maybe outside the lock directory) whose content is not a lease; the content is not shown", fi.Links))
+		}
 		return readResult{}, foreignErr(path, perr.Error())
 	}
 	return readResult{lease: lease, kind: kind, fi: fi}, nil
