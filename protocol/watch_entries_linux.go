@@ -72,6 +72,11 @@ func (r *watchRef) armEntries(ctx context.Context, names []string) (context.Cont
 	prefix := "/proc/self/fd/" + strconv.Itoa(dfd) + "/"
 	var mine []*fileWatch
 	hub.mu.Lock()
+	if in.stopped {
+		// The watch outlived its instance (see inotifyInstance.stopped):
+		// the sleep's own timeout is the waiter's poll.
+		names = nil
+	}
 	for _, n := range names {
 		// Under hub.mu: an event for the new watch waits in dispatch until
 		// the watch is registered.
@@ -102,7 +107,9 @@ func (r *watchRef) armEntries(ctx context.Context, names []string) (context.Cont
 			fw.refs--
 			if fw.refs == 0 && !fw.gone {
 				delete(in.files, fw.wd)
-				unix.InotifyRmWatch(in.fd, uint32(fw.wd))
+				if !in.stopped {
+					unix.InotifyRmWatch(in.fd, uint32(fw.wd))
+				}
 			}
 		}
 		hub.mu.Unlock()

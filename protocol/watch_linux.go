@@ -99,6 +99,9 @@ func (osFS) Watch(d Dir) (dirWatch, error) {
 // descriptor (the mask unchanged), a new inode another one, which is
 // removed again (with hub.mu held).
 func (w *sharedWatch) sameInode(dfd int) bool {
+	if w.in.stopped {
+		return false
+	}
 	wd, err := unix.InotifyAddWatch(w.in.fd, "/proc/self/fd/"+strconv.Itoa(dfd), dirMask)
 	if err != nil {
 		return false
@@ -120,8 +123,8 @@ const dirMask = unix.IN_CREATE | unix.IN_DELETE | unix.IN_MOVED_FROM | unix.IN_M
 // reports false if the watch cannot be added (the waiter then polls).
 func (w *sharedWatch) activate(d Dir) bool {
 	hub.mu.Lock()
-	if w.added {
-		ok := w.wd >= 0
+	if w.added || w.in.stopped {
+		ok := w.added && w.wd >= 0 && !w.in.stopped
 		hub.mu.Unlock()
 		return ok
 	}
@@ -182,6 +185,11 @@ type inotifyInstance struct {
 	byKey map[dirKey]*sharedWatch
 	byWD  map[int32]*sharedWatch
 	files map[int32]*fileWatch // watches of single entries (armEntries)
+	// stopped: fd is closed, and its number may be another descriptor's
+	// by now (another instance's, whose watches must not be touched). A
+	// dropped watch (its directory removed) can outlive its instance in
+	// the hands of its waiters, who then poll (TestStoppedInstanceUntouched).
+	stopped bool
 }
 
 func newInotify(path string) (*inotifyInstance, error) {
@@ -197,6 +205,10 @@ func newInotify(path string) (*inotifyInstance, error) {
 
 // stop ends the loop (called with hub.mu held, once no watch is left).
 func (in *inotifyInstance) stop() {
+	if in.stopped {
+		return
+	}
+	in.stopped = true
 	in.f.Close()
 }
 
@@ -428,7 +440,9 @@ func (w *sharedWatch) end() {
 	}
 	if w.added && w.wd >= 0 {
 		delete(in.byWD, w.wd)
-		unix.InotifyRmWatch(in.fd, uint32(w.wd))
+		if !in.stopped {
+			unix.InotifyRmWatch(in.fd, uint32(w.wd))
+		}
 	}
 	if w.gate != nil {
 		if w.gate.close() {
