@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,6 +43,11 @@ has the higher ticket: the holder is the live entry with the LOWEST ticket,
 shown as "holder (likely)". When that entry is a reader's (of a
 reader-writer lock, cryolock run --shared), every live reader holds with it
 and all of them are shown as holders; live writers' entries are then waiting.
+Entries do not record a semaphore's number of slots, so for a semaphore
+(cryolock run --slots N) give the same --slots N here: the N live writers'
+entries with the lowest tickets are then shown as holders and the rest as
+contending. Without --slots, when more than one writer's entry is live,
+status says in one line that with a semaphore several of them may hold.
 It can be wrong for the few milliseconds in which a newcomer with a lower
 ticket has entered and not yet withdrawn, while two contenders race for a
 free lock, and with contenders following other rules (cryolock 1.x). The
@@ -66,7 +72,8 @@ JSON (--json): one object with these keys, always present:
   now         this machine's clock at the listing (RFC 3339)
   holder      the likely holder (an entry) or null; with readers holding,
               the first of them
-  holders     every likely holder (one writer, or all live readers)
+  holders     every likely holder (one writer, up to N writers with
+              --slots N, or all live readers)
   contenders  the other live entries, by ticket
   stale       the stale entries, by ticket
   foreign     [{"name", "reason"}], by name
@@ -90,13 +97,17 @@ Exit status:
   74  the directory or an entry cannot be read`
 
 const statusExample = `  cryolock status /shared/job.cryolock
+  cryolock status --slots 3 /shared/gpu.cryolock
   if cryolock status job.cryolock >/dev/null; then echo free; fi
   cryolock status --json job.cryolock | jq -r '.holder.host // "nobody"'`
 
 func newStatusCmd() *cobra.Command {
-	var asJSON bool
+	var (
+		asJSON bool
+		slots  int
+	)
 	cmd := &cobra.Command{
-		Use:     "status [--json] LOCKDIR",
+		Use:     "status [--json] [--slots N] LOCKDIR",
 		Short:   "Show who holds a lock, who is contending and what is foreign",
 		Long:    statusLong,
 		Example: statusExample,
@@ -107,10 +118,14 @@ func newStatusCmd() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return status(cmd.Context(), cmd.OutOrStdout(), args[0], asJSON)
+			if slots < 1 {
+				return usageError(fmt.Errorf("--slots %d: want at least 1", slots))
+			}
+			return status(cmd.Context(), cmd.OutOrStdout(), args[0], asJSON, slots)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (keys documented above)")
+	cmd.Flags().IntVar(&slots, "slots", 1, "treat the lock as a semaphore of N slots: up to N runs with the same --slots hold it at once (as cryolock run --slots N); the N lowest live writers' entries are shown as holders")
 	return cmd
 }
 
@@ -127,6 +142,8 @@ type statusReport struct {
 	Stale      []statusEntry   `json:"stale"`
 	Foreign    []statusForeign `json:"foreign"`
 	Ignored    []string        `json:"ignored"`
+
+	slots int // --slots
 }
 
 type statusEntry struct {
@@ -151,8 +168,8 @@ type statusForeign struct {
 	Reason string `json:"reason"`
 }
 
-// status is `cryolock status`.
-func status(ctx context.Context, w io.Writer, path string, asJSON bool) error {
+// status is `cryolock status`; slots is its --slots.
+func status(ctx context.Context, w io.Writer, path string, asJSON bool, slots int) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
@@ -164,7 +181,7 @@ func status(ctx context.Context, w io.Writer, path string, asJSON bool) error {
 		}
 		return exitCode(code, err)
 	}
-	r := report(snap)
+	r := report(snap, slots)
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -183,8 +200,9 @@ func status(ctx context.Context, w io.Writer, path string, asJSON bool) error {
 	return nil
 }
 
-// report judges a snapshot.
-func report(snap protocol.Snapshot) statusReport {
+// report judges a snapshot of a lock of the given slots (1 for a mutex or
+// a reader-writer lock).
+func report(snap protocol.Snapshot, slots int) statusReport {
 	r := statusReport{
 		Path:       snap.Path,
 		Exists:     snap.Exists,
@@ -195,6 +213,7 @@ func report(snap protocol.Snapshot) statusReport {
 		Stale:      []statusEntry{},
 		Foreign:    []statusForeign{},
 		Ignored:    append([]string{}, snap.Ignored...),
+		slots:      slots,
 	}
 	entry := func(e protocol.Entry) statusEntry {
 		se := statusEntry{Name: e.Name, Owner: e.Owner, Ticket: e.Ticket, ModTime: e.ModTime,
@@ -219,10 +238,11 @@ func report(snap protocol.Snapshot) statusReport {
 		}
 		return se
 	}
-	for _, e := range snap.Holders() {
+	holders, contenders := likelyHolders(snap, slots)
+	for _, e := range holders {
 		r.Holders = append(r.Holders, entry(e))
 	}
-	for _, e := range snap.Contenders() {
+	for _, e := range contenders {
 		r.Contenders = append(r.Contenders, entry(e))
 	}
 	for _, e := range snap.Stale() {
@@ -246,6 +266,36 @@ func report(snap protocol.Snapshot) statusReport {
 	return r
 }
 
+// likelyHolders splits the live entries of snap into the likely holders of
+// a lock of the given slots and the other live entries, both in ticket
+// order. With slots = 1 it is protocol.Snapshot.Holders and Contenders.
+//
+// The protocol has no such guess for a semaphore, so it is made here from
+// its rule (docs/PROTOCOL.md §7, "Semaphore of n"): an exclusive entry
+// holds when fewer than n other live entries are in a listing made after
+// its creation, withdraws if at least n exclusive entries have a ticket ≥
+// its own, and waits otherwise. So, as for a mutex (n = 1, the lowest
+// ticket), an entry that stays beside n or more others with higher tickets
+// stays as a holder, and the guess is the n lowest live exclusive entries.
+// When the lowest live entry is a reader's, readers hold as in Holders.
+func likelyHolders(snap protocol.Snapshot, slots int) (holders, contenders []protocol.Entry) {
+	holders = snap.Holders()
+	if slots > 1 && len(holders) > 0 && !holders[0].Shared {
+		holders = holders[:0:0]
+		for _, e := range snap.Entries { // sorted by ticket
+			if e.Live && !e.Shared && len(holders) < slots {
+				holders = append(holders, e)
+			}
+		}
+	}
+	for _, e := range snap.Entries {
+		if e.Live && !slices.ContainsFunc(holders, func(h protocol.Entry) bool { return h.Name == e.Name }) {
+			contenders = append(contenders, e)
+		}
+	}
+	return holders, contenders
+}
+
 // writeStatus prints the report for humans.
 func writeStatus(w io.Writer, r statusReport) {
 	switch {
@@ -261,7 +311,11 @@ func writeStatus(w io.Writer, r statusReport) {
 	case 1:
 		fmt.Fprintf(w, "  holder (likely): %s\n", describe(r.Holders[0]))
 	default:
-		fmt.Fprintf(w, "  holders (likely, %d readers):\n", len(r.Holders))
+		kind := "readers"
+		if !r.Holders[0].Shared {
+			kind = "writers, as slots of a semaphore"
+		}
+		fmt.Fprintf(w, "  holders (likely, %d %s):\n", len(r.Holders), kind)
 		for _, e := range r.Holders {
 			fmt.Fprintf(w, "    %s\n", describe(e))
 		}
@@ -276,6 +330,9 @@ func writeStatus(w io.Writer, r statusReport) {
 		}
 	}
 	section("contending", r.Contenders)
+	if r.slots == 1 && writers(r) > 1 {
+		fmt.Fprintln(w, "  (if this is a semaphore, cryolock run --slots N, up to N of these live writers' entries may hold at once: see status --slots N)")
+	}
 	section("stale, to be reaped by the next contender", r.Stale)
 	if len(r.Foreign) > 0 {
 		fmt.Fprintf(w, "  foreign, never removed by cryolock (%d):\n", len(r.Foreign))
@@ -287,6 +344,17 @@ func writeStatus(w io.Writer, r statusReport) {
 		fmt.Fprintf(w, "  (one listing at %s; live or stale by the wall-clock rule, mtime + lease < now on this machine's clock)\n",
 			r.Now.Format(time.RFC3339))
 	}
+}
+
+// writers counts the live writers' (exclusive) entries of r.
+func writers(r statusReport) int {
+	n := 0
+	for _, e := range append(slices.Clip(r.Holders), r.Contenders...) {
+		if !e.Shared {
+			n++
+		}
+	}
+	return n
 }
 
 // describe renders one entry on one line.

@@ -4,6 +4,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,11 +13,11 @@ import (
 	"time"
 )
 
-// statusJSON runs `cryolock status --json lock` and decodes its output,
+// statusJSON runs `cryolock status --json [flags] lock` and decodes its output,
 // checking that exactly the documented keys are present.
-func statusJSON(t *testing.T, lock string) (int, statusReport) {
+func statusJSON(t *testing.T, lock string, flags ...string) (int, statusReport) {
 	t.Helper()
-	code, stdout, stderr := runCLI(t, "", "status", "--json", lock)
+	code, stdout, stderr := runCLI(t, "", append(append([]string{"status", "--json"}, flags...), lock)...)
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(stdout), &keys); err != nil {
 		t.Fatalf("status --json: %v\nstdout: %s\nstderr: %s", err, stdout, stderr)
@@ -226,9 +227,95 @@ func TestStatusHelpDocumentsExitCodes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status --help: status %d", code)
 	}
-	for _, s := range []string{"Exit status", "free", "held", "blocked", "64", "74", "one-shot", "wall-clock", "LOWEST ticket", "age_seconds", "lease_seconds"} {
+	for _, s := range []string{"Exit status", "free", "held", "blocked", "64", "74", "one-shot", "wall-clock", "LOWEST ticket", "age_seconds", "lease_seconds", "--slots N"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("status --help does not mention %q", s)
 		}
+	}
+}
+
+// plantLive makes live entries (a lease of a minute) of owners of another
+// host in lock, one for each ticket, and returns their names in ticket order.
+func plantLive(t *testing.T, lock string, tickets ...int) []string {
+	t.Helper()
+	if err := os.MkdirAll(lock, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, tk := range tickets {
+		name := fmt.Sprintf("otherhost_%d_abcdefghijkl.%d", 1000+tk, tk)
+		if err := os.WriteFile(filepath.Join(lock, name), []byte("60"), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, name)
+	}
+	return names
+}
+
+func entryNames(es []statusEntry) []string {
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+// A semaphore's holders: with --slots 3 the three lowest live writers'
+// entries hold, and a fourth contends.
+func TestStatusSlots(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	three := plantLive(t, lock, 30, 10, 20)
+	slices.Sort(three) // tickets 10, 20, 30: same order by name
+	code, r := statusJSON(t, lock, "--slots", "3")
+	if code != statusHeld || r.State != "held" || r.Holder == nil || r.Holder.Name != three[0] ||
+		!slices.Equal(entryNames(r.Holders), three) || len(r.Contenders) != 0 {
+		t.Errorf("status --slots 3 with three live entries: status %d, holders %v, contenders %v; want %d, holders %v and none contending",
+			code, entryNames(r.Holders), entryNames(r.Contenders), statusHeld, three)
+	}
+	code, stdout, stderr := runCLI(t, "", "status", "--slots", "3", lock)
+	if code != statusHeld || !strings.Contains(stdout, "holders (likely, 3 writers") || strings.Contains(stdout, "contending") {
+		t.Errorf("status --slots 3 text with three live entries: status %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+
+	fourth := plantLive(t, lock, 40)
+	code, r = statusJSON(t, lock, "--slots", "3")
+	if code != statusHeld || !slices.Equal(entryNames(r.Holders), three) || !slices.Equal(entryNames(r.Contenders), fourth) {
+		t.Errorf("status --slots 3 with four live entries: status %d, holders %v, contenders %v; want %d, holders %v, contending %v",
+			code, entryNames(r.Holders), entryNames(r.Contenders), statusHeld, three, fourth)
+	}
+	code, stdout, _ = runCLI(t, "", "status", "--slots", "3", lock)
+	if code != statusHeld || !strings.Contains(stdout, "holders (likely, 3 writers") || !strings.Contains(stdout, "contending (1)") ||
+		strings.Contains(stdout, "if this is a semaphore") {
+		t.Errorf("status --slots 3 text with four live entries: status %d, stdout %q", code, stdout)
+	}
+
+	for _, bad := range []string{"0", "-1"} {
+		code, stdout, stderr := runCLI(t, "", "status", "--slots", bad, lock)
+		if code != exitUsage || stdout != "" || !strings.Contains(stderr, "--slots "+bad+": want at least 1") {
+			t.Errorf("status --slots %s: status %d, stdout %q, stderr %q; want %d", bad, code, stdout, stderr, exitUsage)
+		}
+	}
+}
+
+// Without --slots, status says that several live writers' entries may all
+// hold if the lock is a semaphore, and names one holder as before.
+func TestStatusSlotsHint(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	plantLive(t, lock, 10)
+	const hint = "if this is a semaphore, cryolock run --slots N, up to N of these live writers' entries may hold at once"
+	code, stdout, _ := runCLI(t, "", "status", lock)
+	if code != statusHeld || strings.Contains(stdout, hint) {
+		t.Errorf("status with one live entry: status %d, stdout %q; want %d and no semaphore hint", code, stdout, statusHeld)
+	}
+	plantLive(t, lock, 20, 30)
+	code, stdout, _ = runCLI(t, "", "status", lock)
+	if code != statusHeld || !strings.Contains(stdout, hint) || !strings.Contains(stdout, "holder (likely): ") ||
+		!strings.Contains(stdout, "contending (2)") {
+		t.Errorf("status with three live entries: status %d, stdout %q; want %d, one holder, two contending and the hint %q", code, stdout, statusHeld, hint)
+	}
+	if _, stdout, _ := runCLI(t, "", "status", "--slots", "3", lock); strings.Contains(stdout, hint) {
+		t.Errorf("status --slots 3 gave the hint: %q", stdout)
 	}
 }

@@ -131,7 +131,7 @@ func holderOf(ctx context.Context, path string) (who, key string) {
 		return "cannot look: " + printable(err.Error()), ""
 	}
 	snap.Entries = slices.DeleteFunc(snap.Entries, isOwn)
-	r := report(snap)
+	r := report(snap, 1)
 	switch {
 	case len(r.Holders) == 0 && len(r.Foreign) > 0:
 		return "blocked by a foreign entry", ""
