@@ -546,7 +546,7 @@ func (o *runOptions) acquire(l runLock, nonblock bool, sigc <-chan os.Signal, st
 		log.Info("cryolock: trying once", "path", l.Path())
 	} else {
 		log.Info("cryolock: waiting for the lock", "path", l.Path(), "timeout", o.timeout)
-		rep = startWaitReporter(l.Path(), stderr, o.verbose)
+		rep = startWaitReporter(l.Path(), o.slots, stderr, o.verbose)
 	}
 
 	var r result
@@ -570,12 +570,12 @@ func (o *runOptions) acquire(l runLock, nonblock bool, sigc <-chan os.Signal, st
 		return -1, nil
 	case r.err == nil: // TryLock: held by another
 		if o.verbose {
-			fmt.Fprintf(stderr, "cryolock: %s; giving up (--nonblock)\n", heldBy(context.Background(), l.Path()))
+			fmt.Fprintf(stderr, "cryolock: %s; giving up (--nonblock)\n", heldBy(context.Background(), l.Path(), o.slots))
 		}
 		return o.conflictCode, nil
 	case errors.Is(r.err, context.DeadlineExceeded):
 		if o.verbose {
-			fmt.Fprintf(stderr, "cryolock: %s; timed out after %v\n", heldBy(context.Background(), l.Path()), o.timeout)
+			fmt.Fprintf(stderr, "cryolock: %s; timed out after %v\n", heldBy(context.Background(), l.Path(), o.slots), o.timeout)
 		}
 		return o.conflictCode, nil
 	}

@@ -245,3 +245,21 @@ func TestRunNestedEnv(t *testing.T) {
 		}
 	}
 }
+
+// TestRunSlotsNamesHolders: a --slots N run that does not get the lock
+// names the N likely holders, not only the lowest ticket's.
+func TestRunSlotsNamesHolders(t *testing.T) {
+	t.Parallel()
+	lock := newLockPath(t)
+	plantLive(t, lock, 10, 20, 30, 40)
+	code, out, errOut := runCLI(t, "", "run", "-n", "--verbose", "--slots", "3", lock, "--", "true")
+	want := "is held by 3 holders (otherhost/pid 1010, otherhost/pid 1020, otherhost/pid 1030); giving up"
+	if code != exitConflict || out != "" || !strings.Contains(errOut, want) {
+		t.Errorf("run -n --verbose --slots 3 beside four live entries: status %d, stdout %q, stderr %q; want %d and %q", code, out, errOut, exitConflict, want)
+	}
+	// Without --slots, one holder, as before.
+	code, _, errOut = runCLI(t, "", "run", "-n", "--verbose", lock, "--", "true")
+	if want := "is held by otherhost/pid 1010; giving up"; code != exitConflict || !strings.Contains(errOut, want) {
+		t.Errorf("run -n --verbose beside four live entries: status %d, stderr %q; want %d and %q", code, errOut, exitConflict, want)
+	}
+}

@@ -28,10 +28,10 @@ type waitReporter struct {
 	done   chan struct{}
 }
 
-// startWaitReporter starts reporting on path's holder to w: at once if
-// verbose, after waitQuiet if w is a terminal, else never (it returns nil,
-// whose stop does nothing).
-func startWaitReporter(path string, w io.Writer, verbose bool) *waitReporter {
+// startWaitReporter starts reporting on the holders of path, a lock of the
+// given slots, to w: at once if verbose, after waitQuiet if w is a
+// terminal, else never (it returns nil, whose stop does nothing).
+func startWaitReporter(path string, slots int, w io.Writer, verbose bool) *waitReporter {
 	tty := isTerminal(w)
 	if !verbose && !tty {
 		return nil
@@ -44,7 +44,7 @@ func startWaitReporter(path string, w io.Writer, verbose bool) *waitReporter {
 	r := &waitReporter{cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(r.done)
-		r.loop(ctx, path, w, tty, delay)
+		r.loop(ctx, path, slots, w, tty, delay)
 	}()
 	return r
 }
@@ -59,7 +59,7 @@ func (r *waitReporter) stop() {
 	<-r.done
 }
 
-func (r *waitReporter) loop(ctx context.Context, path string, w io.Writer, tty bool, delay time.Duration) {
+func (r *waitReporter) loop(ctx context.Context, path string, slots int, w io.Writer, tty bool, delay time.Duration) {
 	start := time.Now()
 	t := time.NewTimer(delay)
 	defer t.Stop()
@@ -77,7 +77,7 @@ func (r *waitReporter) loop(ctx context.Context, path string, w io.Writer, tty b
 			return
 		case <-t.C:
 		}
-		who, key := holderOf(ctx, path)
+		who, key := holderOf(ctx, path, slots)
 		if ctx.Err() != nil {
 			continue // stopped while looking: the select above returns
 		}
@@ -107,20 +107,22 @@ func (r *waitReporter) loop(ctx context.Context, path string, w io.Writer, tty b
 // roundSeconds renders d to whole seconds ("12s").
 func roundSeconds(d time.Duration) string { return d.Round(time.Second).String() }
 
-// heldBy describes who holds path in one phrase: "app.cryolock is held by
-// host/pid 1234", for --nonblock and --timeout failures.
-func heldBy(ctx context.Context, path string) string {
-	who, key := holderOf(ctx, path)
+// heldBy describes who holds path, a lock of the given slots, in one
+// phrase: "app.cryolock is held by host/pid 1234", for --nonblock and
+// --timeout failures.
+func heldBy(ctx context.Context, path string, slots int) string {
+	who, key := holderOf(ctx, path, slots)
 	if key == "" {
 		return fmt.Sprintf("%s is busy (%s)", quote(path), who)
 	}
 	return fmt.Sprintf("%s is held by %s", quote(path), who)
 }
 
-// holderOf looks at path once and describes its likely holders as the
-// status command judges them, leaving out this process's own entry; key identifies them ("" when there is none
+// holderOf looks at path, a lock of the given slots, once and describes its
+// likely holders as the status command (with --slots) judges them, leaving
+// out this process's own entry; key identifies them ("" when there is none
 // to name, and who then says why).
-func holderOf(ctx context.Context, path string) (who, key string) {
+func holderOf(ctx context.Context, path string, slots int) (who, key string) {
 	snap, err := protocol.Inspect(ctx, path)
 	if err != nil {
 		// The line names path already: say only what went wrong there.
@@ -131,7 +133,7 @@ func holderOf(ctx context.Context, path string) (who, key string) {
 		return "cannot look: " + printable(err.Error()), ""
 	}
 	snap.Entries = slices.DeleteFunc(snap.Entries, isOwn)
-	r := report(snap, 1)
+	r := report(snap, slots)
 	switch {
 	case len(r.Holders) == 0 && len(r.Foreign) > 0:
 		return "blocked by a foreign entry", ""
@@ -146,7 +148,11 @@ func holderOf(ctx context.Context, path string) (who, key string) {
 	}
 	who = whos[0]
 	if len(whos) > 1 {
-		who = fmt.Sprintf("%d readers (%s)", len(whos), strings.Join(whos, ", "))
+		kind := "readers"
+		if !r.Holders[0].Shared {
+			kind = "holders"
+		}
+		who = fmt.Sprintf("%d %s (%s)", len(whos), kind, strings.Join(whos, ", "))
 	}
 	return who, strings.Join(names, "\x00")
 }
