@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf16"
 	"unsafe"
@@ -34,26 +35,63 @@ func isESTALE(error) bool    { return false }
 var errNotDir = errors.New("not a directory")
 
 // winDir is a directory handle and the identity (volume serial number,
-// file index) it had when opened.
+// file index) it had when opened. As on Unix (fdDir), Close does not close
+// the handle under a call in flight (a heartbeat's refresh racing a
+// release): the last user closes it, so a handle value is never reused by
+// a call that meant the lock directory.
 type winDir struct {
-	h    windows.Handle
 	path string
 	vol  uint32
 	idx  uint64
+
+	mu     sync.Mutex
+	h      windows.Handle
+	refs   int // calls in flight
+	closed bool
 }
 
 func (d *winDir) Path() string { return d.path }
 
 func (d *winDir) Close() error {
-	if d.h == windows.InvalidHandle {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
 		return nil
 	}
+	d.closed = true
+	if d.refs > 0 {
+		return nil // the last call in flight closes it
+	}
+	return d.closeHandle()
+}
+
+// closeHandle closes the handle (with d.mu held).
+func (d *winDir) closeHandle() error {
 	err := windows.CloseHandle(d.h)
 	d.h = windows.InvalidHandle
 	if err != nil {
 		return &fs.PathError{Op: "close", Path: d.path, Err: err}
 	}
 	return nil
+}
+
+// use returns the handle for a call, which must call done after it.
+func (d *winDir) use() (windows.Handle, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return windows.InvalidHandle, &fs.PathError{Op: "use", Path: d.path, Err: fs.ErrClosed}
+	}
+	d.refs++
+	return d.h, nil
+}
+
+func (d *winDir) done() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.refs--; d.refs == 0 && d.closed {
+		d.closeHandle()
+	}
 }
 
 func (d *winDir) join(name string) string { return d.path + `\` + name }
@@ -110,7 +148,12 @@ func (d *winDir) openAt(name string, access, disposition, options, attrs uint32)
 	if err != nil {
 		return windows.InvalidHandle, err
 	}
-	oa := windows.OBJECT_ATTRIBUTES{RootDirectory: d.h, ObjectName: u, Attributes: windows.OBJ_CASE_INSENSITIVE}
+	root, err := d.use()
+	if err != nil {
+		return windows.InvalidHandle, err
+	}
+	defer d.done()
+	oa := windows.OBJECT_ATTRIBUTES{RootDirectory: root, ObjectName: u, Attributes: windows.OBJ_CASE_INSENSITIVE}
 	oa.Length = uint32(unsafe.Sizeof(oa))
 	var h windows.Handle
 	var iosb windows.IO_STATUS_BLOCK
@@ -277,7 +320,12 @@ func (d *winDir) reopen(access, options uint32) (windows.Handle, error) {
 	if err != nil {
 		return windows.InvalidHandle, err
 	}
-	oa := windows.OBJECT_ATTRIBUTES{RootDirectory: d.h, ObjectName: u}
+	root, err := d.use()
+	if err != nil {
+		return windows.InvalidHandle, err
+	}
+	defer d.done()
+	oa := windows.OBJECT_ATTRIBUTES{RootDirectory: root, ObjectName: u}
 	oa.Length = uint32(unsafe.Sizeof(oa))
 	var h windows.Handle
 	var iosb windows.IO_STATUS_BLOCK
