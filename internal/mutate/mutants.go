@@ -374,4 +374,27 @@ var mutants = []Mutant{
 		LoadBearing: true,
 		Note:        "protocol's TestHeartbeatOneTimerPerValue (heartbeat_stop_test.go) fires the first hold's timer during the second hold and counts the timers armed.",
 	},
+	{
+		ID: "write-through-hard-link", Pkg: "protocol", Rule: "F8 (hostile directories: never write a file the library did not create)",
+		What:    "the OS FS's WriteFile no longer refuses a file with more than one link: a hard link planted at a fencing slot's name has the slot written through it, into a file elsewhere",
+		Find:    `	} else if fi.Links > 1 {`,
+		Replace: `	} else if false {`,
+		Breaks:  "the hostile-directory promise (README, OSFS): a file outside the lock directory is truncated and overwritten",
+	},
+	{
+		ID: "content-quoted-through-link", Pkg: "protocol", Rule: "F8 (hostile directories)",
+		What: "a foreign entry with more than one link has its content quoted in the error, like any other",
+		Find: `		if fi.Links > 1 {
+			// Another name of a file that may be anybody's`,
+		Replace: `		if false {
+			// Another name of a file that may be anybody's`,
+		Breaks: "the hostile-directory promise: the first 40 bytes of a file a hard link names (someone's secret) reach status and Lock's error",
+	},
+	{
+		ID: "gate-orphan-dropped", Pkg: "protocol", Rule: "W (the gate, a hint)",
+		What:    "a gate whose watch ends while its goroutine is blocked in flock is dropped instead of kept for the directory's next watch",
+		Find:    `		if w.gate.close() {`,
+		Replace: `		if w.gate.close() && false {`,
+		Breaks:  "resources: every wait cancelled while another process holds the gate leaves a goroutine, an OS thread and a descriptor blocked until that process lets the gate go",
+	},
 }
