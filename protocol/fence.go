@@ -27,12 +27,17 @@ type Fencing int
 const (
 	// FencingOff issues no tokens (the default): no extra I/O.
 	FencingOff Fencing = iota
-	// FencingSlots keeps the counter in two checksummed slot files,
-	// .meta/fence.a and .meta/fence.b, and writes the newer value over the
-	// older slot with a plain create+write. A write torn by a crash leaves a
-	// slot whose checksum fails; readers ignore it and the other slot still
-	// holds the last good value, so a token never goes backwards. It needs
-	// no rename and works on every filesystem the lock works on.
+	// FencingSlots keeps the counter in .meta as one file per token issued,
+	// .meta/fence.<n>, each made by a plain create+write and never
+	// overwritten with another value: the next token is one more than the
+	// greatest n listed, and a holder removes the files below its own once
+	// its own is written. A contender paused between reading the counter and
+	// writing its token (and reaped meanwhile) can only add a file below the
+	// greatest, never overwrite it, so a token never goes backwards
+	// (TestFencingPausedWriter). Files of the two-slot layout of earlier
+	// versions (.meta/fence.a, fence.b and fence) still count, and are never
+	// written. It needs no rename and works on every filesystem the lock
+	// works on. (The name is the earlier layout's; the mode is the same.)
 	FencingSlots
 )
 
@@ -57,9 +62,31 @@ func WithFencing(f Fencing) Option { return func(c *config) { c.Fencing = f } }
 // subdirectories, so cryolock 1.x contenders ignore it too.
 const MetaDir = ".meta"
 
+// fenceSlots and fenceRenamed are the files of earlier versions' layouts:
+// read, never written.
 var fenceSlots = [2]string{"fence.a", "fence.b"}
 
 const fenceRenamed = "fence"
+
+// fencePrefix begins the name of a token's file: fence.<n>, n in decimal
+// without leading zeros.
+const fencePrefix = "fence."
+
+// fenceFileToken returns the token a listed name stands for, if it is a
+// token's file.
+func fenceFileToken(name string) (uint64, bool) {
+	num, ok := strings.CutPrefix(name, fencePrefix)
+	if !ok || num == "" || num[0] == '0' {
+		return 0, false
+	}
+	for i := 0; i < len(num); i++ {
+		if num[i] < '0' || num[i] > '9' {
+			return 0, false
+		}
+	}
+	t, err := strconv.ParseUint(num, 10, 64)
+	return t, err == nil
+}
 
 const fenceMagic = "cryolock-fence 1"
 
@@ -118,65 +145,70 @@ func ReadFence(fsys FS, dir string) (uint64, error) {
 	return t, nil
 }
 
-// readFence returns the greatest valid token and the index of the slot that
-// holds it (-1 if neither is valid). A slot that is not a regular file (a
-// FIFO planted there, say) is an error: it is never opened for blocking
-// I/O, never read past MaxRead bytes and never written over.
-func readFence(fsys FS, meta Dir) (uint64, int, error) {
-	var best uint64
-	at := -1
-	for i, name := range fenceSlots {
+// readFence returns the greatest token issued: the greatest n of the
+// token files listed in meta (their names count, whatever their content: a
+// file torn by a crash still names a token that may have been handed out),
+// and of the valid contents of the earlier layouts' files; with the token
+// files listed. A legacy slot that is not a regular file (a FIFO planted
+// there, say) is an error: it is never opened for blocking I/O, never read
+// past MaxRead bytes and never written over.
+func readFence(fsys FS, meta Dir) (best uint64, files []uint64, err error) {
+	ents, err := fsys.ReadDir(meta)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, e := range ents {
+		if t, ok := fenceFileToken(e.Name); ok {
+			files = append(files, t)
+			best = max(best, t)
+		}
+	}
+	for _, name := range [...]string{fenceSlots[0], fenceSlots[1], fenceRenamed} {
 		b, _, err := fsys.ReadFile(meta, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return 0, -1, err
+			return 0, nil, err
 		}
-		if t, ok := decodeFence(b); ok && (at < 0 || t > best) {
-			best, at = t, i
+		if t, ok := decodeFence(b); ok {
+			best = max(best, t)
 		}
 	}
-	// .meta/fence, written by the removed rename mode of earlier versions,
-	// still counts, so that tokens never go backwards on a directory that
-	// used it; it is never written.
-	b, _, err := fsys.ReadFile(meta, fenceRenamed)
-	switch {
-	case err == nil:
-		if t, ok := decodeFence(b); ok && t > best {
-			best = t
-		}
-	case !errors.Is(err, fs.ErrNotExist):
-		return 0, -1, err
-	}
-	return best, at, nil
+	return best, files, nil
 }
 
-// nextFence issues the next token: the greatest valid one plus one, written
-// over the slot that does not hold the greatest. Called only by a holder,
-// with its open lock directory; .meta is opened relative to it without
-// following a symbolic link.
+// nextFence issues the next token: one more than the greatest issued,
+// written as a file of its own; then the files below it are removed
+// (superseded: the greatest stays, so a token never goes backwards, and a
+// stale writer's file, always below the greatest, goes at the next token).
+// Called only by a holder, with its open lock directory; .meta is opened
+// relative to it without following a symbolic link.
 func (l *Lock) nextFence(d Dir) (uint64, error) {
 	fsys := l.cfg.FS
+	metaPath := filepath.Join(l.dir, MetaDir)
 	meta, err := fsys.OpenDir(d, MetaDir, true, l.cfg.DirPerm)
 	if err != nil {
-		return 0, &Error{Op: "fence", Path: filepath.Join(l.dir, MetaDir), Err: err}
+		return 0, &Error{Op: "fence", Path: metaPath, Err: err}
 	}
 	defer meta.Close()
-	t, at, err := readFence(fsys, meta)
+	t, files, err := readFence(fsys, meta)
 	if err != nil {
-		return 0, &Error{Op: "fence", Path: filepath.Join(l.dir, MetaDir), Err: err}
+		return 0, &Error{Op: "fence", Path: metaPath, Err: err}
 	}
 	if t == math.MaxUint64 {
 		return 0, &Error{Op: "fence", Path: l.dir, Err: fmt.Errorf("the fencing counter is exhausted (%d)", t)}
 	}
 	next := t + 1
-	slot := fenceSlots[(at+1+len(fenceSlots))%len(fenceSlots)]
-	if at < 0 {
-		slot = fenceSlots[0]
+	name := fencePrefix + strconv.FormatUint(next, 10)
+	if err := fsys.WriteFile(meta, name, encodeFence(next), l.cfg.FilePerm); err != nil {
+		return 0, &Error{Op: "fence", Path: filepath.Join(metaPath, name), Err: err}
 	}
-	if err := fsys.WriteFile(meta, slot, encodeFence(next), l.cfg.FilePerm); err != nil {
-		return 0, &Error{Op: "fence", Path: filepath.Join(l.dir, MetaDir, slot), Err: err}
+	for _, old := range files {
+		// Best effort: a file left behind costs a name in a listing.
+		if err := fsys.Remove(meta, fencePrefix+strconv.FormatUint(old, 10)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			l.cfg.Logger.Warn("cryolock: could not remove a superseded fencing-token file", "path", filepath.Join(metaPath, fencePrefix+strconv.FormatUint(old, 10)), "err", err)
+		}
 	}
 	return next, nil
 }

@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// FuzzDecodeFence checks the parser of fencing-token slots (.meta/fence.a,
-// fence.b: files anyone who can write the lock directory may rewrite):
+// FuzzDecodeFence checks the parser of fencing-token files (the earlier
+// layouts' .meta/fence.a, fence.b and fence, which still count: files anyone
+// who can write the lock directory may rewrite):
 //   - no panic;
 //   - every token round-trips through encodeFence;
 //   - no proper prefix of a slot (a torn write) decodes;

@@ -86,8 +86,8 @@ type Dir interface {
 }
 
 // MaxRead bounds what [FS.ReadFile] returns: MaxRead+1 bytes at most, so
-// that a caller can tell a longer file. Entries and fencing slots are a few
-// bytes long.
+// that a caller can tell a longer file. Entries and fencing-token files are
+// a few bytes long.
 const MaxRead = stale.MaxContentSize
 
 // ErrNotRegular is wrapped by an [FS]'s error for a name that is not a

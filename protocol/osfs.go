@@ -47,8 +47,8 @@ import (
 // opening it blocks the call, past any context deadline, until a writer
 // (reader) comes. Give a WASI program a lock directory that only trusted
 // users can write. The same holds of hard links: on WASI a hard link
-// planted at a fencing slot's name is written through (on Unix and Windows
-// a file with more than one link is refused).
+// planted at a fencing-token file's name is written through (on Unix and
+// Windows a file with more than one link is refused).
 func OSFS() FS { return osFS{} }
 
 type osFS struct{}

@@ -45,19 +45,25 @@ func TestWriteFileRefusesHardLink(t *testing.T) {
 		t.Errorf("WriteFile over a hard link: %v, want ErrNotRegular", err)
 	}
 
-	// And through the lock: Lock fails naming the slot, the file is intact.
+	// And through the lock, with hard links at an earlier layout's slot
+	// (read, never written) and at a token file's name (counted, then
+	// removed as superseded: the name goes, the file behind it stays).
+	if err := os.Link(victim, filepath.Join(meta, "fence.7")); err != nil {
+		t.Fatal(err)
+	}
 	l, err := protocol.New(dir, protocol.WithFencing(protocol.FencingSlots))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := l.Lock(ctx); err == nil {
-		tok := l.Token()
+	if err := l.Lock(ctx); err != nil && !errors.Is(err, protocol.ErrNotRegular) {
+		t.Errorf("Lock: %v, want success or an error wrapping ErrNotRegular", err)
+	} else if err == nil {
+		if tok := l.Token(); tok != 8 {
+			t.Errorf("token %d beside a file named fence.7, want 8", tok)
+		}
 		l.Unlock()
-		t.Errorf("Lock with a hard-linked fencing slot succeeded (token %d)", tok)
-	} else if !errors.Is(err, protocol.ErrNotRegular) {
-		t.Errorf("Lock: %v, want an error wrapping ErrNotRegular", err)
 	}
 	if b, err := os.ReadFile(victim); err != nil || string(b) != precious {
 		t.Errorf("the file behind the hard link: %q, %v; want it untouched (%q)", b, err, precious)
@@ -202,5 +208,48 @@ func TestSwappedEntryReason(t *testing.T) {
 	}
 	if msg := err.Error(); strings.Contains(msg, "(----------)") || !strings.Contains(msg, "symbolic link") {
 		t.Errorf("TryLock's error does not say a symbolic link was met: %v", err)
+	}
+}
+
+// Reads are bounded: a huge file planted under an entry's name (sparse
+// here, 1 GiB) is read to at most MaxRead+1 bytes, and reported foreign.
+func TestHugeEntryReadBounded(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	const name = "big_1_abcdefghijkl.5"
+	f, err := os.Create(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(1 << 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	fsys := protocol.OSFS()
+	d, err := fsys.OpenDir(nil, dir, false, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	b, fi, err := fsys.ReadFile(d, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) > protocol.MaxRead+1 || fi.Size != 1<<30 {
+		t.Errorf("ReadFile of a 1 GiB file: %d bytes (want at most %d), size %d", len(b), protocol.MaxRead+1, fi.Size)
+	}
+	l, err := protocol.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if ok, err := l.TryLock(ctx); ok || !errors.Is(err, protocol.ErrForeign) {
+		if ok {
+			l.Unlock()
+		}
+		t.Errorf("TryLock beside a 1 GiB entry: %v, %v; want an error wrapping ErrForeign", ok, err)
 	}
 }
