@@ -14,8 +14,8 @@
 // Every item of a [Report] is measured on the directory, except the cache
 // times read from the mount options or known defaults (sshfs's 20 s, FUSE's
 // 1 s, NFS's 60 s acregmax and acdirmax; rclone's from the command line of
-// the `rclone mount` process, else its 5-minute --dir-cache-time), which
-// are labelled with their source
+// the `rclone mount` process if root or the mount's owner runs it, else
+// its 5-minute --dir-cache-time), which are labelled with their source
 // (Filesystem.AttrCacheSource, DirCacheSource). The recommendation is
 // derived by [Recommend] from those numbers alone; its reasons and
 // warnings say which number each choice follows.
@@ -28,7 +28,8 @@
 //     and the cache times its options declare (NFS actimeo, acregmax,
 //     acdirmax, noac, nocto, lookupcache; CIFS cache= and actimeo; rclone's
 //     --dir-cache-time and --attr-timeout from its process's command line or
-//     RCLONE_* environment; sshfs and FUSE defaults, since their options are
+//     RCLONE_* environment, believed only of a process whose real uid is
+//     root's or the mount's user_id, else rclone's defaults; sshfs and FUSE defaults, since their options are
 //     invisible in mountinfo), each with the option that shortens it; and
 //     whether an rclone mount checks reads against the remote's hashes
 //     (Filesystem.ReadChecksum: a warning for the data, not the lock);

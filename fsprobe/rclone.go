@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,13 +17,15 @@ import (
 // process serving f.Mount.MountPoint, found under procRoot; where that
 // process cannot be found or read, rclone's defaults are assumed:
 // --dir-cache-time 5m (a listing may be five minutes old) and
-// --attr-timeout 1s.
+// --attr-timeout 1s. Only a process whose real uid is root's or the
+// mount's owner's (the FUSE mount option user_id) is believed: any user
+// can start a process named rclone whose arguments name the mount point.
 func rcloneCacheTimes(f *Filesystem, procRoot string) {
 	const shorten = "; shorten with rclone mount --dir-cache-time D (0: every listing asks the remote) and --attr-timeout D"
 	dir, attr := rcloneDirCacheDefault, rcloneAttrDefault
 	dirHow, attrHow := "rclone default --dir-cache-time 5m", "rclone default --attr-timeout 1s"
-	pid, args, env, found := findMountProcess(procRoot, f.Mount.MountPoint, "rclone")
-	where := "assumed: the rclone mount process was not found (its options are not in the mount table)"
+	pid, args, env, found := findMountProcess(procRoot, f.Mount.MountPoint, "rclone", mountUIDs(f.Mount))
+	where := "assumed: the rclone mount process was not found (its options are not in the mount table), or was not run by root or the mount's owner"
 	if found {
 		where = fmt.Sprintf("the command line of rclone (pid %d) does not set it", pid)
 		if v, how, ok := rcloneOption(args, env, "dir-cache-time"); ok {
@@ -49,12 +52,66 @@ func rcloneCacheTimes(f *Filesystem, procRoot string) {
 	f.AttrCache, f.AttrCacheSource = Duration(attr), attrHow
 }
 
+// mountUIDs are the uids whose processes may serve m: root's, and for a
+// FUSE mount the uid of the user who mounted it (its option user_id=N).
+func mountUIDs(m *Mount) []int {
+	uids := []int{0}
+	if m == nil {
+		return uids
+	}
+	opts := append(append([]string{}, m.Options...), m.SuperOptions...)
+	if v, ok := option(opts, "user_id"); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			uids = append(uids, n)
+		}
+	}
+	return uids
+}
+
+// procRealUID returns the real uid of the process whose /proc directory is
+// pd (the first field of the Uid line of its status file).
+func procRealUID(pd string) (int, bool) {
+	b, err := os.ReadFile(filepath.Join(pd, "status"))
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "Uid:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				return 0, false
+			}
+			n, err := strconv.Atoi(f[0])
+			return n, err == nil && n >= 0
+		}
+	}
+	return 0, false
+}
+
+// holdsFuse reports whether the process whose /proc directory is pd has
+// /dev/fuse open, as a FUSE daemon does (false where its descriptors
+// cannot be read).
+func holdsFuse(pd string) bool {
+	fds, err := os.ReadDir(filepath.Join(pd, "fd"))
+	if err != nil {
+		return false
+	}
+	for _, fd := range fds {
+		if l, err := os.Readlink(filepath.Join(pd, "fd", fd.Name())); err == nil && l == "/dev/fuse" {
+			return true
+		}
+	}
+	return false
+}
+
 // findMountProcess looks under procRoot for the process named prog (by
 // the base name of its argv[0]) whose command line has mountPoint as an
 // argument (relative arguments are taken from the process's working
-// directory), and returns its pid, arguments and environment (nil where
-// unreadable).
-func findMountProcess(procRoot, mountPoint, prog string) (pid int, args, env []string, ok bool) {
+// directory) and whose real uid is one of uids (a process of another user
+// is not believed, whatever it is called), and returns its pid, arguments
+// and environment (nil where unreadable). Of several such processes, one
+// holding /dev/fuse open (the FUSE daemon) is preferred.
+func findMountProcess(procRoot, mountPoint, prog string, uids []int) (pid int, args, env []string, ok bool) {
 	ents, err := os.ReadDir(procRoot)
 	if err != nil {
 		return 0, nil, nil, false
@@ -65,7 +122,8 @@ func findMountProcess(procRoot, mountPoint, prog string) (pid int, args, env []s
 		if err != nil || n <= 0 {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "cmdline"))
+		pd := filepath.Join(procRoot, e.Name())
+		b, err := os.ReadFile(filepath.Join(pd, "cmdline"))
 		if err != nil || len(b) == 0 {
 			continue
 		}
@@ -84,16 +142,29 @@ func findMountProcess(procRoot, mountPoint, prog string) (pid int, args, env []s
 				}
 				a = filepath.Join(cwd, a)
 			}
-			if filepath.Clean(a) == want {
-				var envv []string
-				if eb, err := os.ReadFile(filepath.Join(procRoot, e.Name(), "environ")); err == nil && len(eb) > 0 {
-					envv = splitNul(eb)
-				}
-				return n, argv[1:], envv, true
+			if filepath.Clean(a) != want {
+				continue
 			}
+			// The uid is read after the command line: a process that
+			// exec'd in between is refused unless trusted itself.
+			if uid, known := procRealUID(pd); !known || !slices.Contains(uids, uid) {
+				break
+			}
+			if ok && !holdsFuse(pd) {
+				break // a daemon found already wins
+			}
+			var envv []string
+			if eb, err := os.ReadFile(filepath.Join(pd, "environ")); err == nil && len(eb) > 0 {
+				envv = splitNul(eb)
+			}
+			pid, args, env, ok = n, argv[1:], envv, true
+			if holdsFuse(pd) {
+				return pid, args, env, true
+			}
+			break
 		}
 	}
-	return 0, nil, nil, false
+	return pid, args, env, ok
 }
 
 func containsArg(argv []string, s string) bool {
@@ -174,10 +245,13 @@ func rcloneBool(args, env []string, name string) bool {
 // parseRcloneDuration reads a duration as rclone writes them: a Go
 // duration ("5m", "1h30m", "0s"), a bare number of seconds ("0", "300"), or
 // one with rclone's longer units d (day), w (week), M (month: 30 days), y
-// (year: 365 days). "off" is an error (no such cache setting makes sense
-// here).
+// (year: 365 days). "off" and a negative duration are errors (no such
+// cache setting makes sense here: rclone's default is assumed instead).
 func parseRcloneDuration(s string) (time.Duration, error) {
 	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return 0, fmt.Errorf("fsprobe: negative rclone duration %q", s)
+		}
 		return d, nil
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f <= maxOptSeconds {

@@ -368,6 +368,7 @@ func TestRcloneMountProcess(t *testing.T) {
 			os.Mkdir(pd, 0o777)
 			os.WriteFile(filepath.Join(pd, "cmdline"), []byte(strings.Join(c.argv, "\x00")+"\x00"), 0o666)
 			os.WriteFile(filepath.Join(pd, "environ"), []byte(strings.Join(c.env, "\x00")), 0o666)
+			os.WriteFile(filepath.Join(pd, "status"), []byte("Name:\trclone\nUid:\t0\t0\t0\t0\n"), 0o666) // run by root
 			if c.cwd != "" {
 				os.Symlink(c.cwd, filepath.Join(pd, "cwd"))
 			}
@@ -408,7 +409,7 @@ func TestParseRcloneDuration(t *testing.T) {
 			t.Errorf("%q: %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"off", "", "-1", "d", "5x", "1e300"} {
+	for _, in := range []string{"off", "", "-1", "d", "5x", "1e300", "-5m", "-1s", "-1d"} {
 		if d, err := parseRcloneDuration(in); err == nil {
 			t.Errorf("%q: %v, want an error", in, d)
 		}

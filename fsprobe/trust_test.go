@@ -1,0 +1,110 @@
+package fsprobe
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeProc writes a process pid under proc with the given command line and,
+// unless uid is negative, a status file saying its real uid.
+func fakeProc(t *testing.T, proc, pid string, uid int, argv ...string) string {
+	t.Helper()
+	pd := filepath.Join(proc, pid)
+	if err := os.MkdirAll(pd, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(pd, "cmdline"), []byte(strings.Join(argv, "\x00")+"\x00"), 0o666)
+	if uid >= 0 {
+		status := "Name:\trclone\nUmask:\t0022\nUid:\t" + strconv.Itoa(uid) + "\t" + strconv.Itoa(uid) + "\t" + strconv.Itoa(uid) + "\t" + strconv.Itoa(uid) + "\nGid:\t0\t0\t0\t0\n"
+		os.WriteFile(filepath.Join(pd, "status"), []byte(status), 0o666)
+	}
+	return pd
+}
+
+// TestRcloneImpostorIgnored: a process named rclone whose arguments name
+// the mount point but that neither root nor the mount's owner runs is not
+// believed: rclone's defaults (a 5-minute listing cache) are assumed, and
+// the lock is called UNSAFE without a settle that covers them.
+func TestRcloneImpostorIgnored(t *testing.T) {
+	impostor := []string{"rclone", "mount", "remote:", "/mnt/rc", "--dir-cache-time", "0", "--attr-timeout", "0"}
+	for _, c := range []struct {
+		name    string
+		line    string
+		uid     int // the impostor's real uid; -1: no status file
+		trusted bool
+	}{
+		{name: "other user, root's mount", line: "49 27 0:59 / /mnt/rc rw - fuse.rclone remote: rw,user_id=0,group_id=0", uid: 65534},
+		{name: "other user, a user's mount", line: "49 27 0:59 / /mnt/rc rw - fuse.rclone remote: rw,user_id=1000,group_id=1000", uid: 65534},
+		{name: "no user_id", line: "49 27 0:59 / /mnt/rc rw - fuse.rclone remote: rw", uid: 1000},
+		{name: "uid unknown", line: "49 27 0:59 / /mnt/rc rw - fuse.rclone remote: rw,user_id=0", uid: -1},
+		{name: "root", line: "49 27 0:59 / /mnt/rc rw - fuse.rclone remote: rw,user_id=1000", uid: 0, trusted: true},
+		{name: "the mount's owner", line: "49 27 0:59 / /mnt/rc rw - fuse.rclone remote: rw,user_id=1000,group_id=1000", uid: 1000, trusted: true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			proc := t.TempDir()
+			fakeProc(t, proc, "4242", c.uid, impostor...)
+			m := parseMountinfo(strings.NewReader(c.line), "/mnt/rc/lock")
+			f := Filesystem{Type: m.FSType, Mount: m, Remote: true}
+			cacheTimesFrom(&f, proc)
+			rec := Recommend(Report{Filesystem: f, Primitives: allWork(), Listing: Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}})
+			unsafe := slices.ContainsFunc(rec.Warnings, func(w string) bool { return strings.Contains(w, "UNSAFE") })
+			if c.trusted {
+				if f.DirCache != 0 || f.AttrCache != 0 || !strings.Contains(f.DirCacheSource, "pid 4242") {
+					t.Errorf("a trusted rclone's options were not read: dir %v attr %v (%s)", f.DirCache, f.AttrCache, f.DirCacheSource)
+				}
+				return
+			}
+			if f.DirCache.D() != rcloneDirCacheDefault || f.AttrCache.D() != rcloneAttrDefault || strings.Contains(f.DirCacheSource, "4242") {
+				t.Errorf("the impostor was believed: dir %v attr %v (%s)", f.DirCache, f.AttrCache, f.DirCacheSource)
+			}
+			if rec.Settle.D() < rcloneDirCacheDefault || !unsafe {
+				t.Errorf("settle %v, UNSAFE warning %v; want at least %v and the warning", rec.Settle, unsafe, rcloneDirCacheDefault)
+			}
+		})
+	}
+}
+
+// TestRclonePrefersFuseDaemon: of two trusted processes naming the mount
+// point, the one holding /dev/fuse (the FUSE daemon) is believed.
+func TestRclonePrefersFuseDaemon(t *testing.T) {
+	proc := t.TempDir()
+	fakeProc(t, proc, "100", 0, "rclone", "mount", "remote:", "/mnt/rc", "--dir-cache-time", "0")
+	daemon := fakeProc(t, proc, "200", 0, "rclone", "mount", "remote:", "/mnt/rc", "--dir-cache-time", "7m")
+	os.Mkdir(filepath.Join(daemon, "fd"), 0o777)
+	os.Symlink("/dev/null", filepath.Join(daemon, "fd", "0"))
+	os.Symlink("/dev/fuse", filepath.Join(daemon, "fd", "3"))
+	m := parseMountinfo(strings.NewReader("49 27 0:59 / /mnt/rc rw - fuse.rclone remote: rw,user_id=0"), "/mnt/rc")
+	f := Filesystem{Type: m.FSType, Mount: m, Remote: true}
+	cacheTimesFrom(&f, proc)
+	if f.DirCache.D() != 7*time.Minute || !strings.Contains(f.DirCacheSource, "pid 200") {
+		t.Errorf("dir %v (%s), want the daemon's 7m", f.DirCache, f.DirCacheSource)
+	}
+}
+
+// TestRcloneNegativeDuration: a negative --dir-cache-time or
+// --attr-timeout is not a cache time: rclone's defaults are assumed, not a
+// settle of 0.
+func TestRcloneNegativeDuration(t *testing.T) {
+	for _, v := range []string{"-5m", "-1s", "-2d", "-300"} {
+		if d, err := parseRcloneDuration(v); err == nil {
+			t.Errorf("%q: %v, want an error", v, d)
+		}
+		proc := t.TempDir()
+		fakeProc(t, proc, "4242", 0, "rclone", "mount", "remote:", "/mnt/rc", "--dir-cache-time", v, "--attr-timeout="+v)
+		m := parseMountinfo(strings.NewReader("49 27 0:59 / /mnt/rc rw - fuse.rclone remote: rw,user_id=0"), "/mnt/rc")
+		f := Filesystem{Type: m.FSType, Mount: m, Remote: true}
+		cacheTimesFrom(&f, proc)
+		if f.DirCache.D() != rcloneDirCacheDefault || f.AttrCache.D() != rcloneAttrDefault {
+			t.Errorf("%q: dir %v attr %v, want rclone's defaults", v, f.DirCache, f.AttrCache)
+		}
+		rec := Recommend(Report{Filesystem: f, Primitives: allWork(), Listing: Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}})
+		if rec.Settle.D() < rcloneDirCacheDefault {
+			t.Errorf("%q: settle %v", v, rec.Settle)
+		}
+	}
+}
