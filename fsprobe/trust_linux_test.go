@@ -88,3 +88,26 @@ func TestRcloneImpostorProc(t *testing.T) {
 		})
 	}
 }
+
+// TestRemoteMagicWithoutMountinfo: a network filesystem identified by its
+// statfs magic alone (no /proc/self/mountinfo) gets the conservative
+// cache times, so a settle above 0, not none.
+func TestRemoteMagicWithoutMountinfo(t *testing.T) {
+	for _, magic := range []uint64{0x6969, 0xff534d42, 0xfe534d42} {
+		f := Filesystem{Magic: "0x" + strconv.FormatUint(magic, 16), MagicName: magicNames[magic]}
+		classify(&f)
+		if !f.Remote {
+			t.Errorf("%s: not remote", f.MagicName)
+		}
+		rec := Recommend(Report{Filesystem: f, Primitives: allWork(), Listing: Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}})
+		if rec.Settle.D() < unknownDirCache || f.DirCache.D() < unknownDirCache || f.AttrCache.D() < unknownDirCache {
+			t.Errorf("%s: settle %v (dir cache %v, attr cache %v [%s]), want at least %v", f.MagicName, rec.Settle, f.DirCache, f.AttrCache, f.DirCacheSource, unknownDirCache)
+		}
+	}
+	// With its mount entry, NFS keeps the cache times its options declare.
+	f := Filesystem{Magic: "0x6969", MagicName: "nfs", Mount: parseMountinfo(strings.NewReader("40 27 0:50 / /mnt/nfs rw - nfs4 srv:/e rw,actimeo=3"), "/mnt/nfs")}
+	classify(&f)
+	if f.DirCache.D() != 3*time.Second {
+		t.Errorf("nfs with actimeo=3: dir cache %v", f.DirCache)
+	}
+}
