@@ -1,13 +1,17 @@
 package fsprobe
 
 import (
+	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cryolock-go/cryolock/protocol"
 )
 
 // fakeProc writes a process pid under proc with the given command line and,
@@ -106,5 +110,97 @@ func TestRcloneNegativeDuration(t *testing.T) {
 		if rec.Settle.D() < rcloneDirCacheDefault {
 			t.Errorf("%q: settle %v", v, rec.Settle)
 		}
+	}
+}
+
+// TestAdoptVerdictKeepsOwn: a verdict less conservative than what this
+// side's own measurements give (here: an sshfs mount's 20 s caches) is
+// joined with this side's recommendation; an honest verdict is kept as
+// written.
+func TestAdoptVerdictKeepsOwn(t *testing.T) {
+	s := time.Second
+	sshfs := Filesystem{Type: "fuse.sshfs", Remote: true, AttrCache: Duration(20 * s), AttrCacheSource: "sshfs default", DirCache: Duration(20 * s), DirCacheSource: "sshfs default"}
+	local := Report{Host: "a", Filesystem: sshfs, Primitives: allWork(), Listing: Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}}
+	me := peerResult{ID: "aaaa", Peer: PeerReport{Peer: "bbbb", Rounds: 2}, Report: &local}
+	own := Recommend(Report{Filesystem: sshfs, Primitives: allWork(), Listing: local.Listing, Peer: &me.Peer})
+	if own.Settle.D() < 20*s || own.Lease.D() < 60*s {
+		t.Fatalf("own recommendation %v / %v: the test needs a long one", own.Settle, own.Lease)
+	}
+	forged := Verdict{Sides: []string{"aaaa", "bbbb"}, WrittenBy: "bbbb", Peer: PeerReport{Peer: "aaaa+bbbb", Rounds: 2},
+		Recommendation: &Recommendation{Usable: true, Settle: 0, Lease: Duration(2 * s), MinBackoff: Duration(time.Millisecond), MaxBackoff: Duration(10 * time.Millisecond), StaleRule: "observed", Reasons: []Reason{}, Warnings: []string{}}}
+	got := adoptVerdict(forged, me).Recommendation
+	if got.Settle < own.Settle || got.Lease < own.Lease || got.NoLease != own.NoLease || got.Usable != own.Usable {
+		t.Errorf("adopted %v / %v (usable %v), below this side's own %v / %v", got.Settle, got.Lease, got.Usable, own.Settle, own.Lease)
+	}
+	if !atLeastAsConservative(*got, own) {
+		t.Errorf("adopted %+v is less conservative than own %+v", *got, own)
+	}
+
+	// The honest verdict: joined from both sides' results, kept as is.
+	theirs := local
+	theirs.Host = "b"
+	honest := joinResults(me, peerResult{ID: "bbbb", Peer: PeerReport{Peer: "aaaa", Rounds: 2}, Report: &theirs})
+	kept := adoptVerdict(honest, me)
+	if !reflect.DeepEqual(kept, honest) {
+		t.Errorf("an honest verdict was changed:\n%+v\n%+v", *kept.Recommendation, *honest.Recommendation)
+	}
+}
+
+// TestProbeForgedVerdict: a Probe with Peer whose peer plants a verdict
+// file less conservative than this side's own recommendation (lease 1 s)
+// reports the join with its own, not the planted one.
+func TestProbeForgedVerdict(t *testing.T) {
+	if !haveFlock {
+		t.Skip("the forger waits at its flock step")
+	}
+	dir := t.TempDir()
+	pd := filepath.Join(dir, PeerDirName)
+	var forgerID string
+	hello := make(chan struct{})
+	aDone := make(chan struct{})
+	bctx, cancelB := context.WithCancel(context.Background())
+	defer cancelB()
+	hook := func(step string) {
+		switch step {
+		case "hello": // only the forger's hello is there yet
+			ents, _ := os.ReadDir(pd)
+			for _, e := range ents {
+				if id, ok := strings.CutPrefix(e.Name(), "hello."); ok {
+					forgerID = id
+				}
+			}
+			close(hello)
+		case "flock-lead", "flock-follow":
+			rec := Recommendation{Usable: true, Lease: Duration(time.Second), HeartbeatMin: Duration(400 * time.Millisecond), HeartbeatMax: Duration(500 * time.Millisecond),
+				MinBackoff: Duration(time.Millisecond), MaxBackoff: Duration(time.Millisecond), StaleRule: "observed", Reasons: []Reason{}, Warnings: []string{}}
+			v := Verdict{Sides: []string{forgerID}, WrittenBy: forgerID, Recommendation: &rec}
+			os.WriteFile(filepath.Join(pd, "verdict."+forgerID), mustJSON(v), 0o666)
+			os.WriteFile(filepath.Join(pd, "done."+forgerID), nil, 0o666)
+			select {
+			case <-aDone:
+			case <-time.After(30 * time.Second):
+			}
+			cancelB()
+		}
+	}
+	bDone := make(chan struct{})
+	go func() {
+		defer close(bDone)
+		Peer(bctx, dir, Options{PeerTimeout: 30 * time.Second, step: hook})
+	}()
+	<-hello
+	r, err := Probe(context.Background(), dir, Options{Peer: true, PeerTimeout: 30 * time.Second})
+	close(aDone)
+	<-bDone
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := r.Peer.joint(); v == nil || v.WrittenBy != forgerID {
+		t.Fatalf("the planted verdict was not read: %+v", r.Peer)
+	}
+	own := Recommend(r)
+	got := r.Recommendation
+	if got.Lease < own.Lease || got.Lease.D() < protocol.DefaultLease || got.Settle < own.Settle || got.MaxBackoff < own.MaxBackoff {
+		t.Errorf("recommendation %v / %v (backoff %v..%v) below this side's own %v / %v (%v..%v)", got.Settle, got.Lease, got.MinBackoff, got.MaxBackoff, own.Settle, own.Lease, own.MinBackoff, own.MaxBackoff)
 	}
 }

@@ -74,6 +74,11 @@ func (s *session) agree() error {
 			if json.Unmarshal(b, &got) != nil {
 				return false, nil // not fully written yet
 			}
+			var me peerResult
+			if err := json.Unmarshal(mustJSON(mine), &me); err != nil {
+				return false, err
+			}
+			got = adoptVerdict(got, me)
 			v = &got
 			return true, nil
 		}
@@ -167,6 +172,38 @@ func joinResults(a, b peerResult) Verdict {
 		v.Recommendation = &rec
 	}
 	return v
+}
+
+// adoptVerdict returns the verdict v that the peer wrote as this side
+// adopts it: where its recommendation is less conservative, in any
+// setting, than the one this side's own report (me.Report) gives with its
+// own peer measurements joined to the verdict's, it is joined with that
+// one ([JoinRecommendations]). Whoever can write the directory can write a
+// verdict file; an honest verdict, the join of both sides', is already
+// at least as conservative and is kept as written, so both sides still
+// report the same. Without a report of this side's (Peer alone) there is
+// nothing to compare, and v is returned as is.
+func adoptVerdict(v Verdict, me peerResult) Verdict {
+	if v.Recommendation == nil || me.Report == nil {
+		return v
+	}
+	jp := JoinPeer(me.Peer, v.Peer)
+	r := *me.Report
+	r.Peer = &jp
+	own := Recommend(r)
+	if !atLeastAsConservative(*v.Recommendation, own) {
+		j := JoinRecommendations(*v.Recommendation, own)
+		v.Recommendation = &j
+	}
+	return v
+}
+
+// atLeastAsConservative reports whether a is, setting by setting, at
+// least as conservative as b (see [JoinRecommendations]).
+func atLeastAsConservative(a, b Recommendation) bool {
+	return (!a.Usable || b.Usable) && (a.NoLease || !b.NoLease) &&
+		(a.NoLease || a.Lease >= b.Lease) && a.Settle >= b.Settle &&
+		a.MinBackoff <= b.MinBackoff && a.MaxBackoff >= b.MaxBackoff
 }
 
 // JoinPeer joins two sides' peer measurements (see [Verdict.Peer]).
