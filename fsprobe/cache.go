@@ -71,8 +71,11 @@ func cacheName(host string) string {
 // with Lstat, which a concurrent swap can defeat), so that a reader never
 // sees a partial report. Where rename does not work, or on Windows, nothing
 // is written and every call probes. A failure to write the cache is not an
-// error. The recommendation of a cached report is recomputed with this
-// package's [Recommend].
+// error. A cache file owned by another user than this process's effective
+// one or root is not used (on Unix; elsewhere its owner is not checked).
+// The filesystem of a cached report (type, whether remote, cache times) is
+// that of the identification made now, not the file's, and its
+// recommendation is recomputed with this package's [Recommend].
 //
 // Use it as
 //
@@ -91,8 +94,14 @@ func Cached(ctx context.Context, lockDir string, opts Options) (Report, error) {
 	b, err := readCache(abs, name)
 	switch {
 	case err == nil:
-		if r, ok := decodeCache(b, abs, host, time.Now(), o.CacheMaxAge); ok && sameFilesystem(abs, r) {
-			return r, nil
+		if r, ok := decodeCache(b, abs, host, time.Now(), o.CacheMaxAge); ok {
+			if f, same := sameFilesystem(abs, r); same {
+				// What the filesystem is and caches comes from this
+				// identification, not from the file.
+				r.Filesystem = f
+				r.Recommendation = Recommend(r)
+				return r, nil
+			}
 		}
 	case errors.Is(err, protocol.ErrForeign) || errors.Is(err, protocol.ErrBadPath):
 		return Report{}, err // names the path already
@@ -135,16 +144,20 @@ func decodeCache(b []byte, dir, host string, now time.Time, maxAge time.Duration
 	return r, true
 }
 
-// sameFilesystem reports whether the filesystem under dir is still the one
-// report r describes.
-func sameFilesystem(dir string, r Report) bool {
+// sameFilesystem identifies the filesystem under dir now and reports
+// whether it is still the one report r describes.
+func sameFilesystem(dir string, r Report) (Filesystem, bool) {
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
-		return false
+		return Filesystem{}, false
 	}
 	f := identify(real)
-	return f.Type == r.Filesystem.Type && f.Magic == r.Filesystem.Magic
+	return f, f.Type == r.Filesystem.Type && f.Magic == r.Filesystem.Magic
 }
+
+// errNotOwnCache: a cache file another user owns, which [Cached] does not
+// use (it probes instead).
+var errNotOwnCache = errors.New("fsprobe: cache file not written by this user")
 
 // foreignErr reports something at path that the cache did not put there.
 func foreignErr(path, what string) error {

@@ -22,7 +22,10 @@ const canCache = runtime.GOOS != "windows"
 // risk: lockDir or .meta swapped for a symbolic link between the Lstat and
 // the open redirects the open (the read is still bounded, and the handle is
 // refused unless it is a regular file). Opening a named pipe can block where
-// the platform has them and ignores O_NONBLOCK.
+// the platform has them and ignores O_NONBLOCK. The file's owner is not
+// checked (os.FileInfo does not say it on Windows or WASI): a report
+// another user planted there is read, though [Cached] takes the
+// filesystem's identification and cache times from identify, not from it.
 func readCache(lockDir, name string) ([]byte, error) {
 	meta := filepath.Join(lockDir, MetaDir)
 	if err := checkDir(lockDir, true); err != nil {

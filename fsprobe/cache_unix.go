@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -20,7 +21,8 @@ const canCache = true
 // any of those three components and without blocking: the lock directory
 // and .meta are opened O_DIRECTORY|O_NOFOLLOW, the file relative to .meta's
 // handle O_NONBLOCK|O_NOFOLLOW, then fstat'ed; only a regular file of at most
-// MaxCacheSize bytes is read. A missing component is fs.ErrNotExist.
+// MaxCacheSize bytes is read, and only if this process's effective uid or
+// root owns it (errNotOwnCache). A missing component is fs.ErrNotExist.
 func readCache(lockDir, name string) ([]byte, error) {
 	dfd, err := openDirNoFollow(unix.AT_FDCWD, lockDir, lockDir)
 	if err != nil {
@@ -53,6 +55,11 @@ func readCache(lockDir, name string) ([]byte, error) {
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
 		return nil, foreignErr(path, "not a regular file ("+kindOf(uint32(st.Mode))+")")
+	}
+	if euid := os.Geteuid(); int(st.Uid) != euid && st.Uid != 0 {
+		// Another user wrote it (or planted it): not this process's
+		// cache, whatever it says. Cached probes and replaces it.
+		return nil, &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: owned by uid %d, not by this process's uid %d or root", errNotOwnCache, st.Uid, euid)}
 	}
 	if st.Size > MaxCacheSize {
 		return nil, foreignErr(path, fmt.Sprintf("%d bytes, more than a report (at most %d)", st.Size, MaxCacheSize))
