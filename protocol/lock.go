@@ -136,7 +136,9 @@ func (l *Lock) TryLock(ctx context.Context) (bool, error) {
 	return l.acquire(ctx, true)
 }
 
-// Unlock releases the lock: it stops the heartbeat and removes the entry.
+// Unlock releases the lock: it stops the heartbeat, cancels the context of
+// [Lock.LockContext] (before the removal, which may hang), and removes the
+// entry.
 // If the lock was lost while held (see [Lock.Lost]) or the entry was
 // already gone, Unlock returns an error wrapping [ErrLost]; the Lock value
 // is released either way and can be locked again.
@@ -159,7 +161,8 @@ func (l *Lock) Unlock() error {
 // UnlockContext releases the lock like [Lock.Unlock], but returns when ctx
 // is done even if the filesystem hangs (a hard NFS mount during an outage):
 // the Lock value is released at once and can be locked again, the heartbeat
-// is stopped, and the removal of the entry goes on in the background; the
+// is stopped and the context of [Lock.LockContext] cancelled before it
+// returns, and the removal of the entry goes on in the background; the
 // error then wraps ctx.Err(). An entry whose removal never completes goes
 // stale after its lease and is reaped by the next contender.
 func (l *Lock) UnlockContext(ctx context.Context) error {
@@ -178,30 +181,36 @@ func (l *Lock) UnlockContext(ctx context.Context) error {
 	}
 }
 
-// detach ends the Lock value's hold and returns it.
+// detach ends the Lock value's hold and returns it, its entry still to
+// remove. The hold ends here, before the removal, which may hang (the case
+// of UnlockContext): the heartbeat is stopped and the LockContext context
+// is cancelled with ErrReleased at once (a hold lost before keeps ErrLost as
+// its cause), so that no work goes on under it while another contender may
+// take the lock after the entry's lease.
 func (l *Lock) detach() (*entry, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	e := l.held
 	if e == nil {
+		l.mu.Unlock()
 		return nil, &Error{Op: "unlock", Path: l.dir, Err: ErrNotHeld}
 	}
 	l.held, l.busy = nil, false
 	if l.leak != nil {
 		l.leak.set("")
 	}
+	l.mu.Unlock()
+	e.stop()
+	e.endHold()
 	return e, nil
 }
 
-// release stops e's heartbeat and removes it (rule U1).
+// release removes the entry of a hold that detach ended (rule U1).
 func (c config) release(e *entry) error {
-	e.stop()
 	err := c.FS.Remove(e.dir, e.name)
 	if e.released != nil {
 		e.released()
 	}
 	e.dir.Close()
-	e.endHold()
 	lostErr := e.lostErr()
 	switch {
 	case lostErr != nil:

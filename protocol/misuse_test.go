@@ -258,6 +258,113 @@ func TestUnlockContextBounded(t *testing.T) {
 	}
 }
 
+// holdRemoveFS records, at each Remove, whether the hold context was done
+// then and with what cause, and blocks the Remove until release is closed
+// (when release is non-nil).
+type holdRemoveFS struct {
+	protocol.FS
+	release chan struct{}
+	hold    atomic.Pointer[context.Context]
+	cause   chan error // the hold's cause at each Remove (nil: not done)
+}
+
+func (f *holdRemoveFS) Remove(d protocol.Dir, name string) error {
+	if p := f.hold.Load(); p != nil {
+		var cause error
+		if (*p).Err() != nil {
+			cause = context.Cause(*p)
+		}
+		f.cause <- cause
+	}
+	if f.release != nil {
+		<-f.release
+	}
+	return f.FS.Remove(d, name)
+}
+
+// TestUnlockContextEndsHoldAtOnce: UnlockContext through a hung filesystem
+// cancels the LockContext context (cause ErrReleased) before it returns,
+// not after the removal (which may never complete, while another contender
+// takes the lock after the lease); the removal itself goes on.
+func TestUnlockContextEndsHoldAtOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	f := &holdRemoveFS{FS: protocol.OSFS(), release: make(chan struct{}), cause: make(chan error, 1)}
+	l := newLock(t, dir, protocol.WithFS(f), protocol.WithLease(time.Minute))
+	hctx, err := l.LockContext(ctxT(t, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.hold.Store(&hctx)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := l.UnlockContext(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("UnlockContext through a hung filesystem: %v, want context.DeadlineExceeded", err)
+	}
+	if hctx.Err() == nil {
+		t.Fatal("the hold context is not cancelled when UnlockContext returns (its entry's removal hangs)")
+	}
+	if cause := context.Cause(hctx); !errors.Is(cause, protocol.ErrReleased) {
+		t.Fatalf("cause %v, want ErrReleased", cause)
+	}
+	close(f.release)
+	if cause := <-f.cause; !errors.Is(cause, protocol.ErrReleased) {
+		t.Errorf("at the Remove the hold's cause was %v, want ErrReleased", cause)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for len(locktest.Names(t, dir)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the background removal never completed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestUnlockEndsHoldBeforeRemove: Unlock cancels the LockContext context
+// (cause ErrReleased) before it removes the entry; a hold lost before Unlock
+// keeps ErrLost as its context's cause and Unlock reports ErrLost, and
+// Lost's channel stays open for a hold that was released, not lost.
+func TestUnlockEndsHoldBeforeRemove(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	f := &holdRemoveFS{FS: protocol.OSFS(), cause: make(chan error, 1)}
+	l := newLock(t, dir, protocol.WithFS(f), protocol.WithLease(time.Minute))
+	hctx, err := l.LockContext(ctxT(t, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lost := l.Lost()
+	f.hold.Store(&hctx)
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if cause := <-f.cause; !errors.Is(cause, protocol.ErrReleased) {
+		t.Errorf("at the Remove the hold's cause was %v, want ErrReleased (cancelled before the removal)", cause)
+	}
+	select {
+	case <-lost:
+		t.Error("Lost's channel closed by Unlock")
+	default:
+	}
+
+	// Lost before Unlock: the cause stays ErrLost, and Unlock says so.
+	f.hold.Store(nil)
+	l2 := newLock(t, dir, protocol.WithFS(f), protocol.WithLease(200*time.Millisecond))
+	hctx, err = l2.LockContext(ctxT(t, 30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, l2.Name())); err != nil {
+		t.Fatal(err)
+	}
+	<-hctx.Done()
+	<-l2.Lost()
+	if err := l2.Unlock(); !errors.Is(err, protocol.ErrLost) {
+		t.Errorf("Unlock of a lost hold: %v, want ErrLost", err)
+	}
+	if cause := context.Cause(hctx); !errors.Is(cause, protocol.ErrLost) || errors.Is(cause, protocol.ErrReleased) {
+		t.Errorf("cause %v, want ErrLost", cause)
+	}
+}
+
 // TestWithOptionsAppliesInOrder: a bundle of options applies its options in
 // order, keeps what earlier options set for the others, and later options
 // override it; Settings reports the result with defaults filled in.
