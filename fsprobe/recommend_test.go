@@ -415,3 +415,17 @@ func TestParseRcloneDuration(t *testing.T) {
 		}
 	}
 }
+
+// TestWithReportZeroLease: a report without a lease (0, as a hand-written
+// one may be) leaves the protocol's default instead of passing
+// protocol.WithLease(0), which is an error.
+func TestWithReportZeroLease(t *testing.T) {
+	rec := Recommendation{Usable: true, Settle: Duration(time.Millisecond)}
+	l, err := protocol.New(filepath.Join(t.TempDir(), "x.cryolock"), WithReport(Report{Recommendation: rec}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := l.Settings(); c.Lease != protocol.DefaultLease || c.NoLease || c.Settle != time.Millisecond {
+		t.Errorf("settings %+v, want the default lease and settle 1ms", c)
+	}
+}

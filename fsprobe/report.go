@@ -373,8 +373,8 @@ type Reason struct {
 
 // Options returns the recommendation as protocol options (lease, settle,
 // backoff and staleness rule only), to pass to protocol.New before or after
-// options of one's own. An unknown staleness rule (a hand-edited report)
-// leaves the protocol's default.
+// options of one's own. An unknown staleness rule or a zero lease (a
+// hand-edited report) leaves the protocol's default.
 func (r Recommendation) Options() []protocol.Option {
 	opts := []protocol.Option{
 		protocol.WithSettle(r.Settle.D()),
@@ -383,9 +383,10 @@ func (r Recommendation) Options() []protocol.Option {
 	if rule, err := stale.ParseRule(r.StaleRule); err == nil {
 		opts = append(opts, protocol.WithStaleRule(rule))
 	}
-	if r.NoLease {
+	switch {
+	case r.NoLease:
 		opts = append(opts, protocol.WithoutLease())
-	} else {
+	case r.Lease != 0: // protocol.WithLease(0) is an error, not the default
 		opts = append(opts, protocol.WithLease(r.Lease.D()))
 	}
 	return opts

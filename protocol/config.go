@@ -78,13 +78,14 @@ type config struct {
 	// lock creates and of entries, before the umask ([WithPerm]).
 	DirPerm, FilePerm fs.FileMode
 	slotsSet          bool // WithSlots was given (so 0 is an error, not a default)
+	leaseSet          bool // WithLease was given (so 0 is an error, not the default)
 	Logger            *slog.Logger
 	FS                FS
 	Env               Env
 }
 
 // Option configures a [Lock]: pass options to [New] (or [NewReentrant]);
-// later options override earlier ones.
+// later options override earlier ones, and a nil Option sets nothing.
 type Option func(*config)
 
 // WithOptions bundles options into one, applied in order: for presets
@@ -103,9 +104,11 @@ func WithOptions(opts ...Option) Option {
 // presumed dead (default [DefaultLease], between [MinLease] and
 // [MaxLease]). The heartbeat refreshes the entry every 0.4–0.5 × lease,
 // and a holder that could not refresh for 0.75 × lease is told it lost the
-// lock. Every contender of a directory must use the same lease.
+// lock. Every contender of a directory must use the same lease. A lease of
+// 0 or less is an error (with [WithoutLease] too): leave the option out for
+// the default.
 func WithLease(d time.Duration) Option {
-	return func(c *config) { c.Lease, c.NoLease = d, false }
+	return func(c *config) { c.Lease, c.NoLease, c.leaseSet = d, false, true }
 }
 
 // WithoutLease writes the lease "None": the entry never goes stale and no
@@ -157,7 +160,7 @@ func WithEnv(e Env) Option { return func(c *config) { c.Env = e } }
 
 // withDefaults fills zero fields and validates the result.
 func (c config) withDefaults() (config, error) {
-	if c.Lease == 0 {
+	if c.Lease == 0 && !c.leaseSet {
 		c.Lease = DefaultLease
 	}
 	if c.MinBackoff == 0 {
@@ -182,6 +185,9 @@ func (c config) withDefaults() (config, error) {
 		c.Env = defaultEnv()
 	}
 	switch {
+	case c.Lease <= 0:
+		// Even with WithoutLease: Settings would report it.
+		return c, fmt.Errorf("%w: lease %v; WithLease needs a duration in %v..%v (leave it out for the default %v)", ErrConfig, c.Lease, MinLease, MaxLease, DefaultLease)
 	case !c.NoLease && (c.Lease < MinLease || c.Lease > MaxLease):
 		return c, fmt.Errorf("%w: lease %v is outside %v..%v", ErrConfig, c.Lease, MinLease, MaxLease)
 	case c.Settle < 0:

@@ -72,7 +72,9 @@ type Lock struct {
 func New(path string, opts ...Option) (*Lock, error) {
 	var c config
 	for _, o := range opts {
-		o(&c)
+		if o != nil { // as WithOptions: a nil Option sets nothing
+			o(&c)
+		}
 	}
 	r := exclusive
 	if c.Shared {

@@ -377,3 +377,61 @@ func TestWithOptionsAppliesInOrder(t *testing.T) {
 		t.Fatalf("settings %+v, want %+v", got, want)
 	}
 }
+
+// TestLeaseOptionValidated: WithLease(0) is an error, not silently the
+// default (as WithSlots(0) is); a negative lease is an error even with
+// WithoutLease (Settings reported it); leaving WithLease out is the default.
+func TestLeaseOptionValidated(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.cryolock")
+	for _, tc := range []struct {
+		name string
+		opts []protocol.Option
+		want string // in the message
+	}{
+		{"WithLease(0)", []protocol.Option{protocol.WithLease(0)}, "lease 0s"},
+		{"WithLease(0), WithoutLease", []protocol.Option{protocol.WithLease(0), protocol.WithoutLease()}, "lease 0s"},
+		{"WithLease(-1s), WithoutLease", []protocol.Option{protocol.WithLease(-time.Second), protocol.WithoutLease()}, "lease -1s"},
+		{"WithoutLease, WithLease(-1s)", []protocol.Option{protocol.WithoutLease(), protocol.WithLease(-time.Second)}, "lease -1s"},
+	} {
+		if _, err := protocol.New(path, tc.opts...); !errors.Is(err, protocol.ErrConfig) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want ErrConfig naming %q", tc.name, err, tc.want)
+		}
+		if _, err := protocol.NewReentrant(path, tc.opts...); !errors.Is(err, protocol.ErrConfig) {
+			t.Errorf("NewReentrant, %s: %v, want ErrConfig", tc.name, err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		opts []protocol.Option
+		want protocol.Settings
+	}{
+		{"no WithLease", nil, protocol.Settings{Lease: protocol.DefaultLease}},
+		{"WithLease(0), WithLease(5s)", []protocol.Option{protocol.WithLease(0), protocol.WithLease(5 * time.Second)}, protocol.Settings{Lease: 5 * time.Second}},
+		{"WithoutLease", []protocol.Option{protocol.WithoutLease()}, protocol.Settings{Lease: protocol.DefaultLease, NoLease: true}},
+	} {
+		l, err := protocol.New(path, tc.opts...)
+		if err != nil {
+			t.Errorf("%s: %v", tc.name, err)
+			continue
+		}
+		if got := l.Settings(); got.Lease != tc.want.Lease || got.NoLease != tc.want.NoLease {
+			t.Errorf("%s: lease %v (none %v), want %v (none %v)", tc.name, got.Lease, got.NoLease, tc.want.Lease, tc.want.NoLease)
+		}
+	}
+}
+
+// TestNilOptionSkipped: New and NewReentrant skip a nil Option, as
+// WithOptions does, instead of panicking.
+func TestNilOptionSkipped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a.cryolock")
+	l, err := protocol.New(path, nil, protocol.WithLease(time.Minute), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Settings().Lease; got != time.Minute {
+		t.Errorf("lease %v, want 1m0s", got)
+	}
+	if _, err := protocol.NewReentrant(path, nil); err != nil {
+		t.Fatal(err)
+	}
+}
