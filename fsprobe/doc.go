@@ -4,10 +4,15 @@
 // # What it guarantees
 //
 // [Probe] works only inside a scratch subdirectory of the probed directory,
-// ".cryolock-probe-<random>", which it creates and always removes before it
+// ".cryolock-probe-<random>", which it creates and removes before it
 // returns — also when its context is cancelled or its time budget
 // (Options.Timeout, default 5 s) runs out. It never creates the probed
-// directory and touches nothing else in it. [Peer] works only in
+// directory and touches nothing else in it. Every step acts on names in a
+// handle on the scratch directory kept open from its creation (on Unix also
+// the O_EXCL, link, rename and flock checks), so that another user who
+// renames or replaces the scratch directory (in a directory everyone may
+// write without the sticky bit) redirects nothing; such a directory is then
+// left where it is, with a warning naming it, never removed. [Peer] works only in
 // ".cryolock-probe-peer", removes its own files in every case and the
 // directory once both parties are gone.
 //

@@ -6,51 +6,51 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
 // flockHeld is a flock(LOCK_EX) held on an open file.
-type flockHeld struct{ f *os.File }
+type flockHeld struct{ fd int }
 
 func (h *flockHeld) release() {
-	unix.Flock(int(h.f.Fd()), unix.LOCK_UN)
-	h.f.Close()
+	unix.Flock(h.fd, unix.LOCK_UN)
+	unix.Close(h.fd)
 }
 
-// flockTry opens path (which must exist) and tries flock(LOCK_EX|LOCK_NB).
-// It returns the held lock, or (nil, nil) if the lock is held elsewhere, or
-// an error if flock does not work at all.
-func flockTry(path string) (*flockHeld, error) {
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
+// flockTry opens the regular file name in x (which must exist; see
+// xdir.openFlock) and tries flock(LOCK_EX|LOCK_NB). It returns the held
+// lock, or (nil, nil) if the lock is held elsewhere, or an error if the
+// file was refused or flock does not work at all.
+func flockTry(x *xdir, name string) (*flockHeld, error) {
+	fd, err := x.openFlock(name)
 	if err != nil {
 		return nil, err
 	}
-	err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+	err = unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		f.Close()
+		unix.Close(fd)
 		return nil, nil
 	}
 	if err != nil {
-		f.Close()
-		return nil, &os.PathError{Op: "flock", Path: path, Err: err}
+		unix.Close(fd)
+		return nil, &os.PathError{Op: "flock", Path: x.join(name), Err: err}
 	}
-	return &flockHeld{f}, nil
+	return &flockHeld{fd}, nil
 }
 
-// probeFlock reports whether flock works on path and whether a second open
-// file description of it is refused.
-func probeFlock(path string) Primitive {
-	h, err := flockTry(path)
+// probeFlock reports whether flock works on the file name in x and whether
+// a second open file description of it is refused.
+func probeFlock(x *xdir, name string) Primitive {
+	h, err := flockTry(x, name)
 	if err != nil {
 		return Primitive{Error: err.Error()}
 	}
 	if h == nil {
-		return Primitive{Error: fmt.Sprintf("flock %s: refused although no one holds it", path)}
+		return Primitive{Error: fmt.Sprintf("flock %s: refused although no one holds it", x.join(name))}
 	}
 	defer h.release()
-	h2, err := flockTry(path)
+	h2, err := flockTry(x, name)
 	if err != nil {
 		return Primitive{Error: err.Error(), Note: "the first flock succeeded, the second failed with an error"}
 	}
@@ -62,11 +62,3 @@ func probeFlock(path string) Primitive {
 }
 
 const haveFlock = true
-
-// nlink returns a file's link count (0 if unknown).
-func nlink(fi os.FileInfo) uint64 {
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		return uint64(st.Nlink)
-	}
-	return 0
-}

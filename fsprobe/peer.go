@@ -586,9 +586,16 @@ func (s *session) follow(k int) error {
 	return nil
 }
 
-// flock tests whether a flock held by one side excludes the other.
+// flock tests whether a flock held by one side excludes the other. The
+// hello file flocked is opened in the peer directory's handle (see
+// xdir.openFlock).
 func (s *session) flock(leader bool) error {
-	target := s.path("hello." + min(s.id, s.peer))
+	x, err := openXdir(s.d, s.pd)
+	if err != nil {
+		return err
+	}
+	defer x.close()
+	target := "hello." + min(s.id, s.peer)
 	mine, theirs := "flock."+s.id, "flock."+s.peer
 	readTheirs := func() (string, error) {
 		var v string
@@ -611,7 +618,7 @@ func (s *session) flock(leader bool) error {
 		return v, err
 	}
 	if leader {
-		h, err := flockTry(target)
+		h, err := flockTry(x, target)
 		state := "held"
 		if err != nil || h == nil {
 			state = "error"
@@ -639,7 +646,7 @@ func (s *session) flock(leader bool) error {
 	}
 	result := "error"
 	if v == "held" {
-		h, err := flockTry(target)
+		h, err := flockTry(x, target)
 		switch {
 		case err != nil:
 		case h == nil:

@@ -52,7 +52,10 @@ type Options struct {
 	Samples int
 	// FS performs the protocol's primitives (default protocol.OSFS()).
 	// The informational checks (O_EXCL, link, rename, flock), statfs and
-	// the mount table always use the operating system.
+	// the mount table always use the operating system (the checks on Unix
+	// relative to a descriptor of the scratch directory: the handle's with
+	// protocol.OSFS, else one opened at its path without following a link;
+	// on other systems by path).
 	FS protocol.FS
 	// Peer makes Probe also run the two-party measurement ([Peer]) and
 	// fold it into the report and the recommendation.
@@ -153,11 +156,14 @@ type prober struct {
 	o       Options
 	fs      protocol.FS
 	dir     string
+	real    string // dir, symbolic links resolved
 	scratch string
+	pd      protocol.Dir  // real, open; the scratch directory is made and removed in it
 	sd      protocol.Dir  // scratch, open; every primitive acts on names in it
 	budget  time.Duration // per sampling phase
 	created []string      // paths created, in order
 	r       *Report
+	warn    []string // for the report's warnings
 }
 
 // Probe measures dir: it identifies the filesystem, tries each primitive the
@@ -167,9 +173,13 @@ type prober struct {
 // derives a [Recommendation]. With Options.Peer it also runs [Peer].
 //
 // Probe works inside a scratch subdirectory of dir named [ScratchPrefix] plus
-// "<pid>-<unix seconds>-<random>-<host>", which it creates and always removes
+// "<pid>-<unix seconds>-<random>-<host>", which it creates and removes
 // before returning, also when ctx is cancelled or the time budget runs out
-// (it never creates dir itself). A probe that was killed cannot: so, with the
+// (it never creates dir itself). Every step acts on names in the scratch
+// directory's handle, and the cleanup removes only the names the probe
+// created there, then the directory by its name in dir if it is still the
+// one the probe made; one renamed or replaced meanwhile by another user is
+// left alone, with a warning (Recommendation.Warnings) naming it. A probe that was killed cannot: so, with the
 // OS filesystem, Probe first removes the scratch directories of earlier
 // probes that are abandoned — made on this host by a process that no longer
 // exists, or older than [AbandonedAge] by both their name and their mtime —
@@ -211,7 +221,7 @@ func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	pctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	p := &prober{
-		parent: ctx, ctx: pctx, o: o, fs: o.FS, dir: abs, r: &r,
+		parent: ctx, ctx: pctx, o: o, fs: o.FS, dir: abs, real: real, r: &r,
 		scratch: filepath.Join(abs, scratchName(r.Host, os.Getpid(), start, randHex())),
 		budget:  o.Timeout / 8,
 	}
@@ -234,6 +244,7 @@ func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 		// Both sides report the one recommendation they agreed on.
 		r.Recommendation = *v.Recommendation
 	}
+	r.Recommendation.Warnings = append(r.Recommendation.Warnings, p.warn...)
 	r.Elapsed = Duration(time.Since(start))
 	return r, err
 }
@@ -265,22 +276,37 @@ func ctxErr(ctx context.Context) error {
 	return nil
 }
 
-// cleanup removes everything the probe created, newest first, then the
-// scratch directory with whatever is left in it. It ignores the context.
+// cleanup removes the names the probe created in the scratch directory's
+// handle, newest first, then the scratch directory, by its name in the
+// parent's handle, if it is still the directory the probe made (Verify:
+// the same device and inode). One renamed or replaced under the probe
+// (another user can, in a world-writable parent without the sticky bit) is
+// left where it is, with a warning naming the path: the probe never
+// removes what it did not create. (Residual race: a directory swapped in
+// between the check and the removal is removed if it is empty.) It ignores
+// the context.
 func (p *prober) cleanup() {
 	for i := len(p.created) - 1; i >= 0; i-- {
 		if c := p.created[i]; c != p.scratch && p.sd != nil {
 			p.fs.Remove(p.sd, filepath.Base(c))
 		}
 	}
+	made := slices.Contains(p.created, p.scratch)
 	p.created = nil
+	if p.sd != nil && p.pd != nil && made {
+		if err := p.fs.Verify(p.sd); err != nil {
+			p.warn = append(p.warn, fmt.Sprintf("the probe's scratch directory %s was renamed or replaced while it ran (another user can, where everyone may write and the sticky bit is off): the probe left what is at that path alone, and its own directory, emptied, wherever it is now (%v)", p.scratch, err))
+		} else if err := p.fs.Remove(p.pd, filepath.Base(p.scratch)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			p.warn = append(p.warn, fmt.Sprintf("the probe could not remove its scratch directory %s: %v", p.scratch, err))
+		}
+	}
 	if p.sd != nil {
 		p.sd.Close()
 		p.sd = nil
 	}
-	// Leftovers of operations that failed half-way (a link, a rename).
-	if _, err := os.Lstat(p.scratch); err == nil {
-		os.RemoveAll(p.scratch)
+	if p.pd != nil {
+		p.pd.Close()
+		p.pd = nil
 	}
 }
 
@@ -300,18 +326,28 @@ func (p *prober) run() error {
 		return err
 	}
 	// mkdir: the scratch directory, then a few timed subdirectories.
+	// The scratch directory is made in, and opened from, a handle on dir,
+	// so that the handle is the directory made (see cleanup).
 	var mk, rmDir timer
+	var err error
+	if p.pd, err = p.fs.OpenDir(nil, p.real, false, 0); err != nil {
+		return &protocol.Error{Op: "probe", Path: p.dir, Err: fmt.Errorf("%w: %w", ErrUnusable, err)}
+	}
+	name := filepath.Base(p.scratch)
 	t := start()
-	err := p.o.mkdir(p.scratch, false)
+	if d, err := p.fs.OpenDir(p.pd, name, false, 0); err == nil {
+		d.Close()
+		err = &fs.PathError{Op: "mkdir", Path: p.scratch, Err: fs.ErrExist}
+		pr.Mkdir.Error = err.Error()
+		return &protocol.Error{Op: "probe", Path: p.dir, Err: fmt.Errorf("%w: cannot create a scratch directory: %w", ErrUnusable, err)}
+	}
+	p.sd, err = p.fs.OpenDir(p.pd, name, true, 0o777)
 	mk.add(t)
 	if err != nil {
 		pr.Mkdir.Error = err.Error()
 		return &protocol.Error{Op: "probe", Path: p.dir, Err: fmt.Errorf("%w: cannot create a scratch directory: %w", ErrUnusable, err)}
 	}
 	p.created = append(p.created, p.scratch)
-	if p.sd, err = p.fs.OpenDir(nil, p.scratch, false, 0); err != nil {
-		return &protocol.Error{Op: "probe", Path: p.dir, Err: fmt.Errorf("%w: cannot open the scratch directory: %w", ErrUnusable, err)}
-	}
 	if err := p.step("mkdir"); err != nil {
 		return err
 	}
@@ -541,24 +577,31 @@ func (p *prober) waitListing(name string, present bool) (time.Duration, error) {
 	return t.since(), nil
 }
 
-// extras tries what other lock libraries rely on.
+// extras tries what other lock libraries rely on. Each check acts on names
+// in the scratch directory's handle (see xdir: on Windows, WASI and AIX on
+// paths under it), creating only new names, never following a symbolic
+// link, and reading a bounded amount.
 func (p *prober) extras() error {
 	pr := &p.r.Primitives
-	path := func(n string) string {
-		s := filepath.Join(p.scratch, n)
-		p.created = append(p.created, s)
-		return s
+	x, err := openXdir(p.sd, p.scratch)
+	if err != nil {
+		err := err.Error()
+		pr.Excl.Error, pr.HardLink.Error, pr.RenameOver.Error, pr.Flock.Error = err, err, err, err
+		return p.step("flock")
+	}
+	defer x.close()
+	name := func(n string) string {
+		p.created = append(p.created, filepath.Join(p.scratch, n))
+		return n
 	}
 	// O_EXCL.
-	x := path("excl")
-	if f, err := os.OpenFile(x, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666); err != nil {
+	excl := name("excl")
+	if err := x.createExcl(excl); err != nil {
 		pr.Excl.Error = err.Error()
 	} else {
-		f.Close()
-		f2, err := os.OpenFile(x, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o666)
+		err := x.createExcl(excl)
 		switch {
 		case err == nil:
-			f2.Close()
 			pr.Excl.Note = "a second O_EXCL create of the same name succeeded: O_EXCL is not exclusive here"
 		case errors.Is(err, fs.ErrExist):
 			pr.Excl.Works = true
@@ -570,38 +613,38 @@ func (p *prober) extras() error {
 		return err
 	}
 	// Hard link.
-	l := path("link")
-	if err := os.Link(x, l); err != nil {
+	l := name("link")
+	if err := x.link(excl, l); err != nil {
 		pr.HardLink.Error = err.Error()
 	} else {
-		a, err1 := os.Lstat(x)
-		b, err2 := os.Lstat(l)
+		a, err1 := x.lstat(excl)
+		b, err2 := x.lstat(l)
 		switch {
 		case err1 != nil || err2 != nil:
 			pr.HardLink.Error = errors.Join(err1, err2).Error()
-		case os.SameFile(a, b):
+		case a.same(b):
 			pr.HardLink.Works = true
-		case nlink(a) == 2 && nlink(b) == 2:
+		case a.nlink == 2 && b.nlink == 2:
 			pr.HardLink.Works = true
 			pr.HardLink.Note = "the link count reads 2, but the two names show different inode numbers (the filesystem does not keep inode numbers)"
 		default:
-			pr.HardLink.Note = fmt.Sprintf("link() succeeded but the two names look like different files (inode numbers differ, link counts %d and %d)", nlink(a), nlink(b))
+			pr.HardLink.Note = fmt.Sprintf("link() succeeded but the two names look like different files (inode numbers differ, link counts %d and %d)", a.nlink, b.nlink)
 		}
 	}
 	if err := p.step("hard-link"); err != nil {
 		return err
 	}
 	// Rename over an existing file.
-	src, dst := path("rename-src"), path("rename-dst")
-	err := errors.Join(os.WriteFile(dst, []byte("old"), 0o666), os.WriteFile(src, []byte("new"), 0o666))
+	src, dst := name("rename-src"), name("rename-dst")
+	err = errors.Join(x.writeNew(dst, []byte("old")), x.writeNew(src, []byte("new")))
 	if err == nil {
-		err = os.Rename(src, dst)
+		err = x.rename(src, dst)
 	}
 	if err != nil {
 		pr.RenameOver.Error = err.Error()
 	} else {
-		b, err := os.ReadFile(dst)
-		_, serr := os.Lstat(src)
+		b, err := x.readFile(dst)
+		_, serr := x.lstat(src)
 		switch {
 		case err != nil:
 			pr.RenameOver.Error = err.Error()
@@ -616,8 +659,14 @@ func (p *prober) extras() error {
 	if err := p.step("rename"); err != nil {
 		return err
 	}
-	// flock.
-	pr.Flock = probeFlock(x)
+	// flock, on a file of its own (excl has two names by now, and a file
+	// with two is refused).
+	fl := name("flock")
+	if err := x.createExcl(fl); err != nil {
+		pr.Flock = Primitive{Error: err.Error()}
+	} else {
+		pr.Flock = probeFlock(x, fl)
+	}
 	return p.step("flock")
 }
 
