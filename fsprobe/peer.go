@@ -346,6 +346,15 @@ func (s *session) findPeer() error {
 			if !ok || id == s.id {
 				continue
 			}
+			if !validPeerID(id) {
+				// Not a probe's (hello.0 would sort first and so name
+				// the file flocked).
+				if !s.warned[id] {
+					s.warned[id] = true
+					s.progress("ignoring %s: not a probe's name (hello.<16 lowercase hex digits>)", s.path(e.Name))
+				}
+				continue
+			}
 			b, _, err := s.fs.ReadFile(s.d, e.Name)
 			if err != nil {
 				continue // gone, or not readable yet
@@ -586,10 +595,29 @@ func (s *session) follow(k int) error {
 	return nil
 }
 
+// validPeerID reports whether id is one a session generates (randHex: 16
+// lowercase hexadecimal digits).
+func validPeerID(id string) bool {
+	if len(id) != 16 {
+		return false
+	}
+	for _, c := range id {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // flock tests whether a flock held by one side excludes the other. The
 // hello file flocked is opened in the peer directory's handle (see
-// xdir.openFlock).
+// xdir.openFlock: on Unix without following a symbolic link, without
+// blocking, and only a regular file with one name); anything else there,
+// planted by another user, ends the session with an error naming it.
 func (s *session) flock(leader bool) error {
+	if !validPeerID(s.peer) {
+		return fmt.Errorf("the peer's id %q is not a probe's", s.peer)
+	}
 	x, err := openXdir(s.d, s.pd)
 	if err != nil {
 		return err
@@ -619,6 +647,9 @@ func (s *session) flock(leader bool) error {
 	}
 	if leader {
 		h, err := flockTry(x, target)
+		if errors.Is(err, protocol.ErrNotRegular) {
+			return err
+		}
 		state := "held"
 		if err != nil || h == nil {
 			state = "error"
@@ -648,6 +679,8 @@ func (s *session) flock(leader bool) error {
 	if v == "held" {
 		h, err := flockTry(x, target)
 		switch {
+		case errors.Is(err, protocol.ErrNotRegular):
+			return err
 		case err != nil:
 		case h == nil:
 			result = "excluded"
