@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // holder is a `cryolock run` holding a lock until released.
@@ -513,7 +515,7 @@ func TestRunLostNamesCMDsGroup(t *testing.T) {
 	if want := fmt.Sprintf(`"kill -- -%d"`, n); !strings.Contains(msg, want) {
 		t.Errorf("lost message %q does not suggest %s", msg, want)
 	}
-	if g, err := syscall.Getpgid(n); err != nil || g != n {
+	if g, err := unix.Getpgid(n); err != nil || g != n {
 		t.Fatalf("%d is not a process group leader (its group %d, %v)", n, g, err)
 	}
 	if err := syscall.Kill(-n, syscall.SIGTERM); err != nil {
