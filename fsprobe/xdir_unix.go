@@ -94,7 +94,7 @@ func (x *xdir) writeNew(name string, data []byte) error {
 // link makes newname a hard link to oldname (not following a symbolic
 // link).
 func (x *xdir) link(oldname, newname string) error {
-	if err := unix.Linkat(x.fd, oldname, x.fd, newname, 0); err != nil {
+	if err := linkat(x, oldname, newname); err != nil {
 		return &fs.PathError{Op: "link", Path: x.join(newname), Err: err}
 	}
 	return nil
