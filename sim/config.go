@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -347,8 +348,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: lock kind %q (want %s, %s or %s)", c.Kind, KindMutexLock, KindRWLock, KindSemaphore)
 	case c.Kind != KindMutexLock && c.Rules != RulesV1:
 		return fmt.Errorf("sim: the %s kind exists only under rules v1", c.Kind)
-	case c.ReadFraction < 0 || c.ReadFraction > 1:
+	case !unit(c.ReadFraction):
 		return fmt.Errorf("sim: read fraction %v (want 0..1)", c.ReadFraction)
+	case !(c.LongHold <= 1) || math.IsInf(c.LongHold, -1):
+		return fmt.Errorf("sim: long-hold share %v (want ≤ 1; negative: none)", c.LongHold)
 	case c.Slots < 1:
 		return fmt.Errorf("sim: %d slots (want ≥ 1)", c.Slots)
 	case c.HoldMax < c.HoldMin || c.LongHoldMax < c.LongHoldMin || c.HoldMin < 0:
@@ -359,9 +362,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: bad latency bounds")
 	case f.PauseMax < f.PauseMin || f.PauseMin < 0:
 		return fmt.Errorf("sim: bad pause bounds")
-	case f.ClockDrift < 0 || f.ClockDrift >= 1:
+	case !(f.ClockDrift >= 0 && f.ClockDrift < 1):
 		return fmt.Errorf("sim: clock drift %v (want 0 ≤ drift < 1)", f.ClockDrift)
-	case f.ErrorRate < 0 || f.ErrorRate > 1 || f.CrashRate < 0 || f.CrashRate > 1 || f.PauseRate < 0 || f.PauseRate > 1:
+	case !unit(f.ErrorRate) || !unit(f.CrashRate) || !unit(f.PauseRate):
 		return fmt.Errorf("sim: rates must lie in [0, 1]")
 	case f.CacheDelta < 0 || f.MtimeGranularity < 0 || f.ClockOffset < 0:
 		return fmt.Errorf("sim: negative fault durations")
@@ -369,8 +372,10 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sim: bad hang bounds")
 	case f.WallStepMax < 0 || f.WallSteps < 0:
 		return fmt.Errorf("sim: bad wall-step bounds")
-	case f.HangRate < 0 || f.HangRate > 1 || f.WallStepRate < 0 || f.WallStepRate > 1 || f.OffsetNearPeriod < 0 || f.OffsetNearPeriod > 1 || c.TryLock < 0 || c.TryLock > 1:
+	case !unit(f.HangRate) || !unit(f.WallStepRate) || !unit(f.OffsetNearPeriod) || !unit(c.TryLock):
 		return fmt.Errorf("sim: rates must lie in [0, 1]")
+	case !(f.HeartbeatStretch >= 0 && f.HeartbeatStretch <= maxStretch):
+		return fmt.Errorf("sim: heartbeat stretch %v (want 0..%d)", f.HeartbeatStretch, maxStretch)
 	case f.Tickets < 0:
 		return fmt.Errorf("sim: %d tickets (want ≥ 0)", f.Tickets)
 	case f.NulTail && !f.NonAtomicWrite:
@@ -379,6 +384,13 @@ func (c Config) Validate() error {
 	_, err := protocol.New("/sim/lock"+protocol.Suffix, c.lockOptions()...)
 	return err
 }
+
+// unit reports whether x lies in [0, 1]; NaN does not.
+func unit(x float64) bool { return x >= 0 && x <= 1 }
+
+// maxStretch bounds Faults.HeartbeatStretch, which multiplies the run's
+// time bound.
+const maxStretch = 1000
 
 func (c Config) lockOptions() []protocol.Option {
 	return []protocol.Option{

@@ -133,6 +133,12 @@ func (c Config) InModel() error {
 		return out("A3", "%s fails: D = %v (%d chained pauses of ≤ %v, latency ≤ %v), margin for 2D %v",
 			rule, d, f.Pauses, f.PauseMax, f.LatencyMax, m)
 	}
+	if f.ToldDelay < 0 {
+		// The checker would count a told holder as stopping at the instant
+		// it is told: D_b = 0, where step 3 of the safety proof needs
+		// D_b > 0 (told strictly before the reaper's look).
+		return out("A3b", "told delay %v: a told holder counted as stopping at once (D_b = 0; A3b needs D_b > 0)", f.ToldDelay)
+	}
 	if 2*f.ToldDelay > m {
 		return out("A3b", "a told holder acting for %v: 2 × %v > margin %v", f.ToldDelay, f.ToldDelay, m)
 	}

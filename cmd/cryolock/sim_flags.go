@@ -74,7 +74,7 @@ func bindSimConfig(fl *pflag.FlagSet, c *sim.Config) {
 	fl.DurationVar(&f.WallStepMax, "wall-step", f.WallStepMax, "largest wall-clock step, either way")
 	fl.Float64Var(&f.OffsetNearPeriod, "offset-near-period", f.OffsetNearPeriod, "probability that a process's clock offset is about one heartbeat period")
 	fl.IntVar(&f.Tickets, "tickets", f.Tickets, "narrow the ticket space to this many values so that ties happen (0: the full 32 bits)")
-	fl.DurationVar(&f.ToldDelay, "told-delay", f.ToldDelay, "how long a holder told it lost the lock still acts (0: the largest the model allows; negative: none)")
+	fl.DurationVar(&f.ToldDelay, "told-delay", f.ToldDelay, "how long a holder told it lost the lock still acts (0: the largest the model allows; negative: none, outside the model)")
 }
 
 // simArgs returns the arguments of `cryolock sim` that rerun configuration
