@@ -13,8 +13,9 @@ import (
 // twice and hold it for holdLeases leases, contending at once (no think
 // time), with the in-model faults a heartbeat must ride out: filesystem
 // latency, clock offset and drift, 1 s mtimes, and short pauses of the
-// whole process (at most an eighth of a lease, inside the quarter lease
-// between "overdue" and "stale").
+// whole process — four of at most L/40 each, so that all of them chained
+// on one process with a primitive's latency, D = 1.02 s, stay inside A3's
+// margin (2D + 2ρL ≤ L/4): Config.InModel accepts it.
 func heartbeatConfig(procs, holdLeases int) Config {
 	c := Config{Rules: RulesV1, Procs: procs, Acquisitions: 2}
 	c.Lease = 10 * time.Second
@@ -31,7 +32,7 @@ func heartbeatConfig(procs, holdLeases int) Config {
 		Pauses:           4,
 		PauseRate:        0.01,
 		PauseMin:         10 * time.Millisecond,
-		PauseMax:         c.Lease / 8,
+		PauseMax:         c.Lease / 40,
 	}
 	return c.WithDefaults()
 }
@@ -42,6 +43,9 @@ func heartbeatConfig(procs, holdLeases int) Config {
 func TestHeartbeatKeepsHolderAlive(t *testing.T) {
 	const holdLeases = 8
 	cfg := heartbeatConfig(3, holdLeases)
+	if err := cfg.InModel(); err != nil {
+		t.Fatal(err)
+	}
 	seeds := 30
 	if testing.Short() {
 		seeds = 10
@@ -74,6 +78,9 @@ func TestHeartbeatKeepsHolderAlive(t *testing.T) {
 // lose holds, so the test above can see a reaped holder.
 func TestStarvedHeartbeatIsReaped(t *testing.T) {
 	cfg := heartbeatConfig(3, 8)
+	if err := cfg.InModel(); err != nil {
+		t.Fatalf("the control's base: %v", err)
+	}
 	cfg.Faults.HeartbeatStretch = 3
 	for seed := uint64(0); seed < 20; seed++ {
 		if r := Run(cfg, seed); r.Stats.Lost > 0 {
