@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"context"
 	"math"
 	"strings"
 	"testing"
@@ -63,5 +64,38 @@ func TestNegativeToldDelayOutsideA3b(t *testing.T) {
 	err := c.InModel()
 	if err == nil || !strings.Contains(err.Error(), "A3b:") {
 		t.Fatalf("InModel: %v, want outside A3b", err)
+	}
+}
+
+// TestShrinkKeep: Shrink tries no reduction that Keep refuses (the audit
+// keeps a dropped row outside its own assumption with it).
+func TestShrinkKeep(t *testing.T) {
+	var row Assumption
+	for _, a := range Assumptions() {
+		if a.ID == "A7" {
+			row = a
+		}
+	}
+	cfg := *row.Dropped
+	var failed *Result
+	for seed := uint64(0); seed < 2000 && failed == nil; seed++ {
+		if r := Run(cfg, seed); r.Failed() {
+			failed = r
+		}
+	}
+	if failed == nil {
+		t.Fatal("row A7's dropped configuration shows no violation")
+	}
+	asked := 0
+	keep := func(c Config) bool {
+		asked++
+		return false
+	}
+	got := Shrink(context.Background(), failed, ShrinkOptions{Tries: 20, Shortest: 2, Keep: keep})
+	if asked == 0 {
+		t.Fatal("Keep was never asked")
+	}
+	if got.Config.Summary() != failed.Config.Summary() {
+		t.Errorf("shrunk to %s though Keep refused every reduction", got.Config.Summary())
 	}
 }

@@ -15,7 +15,8 @@ import (
 
 // ModelError reports that a configuration lies outside the fault model:
 // Assumption names the assumption of docs/PROOF.md it drops (A1…A8, or
-// A3b for a told holder's delay).
+// A3b for a told holder's delay), as the table of docs/PROOF.md §2 names
+// it.
 type ModelError struct {
 	Assumption string
 	Reason     string
@@ -113,7 +114,7 @@ func (c Config) InModel() error {
 	case !f.OwnWriteRefreshes && float64(f.CacheDelta)*(1+rho) > float64(c.Settle):
 		// With OwnWriteRefreshes the listing after the own create is
 		// fetched afresh: the create-then-list lag is 0.
-		return out("A1c", "create-then-list lag %v (own writes do not refresh the cached listing) × (1+ρ) > settle %v", f.CacheDelta, c.Settle)
+		return out("A1", "create-then-list lag %v (own writes do not refresh the cached listing) × (1+ρ) > settle %v", f.CacheDelta, c.Settle)
 	case c.Stale == stale.WallClock && 4*f.MtimeGranularity >= c.Lease:
 		// Under Observed, coarse mtimes (and wall-clock steps with them)
 		// cost only liveness: Invariant M, a refresh that does not advance

@@ -72,7 +72,7 @@ func TestInModel(t *testing.T) {
 		{"A3b", func(c *Config) { c.NoLostCheck = true }},
 		{"A3b", func(c *Config) { c.Faults.ToldDelay = 2 * time.Second }},
 		{"A4", func(c *Config) { c.Faults.ClockDrift = 0.2 }},
-		{"A1c", func(c *Config) { c.Settle, c.Faults.CacheDelta = time.Second, time.Second }},
+		{"A1", func(c *Config) { c.Settle, c.Faults.CacheDelta = time.Second, time.Second }},
 		{"A6", func(c *Config) { c.Stale, c.Faults.MtimeGranularity = stale.WallClock, 4*time.Second }},
 		{"", func(c *Config) { c.Faults.MtimeGranularity = 2 * c.Lease }}, // Observed: liveness only
 		// One pause of 0.25 s is inside at 10% drift; two chained are not.
@@ -284,5 +284,28 @@ func TestExhaustiveKindsAndReaping(t *testing.T) {
 			t.Fatalf("%s: no reap or no acquisition in %d schedules: %+v", s.name, res.Schedules, res.Stats)
 		}
 		t.Logf("%s: %d schedules (complete %v, %d pruned): %+v", s.name, res.Schedules, res.Complete, res.Pruned, res.Stats)
+	}
+}
+
+// TestAuditRowsDropExactlyTheirOwn: each audit row's dropped configuration
+// lies outside the fault model for exactly the assumption the row names —
+// not a sub-assumption that merely starts with its ID (row A3's used to set
+// NoLostCheck, outside A3b, and passed as "A3") — and modelErr refuses such
+// a prefix match.
+func TestAuditRowsDropExactlyTheirOwn(t *testing.T) {
+	for _, a := range Assumptions() {
+		if a.Dropped == nil {
+			continue
+		}
+		if got := modelAssumption(t, *a.Dropped); got != a.drops() {
+			t.Errorf("row %s: dropped configuration outside %q, want %q", a.ID, got, a.drops())
+		}
+	}
+	a := Assumption{ID: "A3", Holds: Default(RulesV1)}
+	d := Default(RulesV1)
+	d.NoLostCheck = true
+	a.Dropped = &d
+	if e := a.modelErr(); e == "" {
+		t.Error("a row A3 whose dropped configuration is outside A3b passes")
 	}
 }

@@ -20,6 +20,11 @@ type ShrinkOptions struct {
 	// only observes: the result does not depend on it.
 	Progress      func(ShrinkProgress)
 	ProgressEvery time.Duration
+	// Keep, if set, says which smaller configurations may be tried: a
+	// reduction it refuses is skipped (the audit keeps a dropped row's
+	// configuration outside its own assumption, so that the minimal
+	// violation it publishes is not one inside the fault model).
+	Keep func(Config) bool
 }
 
 // ShrinkProgress is a snapshot of a running [Shrink].
@@ -78,7 +83,7 @@ func Shrink(ctx context.Context, failed *Result, o ShrinkOptions) *Result {
 		}()
 	}
 	try := func(c Config, n int) []*Result {
-		if c.Validate() != nil {
+		if c.Validate() != nil || o.Keep != nil && !o.Keep(c) {
 			return nil
 		}
 		set(func() { tried++ })
