@@ -37,5 +37,9 @@
 // checker counts a holder told it lost the lock as holding for the told
 // delay (A3b), and [Stats] counts the dangerous situations a batch reached
 // (told holders, reaps of live entries, ties, failed stamps, hung calls,
-// TryLock wins, wall-clock steps; see [Stats.CoverageGaps]).
+// TryLock wins, wall-clock steps; see [Stats.CoverageGaps]). The simulated
+// world is narrower than the proof's system model: every primitive takes
+// effect at its return (latency and hangs come first), and a pause freezes
+// all of a process's goroutines together (docs/PROOF.md §2, "What the
+// simulator does not exercise").
 package sim
