@@ -38,22 +38,13 @@ func openXdir(d protocol.Dir, path string) (*xdir, error) {
 			return &xdir{fd: nfd, path: path}, nil
 		}
 	}
-	fd, err := xretry(func() (int, error) {
+	fd, err := retryEINTR(func() (int, error) {
 		return unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	})
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
 	return &xdir{fd: fd, path: path}, nil
-}
-
-func xretry(f func() (int, error)) (int, error) {
-	for {
-		n, err := f()
-		if err != unix.EINTR {
-			return n, err
-		}
-	}
 }
 
 func (x *xdir) close() { unix.Close(x.fd) }
@@ -64,7 +55,7 @@ const newFileFlags = unix.O_WRONLY | unix.O_CREAT | unix.O_EXCL | unix.O_NOFOLLO
 
 // createExcl creates the file name with O_EXCL.
 func (x *xdir) createExcl(name string) error {
-	fd, err := xretry(func() (int, error) { return unix.Openat(x.fd, name, newFileFlags, 0o666) })
+	fd, err := retryEINTR(func() (int, error) { return unix.Openat(x.fd, name, newFileFlags, 0o666) })
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: x.join(name), Err: err}
 	}
@@ -73,12 +64,12 @@ func (x *xdir) createExcl(name string) error {
 
 // writeNew creates the file name (which must not exist) holding data.
 func (x *xdir) writeNew(name string, data []byte) error {
-	fd, err := xretry(func() (int, error) { return unix.Openat(x.fd, name, newFileFlags, 0o666) })
+	fd, err := retryEINTR(func() (int, error) { return unix.Openat(x.fd, name, newFileFlags, 0o666) })
 	if err != nil {
 		return &fs.PathError{Op: "open", Path: x.join(name), Err: err}
 	}
 	for len(data) > 0 {
-		n, err := xretry(func() (int, error) { return unix.Write(fd, data) })
+		n, err := retryEINTR(func() (int, error) { return unix.Write(fd, data) })
 		if err != nil {
 			unix.Close(fd)
 			return &fs.PathError{Op: "write", Path: x.join(name), Err: err}
@@ -129,7 +120,7 @@ const maxCheckRead = 64
 // opened without following a symbolic link and without blocking.
 func (x *xdir) readFile(name string) ([]byte, error) {
 	path := x.join(name)
-	fd, err := xretry(func() (int, error) {
+	fd, err := retryEINTR(func() (int, error) {
 		return unix.Openat(x.fd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	})
 	if err != nil {
@@ -142,7 +133,7 @@ func (x *xdir) readFile(name string) ([]byte, error) {
 	buf := make([]byte, maxCheckRead+1)
 	n := 0
 	for n < len(buf) {
-		m, err := xretry(func() (int, error) { return unix.Read(fd, buf[n:]) })
+		m, err := retryEINTR(func() (int, error) { return unix.Read(fd, buf[n:]) })
 		if err != nil {
 			return nil, &fs.PathError{Op: "read", Path: path, Err: err}
 		}
@@ -164,7 +155,7 @@ func fstatRegular(fd int, path string, oneLink bool) error {
 		return &fs.PathError{Op: "fstat", Path: path, Err: err}
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (%s): refused, maybe planted by another user", protocol.ErrNotRegular, typeName(uint32(st.Mode)))}
+		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (%s): refused, maybe planted by another user", protocol.ErrNotRegular, "a "+kindOf(uint32(st.Mode)))}
 	}
 	if oneLink && st.Nlink > 1 {
 		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w (a file with %d links: another name for it exists, maybe outside the directory): refused, maybe planted by another user", protocol.ErrNotRegular, st.Nlink)}
@@ -178,7 +169,7 @@ func fstatRegular(fd int, path string, oneLink bool) error {
 // file with a single name.
 func (x *xdir) openFlock(name string) (int, error) {
 	path := x.join(name)
-	fd, err := xretry(func() (int, error) {
+	fd, err := retryEINTR(func() (int, error) {
 		return unix.Openat(x.fd, name, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	})
 	if err != nil {
@@ -192,20 +183,4 @@ func (x *xdir) openFlock(name string) (int, error) {
 		return -1, err
 	}
 	return fd, nil
-}
-
-func typeName(mode uint32) string {
-	switch mode & unix.S_IFMT {
-	case unix.S_IFDIR:
-		return "a directory"
-	case unix.S_IFLNK:
-		return "a symbolic link"
-	case unix.S_IFIFO:
-		return "a FIFO"
-	case unix.S_IFSOCK:
-		return "a socket"
-	case unix.S_IFCHR, unix.S_IFBLK:
-		return "a device"
-	}
-	return fmt.Sprintf("type %#o", mode&unix.S_IFMT)
 }

@@ -36,6 +36,28 @@ func descriptorsOf(t *testing.T, path string) int {
 	return n
 }
 
+// gateHeldElsewhere makes a lock directory held by another process's entry
+// (heldElsewhere) whose gate that process holds too: other is its
+// descriptor with the flock taken (closed at the end of the test), key the
+// directory's identity.
+func gateHeldElsewhere(t *testing.T, name string) (path, holder string, other int, key dirKey) {
+	t.Helper()
+	path, holder = heldElsewhere(t, name)
+	other, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Close(other) })
+	if err := unix.Flock(other, unix.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		t.Fatal(err)
+	}
+	return path, holder, other, dirKey{dev: uint64(st.Dev), ino: st.Ino}
+}
+
 // TestGateWaitNotLeaked: a waiter at a gate that another process holds
 // has a goroutine blocked in flock(2), which nothing interrupts. Waits
 // cancelled one after another, each outliving its watch, must not leave one
@@ -43,20 +65,7 @@ func descriptorsOf(t *testing.T, path string) int {
 // watch takes the blocked gate over, and when the other process lets the
 // gate go the last one ends.
 func TestGateWaitNotLeaked(t *testing.T) {
-	path, _ := heldElsewhere(t, "leak.cryolock")
-	other, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(other)
-	if err := unix.Flock(other, unix.LOCK_EX); err != nil { // another process's gate
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	key := dirKey{dev: uint64(st.Dev), ino: st.Ino}
+	path, _, other, key := gateHeldElsewhere(t, "leak.cryolock")
 	watchGone := func() bool {
 		hub.mu.Lock()
 		defer hub.mu.Unlock()
@@ -104,20 +113,7 @@ func TestGateWaitNotLeaked(t *testing.T) {
 // TestOrphanedGateAdopted: a gate taken over from an earlier watch still
 // grants its flock to the new watch's waiter, which then holds the lock.
 func TestOrphanedGateAdopted(t *testing.T) {
-	path, holder := heldElsewhere(t, "adopt.cryolock")
-	other, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(other)
-	if err := unix.Flock(other, unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		t.Fatal(err)
-	}
-	key := dirKey{dev: uint64(st.Dev), ino: st.Ino}
+	path, holder, other, key := gateHeldElsewhere(t, "adopt.cryolock")
 	guard, stop := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer stop()
 	orphaned := func() bool {

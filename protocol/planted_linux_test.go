@@ -143,13 +143,7 @@ func TestHardLinkedEntryContentNotShown(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ok, err := l.TryLock(ctx)
-	if ok {
-		l.Unlock()
-	}
-	if !errors.Is(err, protocol.ErrForeign) {
-		t.Fatalf("TryLock: %v, %v; want an error wrapping ErrForeign", ok, err)
-	}
+	err = tryForeign(ctx, t, l)
 	if strings.Contains(err.Error(), "SECRET") {
 		t.Errorf("the error quotes a hard-linked file's content: %v", err)
 	}
@@ -199,13 +193,7 @@ func TestSwappedEntryReason(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	ok, err := l.TryLock(ctx)
-	if ok {
-		l.Unlock()
-	}
-	if !errors.Is(err, protocol.ErrForeign) {
-		t.Fatalf("TryLock: %v, %v; want an error wrapping ErrForeign", ok, err)
-	}
+	err = tryForeign(ctx, t, l)
 	if msg := err.Error(); strings.Contains(msg, "(----------)") || !strings.Contains(msg, "symbolic link") {
 		t.Errorf("TryLock's error does not say a symbolic link was met: %v", err)
 	}
@@ -246,10 +234,18 @@ func TestHugeEntryReadBounded(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if ok, err := l.TryLock(ctx); ok || !errors.Is(err, protocol.ErrForeign) {
-		if ok {
-			l.Unlock()
-		}
-		t.Errorf("TryLock beside a 1 GiB entry: %v, %v; want an error wrapping ErrForeign", ok, err)
+	tryForeign(ctx, t, l)
+}
+
+// tryForeign returns TryLock's error, which must wrap ErrForeign.
+func tryForeign(ctx context.Context, t *testing.T, l *protocol.Lock) error {
+	t.Helper()
+	ok, err := l.TryLock(ctx)
+	if ok {
+		l.Unlock()
 	}
+	if !errors.Is(err, protocol.ErrForeign) {
+		t.Fatalf("TryLock: %v, %v; want an error wrapping ErrForeign", ok, err)
+	}
+	return err
 }
