@@ -58,6 +58,20 @@ func gateHeldElsewhere(t *testing.T, name string) (path, holder string, other in
 	return path, holder, other, dirKey{dev: uint64(st.Dev), ino: st.Ino}
 }
 
+// cancelWaitAtGate starts l.Lock, waits until it queues at the gate, and
+// cancels it.
+func cancelWaitAtGate(guard context.Context, t *testing.T, l *Lock) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	got := make(chan error, 1)
+	go func() { got <- l.Lock(ctx) }()
+	awaitState(guard, t, waitingAtGate, "the waiter never queued at the gate")
+	cancel()
+	if err := <-got; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Lock: %v, want context.Canceled", err)
+	}
+}
+
 // TestGateWaitNotLeaked: a waiter at a gate that another process holds
 // has a goroutine blocked in flock(2), which nothing interrupts. Waits
 // cancelled one after another, each outliving its watch, must not leave one
@@ -80,14 +94,7 @@ func TestGateWaitNotLeaked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		got := make(chan error, 1)
-		go func() { got <- l.Lock(ctx) }()
-		awaitState(guard, t, waitingAtGate, "the waiter never queued at the gate")
-		cancel()
-		if err := <-got; !errors.Is(err, context.Canceled) {
-			t.Fatalf("Lock: %v, want context.Canceled", err)
-		}
+		cancelWaitAtGate(guard, t, l)
 		awaitState(guard, t, watchGone, "the watch never ended")
 	}
 	waits, fds := blockedGateWaits()-baseWaits, descriptorsOf(t, path)-baseFDs
@@ -125,15 +132,9 @@ func TestOrphanedGateAdopted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	got := make(chan error, 1)
-	go func() { got <- l.Lock(ctx) }()
-	awaitState(guard, t, waitingAtGate, "the waiter never queued at the gate")
-	cancel()
-	if err := <-got; !errors.Is(err, context.Canceled) {
-		t.Fatalf("Lock: %v, want context.Canceled", err)
-	}
+	cancelWaitAtGate(guard, t, l)
 	awaitState(guard, t, orphaned, "the gate was not kept as an orphan")
+	got := make(chan error, 1)
 
 	// A new waiter takes the orphan over; the holder leaves and the other
 	// process lets the gate go: the waiter holds.
