@@ -21,7 +21,10 @@ import (
 // lease, say) cannot overwrite the work of the holder that followed it: its
 // token is older. If the lease assumption itself was broken and two
 // contenders held at once, they may get the same token; a resource that
-// also rejects a second writer with an equal token stays safe.
+// also rejects a second writer with an equal token stays safe. The token
+// files are not fsynced: a crash of the operating system holding them can
+// lose the newest one before it reaches the disk, and its token may then
+// be handed out again (docs/PROTOCOL.md §7).
 type Fencing int
 
 const (
@@ -157,13 +160,19 @@ func readFence(fsys FS, meta Dir) (best uint64, files []uint64, err error) {
 	if err != nil {
 		return 0, nil, err
 	}
+	var legacy []string
 	for _, e := range ents {
 		if t, ok := fenceFileToken(e.Name); ok {
 			files = append(files, t)
 			best = max(best, t)
+		} else if e.Name == fenceSlots[0] || e.Name == fenceSlots[1] || e.Name == fenceRenamed {
+			legacy = append(legacy, e.Name)
 		}
 	}
-	for _, name := range [...]string{fenceSlots[0], fenceSlots[1], fenceRenamed} {
+	// Only the earlier layouts' files the listing shows are read: those
+	// layouts are no longer written, so one that is not listed does not
+	// exist (three opens fewer per token where none is left).
+	for _, name := range legacy {
 		b, _, err := fsys.ReadFile(meta, name)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

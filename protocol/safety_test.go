@@ -73,18 +73,19 @@ func TestInvisibleHeartbeatIsLost(t *testing.T) {
 	}
 }
 
-// hookFS runs hook once, just before the first read of a fencing slot.
+// hookFS runs hook once, just before the first opening of the lock
+// directory's .meta (where the fencing counter is read).
 type hookFS struct {
 	protocol.FS
 	once sync.Once
 	hook func()
 }
 
-func (f *hookFS) ReadFile(d protocol.Dir, p string) ([]byte, protocol.FileInfo, error) {
-	if strings.HasPrefix(p, "fence") {
+func (f *hookFS) OpenDir(parent protocol.Dir, name string, create bool, perm fs.FileMode) (protocol.Dir, error) {
+	if parent != nil && name == protocol.MetaDir {
 		f.once.Do(f.hook)
 	}
-	return f.FS.ReadFile(d, p)
+	return f.FS.OpenDir(parent, name, create, perm)
 }
 
 // TestFencingPausedHolder: A decides "held" and is paused before it reads
