@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cryolock-go/cryolock/protocol"
+	"github.com/cryolock-go/cryolock/stale"
 )
 
 // fakeProc writes a process pid under proc with the given command line and,
@@ -143,6 +144,29 @@ func TestAdoptVerdictKeepsOwn(t *testing.T) {
 	kept := adoptVerdict(honest, me)
 	if !reflect.DeepEqual(kept, honest) {
 		t.Errorf("an honest verdict was changed:\n%+v\n%+v", *kept.Recommendation, *honest.Recommendation)
+	}
+}
+
+// TestAdoptVerdictStaleRule: a planted verdict as conservative as this
+// side's own in every duration but with the wall-clock staleness rule
+// (which trusts the hosts' clocks to agree) is not adopted as written: the
+// joined recommendation keeps the observed rule, which WithReport applies.
+func TestAdoptVerdictStaleRule(t *testing.T) {
+	s := time.Second
+	sshfs := Filesystem{Type: "fuse.sshfs", Remote: true, AttrCache: Duration(20 * s), AttrCacheSource: "sshfs default", DirCache: Duration(20 * s), DirCacheSource: "sshfs default"}
+	local := Report{Host: "a", Filesystem: sshfs, Primitives: allWork(), Listing: Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}}
+	me := peerResult{ID: "aaaa", Peer: PeerReport{Peer: "bbbb", Rounds: 2}, Report: &local}
+	own := Recommend(Report{Filesystem: sshfs, Primitives: allWork(), Listing: local.Listing, Peer: &me.Peer})
+	forgedRec := own
+	forgedRec.StaleRule = stale.WallClock.String()
+	forgedRec.Settle, forgedRec.Lease = own.Settle*2, own.Lease*2
+	forged := Verdict{Sides: []string{"aaaa", "bbbb"}, WrittenBy: "bbbb", Peer: PeerReport{Peer: "aaaa+bbbb", Rounds: 2}, Recommendation: &forgedRec}
+	got := adoptVerdict(forged, me).Recommendation
+	if got.StaleRule != stale.Observed.String() {
+		t.Errorf("adopted stale rule %q from a planted verdict, want %q (this side's own)", got.StaleRule, stale.Observed)
+	}
+	if got.Settle < forgedRec.Settle || got.Lease < forgedRec.Lease {
+		t.Errorf("adopted %v / %v, below the verdict's %v / %v", got.Settle, got.Lease, forgedRec.Settle, forgedRec.Lease)
 	}
 }
 

@@ -199,11 +199,30 @@ func adoptVerdict(v Verdict, me peerResult) Verdict {
 }
 
 // atLeastAsConservative reports whether a is, setting by setting, at
-// least as conservative as b (see [JoinRecommendations]).
+// least as conservative as b: whether joining b to it
+// ([JoinRecommendations], which defines the order) changes neither
+// Usable nor any setting that [Recommendation.Options] applies. (Until 2026-12-02 the
+// order was restated here without the staleness rule, and a planted
+// verdict's wall-clock rule was adopted: TestAdoptVerdictStaleRule.)
 func atLeastAsConservative(a, b Recommendation) bool {
-	return (!a.Usable || b.Usable) && (a.NoLease || !b.NoLease) &&
-		(a.NoLease || a.Lease >= b.Lease) && a.Settle >= b.Settle &&
-		a.MinBackoff <= b.MinBackoff && a.MaxBackoff >= b.MaxBackoff
+	return applied(JoinRecommendations(a, b)) == applied(a)
+}
+
+// appliedSettings are Usable and the settings of a Recommendation that
+// [Recommendation.Options] turns into protocol options.
+type appliedSettings struct {
+	usable, noLease                       bool
+	lease, settle, minBackoff, maxBackoff Duration
+	staleRule                             string
+}
+
+func applied(r Recommendation) appliedSettings {
+	a := appliedSettings{usable: r.Usable, noLease: r.NoLease, settle: r.Settle,
+		minBackoff: r.MinBackoff, maxBackoff: r.MaxBackoff, staleRule: r.StaleRule}
+	if !r.NoLease {
+		a.lease = r.Lease
+	}
+	return a
 }
 
 // JoinPeer joins two sides' peer measurements (see [Verdict.Peer]).
