@@ -270,7 +270,12 @@ func (a *attempt) judge1(ctx context.Context, name, path string) (bool, error) {
 	// An entry judged alive a moment ago is still alive: staleness takes a
 	// lease to develop, so looking at its mtime every lease/8 only delays
 	// reaping by that much, and spares a stat per competitor per poll.
-	if r := a.entries[name]; r != nil && r.aliveSet {
+	// An entry whose lease is not known (not read yet, or half-written
+	// when read) is presumed to have the observer's own lease; if that is
+	// None, it is judged again at every look, so that the lease it declares
+	// is read once it is complete (an entry presumed never stale would never
+	// be read again, and a dead one never reaped).
+	if r := a.entries[name]; r != nil && r.aliveSet && (r.leaseKnown || !l.lease.Forever) {
 		lease := l.lease
 		if r.leaseKnown {
 			lease = r.lease
