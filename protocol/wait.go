@@ -25,15 +25,19 @@ import (
 // never a reason to break anything), TryLock watches them for up to
 // 1.25 leases, until the judge reaps them or the time is up. A live holder
 // looks alive by the wall clock unless clocks are skewed by more than its
-// lease, so TryLock still returns at once in the common case.
+// lease, so TryLock still returns at once in the common case. Only the
+// entries in the way count: a reader's are the exclusive ones (a live
+// reader's entry beside a dead writer's keeps no reader out).
 func (a *attempt) watchSuspects(live []competitor) bool {
-	if len(live) == 0 {
-		return false
-	}
 	env := a.l.cfg.Env
 	now := env.Now()
 	var longest time.Duration
+	inWay := 0
 	for _, c := range live {
+		if a.l.role == shared && c.shared {
+			continue
+		}
+		inWay++
 		r := a.entries[c.name]
 		if r == nil || !r.lastSet {
 			return false
@@ -43,6 +47,9 @@ func (a *attempt) watchSuspects(live []competitor) bool {
 			return false
 		}
 		longest = max(longest, s.Lease.D)
+	}
+	if inWay == 0 {
+		return false
 	}
 	mono := env.Mono()
 	if a.tryUntil == 0 {
