@@ -68,3 +68,60 @@ func TestReaderTryLockWatchesDeadWriter(t *testing.T) {
 		t.Fatalf("reader TryLock still watching after %v of virtual time", env.limit)
 	}
 }
+
+// TestSemaphoreTryLockWatchesDeadHolder: rule W for a semaphore of 2. One
+// slot is held by a live contender (lease None), the other by a crashed
+// one's entry (lease 1 s, its mtime an hour old). Reaping the dead entry
+// alone would let a new contender in, so the dead entry is what stands in
+// its way: a TryLock (one per process, from cron) must keep watching, reap
+// it after its lease and hold. It used to require every live entry to look
+// dead, and returned false at once for as long as the live slot was held:
+// a crashed holder's slot was lost to TryLock users. In jumping time.
+func TestSemaphoreTryLockWatchesDeadHolder(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	dead := filepath.Join(dir, "dead_1_aaaaaaaaaaaa.5")
+	for name, content := range map[string]string{dead: "1", filepath.Join(dir, "live_1_bbbbbbbbbbbb.6"): "None"} {
+		if err := os.WriteFile(name, []byte(content), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(name, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := &warpEnv{Env: protocol.OSEnv(), limit: 100 * time.Second, passed: make(chan struct{})}
+	l, err := newSem(dir, 2, protocol.WithoutLease(), protocol.WithEnv(env), protocol.WithFS(plainFS{protocol.OSFS()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		ok  bool
+		err error
+	}
+	done := make(chan result, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		ok, err := l.TryLock(ctx)
+		done <- result{ok, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil || !r.ok {
+			t.Fatalf("semaphore TryLock beside a live holder and a dead one (2 slots): %v, %v; want held (the dead one reaped)", r.ok, r.err)
+		}
+		if _, err := os.Stat(dead); !os.IsNotExist(err) {
+			t.Fatalf("the dead holder's entry is still there: %v", err)
+		}
+		if err := l.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+	case <-env.passed:
+		cancel()
+		<-done
+		t.Fatalf("semaphore TryLock still watching after %v of virtual time", env.limit)
+	}
+}

@@ -26,13 +26,16 @@ import (
 // 1.25 leases, until the judge reaps them or the time is up. A live holder
 // looks alive by the wall clock unless clocks are skewed by more than its
 // lease, so TryLock still returns at once in the common case. Only the
-// entries in the way count: a reader's are the exclusive ones (a live
-// reader's entry beside a dead writer's keeps no reader out).
+// entries in the way count, and only while reaping those that look dead
+// would let the TryLock in: a reader needs every exclusive entry gone (a
+// live reader's entry beside a dead writer's keeps no reader out), a
+// contender of n slots fewer than n entries left (a live holder beside a
+// dead one leaves a semaphore's slot to reap; a mutex needs all gone).
 func (a *attempt) watchSuspects(live []competitor) bool {
 	env := a.l.cfg.Env
 	now := env.Now()
 	var longest time.Duration
-	inWay := 0
+	inWay, dead := 0, 0
 	for _, c := range live {
 		if a.l.role == shared && c.shared {
 			continue
@@ -40,15 +43,20 @@ func (a *attempt) watchSuspects(live []competitor) bool {
 		inWay++
 		r := a.entries[c.name]
 		if r == nil || !r.lastSet {
-			return false
+			continue
 		}
 		s := r.last
 		if s.Lease.Forever || !s.ModTime.Add(s.Lease.D).Before(now) {
-			return false
+			continue
 		}
+		dead++
 		longest = max(longest, s.Lease.D)
 	}
-	if inWay == 0 {
+	need := inWay // a reader: every exclusive entry must go
+	if a.l.role != shared {
+		need = inWay - a.l.slots + 1
+	}
+	if dead == 0 || dead < need {
 		return false
 	}
 	mono := env.Mono()
