@@ -19,7 +19,10 @@ func WithShared() Option { return func(c *config) { c.Shared = true } }
 // WithSlots makes the Lock one holder of a semaphore of n: at most n
 // holders at once among every contender of the directory with the same n
 // (all must agree on n). An entry holds when fewer than n others are live in
-// a listing made after its creation. n = 1 is a mutex.
+// a listing made after its creation. n = 1 is a mutex. A slot may stay
+// unused for a while: contenders that enter at about the same moment
+// beside fewer than n holders may all wait until a holder releases, since
+// an entry does not say whether it holds or waits (docs/PROTOCOL.md §7).
 //
 // Entries do not record their kind, so do not mix kinds on one directory:
 // a mutex ([New] without options) on a semaphore's directory holds only when
