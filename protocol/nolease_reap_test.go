@@ -109,3 +109,35 @@ func TestNoLeaseObserverReadsCompletedLease(t *testing.T) {
 		t.Fatalf("a WithoutLease Lock never judged by its completed lease (1 s) an entry it first saw empty (%v of virtual time)", w.limit)
 	}
 }
+
+// TestFutureMtimeDeadEntry pins down what rule W's wall-clock hint costs
+// (docs/PROTOCOL.md T2, W): the entry of a crashed contender whose wall
+// clock ran an hour ahead carries an mtime an hour in this host's future,
+// so it does not look dead by this host's clock, and a TryLock of a fresh
+// value returns false at once instead of watching it; a blocking Lock,
+// under the Observed rule, which compares no clocks, reaps it after one
+// lease of watching. In jumping time.
+func TestFutureMtimeDeadEntry(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(dir, "dead_1_aaaaaaaaaaaa.5")
+	if err := os.WriteFile(dead, []byte("1"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Hour)
+	if err := os.Chtimes(dead, future, future); err != nil {
+		t.Fatal(err)
+	}
+	env := &warpEnv{Env: protocol.OSEnv(), limit: 100 * time.Second, passed: make(chan struct{})}
+	opts := []protocol.Option{protocol.WithoutLease(), protocol.WithEnv(env), protocol.WithFS(plainFS{protocol.OSFS()})}
+	for i := 0; i < 3; i++ {
+		if ok, err := newLock(t, dir, opts...).TryLock(context.Background()); ok || err != nil {
+			t.Fatalf("TryLock beside a dead entry with a future mtime: %v, %v; want false (it does not look dead by this clock)", ok, err)
+		}
+	}
+	if !lockInWarp(t, newLock(t, dir, opts...), env) {
+		t.Fatalf("Lock did not reap a dead entry with a future mtime in %v of virtual time", env.limit)
+	}
+}
