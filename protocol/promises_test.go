@@ -1,0 +1,350 @@
+package protocol_test
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cryolock-go/cryolock/internal/locktest"
+	"github.com/cryolock-go/cryolock/protocol"
+)
+
+// The tests of this file each check one promise of a doc comment of the
+// package or of README.md that no other test would catch if it were false.
+
+// TestDoReportsLossWhenFnSucceeds: Do returns fn's error joined with an
+// error wrapping ErrLost when the lock was lost while fn ran — also when fn
+// itself returns nil, or an error of its own that says nothing of the loss.
+func TestDoReportsLossWhenFnSucceeds(t *testing.T) {
+	boom := errors.New("boom")
+	for _, ret := range []error{nil, boom} {
+		dir := filepath.Join(t.TempDir(), "d.cryolock")
+		err := protocol.Do(ctxT(t, 30*time.Second), dir, func(ctx context.Context) error {
+			if err := os.Remove(filepath.Join(dir, locktest.Names(t, dir)[0])); err != nil {
+				t.Error(err)
+			}
+			<-ctx.Done() // the heartbeat notices the loss
+			return ret
+		}, protocol.WithLease(200*time.Millisecond))
+		if !errors.Is(err, protocol.ErrLost) {
+			t.Errorf("fn returned %v after the loss: Do returned %v, want an error wrapping ErrLost", ret, err)
+		}
+		if ret != nil && !errors.Is(err, ret) {
+			t.Errorf("fn returned %v after the loss: Do returned %v, want fn's error too", ret, err)
+		}
+	}
+}
+
+// TestDoReleasesOnGoexit: fn calling runtime.Goexit (t.FailNow in a test
+// helper) releases the lock like a panic does.
+func TestDoReleasesOnGoexit(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	ctx := ctxT(t, 30*time.Second)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		protocol.Do(ctx, dir, func(context.Context) error { runtime.Goexit(); return nil })
+	}()
+	<-done
+	if names := locktest.Names(t, dir); len(names) != 0 {
+		t.Fatalf("entries left after Goexit in Do: %v", names)
+	}
+}
+
+// TestLockAllTakesPathOrder: LockAll takes its locks in the order of their
+// paths, whatever the order of its arguments: with a.cryolock held
+// elsewhere, LockAll(b, a) waits for a before it ever touches b (b's
+// directory, created on first use, is never made).
+func TestLockAllTakesPathOrder(t *testing.T) {
+	root := t.TempDir()
+	ap, bp := filepath.Join(root, "a.cryolock"), filepath.Join(root, "b.cryolock")
+	other := newLock(t, ap)
+	ctx := ctxT(t, 30*time.Second)
+	if err := other.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Unlock()
+	a, b := newLock(t, ap), newLock(t, bp)
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := protocol.LockAll(short, b, a); !errors.Is(err, context.Canceled) {
+		t.Fatalf("LockAll with a held elsewhere and its context done: %v, want context.Canceled", err)
+	}
+	if _, err := os.Lstat(bp); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("LockAll(b, a) touched b before a (b's directory: %v)", err)
+	}
+}
+
+// orderFS records the lock directories of the entries it removes.
+type orderFS struct {
+	protocol.FS
+	mu      sync.Mutex
+	removed []string
+}
+
+func (f *orderFS) Remove(d protocol.Dir, name string) error {
+	f.mu.Lock()
+	f.removed = append(f.removed, filepath.Base(d.Path()))
+	f.mu.Unlock()
+	return f.FS.Remove(d, name)
+}
+
+// TestUnlockAllReverseOrder: UnlockAll releases in the reverse of LockAll's
+// order (by path), skips nil locks, and joins the errors of those that
+// fail; a LockAll that fails rolls back in reverse order too.
+func TestUnlockAllReverseOrder(t *testing.T) {
+	root := t.TempDir()
+	f := &orderFS{FS: protocol.OSFS()}
+	var locks []*protocol.Lock
+	for _, n := range []string{"b", "c", "a"} {
+		locks = append(locks, newLock(t, filepath.Join(root, n+".cryolock"), protocol.WithFS(f)))
+	}
+	ctx := ctxT(t, 30*time.Second)
+	if err := protocol.LockAll(ctx, locks...); err != nil {
+		t.Fatal(err)
+	}
+	if err := protocol.UnlockAll(locks[0], nil, locks[1], locks[2]); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"c.cryolock", "b.cryolock", "a.cryolock"}; !slices.Equal(f.removed, want) {
+		t.Fatalf("UnlockAll released %v, want %v", f.removed, want)
+	}
+	err := protocol.UnlockAll(locks...)
+	if !errors.Is(err, protocol.ErrNotHeld) || strings.Count(err.Error(), "not held") != 3 {
+		t.Fatalf("UnlockAll of three free locks: %v, want the three ErrNotHeld joined", err)
+	}
+
+	// Rollback: d.cryolock is held elsewhere; a, b, c are taken, then
+	// released c, b, a.
+	other := newLock(t, filepath.Join(root, "d.cryolock"))
+	if err := other.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer other.Unlock()
+	d := newLock(t, other.Path(), protocol.WithFS(f))
+	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	f.removed = nil
+	if err := protocol.LockAll(short, d, locks[0], locks[1], locks[2]); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("LockAll with d held elsewhere: %v", err)
+	}
+	// d's own entries, withdrawn while it waited, are not the rollback.
+	rolled := slices.DeleteFunc(f.removed, func(s string) bool { return s == "d.cryolock" })
+	if want := []string{"c.cryolock", "b.cryolock", "a.cryolock"}; !slices.Equal(rolled, want) {
+		t.Fatalf("LockAll rolled back %v, want %v", rolled, want)
+	}
+	for _, l := range locks {
+		if l.Held() {
+			t.Fatalf("%s still held after LockAll failed", l.Path())
+		}
+	}
+}
+
+// TestLockContextParentCancelKeepsHold: cancelling the ctx given to
+// LockContext cancels the returned context but does not release the lock;
+// Unlock then releases it as always. A failed LockContext returns a nil
+// context.
+func TestLockContextParentCancelKeepsHold(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	l := newLock(t, dir)
+	parent, cancel := context.WithCancel(ctxT(t, 30*time.Second))
+	hctx, err := l.LockContext(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	<-hctx.Done()
+	if !l.Held() || l.Lost() == nil {
+		t.Fatal("cancelling LockContext's ctx released the lock")
+	}
+	if names := locktest.Names(t, dir); !slices.Equal(names, []string{l.Name()}) {
+		t.Fatalf("after the cancel the lock directory holds %v, want the holder's %s", names, l.Name())
+	}
+	other := newLock(t, dir)
+	if ok, err := other.TryLock(ctxT(t, 10*time.Second)); ok || err != nil {
+		t.Fatalf("another contender after the cancel: TryLock %v, %v; want false, nil", ok, err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Lock(ctxT(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Unlock()
+	c2, err := other.LockContext(parent) // parent is done
+	if err == nil || c2 != nil {
+		t.Fatalf("failed LockContext: context %v, err %v; want a nil context and an error", c2, err)
+	}
+}
+
+// TestLostChannelSemantics: Lost is nil while not held; the channel of a
+// hold is not closed by Unlock (only a loss closes it), and a new hold gets
+// a new channel.
+func TestLostChannelSemantics(t *testing.T) {
+	l := newLock(t, filepath.Join(t.TempDir(), "a.cryolock"))
+	if l.Lost() != nil {
+		t.Fatal("Lost() of a value that never held is not nil")
+	}
+	ctx := ctxT(t, 30*time.Second)
+	if err := l.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lost := l.Lost()
+	if lost == nil {
+		t.Fatal("Lost() of a held value is nil")
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if l.Lost() != nil {
+		t.Fatal("Lost() after Unlock is not nil")
+	}
+	select {
+	case <-lost:
+		t.Fatal("Unlock closed the Lost channel")
+	default:
+	}
+	if l.Name() != "" || l.Held() || l.Token() != 0 {
+		t.Fatalf("after Unlock: Name %q, Held %v, Token %d; want \"\", false, 0", l.Name(), l.Held(), l.Token())
+	}
+}
+
+// TestTokenOnlyForExclusiveFencing: Token is 0 without WithFencing, for a
+// reader and for a semaphore of more than one slot even with it, and when
+// not held; a fencing mutex gets a token greater than the last one issued
+// on its directory.
+func TestTokenOnlyForExclusiveFencing(t *testing.T) {
+	ctx := ctxT(t, 30*time.Second)
+	for _, tc := range []struct {
+		name string
+		opts []protocol.Option
+		want bool
+	}{
+		{"mutex", nil, false},
+		{"fencing mutex", []protocol.Option{protocol.WithFencing(protocol.FencingSlots)}, true},
+		{"fencing reader", []protocol.Option{protocol.WithFencing(protocol.FencingSlots), protocol.WithShared()}, false},
+		{"fencing semaphore of 2", []protocol.Option{protocol.WithFencing(protocol.FencingSlots), protocol.WithSlots(2)}, false},
+		{"fencing semaphore of 1", []protocol.Option{protocol.WithFencing(protocol.FencingSlots), protocol.WithSlots(1)}, true},
+	} {
+		path := filepath.Join(t.TempDir(), "t.cryolock")
+		l := newLock(t, path, tc.opts...)
+		var last uint64
+		for i := 0; i < 2; i++ {
+			if err := l.Lock(ctx); err != nil {
+				t.Fatal(err)
+			}
+			tok := l.Token()
+			if err := l.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.want && tok != 0 {
+				t.Errorf("%s: token %d, want 0", tc.name, tok)
+			}
+			if tc.want && tok <= last {
+				t.Errorf("%s: token %d after %d, want greater", tc.name, tok, last)
+			}
+			last = tok
+			if l.Token() != 0 {
+				t.Errorf("%s: token %d after Unlock, want 0", tc.name, l.Token())
+			}
+		}
+	}
+}
+
+// TestDefaultSettings: the defaults the README and the doc comments state.
+func TestDefaultSettings(t *testing.T) {
+	l := newLock(t, filepath.Join(t.TempDir(), "a.cryolock"))
+	want := protocol.Settings{Lease: 10 * time.Second, MinBackoff: time.Millisecond, MaxBackoff: 10 * time.Millisecond, Stale: protocol.Observed, Fencing: protocol.FencingOff}
+	if got := l.Settings(); got != want {
+		t.Fatalf("default settings %+v, want %+v", got, want)
+	}
+	if protocol.DefaultLease != 10*time.Second || protocol.DefaultMinBackoff != time.Millisecond || protocol.DefaultMaxBackoff != 10*time.Millisecond {
+		t.Fatal("the Default constants disagree with the documentation")
+	}
+}
+
+// TestReentrantInnerUnlockKeepsHold: an inner Unlock keeps the lock held
+// (another contender stays out) and the context of the outer Lock alive;
+// the last Unlock releases and cancels it; Lost follows the hold.
+func TestReentrantInnerUnlockKeepsHold(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.cryolock")
+	ctx := ctxT(t, 30*time.Second)
+	r, err := protocol.NewReentrant(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Lost() != nil {
+		t.Fatal("Lost() of a free Reentrant is not nil")
+	}
+	outer, err := r.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := r.Lock(outer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if outer.Err() != nil || inner.Err() != nil {
+		t.Fatal("an inner Unlock cancelled the hold's context")
+	}
+	if ok, err := newLock(t, path).TryLock(ctx); ok || err != nil {
+		t.Fatalf("another contender after an inner Unlock: %v, %v; want false, nil", ok, err)
+	}
+	if r.Lost() == nil {
+		t.Fatal("Lost() of a held Reentrant is nil")
+	}
+	if err := r.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if context.Cause(outer) == nil || !errors.Is(context.Cause(outer), protocol.ErrReleased) {
+		t.Fatalf("after the last Unlock the context's cause is %v, want ErrReleased", context.Cause(outer))
+	}
+	if names := locktest.Names(t, path); len(names) != 0 {
+		t.Fatalf("after the last Unlock the lock directory holds %v", names)
+	}
+}
+
+// TestInspectChangesNothing: Inspect of a missing directory does not
+// create it, and Inspect of a stale entry does not remove it.
+func TestInspectChangesNothing(t *testing.T) {
+	root := t.TempDir()
+	missing := filepath.Join(root, "m.cryolock")
+	snap, err := protocol.Inspect(ctxT(t, 10*time.Second), missing)
+	if err != nil || snap.Exists || len(snap.Entries) != 0 {
+		t.Fatalf("Inspect of a missing directory: %+v, %v; want a free snapshot", snap, err)
+	}
+	if _, err := os.Lstat(missing); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("Inspect created the lock directory: %v", err)
+	}
+	dir := filepath.Join(root, "s.cryolock")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(dir, "deadowner.3")
+	if err := os.WriteFile(dead, []byte("1"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(dead, old, old); err != nil {
+		t.Fatal(err)
+	}
+	snap, err = protocol.Inspect(ctxT(t, 10*time.Second), dir)
+	if err != nil || len(snap.Stale()) != 1 || len(snap.Holders()) != 0 {
+		t.Fatalf("Inspect of a stale entry: %+v, %v; want it stale, no holder", snap, err)
+	}
+	fi, err := os.Stat(dead)
+	if err != nil || !fi.ModTime().Equal(old) {
+		t.Fatalf("Inspect changed the stale entry: %v, %v", fi, err)
+	}
+}
