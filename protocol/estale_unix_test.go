@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -120,4 +121,36 @@ func TestLockWaitsOutESTALE(t *testing.T) {
 		t.Fatalf("Lock after the holder released: %v", err)
 	}
 	b.Unlock()
+}
+
+// TestLockGivingUpOverESTALEIsOneError: a blocking Lock that waits out an
+// entry answering ESTALE until its context ends returns one *Error (as
+// Error's doc promises: never an *Error inside another) wrapping the
+// context's error and the ESTALE, its text with the package's prefix once.
+func TestLockGivingUpOverESTALEIsOneError(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dir, a := lockedByOther(ctx, t)
+	defer a.Unlock()
+	b, err := New(dir, WithFS(estaleFS{OSFS()}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancelShort := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelShort()
+	err = b.Lock(short)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, syscall.ESTALE) {
+		t.Fatalf("Lock: %v, want it to wrap DeadlineExceeded and ESTALE", err)
+	}
+	var pe *Error
+	if !errors.As(err, &pe) || pe.Op != "lock" || pe.Path != dir {
+		t.Fatalf("Lock: %v, want a *Error of op lock on %s", err, dir)
+	}
+	if inner := (*Error)(nil); errors.As(pe.Err, &inner) {
+		t.Errorf("an *Error inside an *Error: %q", err)
+	}
+	// (".cryolock: " ends a lock directory's path, not a prefix.)
+	if n := strings.Count(err.Error(), "cryolock: ") - strings.Count(err.Error(), ".cryolock: "); n != 1 {
+		t.Errorf("message %q has the prefix %d times, want once", err, n)
+	}
 }

@@ -358,7 +358,13 @@ func (l *Lock) waitOutPeerStale(ctx context.Context, err error) error {
 	ceil := c.ceiling(false)
 	d := ceil/2 + time.Duration(unit(c.Env.Uint64())*float64(ceil/2))
 	if serr := c.Env.Sleep(ctx, d); serr != nil {
-		return l.ctxErr(fmt.Errorf("%w (the last attempt: %w)", ctx.Err(), err))
+		// One *Error (see Error): the last attempt's operation and path
+		// go into the text, its cause stays wrapped.
+		last := err
+		if ae, ok := err.(*Error); ok {
+			last = fmt.Errorf("%s %s: %w", ae.Op, ae.Path, ae.Err)
+		}
+		return l.ctxErr(fmt.Errorf("%w (the last attempt: %w)", ctx.Err(), last))
 	}
 	return nil
 }
