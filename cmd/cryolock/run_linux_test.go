@@ -94,3 +94,60 @@ func TestRunKeepsSignalsIgnoredAtStart(t *testing.T) {
 		t.Errorf("status %d after SIGHUP to a run started with it ignored, want 0; stderr: %s", code, c.stderr)
 	}
 }
+
+// TestRunUnignoresOtherSignals: signals other than SIGHUP and SIGINT that
+// were ignored when run started are not kept ignored (README): CMD starts
+// with them at their default, and a SIGTERM to run is forwarded and ends
+// CMD (128+15).
+func TestRunUnignoresOtherSignals(t *testing.T) {
+	t.Parallel()
+	const others = 1<<(syscall.SIGTERM-1) | 1<<(syscall.SIGQUIT-1) | 1<<(syscall.SIGUSR1-1) | 1<<(syscall.SIGUSR2-1)
+	lock := newLockPath(t)
+	wrapper := []string{"/bin/sh", "-c", `trap "" TERM QUIT USR1 USR2; exec "$0" "$@"`}
+	c := startCLIVia(t, "", wrapper, "run", lock, "--", "sh", "-c", `grep SigIgn /proc/self/status; echo ready; read x; echo survived`)
+	cmdMask := sigIgnLine(t, c.expectLine(false, "SigIgn:"))
+	c.expectLine(false, "ready")
+	if cmdMask&others != 0 {
+		t.Errorf("CMD's SigIgn %#x has some of %#x: run kept them ignored", cmdMask, others)
+	}
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := c.wait(); code != 128+int(syscall.SIGTERM) {
+		t.Errorf("status %d after SIGTERM to a run started with it ignored, want %d (forwarded); stdout %q, stderr: %s", code, 128+int(syscall.SIGTERM), c.stdout, c.stderr)
+	}
+	if names := entries(t, lock); len(names) != 0 {
+		t.Errorf("lock directory holds %v after run ended, want nothing", names)
+	}
+}
+
+// TestRunIOErrorExit: a lock directory that cannot be written (one on a
+// read-only filesystem; root ignores permission bits) or created makes run
+// exit 74, naming the path, without starting CMD.
+func TestRunIOErrorExit(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs")
+	}
+	mnt := t.TempDir()
+	if err := syscall.Mount("none", mnt, "tmpfs", 0, ""); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v): missing CAP_SYS_ADMIN", err)
+	}
+	defer syscall.Unmount(mnt, 0)
+	existing := filepath.Join(mnt, "ro.cryolock")
+	if err := os.Mkdir(existing, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("none", mnt, "tmpfs", syscall.MS_REMOUNT|syscall.MS_RDONLY, ""); err != nil {
+		t.Fatal(err)
+	}
+	marker := filepath.Join(t.TempDir(), "ran")
+	for _, lock := range []string{existing, filepath.Join(mnt, "new.cryolock")} {
+		code, stdout, stderr := runCLI(t, "", "run", lock, "--", "touch", marker)
+		if code != exitIO || !strings.Contains(stderr, lock) || stdout != "" {
+			t.Errorf("run on %s: status %d, stderr %q; want %d naming the path", lock, code, stderr, exitIO)
+		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("CMD ran without the lock")
+	}
+}
