@@ -85,6 +85,10 @@ func nofollowErr(op, path string, err error) error {
 
 var errSymlink = errors.New("is a symbolic link")
 
+// errParentNotDir is why a path whose parent is not a directory (a regular
+// file on the way) cannot be a lock directory.
+var errParentNotDir = errors.New("a component of its parent is not a directory")
+
 // badDir is OpenDir's error for a path that is not a directory.
 func badDir(path string, err error) error {
 	switch {
@@ -92,6 +96,8 @@ func badDir(path string, err error) error {
 		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %w", ErrBadPath, err)}
 	case isELOOP(err) || errors.Is(err, errSymlink):
 		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: a symbolic link; give the real directory", ErrBadPath)}
+	case errors.Is(err, errParentNotDir):
+		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: %w", ErrBadPath, errParentNotDir)}
 	case isENOTDIR(err):
 		return &fs.PathError{Op: "open", Path: path, Err: fmt.Errorf("%w: exists and is not a directory", ErrBadPath)}
 	}

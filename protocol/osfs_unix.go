@@ -165,9 +165,13 @@ func (osFS) OpenDir(parent Dir, name string, create bool, perm fs.FileMode) (Dir
 	if err == unix.ENOTDIR || isELOOP(err) {
 		// Say exactly what is there: O_DIRECTORY|O_NOFOLLOW gives ENOTDIR
 		// or ELOOP (EMLINK on FreeBSD) for a symbolic link.
+		// A path whose parent is not a directory gives ENOTDIR too.
 		var st unix.Stat_t
-		if unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW) == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		switch serr := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); {
+		case serr == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK:
 			err = errSymlink
+		case serr == unix.ENOTDIR:
+			err = errParentNotDir
 		}
 	}
 	if err != nil {

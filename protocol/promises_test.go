@@ -348,3 +348,24 @@ func TestInspectChangesNothing(t *testing.T) {
 		t.Fatalf("Inspect changed the stale entry: %v, %v", fi, err)
 	}
 }
+
+// TestParentNotDirectoryMessage: a lock path under a regular file is
+// refused with ErrBadPath by Lock and Inspect, and the message says what is
+// wrong (the parent), not that the lock directory "exists" (it does not).
+func TestParentNotDirectoryMessage(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "wasip1" {
+		t.Skip("the message is the Unix OS filesystem's")
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(file, []byte("precious"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(file, "a.cryolock")
+	_, ierr := protocol.Inspect(ctxT(t, 10*time.Second), path)
+	for _, err := range []error{newLock(t, path).Lock(ctxT(t, 10*time.Second)), ierr} {
+		if !errors.Is(err, protocol.ErrBadPath) || !strings.Contains(err.Error(), path) ||
+			strings.Contains(err.Error(), "exists") || !strings.Contains(err.Error(), "parent is not a directory") {
+			t.Errorf("got %v; want ErrBadPath naming %s and saying its parent is not a directory", err, path)
+		}
+	}
+}
