@@ -369,3 +369,30 @@ func TestParentNotDirectoryMessage(t *testing.T) {
 		}
 	}
 }
+
+// TestFenceFailureLeavesNothing: a Lock whose fencing token cannot be
+// issued (a directory planted at a legacy slot's name) fails and, as Lock's
+// doc promises of every failure, leaves no entry of its own behind: the
+// lock is free for the next contender.
+func TestFenceFailureLeavesNothing(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.cryolock")
+	if err := os.MkdirAll(filepath.Join(path, protocol.MetaDir, "fence.a"), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	l := newLock(t, path, protocol.WithFencing(protocol.FencingSlots))
+	ctx := ctxT(t, 10*time.Second)
+	if err := l.Lock(ctx); !errors.Is(err, protocol.ErrNotRegular) {
+		t.Fatalf("Lock with a directory at .meta/fence.a: %v, want ErrNotRegular", err)
+	}
+	if l.Held() || l.Name() != "" {
+		t.Fatal("a failed Lock left the value holding")
+	}
+	if names := locktest.Names(t, path); !slices.Equal(names, []string{protocol.MetaDir}) {
+		t.Fatalf("a failed Lock left %v behind (want only the planted %s)", names, protocol.MetaDir)
+	}
+	other := newLock(t, path)
+	if ok, err := other.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock after the failed fencing Lock: %v, %v; want the lock free", ok, err)
+	}
+	other.Unlock()
+}
