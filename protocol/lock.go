@@ -165,7 +165,9 @@ func (l *Lock) Unlock() error {
 // the Lock value is released at once and can be locked again, the heartbeat
 // is stopped and the context of [Lock.LockContext] cancelled before it
 // returns, and the removal of the entry goes on in the background; the
-// error then wraps ctx.Err(). An entry whose removal never completes goes
+// error then wraps ctx.Err() and, if the hold was lost before (see
+// [Lock.Lost]), is joined with the loss's error, which wraps [ErrLost] as
+// Unlock's would. An entry whose removal never completes goes
 // stale after its lease and is reaped by the next contender.
 func (l *Lock) UnlockContext(ctx context.Context) error {
 	e, err := l.detach()
@@ -179,7 +181,17 @@ func (l *Lock) UnlockContext(ctx context.Context) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		return &Error{Op: "unlock", Path: e.path, Err: fmt.Errorf("%w (the entry's removal goes on in the background)", ctx.Err())}
+		select {
+		case err := <-done: // the removal finished too: its verdict
+			return err
+		default:
+		}
+		err := &Error{Op: "unlock", Path: e.path, Err: fmt.Errorf("%w (the entry's removal goes on in the background)", ctx.Err())}
+		if lostErr := e.lostErr(); lostErr != nil {
+			// Lost before the release: say so, as Unlock would.
+			return errors.Join(lostErr, err)
+		}
+		return err
 	}
 }
 

@@ -396,3 +396,33 @@ func TestFenceFailureLeavesNothing(t *testing.T) {
 	}
 	other.Unlock()
 }
+
+// TestUnlockContextReportsLoss: UnlockContext releases "like Unlock": a
+// hold lost before it is reported with an error wrapping ErrLost even when
+// the removal hangs and ctx ends first (the caller must learn that its work
+// may have overlapped another holder's), besides ctx's error.
+func TestUnlockContextReportsLoss(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	f := hangFS{protocol.OSFS(), make(chan struct{})}
+	defer close(f.release)
+	l := newLock(t, dir, protocol.WithFS(f), protocol.WithLease(200*time.Millisecond))
+	ctx := ctxT(t, 30*time.Second)
+	if err := l.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lost := l.Lost()
+	if err := os.Remove(filepath.Join(dir, l.Name())); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+	case <-ctx.Done():
+		t.Fatal("the heartbeat never noticed the removed entry")
+	}
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	err := l.UnlockContext(done)
+	if !errors.Is(err, protocol.ErrLost) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("UnlockContext of a lost hold through a hung filesystem: %v, want it to wrap ErrLost and context.Canceled", err)
+	}
+}
