@@ -426,3 +426,51 @@ func TestUnlockContextReportsLoss(t *testing.T) {
 		t.Fatalf("UnlockContext of a lost hold through a hung filesystem: %v, want it to wrap ErrLost and context.Canceled", err)
 	}
 }
+
+// TestLockWhileAcquiringIsAlreadyHeld: while one goroutine waits in Lock on
+// a value, a Lock or TryLock of another goroutine on the same value returns
+// ErrAlreadyHeld at once (Lock's doc: "holds the lock or is acquiring
+// it"), and the waiting Lock goes on and acquires after the release.
+func TestLockWhileAcquiringIsAlreadyHeld(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "a.cryolock")
+	holder := newLock(t, dir)
+	ctx := ctxT(t, 30*time.Second)
+	if err := holder.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := &countFS{FS: protocol.OSFS(), listed: make(chan struct{}, 1)}
+	l := newLock(t, dir, protocol.WithFS(f))
+	got := make(chan error, 1)
+	go func() { got <- l.Lock(ctx) }()
+	<-f.listed // the first goroutine is acquiring
+	if err := l.Lock(ctx); !errors.Is(err, protocol.ErrAlreadyHeld) {
+		t.Fatalf("Lock on a value that is acquiring: %v, want ErrAlreadyHeld", err)
+	}
+	if ok, err := l.TryLock(ctx); ok || !errors.Is(err, protocol.ErrAlreadyHeld) {
+		t.Fatalf("TryLock on a value that is acquiring: %v, %v; want ErrAlreadyHeld", ok, err)
+	}
+	if err := holder.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != nil {
+		t.Fatalf("the first Lock: %v", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// countFS signals each listing of the lock directory on listed (without
+// blocking).
+type countFS struct {
+	protocol.FS
+	listed chan struct{}
+}
+
+func (f *countFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
+	select {
+	case f.listed <- struct{}{}:
+	default:
+	}
+	return f.FS.ReadDir(d)
+}
