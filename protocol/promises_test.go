@@ -474,3 +474,54 @@ func (f *countFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
 	}
 	return f.FS.ReadDir(d)
 }
+
+// TestInspectLiveVerdict: Entry.Live is the wall-clock rule at Now (mtime +
+// lease ≥ Now) with the entry's own lease, DefaultLease for one whose lease
+// is not known yet, and never stale for "None"; Holders, Contenders and
+// Stale partition the entries by it, the lowest live ticket holding.
+func TestInspectLiveVerdict(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "v.cryolock")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	for _, e := range []struct {
+		name, content string
+		age           time.Duration
+	}{
+		{"unknown-old.1", "", 30 * time.Second},   // 10 s default: stale
+		{"unknown-young.5", "", 2 * time.Second},  // 10 s default: live
+		{"long.3", "60", 30 * time.Second},        // 60 s: live
+		{"short.2", "5", 8 * time.Second},         // 5 s: stale
+		{"forever.4", "None", 1000 * time.Hour},   // never stale
+		{"young-short.6", "20", 19 * time.Second}, // 20 s: live
+	} {
+		p := filepath.Join(dir, e.name)
+		if err := os.WriteFile(p, []byte(e.content), 0o666); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-e.age), now.Add(-e.age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	snap, err := protocol.Inspect(ctxT(t, 10*time.Second), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := func(es []protocol.Entry) []string {
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name)
+		}
+		return out
+	}
+	if got, want := names(snap.Stale()), []string{"unknown-old.1", "short.2"}; !slices.Equal(got, want) {
+		t.Errorf("stale %v, want %v", got, want)
+	}
+	if got, want := names(snap.Holders()), []string{"long.3"}; !slices.Equal(got, want) {
+		t.Errorf("holders %v, want %v", got, want)
+	}
+	if got, want := names(snap.Contenders()), []string{"forever.4", "unknown-young.5", "young-short.6"}; !slices.Equal(got, want) {
+		t.Errorf("contenders %v, want %v", got, want)
+	}
+}
