@@ -525,3 +525,34 @@ func TestInspectLiveVerdict(t *testing.T) {
 		t.Errorf("contenders %v, want %v", got, want)
 	}
 }
+
+// TestWithoutLeaseHolds: WithoutLease writes the lease "None" and the hold
+// never becomes overdue: Held stays true however long the hold, and the
+// Lost channel stays open. Unlock releases as always.
+func TestWithoutLeaseHolds(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "n.cryolock")
+	env := &monoEnv{Env: protocol.OSEnv()}
+	l := newLock(t, dir, protocol.WithoutLease(), protocol.WithEnv(env))
+	if err := l.Lock(ctxT(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, l.Name()))
+	if err != nil || string(b) != "None" {
+		t.Fatalf("entry content %q, %v; want None", b, err)
+	}
+	env.skip.Store(int64(1000 * time.Hour))
+	if !l.Held() {
+		t.Fatal("a WithoutLease hold is not Held after 1000 h")
+	}
+	select {
+	case <-l.Lost():
+		t.Fatal("a WithoutLease hold was lost")
+	default:
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if names := locktest.Names(t, dir); len(names) != 0 {
+		t.Fatalf("after Unlock the lock directory holds %v", names)
+	}
+}
