@@ -556,3 +556,87 @@ func TestWithoutLeaseHolds(t *testing.T) {
 		t.Fatalf("after Unlock the lock directory holds %v", names)
 	}
 }
+
+// TestMethodsSafeConcurrently: a Lock value's methods are safe for
+// concurrent use (doc.go, "Concurrency"): readers of its state, Lock and
+// TryLock (which return ErrAlreadyHeld while another holds or acquires)
+// and Unlock (ErrNotHeld when nothing is held) run from several goroutines
+// at once; under -race the race detector checks the rest. Every Lock or
+// TryLock that succeeded is matched by exactly one successful Unlock: a
+// count of violations.
+func TestMethodsSafeConcurrently(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "c.cryolock")
+	l := newLock(t, dir, protocol.WithFencing(protocol.FencingSlots))
+	ctx := ctxT(t, 60*time.Second)
+	const workers, rounds = 4, 50
+	var (
+		wg                 sync.WaitGroup
+		mu                 sync.Mutex
+		acquired, released int
+		bad                []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		bad = append(bad, err)
+		mu.Unlock()
+	}
+	stop := make(chan struct{})
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			_, _, _, _ = l.Held(), l.Lost(), l.Name(), l.Token()
+			_, _ = l.Settings(), l.Path()
+		}
+	}()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < rounds; i++ {
+				var ok bool
+				var err error
+				if i%2 == 0 {
+					ok, err = l.TryLock(ctx)
+				} else {
+					err = l.Lock(ctx)
+					ok = err == nil
+				}
+				switch {
+				case ok:
+					mu.Lock()
+					acquired++
+					mu.Unlock()
+				case err != nil && !errors.Is(err, protocol.ErrAlreadyHeld):
+					fail(err)
+				}
+				switch err := l.Unlock(); {
+				case err == nil:
+					mu.Lock()
+					released++
+					mu.Unlock()
+				case !errors.Is(err, protocol.ErrNotHeld):
+					fail(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	readers.Wait()
+	if len(bad) > 0 {
+		t.Fatalf("%d unexpected errors, the first: %v", len(bad), bad[0])
+	}
+	if acquired == 0 || acquired != released {
+		t.Fatalf("%d acquisitions, %d releases; want equal and not 0", acquired, released)
+	}
+	if names := locktest.Names(t, dir); !slices.Equal(names, []string{protocol.MetaDir}) {
+		t.Fatalf("the lock directory holds %v after every hold was released", names)
+	}
+}
