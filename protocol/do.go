@@ -105,7 +105,9 @@ func (r *Reentrant) Unlock() error {
 	r.mu.Lock()
 	if r.depth == 0 {
 		r.mu.Unlock()
-		return r.l.Unlock() // reports ErrNotHeld
+		// Not r.l.Unlock: a Lock of another call chain may hold r.l
+		// already without having counted it yet.
+		return &Error{Op: "unlock", Path: r.l.dir, Err: ErrNotHeld}
 	}
 	r.depth--
 	last := r.depth == 0

@@ -640,3 +640,54 @@ func TestMethodsSafeConcurrently(t *testing.T) {
 		t.Fatalf("the lock directory holds %v after every hold was released", names)
 	}
 }
+
+// hookCtx runs hook (once, when armed reports true) from Done: the Lock
+// of a Reentrant calls it when it derives the hold's context, after the
+// underlying lock is held and before the Reentrant counts the hold.
+type hookCtx struct {
+	context.Context
+	armed func() bool
+	once  sync.Once
+	hook  func()
+}
+
+func (c *hookCtx) Done() <-chan struct{} {
+	if c.armed() {
+		c.once.Do(c.hook)
+	}
+	return c.Context.Done()
+}
+
+// TestReentrantStrayUnlockWhileAcquiring: an Unlock with no Lock of its
+// own (a caller's mistake) made while another call chain's Lock has just
+// acquired the lock but not yet counted it must report ErrNotHeld, not
+// release that chain's hold behind its back: the chain would then go on
+// "holding" a lock that another contender can take.
+func TestReentrantStrayUnlockWhileAcquiring(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.cryolock")
+	r, err := protocol.NewReentrant(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stray error
+	ctx := &hookCtx{Context: ctxT(t, 30*time.Second),
+		armed: func() bool { return r.Lost() != nil }, // the underlying lock is held
+		hook:  func() { stray = r.Unlock() },
+	}
+	hctx, err := r.Lock(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(stray, protocol.ErrNotHeld) {
+		t.Errorf("a stray Unlock while another chain acquired: %v, want ErrNotHeld", stray)
+	}
+	if hctx.Err() != nil || r.Depth() != 1 {
+		t.Fatalf("after Lock: context %v, depth %d; want a live hold of depth 1", context.Cause(hctx), r.Depth())
+	}
+	if ok, err := newLock(t, path).TryLock(ctxT(t, 10*time.Second)); ok || err != nil {
+		t.Fatalf("another contender while the Reentrant holds: TryLock %v, %v; want false, nil", ok, err)
+	}
+	if err := r.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
