@@ -691,3 +691,36 @@ func TestReentrantStrayUnlockWhileAcquiring(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOptionBounds: the documented bounds of the options, at their edges.
+func TestOptionBounds(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []protocol.Option
+		ok   bool
+	}{
+		{"lease MinLease", []protocol.Option{protocol.WithLease(protocol.MinLease)}, true},
+		{"lease below MinLease", []protocol.Option{protocol.WithLease(protocol.MinLease - 1)}, false},
+		{"lease MaxLease", []protocol.Option{protocol.WithLease(protocol.MaxLease)}, true},
+		{"lease above MaxLease", []protocol.Option{protocol.WithLease(protocol.MaxLease + 1)}, false},
+		{"settle just below lease/4", []protocol.Option{protocol.WithSettle(protocol.DefaultLease/4 - 1)}, true},
+		{"settle lease/4", []protocol.Option{protocol.WithSettle(protocol.DefaultLease / 4)}, false},
+		{"settle with WithoutLease", []protocol.Option{protocol.WithoutLease(), protocol.WithSettle(time.Hour)}, true},
+		{"slots 0", []protocol.Option{protocol.WithSlots(0)}, false},
+		{"slots -1", []protocol.Option{protocol.WithSlots(-1)}, false},
+		{"shared with slots 2", []protocol.Option{protocol.WithShared(), protocol.WithSlots(2)}, false},
+		{"shared with slots 1", []protocol.Option{protocol.WithShared(), protocol.WithSlots(1)}, true},
+		{"negative min backoff", []protocol.Option{protocol.WithBackoff(-1, time.Second)}, false},
+		{"max backoff below min", []protocol.Option{protocol.WithBackoff(time.Second, time.Second-1)}, false},
+		{"unknown stale rule", []protocol.Option{protocol.WithStaleRule(protocol.StaleRule(99))}, false},
+		{"unknown fencing mode", []protocol.Option{protocol.WithFencing(protocol.Fencing(99))}, false},
+	} {
+		_, err := protocol.New(filepath.Join(t.TempDir(), "b.cryolock"), tc.opts...)
+		switch {
+		case tc.ok && err != nil:
+			t.Errorf("%s: %v, want it accepted", tc.name, err)
+		case !tc.ok && !errors.Is(err, protocol.ErrConfig):
+			t.Errorf("%s: %v, want ErrConfig", tc.name, err)
+		}
+	}
+}
