@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -722,5 +723,38 @@ func TestOptionBounds(t *testing.T) {
 		case !tc.ok && !errors.Is(err, protocol.ErrConfig):
 			t.Errorf("%s: %v, want ErrConfig", tc.name, err)
 		}
+	}
+}
+
+// failRemoveFS refuses every removal.
+type failRemoveFS struct{ protocol.FS }
+
+func (failRemoveFS) Remove(d protocol.Dir, name string) error {
+	return &fs.PathError{Op: "remove", Path: filepath.Join(d.Path(), name), Err: syscall.EIO}
+}
+
+// TestFailedWithdrawReported: a Lock that gives up with its entry in the
+// directory (its context ends during the settle delay) and cannot remove
+// it reports the removal's failure with the context's, naming the entry
+// (Lock's doc: "a removal that fails is reported in the error"), as an
+// errors.Join of two *Errors (Error's doc).
+func TestFailedWithdrawReported(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "w.cryolock")
+	l := newLock(t, dir, protocol.WithFS(failRemoveFS{protocol.OSFS()}), protocol.WithSettle(2*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	err := l.Lock(ctx)
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Lock: %v, want it to wrap DeadlineExceeded and the removal's EIO", err)
+	}
+	names := locktest.Names(t, dir)
+	if len(names) != 1 || !strings.Contains(err.Error(), filepath.Join(dir, names[0])) {
+		t.Fatalf("Lock: %v; the directory holds %v: want the error to name the entry left behind", err, names)
+	}
+	if u, ok := err.(interface{ Unwrap() []error }); !ok || len(u.Unwrap()) != 2 {
+		t.Fatalf("Lock: %v (%T), want an errors.Join of two", err, err)
+	}
+	if l.Held() {
+		t.Fatal("Held after a failed Lock")
 	}
 }
