@@ -110,8 +110,10 @@ func Inspect(ctx context.Context, path string, opts ...Option) (Snapshot, error)
 		if err := ctx.Err(); err != nil {
 			return snap, &Error{Op: "inspect", Path: l.dir, Err: err}
 		}
-		owner, ticket, ignore, foreign := classifyChecked(fsys, d, de)
+		owner, ticket, ignore, foreign, gone := classifyChecked(fsys, d, de)
 		switch {
+		case gone: // vanished since the listing: left out
+			continue
 		case ignore:
 			snap.Ignored = append(snap.Ignored, de.Name)
 			continue

@@ -758,3 +758,37 @@ func TestFailedWithdrawReported(t *testing.T) {
 		t.Fatal("Held after a failed Lock")
 	}
 }
+
+// ghostFS lists names that are gone by the time they are looked at.
+type ghostFS struct {
+	protocol.FS
+	ghosts []string
+}
+
+func (f ghostFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
+	ents, err := f.FS.ReadDir(d)
+	for _, g := range f.ghosts {
+		ents = append(ents, protocol.DirEntry{Name: g})
+	}
+	return ents, err
+}
+
+// TestInspectLeavesOutVanished: an entry that vanishes during the look is
+// left out of the snapshot (Inspect's doc) — not reported as foreign, nor
+// as a name the protocol ignores — whether or not its name is an entry's.
+func TestInspectLeavesOutVanished(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "g.cryolock")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "real.7"), []byte("10"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	snap, err := protocol.Inspect(ctxT(t, 10*time.Second), dir, protocol.WithFS(ghostFS{protocol.OSFS(), []string{"gone.5", "gone-junk.txt"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(snap.Entries) != 1 || snap.Entries[0].Name != "real.7" || len(snap.Foreign) != 0 || len(snap.Ignored) != 0 {
+		t.Fatalf("snapshot entries %+v, foreign %+v, ignored %v; want only real.7", snap.Entries, snap.Foreign, snap.Ignored)
+	}
+}

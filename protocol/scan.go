@@ -96,21 +96,22 @@ func classify(d DirEntry) (owner string, ticket int32, ignore bool, foreign stri
 // wrong (an SMB client listed another client's `.cryolock-wake-…`
 // subdirectory, made and removed at once, as a file) and a foreign entry
 // fails the caller, so the verdict rests on the file's own type. A name
-// gone since the listing is ignored.
-func classifyChecked(fsys FS, d Dir, de DirEntry) (owner string, ticket int32, ignore bool, foreign string) {
+// gone since the listing is ignored (and reported as gone).
+func classifyChecked(fsys FS, d Dir, de DirEntry) (owner string, ticket int32, ignore bool, foreign string, gone bool) {
 	owner, ticket, ignore, foreign = classify(de)
 	if foreign == "" {
-		return owner, ticket, ignore, foreign
+		return owner, ticket, ignore, foreign, false
 	}
 	fi, err := fsys.Stat(d, de.Name)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return "", 0, true, ""
+		return "", 0, true, "", true
 	case err != nil || fi.Mode.Type() == de.Type.Type():
-		return owner, ticket, ignore, foreign
+		return owner, ticket, ignore, foreign, false
 	}
 	de.Type = fi.Mode.Type()
-	return classify(de)
+	owner, ticket, ignore, foreign = classify(de)
+	return owner, ticket, ignore, foreign, false
 }
 
 // goneErr makes an error count as fs.ErrNotExist for the heartbeat: the
@@ -241,7 +242,7 @@ func (a *attempt) classify(d DirEntry) (ticket int32, shared, ignore bool, forei
 	if r := a.entries[d.Name]; r != nil && r.parsed && d.Type.IsRegular() {
 		return r.ticket, r.shared, false, ""
 	}
-	owner, ticket, ignore, foreign := classifyChecked(a.l.cfg.FS, a.dir, d)
+	owner, ticket, ignore, foreign, _ := classifyChecked(a.l.cfg.FS, a.dir, d)
 	if ignore || foreign != "" {
 		return 0, false, ignore, foreign
 	}
