@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -790,5 +791,70 @@ func TestInspectLeavesOutVanished(t *testing.T) {
 	}
 	if len(snap.Entries) != 1 || snap.Entries[0].Name != "real.7" || len(snap.Foreign) != 0 || len(snap.Ignored) != 0 {
 		t.Fatalf("snapshot entries %+v, foreign %+v, ignored %v; want only real.7", snap.Entries, snap.Foreign, snap.Ignored)
+	}
+}
+
+// recHandler records the level and message of every record.
+type recHandler struct {
+	mu   sync.Mutex
+	recs []string
+}
+
+func (h *recHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *recHandler) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	h.recs = append(h.recs, r.Level.String()+" "+r.Message)
+	h.mu.Unlock()
+	return nil
+}
+func (h *recHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *recHandler) WithGroup(string) slog.Handler      { return h }
+
+func (h *recHandler) has(level slog.Level, substr string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.ContainsFunc(h.recs, func(r string) bool {
+		return strings.HasPrefix(r, level.String()+" ") && strings.Contains(r, substr)
+	})
+}
+
+// TestLoggerLevels: WithLogger's doc — info for reaping a stale entry, warn
+// for a lost lock.
+func TestLoggerLevels(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "l.cryolock")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	dead := filepath.Join(dir, "deadowner.3")
+	if err := os.WriteFile(dead, []byte("1"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(dead, old, old); err != nil {
+		t.Fatal(err)
+	}
+	h := &recHandler{}
+	l := newLock(t, dir, protocol.WithLease(200*time.Millisecond), protocol.WithStaleRule(protocol.WallClock), protocol.WithLogger(slog.New(h)))
+	ctx := ctxT(t, 30*time.Second)
+	if err := l.Lock(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !h.has(slog.LevelInfo, "reaped stale entry") {
+		t.Errorf("no info record of the reaping: %q", h.recs)
+	}
+	lost := l.Lost()
+	if err := os.Remove(filepath.Join(dir, l.Name())); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-lost:
+	case <-ctx.Done():
+		t.Fatal("the loss was never noticed")
+	}
+	if err := l.Unlock(); !errors.Is(err, protocol.ErrLost) {
+		t.Fatalf("Unlock: %v, want ErrLost", err)
+	}
+	if !h.has(slog.LevelWarn, "heartbeat failed") || !h.has(slog.LevelWarn, "released a lost lock") {
+		t.Errorf("no warn record of the loss: %q", h.recs)
 	}
 }
