@@ -427,6 +427,13 @@ func TestUnlockContextReportsLoss(t *testing.T) {
 	if !errors.Is(err, protocol.ErrLost) || !errors.Is(err, context.Canceled) {
 		t.Fatalf("UnlockContext of a lost hold through a hung filesystem: %v, want it to wrap ErrLost and context.Canceled", err)
 	}
+	// The value is released at once and can be locked again.
+	if ok, err := l.TryLock(ctx); !ok || err != nil {
+		t.Fatalf("TryLock after UnlockContext (its removal hung): %v, %v; want the lock", ok, err)
+	}
+	if err := l.UnlockContext(done); !errors.Is(err, context.Canceled) || errors.Is(err, protocol.ErrLost) {
+		t.Fatalf("UnlockContext of a hold not lost: %v, want context.Canceled alone", err)
+	}
 }
 
 // TestLockWhileAcquiringIsAlreadyHeld: while one goroutine waits in Lock on
