@@ -85,11 +85,23 @@ func TestLockAllTakesPathOrder(t *testing.T) {
 	}
 }
 
-// orderFS records the lock directories of the entries it removes.
+// orderFS records the lock directories of the entries it removes, and
+// calls onList (if set) with the base name of every directory it lists.
 type orderFS struct {
 	protocol.FS
 	mu      sync.Mutex
 	removed []string
+	onList  func(base string)
+}
+
+func (f *orderFS) ReadDir(d protocol.Dir) ([]protocol.DirEntry, error) {
+	f.mu.Lock()
+	on := f.onList
+	f.mu.Unlock()
+	if on != nil {
+		on(filepath.Base(d.Path()))
+	}
+	return f.FS.ReadDir(d)
 }
 
 func (f *orderFS) Remove(d protocol.Dir, name string) error {
@@ -132,10 +144,19 @@ func TestUnlockAllReverseOrder(t *testing.T) {
 	}
 	defer other.Unlock()
 	d := newLock(t, other.Path(), protocol.WithFS(f))
-	short, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	// The context ends when d's acquisition lists its directory, after
+	// a, b and c are taken (whatever the time that takes).
+	short, cancel := context.WithCancel(ctx)
 	defer cancel()
+	f.mu.Lock()
 	f.removed = nil
-	if err := protocol.LockAll(short, d, locks[0], locks[1], locks[2]); !errors.Is(err, context.DeadlineExceeded) {
+	f.onList = func(base string) {
+		if base == "d.cryolock" {
+			cancel()
+		}
+	}
+	f.mu.Unlock()
+	if err := protocol.LockAll(short, d, locks[0], locks[1], locks[2]); !errors.Is(err, context.Canceled) {
 		t.Fatalf("LockAll with d held elsewhere: %v", err)
 	}
 	// d's own entries, withdrawn while it waited, are not the rollback.
@@ -741,6 +762,20 @@ func (failRemoveFS) Remove(d protocol.Dir, name string) error {
 	return &fs.PathError{Op: "remove", Path: filepath.Join(d.Path(), name), Err: syscall.EIO}
 }
 
+// createdFS calls created after every successful create.
+type createdFS struct {
+	protocol.FS
+	created func()
+}
+
+func (f createdFS) WriteFile(d protocol.Dir, name string, data []byte, perm fs.FileMode) error {
+	err := f.FS.WriteFile(d, name, data, perm)
+	if err == nil {
+		f.created()
+	}
+	return err
+}
+
 // TestFailedWithdrawReported: a Lock that gives up with its entry in the
 // directory (its context ends during the settle delay) and cannot remove
 // it reports the removal's failure with the context's, naming the entry
@@ -748,12 +783,13 @@ func (failRemoveFS) Remove(d protocol.Dir, name string) error {
 // errors.Join of two *Errors (Error's doc).
 func TestFailedWithdrawReported(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "w.cryolock")
-	l := newLock(t, dir, protocol.WithFS(failRemoveFS{protocol.OSFS()}), protocol.WithSettle(2*time.Second))
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	// The context ends as soon as the entry is created: during the settle.
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	l := newLock(t, dir, protocol.WithFS(createdFS{failRemoveFS{protocol.OSFS()}, cancel}), protocol.WithSettle(2*time.Second))
 	err := l.Lock(ctx)
-	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, syscall.EIO) {
-		t.Fatalf("Lock: %v, want it to wrap DeadlineExceeded and the removal's EIO", err)
+	if !errors.Is(err, context.Canceled) || !errors.Is(err, syscall.EIO) {
+		t.Fatalf("Lock: %v, want it to wrap context.Canceled and the removal's EIO", err)
 	}
 	names := locktest.Names(t, dir)
 	if len(names) != 1 || !strings.Contains(err.Error(), filepath.Join(dir, names[0])) {
