@@ -524,7 +524,7 @@ func TestInspectLiveVerdict(t *testing.T) {
 		{"long.3", "60", 30 * time.Second},        // 60 s: live
 		{"short.2", "5", 8 * time.Second},         // 5 s: stale
 		{"forever.4", "None", 1000 * time.Hour},   // never stale
-		{"young-short.6", "20", 19 * time.Second}, // 20 s: live
+		{"young-short.6", "20", 10 * time.Second}, // 20 s: live
 	} {
 		p := filepath.Join(dir, e.name)
 		if err := os.WriteFile(p, []byte(e.content), 0o666); err != nil {
@@ -897,7 +897,9 @@ func TestLoggerLevels(t *testing.T) {
 	if err := l.Unlock(); !errors.Is(err, protocol.ErrLost) {
 		t.Fatalf("Unlock: %v, want ErrLost", err)
 	}
-	if !h.has(slog.LevelWarn, "heartbeat failed") || !h.has(slog.LevelWarn, "released a lost lock") {
+	// "heartbeat failed" (the entry found gone), or "heartbeat overdue" if
+	// a loaded machine starved the heartbeat first.
+	if !h.has(slog.LevelWarn, "cryolock: heartbeat") || !h.has(slog.LevelWarn, "released a lost lock") {
 		t.Errorf("no warn record of the loss: %q", h.recs)
 	}
 }
