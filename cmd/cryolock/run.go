@@ -341,9 +341,11 @@ func readRecommendation(file string) (fsprobe.Recommendation, error) {
 	return rec, nil
 }
 
-// readSmallFile reads a regular file of at most limit bytes.
+// readSmallFile reads a regular file of at most limit bytes. It opens file
+// without blocking (openNonblock), so that a named pipe is refused at once
+// instead of waiting for a writer.
 func readSmallFile(file string, limit int64) ([]byte, error) {
-	f, err := os.Open(file)
+	f, err := os.OpenFile(file, os.O_RDONLY|openNonblock, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -76,3 +76,7 @@ func superviseMain([]string) int {
 	fmt.Fprintln(os.Stderr, "cryolock: the supervisor exists on Linux only")
 	return exitUsage
 }
+
+// openNonblock: no named pipe to guard against where this builds (Windows
+// has none at a path; WASI cannot open one without blocking at all).
+const openNonblock = 0

@@ -158,3 +158,7 @@ func startCmd(c *exec.Cmd) (*exec.Cmd, error) {
 	}
 	return sh, nil
 }
+
+// openNonblock is the open flag that keeps opening a named pipe from
+// waiting for a writer (readSmallFile).
+const openNonblock = syscall.O_NONBLOCK
