@@ -3,6 +3,7 @@ package fsprobe
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -29,8 +30,13 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 	return json.Marshal(time.Duration(d).String())
 }
 
-// UnmarshalJSON reads a duration string or a number of seconds.
+// UnmarshalJSON reads a duration string or a number of seconds; a number
+// a time.Duration cannot hold is an error, and null leaves d as it is (as
+// encoding/json does for its own types).
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		return nil
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err == nil {
 		v, err := time.ParseDuration(s)
@@ -44,7 +50,12 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err != nil {
 		return fmt.Errorf("fsprobe: bad duration %s (want a string such as \"2s\" or seconds)", b)
 	}
-	*d = Duration(f * float64(time.Second))
+	ns := f * float64(time.Second)
+	// 2^63 is exactly representable; every float below it converts.
+	if !(ns >= math.MinInt64 && ns < math.MaxInt64) {
+		return fmt.Errorf("fsprobe: duration %s seconds is out of range (at most about 292 years either way)", b)
+	}
+	*d = Duration(ns)
 	return nil
 }
 
