@@ -339,45 +339,89 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	c = c.WithDefaults()
 	f := c.Faults
+	// rate is the first of the named fractions outside [0, 1] (NaN too).
+	rate := func(named ...any) (string, float64, bool) {
+		for i := 0; i < len(named); i += 2 {
+			if x := named[i+1].(float64); !unit(x) {
+				return named[i].(string), x, true
+			}
+		}
+		return "", 0, false
+	}
+	// bounds is the first of the named MIN, MAX pairs that is negative or
+	// inverted.
+	bounds := func(named ...any) error {
+		for i := 0; i < len(named); i += 4 {
+			lo, hi := named[i+1].(time.Duration), named[i+3].(time.Duration)
+			switch {
+			case lo < 0:
+				return fmt.Errorf("sim: %s %v is negative", named[i], lo)
+			case hi < lo:
+				return fmt.Errorf("sim: %s %v is below %s %v", named[i+2], hi, named[i], lo)
+			}
+		}
+		return nil
+	}
+	// negative is the first of the named durations or counts below 0.
+	negative := func(named ...any) error {
+		for i := 0; i < len(named); i += 2 {
+			switch x := named[i+1].(type) {
+			case time.Duration:
+				if x < 0 {
+					return fmt.Errorf("sim: %s %v is negative", named[i], x)
+				}
+			case int:
+				if x < 0 {
+					return fmt.Errorf("sim: %s %d is negative", named[i], x)
+				}
+			}
+		}
+		return nil
+	}
 	switch {
 	case c.Procs < 1 || c.Procs > MaxProcs:
-		return fmt.Errorf("sim: %d processes (want 1..%d)", c.Procs, MaxProcs)
+		return fmt.Errorf("sim: Procs %d (want 1..%d processes)", c.Procs, MaxProcs)
 	case c.Acquisitions < 1:
-		return fmt.Errorf("sim: %d acquisitions (want ≥ 1)", c.Acquisitions)
+		return fmt.Errorf("sim: Acquisitions %d (want ≥ 1)", c.Acquisitions)
 	case c.Kind != KindMutexLock && c.Kind != KindRWLock && c.Kind != KindSemaphore:
 		return fmt.Errorf("sim: lock kind %q (want %s, %s or %s)", c.Kind, KindMutexLock, KindRWLock, KindSemaphore)
 	case c.Kind != KindMutexLock && c.Rules != RulesV1:
 		return fmt.Errorf("sim: the %s kind exists only under rules v1", c.Kind)
 	case !unit(c.ReadFraction):
-		return fmt.Errorf("sim: read fraction %v (want 0..1)", c.ReadFraction)
+		return fmt.Errorf("sim: ReadFraction %v (want 0..1)", c.ReadFraction)
 	case !(c.LongHold <= 1) || math.IsInf(c.LongHold, -1):
-		return fmt.Errorf("sim: long-hold share %v (want ≤ 1; negative: none)", c.LongHold)
+		return fmt.Errorf("sim: LongHold %v (want ≤ 1; negative: none)", c.LongHold)
 	case c.Slots < 1:
-		return fmt.Errorf("sim: %d slots (want ≥ 1)", c.Slots)
-	case c.HoldMax < c.HoldMin || c.LongHoldMax < c.LongHoldMin || c.HoldMin < 0:
-		return fmt.Errorf("sim: bad hold bounds")
+		return fmt.Errorf("sim: Slots %d (want ≥ 1)", c.Slots)
 	case c.Step <= 0:
-		return fmt.Errorf("sim: step must be positive")
-	case f.LatencyMax < f.LatencyMin || f.LatencyMin < 0:
-		return fmt.Errorf("sim: bad latency bounds")
-	case f.PauseMax < f.PauseMin || f.PauseMin < 0:
-		return fmt.Errorf("sim: bad pause bounds")
+		return fmt.Errorf("sim: Step %v (want a positive duration)", c.Step)
+	}
+	if err := bounds("HoldMin", c.HoldMin, "HoldMax", c.HoldMax,
+		"LongHoldMin", c.LongHoldMin, "LongHoldMax", c.LongHoldMax,
+		"Faults.LatencyMin", f.LatencyMin, "Faults.LatencyMax", f.LatencyMax,
+		"Faults.PauseMin", f.PauseMin, "Faults.PauseMax", f.PauseMax,
+		"Faults.HangMin", f.HangMin, "Faults.HangMax", f.HangMax); err != nil {
+		return err
+	}
+	if err := negative("MaxSteps", c.MaxSteps, "MaxTime", c.MaxTime,
+		"Faults.CacheDelta", f.CacheDelta, "Faults.MtimeGranularity", f.MtimeGranularity,
+		"Faults.ClockOffset", f.ClockOffset, "Faults.Crashes", f.Crashes,
+		"Faults.Pauses", f.Pauses, "Faults.Hangs", f.Hangs,
+		"Faults.WallSteps", f.WallSteps, "Faults.WallStepMax", f.WallStepMax,
+		"Faults.Tickets", f.Tickets); err != nil {
+		return err
+	}
+	if name, x, bad := rate("TryLock", c.TryLock, "Faults.ErrorRate", f.ErrorRate,
+		"Faults.CrashRate", f.CrashRate, "Faults.PauseRate", f.PauseRate,
+		"Faults.HangRate", f.HangRate, "Faults.WallStepRate", f.WallStepRate,
+		"Faults.OffsetNearPeriod", f.OffsetNearPeriod); bad {
+		return fmt.Errorf("sim: %s %v (want a probability, 0..1)", name, x)
+	}
+	switch {
 	case !(f.ClockDrift >= 0 && f.ClockDrift < 1):
-		return fmt.Errorf("sim: clock drift %v (want 0 ≤ drift < 1)", f.ClockDrift)
-	case !unit(f.ErrorRate) || !unit(f.CrashRate) || !unit(f.PauseRate):
-		return fmt.Errorf("sim: rates must lie in [0, 1]")
-	case f.CacheDelta < 0 || f.MtimeGranularity < 0 || f.ClockOffset < 0:
-		return fmt.Errorf("sim: negative fault durations")
-	case f.HangMax < f.HangMin || f.HangMin < 0 || f.Hangs < 0:
-		return fmt.Errorf("sim: bad hang bounds")
-	case f.WallStepMax < 0 || f.WallSteps < 0:
-		return fmt.Errorf("sim: bad wall-step bounds")
-	case !unit(f.HangRate) || !unit(f.WallStepRate) || !unit(f.OffsetNearPeriod) || !unit(c.TryLock):
-		return fmt.Errorf("sim: rates must lie in [0, 1]")
+		return fmt.Errorf("sim: Faults.ClockDrift %v (want 0 ≤ drift < 1)", f.ClockDrift)
 	case !(f.HeartbeatStretch >= 0 && f.HeartbeatStretch <= maxStretch):
-		return fmt.Errorf("sim: heartbeat stretch %v (want 0..%d)", f.HeartbeatStretch, maxStretch)
-	case f.Tickets < 0:
-		return fmt.Errorf("sim: %d tickets (want ≥ 0)", f.Tickets)
+		return fmt.Errorf("sim: Faults.HeartbeatStretch %v (want 0..%d)", f.HeartbeatStretch, maxStretch)
 	case f.NulTail && !f.NonAtomicWrite:
 		return fmt.Errorf("sim: NUL tails (--nul-tail) are a step of a non-atomic write: set NonAtomicWrite (--nonatomic-write) too")
 	}
