@@ -78,6 +78,12 @@ Exit status: 0 no violation, 1 violation found, 64 bad flags.`,
 
 // config returns the configuration the flags describe.
 func (o *simOptions) config(changed func(name string) bool) (sim.Config, error) {
+	if o.schedules < 1 {
+		return sim.Config{}, fmt.Errorf("sim: --schedules %d: want at least 1", o.schedules)
+	}
+	if err := zeroMeansDefault(o.cfg, changed); err != nil {
+		return sim.Config{}, err
+	}
 	c := o.cfg
 	if o.exhaustive {
 		c.Faults = sim.Faults{}
@@ -257,4 +263,33 @@ func writeJSON(w io.Writer, v any) error {
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// zeroMeansDefault refuses a flag given a zero that [sim.Config] reads as
+// "the default" ([sim.Config.WithDefaults]): it would run the default
+// silently (--read-fraction 0 ran 70% reads, --think 0 pauses of up to 2 s).
+func zeroMeansDefault(c sim.Config, changed func(name string) bool) error {
+	for _, z := range []struct {
+		flag string
+		zero bool
+		want string
+	}{
+		{"procs", c.Procs == 0, fmt.Sprintf("1..%d", sim.MaxProcs)},
+		{"acquisitions", c.Acquisitions == 0, "at least 1"},
+		{"slots", c.Slots == 0, "at least 1"},
+		{"read-fraction", c.ReadFraction == 0, "a share above 0 (for writes only, --kind mutex)"},
+		{"lease", c.Lease == 0, "a positive duration"},
+		{"long-hold", c.LongHold == 0, "a probability above 0, or a negative one for no long holds"},
+		{"think", c.Think == 0, "a positive duration, or a negative one for no pause"},
+		{"step", c.Step == 0, "a positive duration"},
+		{"max-steps", c.MaxSteps == 0, "at least 1"},
+		{"hold", c.HoldMin == 0 || c.HoldMax == 0, "bounds above 0 (1ns for holds that take no time)"},
+		{"backoff", c.MinBackoff == 0 || c.MaxBackoff == 0, "bounds above 0"},
+		{"hang-ops", c.Faults.HangOps == 0, "at least one primitive (for no hangs, --hangs 0)"},
+	} {
+		if z.zero && changed(z.flag) {
+			return fmt.Errorf("sim: --%s: 0 would mean the default here; want %s", z.flag, z.want)
+		}
+	}
+	return nil
 }
