@@ -50,8 +50,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // the path.
 var (
 	// ErrBadPath: the lock path is unusable (its name does not end in
-	// ".cryolock", it is a regular file, or it is a symbolic link, or a
-	// component of its parent is not a directory).
+	// ".cryolock", it contains a NUL byte, it exists and is not a
+	// directory, it is a symbolic link, or a directory above it is not a
+	// directory).
 	ErrBadPath = errors.New("bad lock path")
 	// ErrForeign: the lock directory holds an entry the protocol does not
 	// understand (a regular file whose name is not "<owner>.<ticket>", a

@@ -99,6 +99,9 @@ func newLock(path string, r role, slots int, c config) (*Lock, error) {
 	if path == "" {
 		return nil, &Error{Op: "new", Err: fmt.Errorf("%w: empty path", ErrBadPath)}
 	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return nil, &Error{Op: "new", Path: path, Err: fmt.Errorf("%w: the path contains a NUL byte", ErrBadPath)}
+	}
 	dir := filepath.Clean(path)
 	base := filepath.Base(dir)
 	if !strings.HasSuffix(base, Suffix) {
