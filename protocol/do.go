@@ -43,6 +43,9 @@ func Do(ctx context.Context, path string, fn func(ctx context.Context) error, op
 // matched by one Unlock; the lock is released when the count returns to zero.
 // Other call chains of the same process wait, in the process, for the count
 // to reach zero.
+//
+// Make one with [NewReentrant]: the zero Reentrant's Lock returns an error
+// wrapping [ErrConfig], its Unlock one wrapping [ErrNotHeld].
 type Reentrant struct {
 	l     *Lock
 	sem   chan struct{} // in-process ownership
@@ -72,6 +75,9 @@ func NewReentrant(path string, opts ...Option) (*Reentrant, error) {
 // A context from an earlier hold, already released, does not re-enter a
 // later hold of another call chain: it waits like any other.
 func (r *Reentrant) Lock(ctx context.Context) (context.Context, error) {
+	if r.l == nil {
+		return nil, errZeroLock("lock", "")
+	}
 	if h, _ := ctx.Value(reentrantKey{r}).(*reentrantHold); h != nil {
 		r.mu.Lock()
 		if r.depth > 0 && r.hold == h {
@@ -105,6 +111,9 @@ func (r *Reentrant) Unlock() error {
 	r.mu.Lock()
 	if r.depth == 0 {
 		r.mu.Unlock()
+		if r.l == nil { // a zero Reentrant
+			return &Error{Op: "unlock", Err: ErrNotHeld}
+		}
 		// Not r.l.Unlock: a Lock of another call chain may hold r.l
 		// already without having counted it yet.
 		return &Error{Op: "unlock", Path: r.l.dir, Err: ErrNotHeld}
@@ -131,4 +140,9 @@ func (r *Reentrant) Depth() int {
 }
 
 // Lost is closed when the hold is lost (see [Lock.Lost]).
-func (r *Reentrant) Lost() <-chan struct{} { return r.l.Lost() }
+func (r *Reentrant) Lost() <-chan struct{} {
+	if r.l == nil { // a zero Reentrant
+		return nil
+	}
+	return r.l.Lost()
+}

@@ -35,6 +35,10 @@ const Suffix = ".cryolock"
 // process was suspended), the channel returned by [Lock.Lost] is closed: from
 // then on another contender may hold the lock, and the holder must stop
 // touching what the lock protects.
+//
+// Make a Lock with [New]. The zero Lock names no directory: its Lock,
+// TryLock and LockContext return an error wrapping [ErrConfig], its Unlock
+// one wrapping [ErrNotHeld].
 type Lock struct {
 	dir   string
 	abs   string // dir made absolute (LockAll's order)
@@ -60,6 +64,12 @@ type Lock struct {
 	// hb starts the heartbeats of the value's entries (made at its first
 	// hold); guarded by busy like mem.
 	hb *heartbeats
+}
+
+// errZeroLock is the error of acquiring a Lock or Reentrant that New did
+// not make (a zero value).
+func errZeroLock(op, path string) error {
+	return &Error{Op: op, Path: path, Err: fmt.Errorf("%w: a zero Lock; make one with New", ErrConfig)}
 }
 
 // New returns a Lock on the lock directory path, which must end in
@@ -316,6 +326,9 @@ func (l *Lock) Name() string {
 }
 
 func (l *Lock) acquire(ctx context.Context, try bool) (bool, error) {
+	if l.cfg.FS == nil {
+		return false, errZeroLock("lock", l.dir)
+	}
 	l.mu.Lock()
 	if l.busy {
 		l.mu.Unlock()
