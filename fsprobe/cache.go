@@ -55,6 +55,10 @@ func cacheName(host string) string {
 // the two-party mode, whatever Options.Peer says) in lockDir, which it
 // creates if missing, and caches the result.
 //
+// lockDir must be a path [protocol.New] accepts (its name ends in
+// ".cryolock"); any other is refused with a [*protocol.Error] (Op "cache")
+// wrapping [protocol.ErrBadPath] before anything is created.
+//
 // Cached never follows a symbolic link at lockDir, at lockDir/.meta or at the
 // cache file, never blocks opening the cache file (a named pipe planted there
 // is refused at once) and reads at most [MaxCacheSize] bytes. Anything there
@@ -83,6 +87,14 @@ func cacheName(host string) string {
 //	if err != nil { ... }
 //	l, err := protocol.New(path, fsprobe.WithReport(r))
 func Cached(ctx context.Context, lockDir string, opts Options) (Report, error) {
+	// A path protocol.New refuses is no lock directory: refuse it before
+	// anything is made there.
+	if _, err := protocol.New(lockDir); err != nil {
+		if pe := (*protocol.Error)(nil); errors.As(err, &pe) {
+			return Report{}, &protocol.Error{Op: "cache", Path: lockDir, Err: pe.Err}
+		}
+		return Report{}, err
+	}
 	o := opts.withDefaults()
 	o.Peer = false
 	abs, err := filepath.Abs(lockDir)

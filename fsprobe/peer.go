@@ -80,6 +80,9 @@ import (
 // dir/.cryolock-probe-peer once both sides are gone.
 func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
 	o := opts.withDefaults()
+	if dir == "" { // not the working directory by accident
+		return PeerReport{}, &protocol.Error{Op: "peer", Err: fmt.Errorf("%w: empty path", ErrUnusable)}
+	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return PeerReport{}, &protocol.Error{Op: "peer", Path: dir, Err: fmt.Errorf("%w: %w", ErrUnusable, err)}

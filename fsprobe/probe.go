@@ -192,7 +192,7 @@ type prober struct {
 //
 // On error the returned report holds what was measured so far. Errors are
 // [*protocol.Error] values (Op "probe" or "peer") that wrap [ErrUnusable]
-// (dir missing, not a directory or not writable), ctx.Err() or
+// (dir empty, missing, not a directory or not writable), ctx.Err() or
 // context.DeadlineExceeded.
 func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	o := opts.withDefaults()
@@ -201,6 +201,9 @@ func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	r.Host, _ = os.Hostname()
 	if err := ctx.Err(); err != nil {
 		return r, &protocol.Error{Op: "probe", Path: dir, Err: err}
+	}
+	if dir == "" { // not the working directory by accident
+		return r, &protocol.Error{Op: "probe", Err: fmt.Errorf("%w: empty path", ErrUnusable)}
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
