@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -63,7 +62,12 @@ func newProbeCmd() *cobra.Command {
 		Use:   "probe [--json] [--peer] DIR",
 		Short: "Measure DIR's filesystem and recommend safe lock settings",
 		Long:  probeLong,
-		Args:  cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError(fmt.Errorf("probe: want exactly one DIR, got %d arguments", len(args)))
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -83,8 +87,20 @@ func newProbeCmd() *cobra.Command {
 }
 
 func probeMain(ctx context.Context, w, errw io.Writer, dir string, opts fsprobe.Options, asJSON bool) error {
-	if opts.Timeout <= 0 || opts.PeerTimeout <= 0 || opts.PeerMeasureTimeout <= 0 || opts.Samples <= 0 || opts.PeerRounds <= 0 {
-		return exitCode(exitUsage, errors.New("probe: --timeout, --peer-timeout, --peer-measure-timeout, --samples and --rounds must be positive"))
+	for _, f := range []struct {
+		flag  string
+		value any
+		bad   bool
+	}{
+		{"timeout", opts.Timeout, opts.Timeout <= 0},
+		{"peer-timeout", opts.PeerTimeout, opts.PeerTimeout <= 0},
+		{"peer-measure-timeout", opts.PeerMeasureTimeout, opts.PeerMeasureTimeout <= 0},
+		{"samples", opts.Samples, opts.Samples <= 0},
+		{"rounds", opts.PeerRounds, opts.PeerRounds <= 0},
+	} {
+		if f.bad {
+			return usageError(fmt.Errorf("probe: --%s %v: must be positive", f.flag, f.value))
+		}
 	}
 	if opts.Peer {
 		fmt.Fprintf(errw, "cryolock probe: waiting up to %v for a peer running `cryolock probe --peer` on the same directory...\n", opts.PeerTimeout)
