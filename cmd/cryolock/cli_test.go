@@ -180,6 +180,10 @@ func TestConfigFile(t *testing.T) {
 	unusable := write("bad.json", `{"recommendation":{"usable":false,"warnings":["mkdir does not work"]}}`)
 	junk := write("junk.json", `{"hello":1}`)
 	tiny := write("tiny.json", `{"usable":true,"lease":"1ms"}`)
+	// A negative backoff bound was skipped silently (the run went on with
+	// the default backoff).
+	negMin := write("negmin.json", `{"usable":true,"lease":"5s","min_backoff":"-1s","max_backoff":"1s"}`)
+	negMax := write("negmax.json", `{"usable":true,"lease":"5s","min_backoff":"0s","max_backoff":"-1s"}`)
 
 	for _, tc := range []struct {
 		file, extra string
@@ -204,6 +208,8 @@ func TestConfigFile(t *testing.T) {
 		{unusable, "mkdir does not work"},
 		{junk, "neither a probe report"},
 		{tiny, "1s..24h"},
+		{negMin, "negmin.json: negative backoff -1s..1s"},
+		{negMax, "negmax.json: negative backoff 0s..-1s"},
 		{filepath.Join(dir, "missing.json"), "missing.json"},
 		{dir, "not a regular file"},
 	} {

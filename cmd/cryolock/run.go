@@ -304,6 +304,9 @@ func (o *runOptions) applyConfig() error {
 		}
 		o.settle = rec.Settle.D()
 	}
+	if !o.changed("backoff") && (rec.MinBackoff < 0 || rec.MaxBackoff < 0) {
+		return usageError(fmt.Errorf("--config %s: negative backoff %v..%v", quote(o.config), rec.MinBackoff, rec.MaxBackoff))
+	}
 	if !o.changed("backoff") && rec.MinBackoff > 0 {
 		if rec.MaxBackoff < rec.MinBackoff {
 			return usageError(fmt.Errorf("--config %s: backoff %v..%v: max below min", quote(o.config), rec.MinBackoff, rec.MaxBackoff))
