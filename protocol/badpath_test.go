@@ -77,3 +77,23 @@ func TestBadPathMessages(t *testing.T) {
 		}
 	}
 }
+
+// TestReadFenceBadPath: ReadFence takes a lock directory's path as New
+// does. Given "" it read the working directory's .meta, and given a
+// directory whose name lacks the suffix it read that one: both answered
+// "no token issued yet" (0, nil) instead of saying the path is wrong.
+func TestReadFenceBadPath(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	for _, p := range []string{"", root, filepath.Join(root, "a\x00b.cryolock")} {
+		n, err := protocol.ReadFence(nil, p)
+		if !errors.Is(err, protocol.ErrBadPath) {
+			t.Errorf("ReadFence(%q) = %d, %v; want ErrBadPath", p, n, err)
+			continue
+		}
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Op != "fence" || pe.Path != p {
+			t.Errorf("ReadFence(%q): %#v, want a *protocol.Error with Op fence and the path", p, err)
+		}
+	}
+}

@@ -124,11 +124,16 @@ func decodeFence(b []byte) (token uint64, ok bool) {
 
 // ReadFence returns the greatest fencing token issued on the lock directory
 // dir so far (0 if none), reading through fsys (nil: the OS filesystem).
+// A path [New] would refuse is an error wrapping [ErrBadPath].
 func ReadFence(fsys FS, dir string) (uint64, error) {
 	if fsys == nil {
 		fsys = OSFS()
 	}
-	d, err := fsys.OpenDir(nil, filepath.Clean(dir), false, 0)
+	clean, err := checkPath(dir)
+	if err != nil {
+		return 0, &Error{Op: "fence", Path: dir, Err: err}
+	}
+	d, err := fsys.OpenDir(nil, clean, false, 0)
 	if err != nil {
 		return 0, &Error{Op: "fence", Path: dir, Err: err}
 	}

@@ -66,6 +66,23 @@ type Lock struct {
 	hb *heartbeats
 }
 
+// checkPath returns the lock path path cleaned, or an error wrapping
+// ErrBadPath if it cannot name a lock directory: empty, with a NUL byte, or
+// with a name that does not end in Suffix.
+func checkPath(path string) (string, error) {
+	if path == "" {
+		return "", fmt.Errorf("%w: empty path", ErrBadPath)
+	}
+	if strings.IndexByte(path, 0) >= 0 {
+		return "", fmt.Errorf("%w: the path contains a NUL byte", ErrBadPath)
+	}
+	dir := filepath.Clean(path)
+	if !strings.HasSuffix(filepath.Base(dir), Suffix) {
+		return "", fmt.Errorf("%w: the lock directory's name must end in %q", ErrBadPath, Suffix)
+	}
+	return dir, nil
+}
+
 // errZeroLock is the error of acquiring a Lock or Reentrant that New did
 // not make (a zero value).
 func errZeroLock(op, path string) error {
@@ -106,16 +123,9 @@ func newLock(path string, r role, slots int, c config) (*Lock, error) {
 	if err != nil {
 		return nil, &Error{Op: "new", Path: path, Err: err}
 	}
-	if path == "" {
-		return nil, &Error{Op: "new", Err: fmt.Errorf("%w: empty path", ErrBadPath)}
-	}
-	if strings.IndexByte(path, 0) >= 0 {
-		return nil, &Error{Op: "new", Path: path, Err: fmt.Errorf("%w: the path contains a NUL byte", ErrBadPath)}
-	}
-	dir := filepath.Clean(path)
-	base := filepath.Base(dir)
-	if !strings.HasSuffix(base, Suffix) {
-		return nil, &Error{Op: "new", Path: path, Err: fmt.Errorf("%w: the lock directory's name must end in %q", ErrBadPath, Suffix)}
+	dir, err := checkPath(path)
+	if err != nil {
+		return nil, &Error{Op: "new", Path: path, Err: err}
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
