@@ -71,11 +71,12 @@ type HPCReport struct {
 	First              *Result // the first run that violated a property, if any
 }
 
-// MeasureHPC runs cfg (normally [HPC]) from seeds 1..runs and reports.
+// MeasureHPC runs cfg (normally [HPC]) from seeds 1..runs and reports
+// (no run if runs is 0 or negative).
 func MeasureHPC(ctx context.Context, cfg Config, runs int) HPCReport {
 	var r HPCReport
 	start := time.Now()
-	for seed := uint64(1); seed <= uint64(runs) && ctx.Err() == nil; seed++ {
+	for seed := uint64(1); runs > 0 && seed <= uint64(runs) && ctx.Err() == nil; seed++ {
 		res := Run(cfg, seed)
 		r.Runs++
 		r.Steps += res.Steps

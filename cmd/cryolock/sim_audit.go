@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -36,6 +37,15 @@ a violation, 1 otherwise.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
 			stderr := cmd.ErrOrStderr()
+			if schedules < 1 {
+				return exitCode(exitUsage, fmt.Errorf("sim audit: --schedules %d: want at least 1", schedules))
+			}
+			if update != "" {
+				// Before the audit's minutes, not after them.
+				if err := checkAuditUpdate(update); err != nil {
+					return exitCode(exitUsage, fmt.Errorf("sim audit: --update: %w", err))
+				}
+			}
 			o := sim.AuditOptions{Schedules: schedules, Workers: workers, Out: out, ShrinkTries: shrinkTries}
 			if isTerminal(stderr) {
 				o.Progress = func(i int, a sim.Assumption) { fmt.Fprintf(stderr, "%s %s...\n", a.ID, a.Name) }
@@ -77,16 +87,8 @@ a violation, 1 otherwise.`,
 				fmt.Fprint(cmd.OutOrStdout(), rep.Markdown(simCommand))
 			}
 			if update != "" {
-				doc, err := os.ReadFile(update)
-				if err != nil {
-					return exitCode(exitFail, err)
-				}
-				s, err := replaceAuditSection(string(doc), auditSection(rep))
-				if err != nil {
-					return exitCode(exitFail, fmt.Errorf("%s: %w", update, err))
-				}
-				if err := os.WriteFile(update, []byte(s), 0o666); err != nil {
-					return exitCode(exitFail, err)
+				if err := updateAuditSection(update, auditSection(rep)); err != nil {
+					return exitCode(exitFail, fmt.Errorf("sim audit: --update: %w", err))
 				}
 			}
 			if !rep.OK() {
@@ -127,4 +129,54 @@ func replaceAuditSection(doc, section string) (string, error) {
 		return "", fmt.Errorf("no %s ... %s markers", auditBegin, auditEnd)
 	}
 	return doc[:i+len(auditBegin)] + "\n" + strings.TrimRight(section, "\n") + "\n" + doc[j:], nil
+}
+
+// checkAuditUpdate reports why file cannot take the audit section: it
+// cannot be read, or it lacks the markers.
+func checkAuditUpdate(file string) error {
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	if _, err := replaceAuditSection(string(doc), ""); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
+}
+
+// updateAuditSection replaces the audit section of file with section. The
+// new text is written to a temporary file beside it, which is then renamed
+// over it, so that a failed write (a full disk) leaves file as it was.
+func updateAuditSection(file, section string) error {
+	doc, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	s, err := replaceAuditSection(string(doc), section)
+	if err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	fi, err := os.Stat(file)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), "."+filepath.Base(file)+".*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.WriteString(s)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), fi.Mode().Perm())
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), file)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("%s: %w (left as it was)", file, err)
+	}
+	return nil
 }

@@ -39,8 +39,14 @@ than the bound, 1 otherwise.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt)
 			defer stop()
+			if runs < 1 {
+				return exitCode(exitUsage, fmt.Errorf("sim hpc: --runs %d: want at least 1", runs))
+			}
 			cfg := sim.HPC()
-			if procs > 0 {
+			if cmd.Flags().Changed("procs") {
+				if procs < 1 || procs > sim.MaxProcs {
+					return exitCode(exitUsage, fmt.Errorf("sim hpc: --procs %d: want 1..%d jobs", procs, sim.MaxProcs))
+				}
 				cfg.Procs = procs
 			}
 			if cmd.Flags().Changed("acquisitions") {
