@@ -396,6 +396,11 @@ func (c Config) Validate() error {
 	case c.Step <= 0:
 		return fmt.Errorf("sim: Step %v (want a positive duration)", c.Step)
 	}
+	// The protocol's own settings first: the long holds' defaults follow
+	// the lease, so a bad lease would be reported as bad long holds.
+	if _, err := protocol.New("/sim/lock"+protocol.Suffix, c.lockOptions()...); err != nil {
+		return err
+	}
 	if err := bounds("HoldMin", c.HoldMin, "HoldMax", c.HoldMax,
 		"LongHoldMin", c.LongHoldMin, "LongHoldMax", c.LongHoldMax,
 		"Faults.LatencyMin", f.LatencyMin, "Faults.LatencyMax", f.LatencyMax,
@@ -425,8 +430,7 @@ func (c Config) Validate() error {
 	case f.NulTail && !f.NonAtomicWrite:
 		return fmt.Errorf("sim: NUL tails (--nul-tail) are a step of a non-atomic write: set NonAtomicWrite (--nonatomic-write) too")
 	}
-	_, err := protocol.New("/sim/lock"+protocol.Suffix, c.lockOptions()...)
-	return err
+	return nil
 }
 
 // unit reports whether x lies in [0, 1]; NaN does not.

@@ -70,3 +70,43 @@ func TestValidateNamesFieldAndValue(t *testing.T) {
 		t.Fatalf("the default config: %v", err)
 	}
 }
+
+// TestRunRefusesInvalidConfig: Run of a configuration Validate refuses
+// reports that, as its one violation (unexpected-error, "configuration:
+// ..." naming the field), and runs nothing. It used to run it: inverted
+// hold bounds panicked inside a process (reported as a protocol panic),
+// negative Procs panicked in Run itself, MaxSteps -1 was a progress
+// violation, a NaN clock drift ran as no drift.
+func TestRunRefusesInvalidConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		cfg   Config
+		field string
+	}{
+		{Config{HoldMin: 2 * time.Second, HoldMax: time.Second}, "HoldMax"},
+		{Config{Procs: -3}, "Procs"},
+		{Config{Procs: MaxProcs + 1}, "Procs"},
+		{Config{MaxSteps: -1}, "MaxSteps"},
+		{Config{Step: -1}, "Step"},
+		{Config{Faults: Faults{ClockDrift: math.NaN()}}, "ClockDrift"},
+		{Config{Faults: Faults{ClockOffset: -time.Second}}, "ClockOffset"},
+		{Config{Lease: -time.Second}, "lease"},
+	} {
+		var r *Result
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.Errorf("%+v: Run panicked: %v", tc.cfg, p)
+				}
+			}()
+			r = Run(tc.cfg, 1)
+		}()
+		if r == nil {
+			continue
+		}
+		if len(r.Violations) != 1 || r.Violations[0].Kind != KindError ||
+			!strings.Contains(r.Violations[0].Msg, "configuration: ") || !strings.Contains(r.Violations[0].Msg, tc.field) || r.Steps != 0 {
+			t.Errorf("%s: Run gave %d steps, violations %.200v; want none run and one configuration error naming %s", tc.field, r.Steps, r.Violations, tc.field)
+		}
+	}
+}

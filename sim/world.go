@@ -255,13 +255,19 @@ type RunOptions struct {
 
 // Run simulates cfg once from seed: every process runs the unchanged
 // protocol code over the model filesystem. The same seed and configuration
-// always give the same Result and trace, byte for byte.
+// always give the same Result and trace, byte for byte. A configuration
+// [Config.Validate] refuses is not run: the Result's one violation is of
+// kind [KindError], "configuration: " and Validate's error.
 func Run(cfg Config, seed uint64) *Result { return RunWith(cfg, seed, RunOptions{}) }
 
 // RunWith is [Run] with options.
 func RunWith(cfg Config, seed uint64, o RunOptions) *Result {
 	cfg = cfg.WithDefaults()
 	w := &world{cfg: cfg, seed: seed, stopAtFirst: !o.KeepGoing}
+	if err := cfg.Validate(); err != nil {
+		w.violate(Violation{Kind: KindError, Msg: "configuration: " + err.Error()})
+		return w.result()
+	}
 	w.maxTime = cfg.maxTime()
 	w.told = cfg.toldDelay()
 	w.srv = newServer(cfg.Faults.MtimeGranularity)
