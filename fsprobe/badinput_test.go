@@ -67,3 +67,42 @@ func TestProbeRefusesEmptyDir(t *testing.T) {
 		}
 	}
 }
+
+// TestNegativeOptionsRefused: a negative Options field (a duration or count
+// computed wrongly by the caller) is an error wrapping protocol.ErrConfig
+// naming the field, before anything is probed; it used to be replaced by
+// the default silently. Zero still means the default.
+func TestNegativeOptionsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	lockDir := filepath.Join(dir, "x.cryolock")
+	for _, tc := range []struct {
+		field string
+		o     Options
+	}{
+		{"Timeout", Options{Timeout: -1}},
+		{"Samples", Options{Samples: -1}},
+		{"PeerTimeout", Options{PeerTimeout: -1}},
+		{"PeerMeasureTimeout", Options{PeerMeasureTimeout: -1}},
+		{"PeerRounds", Options{PeerRounds: -2}},
+		{"CacheMaxAge", Options{CacheMaxAge: -1}},
+	} {
+		for _, run := range []struct {
+			op string
+			f  func() error
+		}{
+			{"probe", func() error { _, err := Probe(context.Background(), dir, tc.o); return err }},
+			{"peer", func() error { _, err := Peer(context.Background(), dir, tc.o); return err }},
+			{"cache", func() error { _, err := Cached(context.Background(), lockDir, tc.o); return err }},
+		} {
+			err := run.f()
+			var pe *protocol.Error
+			if !errors.Is(err, protocol.ErrConfig) || !strings.Contains(err.Error(), tc.field) || !errors.As(err, &pe) || pe.Op != run.op {
+				t.Errorf("%s with %s < 0: %v; want a *protocol.Error (Op %s) wrapping ErrConfig naming %s", run.op, tc.field, err, run.op, tc.field)
+			}
+		}
+	}
+	if des, _ := os.ReadDir(dir); len(des) != 0 {
+		t.Errorf("left in %s: %v", dir, des)
+	}
+}

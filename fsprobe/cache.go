@@ -95,6 +95,9 @@ func Cached(ctx context.Context, lockDir string, opts Options) (Report, error) {
 		}
 		return Report{}, err
 	}
+	if err := opts.check(); err != nil {
+		return Report{}, &protocol.Error{Op: "cache", Path: lockDir, Err: err}
+	}
 	o := opts.withDefaults()
 	o.Peer = false
 	abs, err := filepath.Abs(lockDir)

@@ -80,6 +80,9 @@ import (
 // dir/.cryolock-probe-peer once both sides are gone.
 func Peer(ctx context.Context, dir string, opts Options) (PeerReport, error) {
 	o := opts.withDefaults()
+	if err := opts.check(); err != nil {
+		return PeerReport{}, &protocol.Error{Op: "peer", Path: dir, Err: err}
+	}
 	if dir == "" { // not the working directory by accident
 		return PeerReport{}, &protocol.Error{Op: "peer", Err: fmt.Errorf("%w: empty path", ErrUnusable)}
 	}

@@ -40,7 +40,8 @@ const (
 var ErrUnusable = errors.New("directory unusable for probing")
 
 // Options configure [Probe], [Peer] and [Cached]. The zero value means every
-// default.
+// default; a negative duration or count is an error wrapping
+// [protocol.ErrConfig].
 type Options struct {
 	// Timeout bounds the single-client probe (default 5 s). Sampling
 	// stops early when its share of the budget is used; if the budget
@@ -118,6 +119,28 @@ func (o Options) mkdir(path string, existOK bool) error {
 		}
 	}
 	return err
+}
+
+// check reports a negative field (zero means the default) as an error
+// wrapping protocol.ErrConfig.
+func (o Options) check() error {
+	for _, f := range []struct {
+		name string
+		bad  bool
+		v    any
+	}{
+		{"Timeout", o.Timeout < 0, o.Timeout},
+		{"Samples", o.Samples < 0, o.Samples},
+		{"PeerTimeout", o.PeerTimeout < 0, o.PeerTimeout},
+		{"PeerMeasureTimeout", o.PeerMeasureTimeout < 0, o.PeerMeasureTimeout},
+		{"PeerRounds", o.PeerRounds < 0, o.PeerRounds},
+		{"CacheMaxAge", o.CacheMaxAge < 0, o.CacheMaxAge},
+	} {
+		if f.bad {
+			return fmt.Errorf("%w: Options.%s %v is negative (0 means the default)", protocol.ErrConfig, f.name, f.v)
+		}
+	}
+	return nil
 }
 
 func (o Options) withDefaults() Options {
@@ -199,6 +222,9 @@ func Probe(ctx context.Context, dir string, opts Options) (Report, error) {
 	start := time.Now()
 	r := Report{Version: ReportVersion, Started: start}
 	r.Host, _ = os.Hostname()
+	if err := opts.check(); err != nil {
+		return r, &protocol.Error{Op: "probe", Path: dir, Err: err}
+	}
 	if err := ctx.Err(); err != nil {
 		return r, &protocol.Error{Op: "probe", Path: dir, Err: err}
 	}
