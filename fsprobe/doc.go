@@ -130,7 +130,9 @@
 // # Using a report
 //
 // [WithReport] turns a report into one protocol option;
-// [Recommendation.Options] gives the same as a list of options.
+// [Recommendation.Options] gives the same as a list of options. A report
+// whose recommendation is not Usable makes protocol.New fail with an error
+// wrapping protocol.ErrConfig that gives the probe's warnings.
 // [Cached] probes a lock directory once and keeps the report in its .meta
 // subdirectory (which the lock protocol ignores), written atomically (a
 // temporary file renamed over the old one, relative to a handle on .meta

@@ -1,7 +1,9 @@
 package fsprobe
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -139,6 +141,15 @@ func TestRecommend(t *testing.T) {
 					t.Errorf("no reason for %s: %+v", setting, rec.Reasons)
 				}
 			}
+			// A recommendation that is not usable is refused by New,
+			// saying why (TestWithReportRefusesUnusable).
+			if !rec.Usable {
+				_, err := protocol.New(filepath.Join(t.TempDir(), "x.cryolock"), WithReport(Report{Recommendation: rec}))
+				if !errors.Is(err, protocol.ErrConfig) || !strings.Contains(err.Error(), "not usable") {
+					t.Errorf("New with an unusable recommendation: %v, want ErrConfig saying it is not usable", err)
+				}
+				rec.Usable = true // its settings must still be valid
+			}
 			// Whatever the measurements, the result is a valid configuration
 			// that keeps the protocol's margins.
 			l, err := protocol.New(filepath.Join(t.TempDir(), "x.cryolock"), WithReport(Report{Recommendation: rec}))
@@ -154,6 +165,29 @@ func TestRecommend(t *testing.T) {
 				t.Errorf("heartbeat %v..%v for lease %v", rec.HeartbeatMin, rec.HeartbeatMax, rec.Lease)
 			}
 		})
+	}
+}
+
+// TestWithReportRefusesUnusable: a report whose recommendation is not
+// usable (a required primitive failed) makes New fail with ErrConfig that
+// names the path and gives the probe's warning, rather than configure a
+// lock the probe found cannot work there; Options refuses the same way.
+func TestWithReportRefusesUnusable(t *testing.T) {
+	pr := allWork()
+	pr.List.Works, pr.List.Error = false, "readdir: permission denied"
+	rec := Recommend(Report{Filesystem: Filesystem{Type: "ext4"}, Primitives: pr, Listing: Listing{Samples: 5, CreateListedAtOnce: true, RemoveGoneAtOnce: true}})
+	if rec.Usable {
+		t.Fatal("the test needs an unusable recommendation")
+	}
+	path := filepath.Join(t.TempDir(), "x.cryolock")
+	for name, opt := range map[string]protocol.Option{"WithReport": WithReport(Report{Recommendation: rec}), "Options": protocol.WithOptions(rec.Options()...)} {
+		l, err := protocol.New(path, opt, protocol.WithLease(time.Minute))
+		if l != nil || !errors.Is(err, protocol.ErrConfig) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "readdir: permission denied") {
+			t.Errorf("%s: New returned a Lock: %v, error %v; want ErrConfig naming %s and the failed primitive", name, l != nil, err, path)
+		}
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("New with an unusable recommendation left %s: %v", path, err)
 	}
 }
 

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/cryolock-go/cryolock/internal/optionerr"
 	"github.com/cryolock-go/cryolock/protocol"
 	"github.com/cryolock-go/cryolock/stale"
 )
@@ -385,8 +387,19 @@ type Reason struct {
 // Options returns the recommendation as protocol options (lease, settle,
 // backoff and staleness rule only), to pass to protocol.New before or after
 // options of one's own. An unknown staleness rule or a zero lease (a
-// hand-edited report) leaves the protocol's default.
+// hand-edited report) leaves the protocol's default. A recommendation that
+// is not Usable (the probe found that the lock cannot work there) makes
+// protocol.New fail with an error wrapping [protocol.ErrConfig] that gives
+// the warnings: no settings make the lock safe there.
 func (r Recommendation) Options() []protocol.Option {
+	if !r.Usable {
+		why := "no reason given"
+		if len(r.Warnings) > 0 {
+			why = strings.Join(r.Warnings, "; ")
+		}
+		refuse := optionerr.Refuse(fmt.Errorf("the probe's recommendation is not usable: the lock cannot work on this filesystem (%s)", why))
+		return []protocol.Option{refuse.(protocol.Option)}
+	}
 	opts := []protocol.Option{
 		protocol.WithSettle(r.Settle.D()),
 		protocol.WithBackoff(r.MinBackoff.D(), r.MaxBackoff.D()),
@@ -405,7 +418,8 @@ func (r Recommendation) Options() []protocol.Option {
 
 // WithReport returns one protocol option that applies r's recommendation
 // (lease, settle, backoff, staleness rule) and leaves every other setting
-// alone:
+// alone; if the recommendation is not Usable, protocol.New fails with an
+// error wrapping [protocol.ErrConfig] (see [Recommendation.Options]):
 //
 //	l, err := protocol.New(path, fsprobe.WithReport(report), protocol.WithLogger(log))
 func WithReport(r Report) protocol.Option {

@@ -2,11 +2,13 @@ package protocol
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
 	"time"
 
+	"github.com/cryolock-go/cryolock/internal/optionerr"
 	"github.com/cryolock-go/cryolock/stale"
 )
 
@@ -77,8 +79,9 @@ type config struct {
 	// DirPerm and FilePerm are the permissions of a lock directory the
 	// lock creates and of entries, before the umask ([WithPerm]).
 	DirPerm, FilePerm fs.FileMode
-	slotsSet          bool // WithSlots was given (so 0 is an error, not a default)
-	leaseSet          bool // WithLease was given (so 0 is an error, not the default)
+	slotsSet          bool  // WithSlots was given (so 0 is an error, not a default)
+	refused           error // an option refused to apply (optionerr.Refuse)
+	leaseSet          bool  // WithLease was given (so 0 is an error, not the default)
 	Logger            *slog.Logger
 	FS                FS
 	Env               Env
@@ -160,6 +163,9 @@ func WithEnv(e Env) Option { return func(c *config) { c.Env = e } }
 
 // withDefaults fills zero fields and validates the result.
 func (c config) withDefaults() (config, error) {
+	if c.refused != nil {
+		return c, fmt.Errorf("%w: %w", ErrConfig, c.refused)
+	}
 	if c.Lease == 0 && !c.leaseSet {
 		c.Lease = DefaultLease
 	}
@@ -222,4 +228,10 @@ func (c config) lease() stale.Lease {
 		return stale.Forever
 	}
 	return stale.For(c.Lease)
+}
+
+func init() {
+	optionerr.Refuse = func(err error) any {
+		return Option(func(c *config) { c.refused = errors.Join(c.refused, err) })
+	}
 }
