@@ -138,8 +138,8 @@ Exit status:
   1             the lock was not acquired: --nonblock found it held or
                 --timeout expired (change with --conflict-exit-code)
   64            usage: bad flags or arguments, LOCKDIR not ending in
-                ".cryolock", LOCKDIR exists and is not a directory, a bad
-                --config file
+                ".cryolock", LOCKDIR or a directory above it exists and
+                is not a directory, a bad --config file
   65            a foreign entry in LOCKDIR blocks the lock (remove it by hand)
   70            internal error; the fencing counter is exhausted
   74            the lock directory cannot be created, listed or written
@@ -383,7 +383,7 @@ func (o *runOptions) newLock(path string, log *slog.Logger) (runLock, error) {
 	}
 	switch {
 	case o.shared && o.slots != 1:
-		return nil, usageError(errors.New("--shared and --slots do not go together"))
+		return nil, usageError(fmt.Errorf("--shared and --slots %d do not go together: a semaphore has no readers", o.slots))
 	case o.slots < 1:
 		return nil, usageError(fmt.Errorf("--slots %d: want at least 1", o.slots))
 	case o.shared:

@@ -93,7 +93,7 @@ Exit status:
   2   blocked: a foreign entry is present (a holder may still hold it, but no
       contender can acquire it until the entry is removed)
   64  usage: bad flags or arguments, LOCKDIR not ending in ".cryolock",
-      LOCKDIR exists and is not a directory
+      LOCKDIR or a directory above it exists and is not a directory
   74  the directory or an entry cannot be read`
 
 const statusExample = `  cryolock status /shared/job.cryolock
